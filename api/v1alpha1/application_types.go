@@ -1,0 +1,421 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ApplicationType says where an application's code runs, which decides how
+// it authenticates and which flows and token lifetimes apply.
+// +kubebuilder:validation:Enum=SinglePage;RegularWeb;Native;MachineToMachine
+type ApplicationType string
+
+const (
+	// SinglePage is JavaScript running in the user's browser: a public
+	// client (no secret), code flow with PKCE S256; its access tokens get the
+	// browser-flow lifetime.
+	SinglePage ApplicationType = "SinglePage"
+	// RegularWeb is a server-side web application: a confidential client
+	// whose secret stays on the server.
+	RegularWeb ApplicationType = "RegularWeb"
+	// Native is a mobile or desktop application: a public client using code
+	// flow with PKCE S256 and a loopback, claimed https or custom-scheme
+	// redirect URI.
+	Native ApplicationType = "Native"
+	// MachineToMachine is a service calling APIs on its own behalf with the
+	// client_credentials grant: no users, no redirects, no ID or refresh
+	// tokens.
+	MachineToMachine ApplicationType = "MachineToMachine"
+)
+
+// ResponseType is an OAuth 2.0 / OpenID Connect response_type.
+// +kubebuilder:validation:Enum=code;id_token;"id_token token";"code id_token";"code token";"code id_token token"
+type ResponseType string
+
+// TokenEndpointAuthMethod is how a client authenticates at the token endpoint.
+// +kubebuilder:validation:Enum=client_secret_basic;client_secret_post;none
+type TokenEndpointAuthMethod string
+
+const (
+	// AuthMethodBasic sends client_id and secret in the Authorization header.
+	AuthMethodBasic TokenEndpointAuthMethod = "client_secret_basic"
+	// AuthMethodPost sends client_id and client_secret in the form body.
+	AuthMethodPost TokenEndpointAuthMethod = "client_secret_post"
+	// AuthMethodNone is a public client: no secret, PKCE S256 required.
+	AuthMethodNone TokenEndpointAuthMethod = "none"
+)
+
+// RedirectURI is an absolute URI the issuer may send the user back to. It
+// is compared with the request's redirect_uri character for character.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=2048
+// +kubebuilder:validation:XValidation:rule="isURL(self) && size(url(self).getScheme()) > 0",message="must be an absolute URI with a scheme, such as https://app.example.com/callback"
+// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="must not contain a fragment (#): OAuth 2.0 (RFC 6749 section 3.1.2) forbids it"
+// +kubebuilder:validation:XValidation:rule="!self.contains('*')",message="must not contain wildcards: redirect URIs are matched exactly"
+type RedirectURI string
+
+// Origin is a web origin, scheme://host[:port], with no path.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=512
+// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#*]+$')",message="must be an origin such as https://app.example.com or http://localhost:3000, with no path, query, fragment or wildcard"
+type Origin string
+
+// ScopeName is an OAuth 2.0 scope token (RFC 6749 section 3.3).
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=128
+// +kubebuilder:validation:Pattern=`^[!#-\[\]-~]+$`
+type ScopeName string
+
+// ApplicationSpec declares an OAuth 2.0 / OpenID Connect client.
+// +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.redirectURIs)",message="spec.redirectURIs must not be set for type MachineToMachine: it has no user flows (client_credentials only)"
+// +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.postLogoutRedirectURIs)",message="spec.postLogoutRedirectURIs must not be set for type MachineToMachine: it has no user sessions"
+// +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.allowedOrigins)",message="spec.allowedOrigins must not be set for type MachineToMachine: it has no browser code"
+// +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.responseTypes)",message="spec.responseTypes must not be set for type MachineToMachine: it uses client_credentials only"
+// +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.idTokenLifetime)",message="spec.idTokenLifetime must not be set for type MachineToMachine: it gets no ID tokens"
+// +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.refreshToken)",message="spec.refreshToken must not be set for type MachineToMachine: it gets no refresh tokens"
+// +kubebuilder:validation:XValidation:rule="self.type == 'MachineToMachine' || (has(self.redirectURIs) && size(self.redirectURIs) > 0)",message="spec.redirectURIs must list at least one URI for SinglePage, RegularWeb and Native applications"
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['SinglePage', 'Native']) || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod == 'none'",message="spec.tokenEndpointAuthMethod must be none for SinglePage and Native applications: they are public clients and can never keep a client secret"
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['RegularWeb', 'MachineToMachine']) || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod != 'none'",message="spec.tokenEndpointAuthMethod must be client_secret_basic or client_secret_post for RegularWeb and MachineToMachine applications: they are confidential clients"
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['SinglePage', 'RegularWeb']) || !has(self.redirectURIs) || self.redirectURIs.all(u, u.startsWith('https://') || (u.startsWith('http://') && isURL(u) && url(u).getHostname() in ['localhost', '127.0.0.1', '::1']))",message="spec.redirectURIs of SinglePage and RegularWeb applications must use https (http only for localhost, 127.0.0.1 or [::1])"
+// +kubebuilder:validation:XValidation:rule="!has(self.apis) || self.apis.all(a, self.apis.exists_one(b, b.name == a.name && has(b.namespace) == has(a.namespace) && (!has(a.namespace) || b.namespace == a.namespace)))",message="spec.apis must not list the same API twice"
+type ApplicationSpec struct {
+	// tenantRef names the Tenant (issuer) this application is a client of.
+	// +required
+	TenantRef TenantReference `json:"tenantRef"`
+
+	// type is where the application's code runs: SinglePage (browser
+	// JavaScript, public client), RegularWeb (server-side, confidential),
+	// Native (mobile/desktop, public) or MachineToMachine (a service using
+	// client_credentials). It decides client authentication, the allowed
+	// flows and whether access tokens get the browser-flow lifetime.
+	// +required
+	Type ApplicationType `json:"type"`
+
+	// redirectURIs are the only URIs the issuer sends authorization
+	// responses to, matched exactly (no wildcards, no fragments). Required
+	// for every type but MachineToMachine. SinglePage and RegularWeb need
+	// https (http only for loopback); Native may also use a private-use
+	// scheme such as com.example.app:/callback.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	RedirectURIs []RedirectURI `json:"redirectURIs,omitempty"`
+
+	// postLogoutRedirectURIs are the only URIs the issuer returns the user
+	// to after logout (RP-initiated logout), matched exactly.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	PostLogoutRedirectURIs []RedirectURI `json:"postLogoutRedirectURIs,omitempty"`
+
+	// allowedOrigins are the web origins whose browser JavaScript may call
+	// the token, userinfo and revocation endpoints (CORS). Needed by
+	// SinglePage applications served from another origin than the issuer.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	AllowedOrigins []Origin `json:"allowedOrigins,omitempty"`
+
+	// responseTypes are the response_type values this application may use at
+	// the authorization endpoint. Default ["code"]. Types containing
+	// "token" deliver the access token through the browser (implicit or
+	// hybrid flow), so those tokens always get the browser-flow lifetime.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=6
+	ResponseTypes []ResponseType `json:"responseTypes,omitempty"`
+
+	// tokenEndpointAuthMethod is how the application authenticates at the
+	// token endpoint. Default: client_secret_basic for RegularWeb and
+	// MachineToMachine (both methods are accepted), none for SinglePage and
+	// Native, which are public clients that must use PKCE S256.
+	// +optional
+	TokenEndpointAuthMethod TokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
+
+	// apis lists the APIs this application may get access tokens for, and
+	// which of their scopes. A token request for any other audience or scope
+	// is refused with invalid_target / invalid_scope.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	APIs []APIAccess `json:"apis,omitempty"`
+
+	// idTokenLifetime bounds exp - iat of every ID token issued to this
+	// application. ID tokens prove who logged in, to this application only;
+	// the user's session is separate (Tenant spec.session) and no ID token
+	// outlives it. Auth0 calls it "JWT Expiration"; Pinniped idTokenSeconds.
+	// Default 10h; range 1m to 720h (30 days); capped by the Tenant's
+	// spec.policy.maxIDTokenLifetime. Not allowed for MachineToMachine.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.idTokenLifetime must be a Go duration such as 15m, 1h or 10h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('720h'))",message="spec.idTokenLifetime must be between 1m and 720h (30 days)"
+	IDTokenLifetime *metav1.Duration `json:"idTokenLifetime,omitempty"`
+
+	// refreshToken configures the refresh tokens issued with the
+	// authorization-code flow. Not allowed for MachineToMachine.
+	// +optional
+	RefreshToken *RefreshTokenSpec `json:"refreshToken,omitempty"`
+}
+
+// APIAccess grants an application access tokens for one API.
+type APIAccess struct {
+	// name of the API object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the API object. Defaults to the Application's namespace.
+	// The API must attach to the same Tenant.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// scopes of that API the application may request. Each must be declared
+	// in the API's spec.scopes. Empty: tokens without API scopes.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	Scopes []ScopeName `json:"scopes,omitempty"`
+}
+
+// RefreshTokenRotation switches refresh token rotation on or off.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type RefreshTokenRotation string
+
+const (
+	// RotationEnabled issues a new refresh token on every refresh and
+	// invalidates the old one; reusing an old one revokes the whole family.
+	RotationEnabled RefreshTokenRotation = "Enabled"
+	// RotationDisabled keeps the same refresh token for its whole life.
+	RotationDisabled RefreshTokenRotation = "Disabled"
+)
+
+// RefreshTokenSpec configures refresh tokens. Refresh tokens are bound to the
+// user's session — they stop working when it ends — unless allowOfflineAccess
+// is true and the application requested the offline_access scope; then only
+// the lifetimes below apply.
+// +kubebuilder:validation:XValidation:rule="!has(self.inactivityLifetime) || !self.inactivityLifetime.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.absoluteLifetime) ? (!self.absoluteLifetime.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.inactivityLifetime) <= duration(self.absoluteLifetime)) : duration(self.inactivityLifetime) <= duration('720h'))",message="spec.refreshToken.inactivityLifetime must not exceed spec.refreshToken.absoluteLifetime (default 720h)"
+// +kubebuilder:validation:XValidation:rule="!has(self.reuseInterval) || !has(self.rotation) || self.rotation == 'Enabled'",message="spec.refreshToken.reuseInterval applies only when rotation is Enabled"
+type RefreshTokenSpec struct {
+	// rotation is Enabled (default) or Disabled. With rotation every refresh
+	// returns a new refresh token and the old one stops working; presenting
+	// an already rotated token is treated as theft and revokes every token
+	// of that grant (reuse detection).
+	// +optional
+	Rotation RefreshTokenRotation `json:"rotation,omitempty"`
+
+	// reuseInterval tolerates a client presenting the previous refresh
+	// token again for this long after rotation (a network retry) without
+	// revoking the family. Default 0s; range 0s to 5m.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+)$')",message="spec.refreshToken.reuseInterval must be a Go duration such as 0s, 10s or 1m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^(0|([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+)$') || (duration(self == '0' ? '0s' : self) <= duration('5m'))",message="spec.refreshToken.reuseInterval must be between 0s and 5m"
+	ReuseInterval *metav1.Duration `json:"reuseInterval,omitempty"`
+
+	// inactivityLifetime ends a refresh token (family) that is not used for
+	// this long. Each refresh restarts the window. Default 360h (15 days);
+	// range 1m to 8760h; at most absoluteLifetime; capped by the Tenant's
+	// spec.policy.maxRefreshTokenLifetime.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.refreshToken.inactivityLifetime must be a Go duration such as 24h or 360h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('8760h'))",message="spec.refreshToken.inactivityLifetime must be between 1m and 8760h (365 days)"
+	InactivityLifetime *metav1.Duration `json:"inactivityLifetime,omitempty"`
+
+	// absoluteLifetime ends a refresh token family this long after the
+	// original grant, however often it was rotated. Default 720h (30 days);
+	// range 1m to 8760h; capped by the Tenant's
+	// spec.policy.maxRefreshTokenLifetime.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.refreshToken.absoluteLifetime must be a Go duration such as 168h or 720h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('8760h'))",message="spec.refreshToken.absoluteLifetime must be between 1m and 8760h (365 days)"
+	AbsoluteLifetime *metav1.Duration `json:"absoluteLifetime,omitempty"`
+
+	// allowOfflineAccess lets the application request the offline_access
+	// scope. Refresh tokens issued with it are not bound to the user's
+	// session: they keep working after logout or session expiry, until their
+	// own lifetimes end. Default false.
+	// +optional
+	AllowOfflineAccess bool `json:"allowOfflineAccess,omitempty"`
+}
+
+// ApplicationStatus reports the client as the issuer knows it and the
+// effective lifetime of everything issued to it.
+type ApplicationStatus struct {
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling and Stalled (kstatus), plus
+	// TenantResolved, APIsResolved and LifetimesClamped. The Ready message
+	// summarises every lifetime in one paragraph.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// clientID is the OAuth 2.0 client_id: "<name>.<namespace>".
+	// +optional
+	ClientID string `json:"clientID,omitempty"`
+
+	// credentialsSecretName is the Secret in this namespace, owned by the
+	// Application, holding client-id, client-secret and issuer-url for
+	// confidential clients (RegularWeb, MachineToMachine). Never set for
+	// public clients.
+	// +optional
+	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+
+	// issuerURL is the Tenant's issuer identifier.
+	// +optional
+	IssuerURL string `json:"issuerURL,omitempty"`
+
+	// effective is the lifetime of everything issued to this application.
+	// +optional
+	Effective *ApplicationEffective `json:"effective,omitempty"`
+
+	// advisories are valid but risky combinations a reviewer should see.
+	// +optional
+	// +listType=atomic
+	Advisories []Advisory `json:"advisories,omitempty"`
+}
+
+// AccessFlow says whether a token is issued in a browser flow or a standard
+// flow, which decides between an API's two lifetimes.
+type AccessFlow string
+
+const (
+	// FlowStandard: back-channel grants of confidential web apps, native
+	// apps and machine-to-machine clients.
+	FlowStandard AccessFlow = "Standard"
+	// FlowBrowser: tokens delivered through the front channel (implicit or
+	// hybrid response types containing "token") or issued to a SinglePage
+	// application.
+	FlowBrowser AccessFlow = "Browser"
+)
+
+// ApplicationEffective is the effective lifetimes matrix of an application.
+type ApplicationEffective struct {
+	// idToken is the exp - iat of ID tokens (absent for MachineToMachine).
+	// +optional
+	IDToken *EffectiveLifetime `json:"idToken,omitempty"`
+
+	// accessTokens lists, per API and flow, the lifetime of access tokens.
+	// +optional
+	// +listType=atomic
+	AccessTokens []EffectiveAccessToken `json:"accessTokens,omitempty"`
+
+	// session is the user's session at the issuer (absent for
+	// MachineToMachine).
+	// +optional
+	Session *EffectiveSession `json:"session,omitempty"`
+
+	// refreshToken is the effective refresh token behaviour (absent for
+	// MachineToMachine).
+	// +optional
+	RefreshToken *EffectiveRefreshToken `json:"refreshToken,omitempty"`
+}
+
+// EffectiveAccessToken is the lifetime of access tokens for one API in one
+// flow.
+type EffectiveAccessToken struct {
+	// api is the API object, "<namespace>/<name>".
+	// +required
+	API string `json:"api"`
+
+	// audience is the "aud" claim of these tokens.
+	// +required
+	Audience string `json:"audience"`
+
+	// flow is Standard or Browser.
+	// +required
+	Flow AccessFlow `json:"flow"`
+
+	// flowRule says why this flow applies, e.g. "SinglePage application" or
+	// "response_type containing token (front channel)".
+	// +required
+	FlowRule string `json:"flowRule"`
+
+	// lifetime is the exp - iat of these access tokens (user-bound tokens
+	// are further cut at the session's absolute deadline).
+	// +required
+	Lifetime EffectiveLifetime `json:"lifetime"`
+
+	// signingAlgorithm signs these tokens.
+	// +required
+	SigningAlgorithm SigningAlgorithm `json:"signingAlgorithm"`
+
+	// scopes the application may request for this API.
+	// +optional
+	// +listType=atomic
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// EffectiveRefreshToken reports refresh token behaviour in force.
+type EffectiveRefreshToken struct {
+	// rotation is Enabled or Disabled.
+	// +required
+	Rotation RefreshTokenRotation `json:"rotation"`
+
+	// reuseInterval is the grace period for presenting a rotated token again.
+	// +required
+	ReuseInterval EffectiveLifetime `json:"reuseInterval"`
+
+	// inactivityLifetime ends an unused refresh token family.
+	// +required
+	InactivityLifetime EffectiveLifetime `json:"inactivityLifetime"`
+
+	// absoluteLifetime ends a family counted from the original grant.
+	// +required
+	AbsoluteLifetime EffectiveLifetime `json:"absoluteLifetime"`
+
+	// sessionBinding is "Session" (refresh tokens end with the user's
+	// session) or "SessionUnlessOfflineAccess" (offline_access requests get
+	// tokens that outlive it).
+	// +required
+	SessionBinding string `json:"sessionBinding"`
+}
+
+// Application is an OAuth 2.0 / OpenID Connect client of a Tenant.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=idtenant,shortName=idapp
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenantRef.name`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="ID-Token",type=string,JSONPath=`.status.effective.idToken.duration`,description="ID token lifetime in force"
+// +kubebuilder:printcolumn:name="Idle",type=string,JSONPath=`.status.effective.session.inactivityTimeout.duration`,description="Session inactivity timeout in force"
+// +kubebuilder:printcolumn:name="Max-Session",type=string,JSONPath=`.status.effective.session.absoluteTimeout.duration`,priority=1
+// +kubebuilder:printcolumn:name="Client-ID",type=string,JSONPath=`.status.clientID`,priority=1
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Application struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the client.
+	// +required
+	Spec ApplicationSpec `json:"spec"`
+
+	// status reports the client and its effective lifetimes.
+	// +optional
+	Status ApplicationStatus `json:"status,omitempty"`
+}
+
+// ApplicationList is a list of Applications.
+// +kubebuilder:object:root=true
+type ApplicationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Application `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Application{}, &ApplicationList{})
+}

@@ -1,0 +1,64 @@
+package v1alpha1
+
+// TenantReference names the Tenant an Application or API attaches to.
+type TenantReference struct {
+	// name of the Tenant.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the Tenant. Defaults to the namespace of the referring
+	// object. A Tenant in another namespace accepts the reference only if its
+	// spec.allowedNamespaces admits the referring object's namespace; otherwise
+	// the referring object reports TenantResolved=False.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// SigningAlgorithm is a JWS algorithm the issuer signs tokens with.
+// +kubebuilder:validation:Enum=RS256;ES256
+type SigningAlgorithm string
+
+const (
+	// RS256 is RSASSA-PKCS1-v1_5 with SHA-256 on a 2048-bit RSA key: accepted by
+	// every OIDC client, but signing costs about a millisecond.
+	RS256 SigningAlgorithm = "RS256"
+	// ES256 is ECDSA on P-256 with SHA-256: about 20x cheaper to sign than
+	// RS256 and with smaller tokens; most modern clients accept it.
+	ES256 SigningAlgorithm = "ES256"
+)
+
+// EffectiveLifetime is a lifetime as the issuer really applies it, after
+// defaults, policy ceilings and the browser-flow rule.
+type EffectiveLifetime struct {
+	// duration is the lifetime in canonical Go duration form, for example
+	// "10h", "1h30m" or "90s" is shown as "1m30s".
+	// +required
+	Duration string `json:"duration"`
+
+	// seconds is the same lifetime in whole seconds, as it appears in a
+	// token's exp - iat or a token response's expires_in.
+	// +required
+	Seconds int64 `json:"seconds"`
+
+	// boundBy names the setting that decided this value, for example
+	// "API shop/orders spec.tokenLifetimeForBrowserFlows",
+	// "Tenant shop/acme spec.policy.maxAccessTokenLifetime", or
+	// "default" when nothing was set.
+	// +required
+	BoundBy string `json:"boundBy"`
+}
+
+// Advisory is a note for a reviewer about a combination of settings that is
+// valid but probably not what was intended.
+type Advisory struct {
+	// reason is a CamelCase identifier of the advisory, stable across releases.
+	// +required
+	Reason string `json:"reason"`
+
+	// message explains the consequence in plain words, with the numbers.
+	// +required
+	Message string `json:"message"`
+}

@@ -1,0 +1,33 @@
+package v1alpha1
+
+// Condition types. Ready, Reconciling and Stalled follow kstatus, so Argo CD,
+// Flux and `kubectl wait --for=condition=Ready` understand every idtenant
+// object; Reconciling and Stalled are present only while true.
+const (
+	ConditionReady            = "Ready"
+	ConditionReconciling      = "Reconciling"
+	ConditionStalled          = "Stalled"
+	ConditionTenantResolved   = "TenantResolved"
+	ConditionAPIsResolved     = "APIsResolved"
+	ConditionLifetimesClamped = "LifetimesClamped"
+)
+
+// Condition reasons, CamelCase as metav1.Condition requires.
+const (
+	ReasonReady               = "Ready"
+	ReasonProgressing         = "Progressing"
+	ReasonResolved            = "Resolved"
+	ReasonTenantNotFound      = "TenantNotFound"
+	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
+	ReasonTenantNotReady      = "TenantNotReady"
+	ReasonAPINotFound         = "APINotFound"
+	ReasonAPIInOtherTenant    = "APIInOtherTenant"
+	ReasonScopeNotDefined     = "ScopeNotDefined"
+	ReasonAudienceConflict    = "AudienceConflict"
+	ReasonPolicyViolation     = "PolicyViolation"
+	ReasonClamped             = "Clamped"
+	ReasonWithinPolicy        = "WithinPolicy"
+	ReasonInvalidSpec         = "InvalidSpec"
+	ReasonCredentialsError    = "CredentialsError"
+	ReasonUsersSecretMissing  = "UsersSecretMissing"
+)

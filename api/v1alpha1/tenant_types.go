@@ -1,0 +1,314 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TenantSpec declares one OpenID Connect issuer: where it is reached, how it
+// signs, how long user sessions last, and what the Applications and APIs
+// attached to it may ask for.
+// +kubebuilder:validation:XValidation:rule="!has(self.session) || !has(self.session.inactivityTimeout) || !self.session.inactivityTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.session.absoluteTimeout) ? (!self.session.absoluteTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.session.inactivityTimeout) <= duration(self.session.absoluteTimeout)) : duration(self.session.inactivityTimeout) <= duration('168h'))",message="spec.session.inactivityTimeout must not exceed spec.session.absoluteTimeout (default 168h): a session cannot stay idle longer than it may live"
+type TenantSpec struct {
+	// issuerURL is the public URL of this tenant's issuer: the "iss" claim of
+	// every token and the base of the discovery document
+	// (issuerURL + "/.well-known/openid-configuration"). It must be an
+	// absolute https URL without query or fragment; plain http is accepted
+	// only for loopback hosts (localhost, 127.0.0.1, [::1]) for local
+	// development. Changing it invalidates every token already issued.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['https', 'http'] && size(url(self).getHostname()) > 0",message="spec.issuerURL must be an absolute http(s) URL such as https://id.example.com"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() == 'https' || url(self).getHostname() in ['localhost', '127.0.0.1', '::1']",message="spec.issuerURL must use https; http is allowed only for loopback hosts (localhost, 127.0.0.1, [::1])"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="spec.issuerURL must not contain a query or fragment (OpenID Connect Discovery 1.0, section 3)"
+	IssuerURL string `json:"issuerURL"`
+
+	// session bounds how long a user's single-sign-on session at the issuer
+	// lives. While the session lives, applications get new tokens without the
+	// user typing a password again.
+	// +optional
+	Session *SessionSpec `json:"session,omitempty"`
+
+	// signingAlgorithm signs ID tokens, and access tokens of APIs that do not
+	// choose their own. RS256 (default) is understood by every client; ES256
+	// signs about 20x faster and gives shorter tokens.
+	// +optional
+	SigningAlgorithm SigningAlgorithm `json:"signingAlgorithm,omitempty"`
+
+	// keyRotationPeriod is how often the operator generates a new signing
+	// key. The new key is published in the JWKS before it signs and the old
+	// one stays published until every token it signed has expired.
+	// Default 2160h (90 days); range 24h to 8760h (365 days).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.keyRotationPeriod must be a Go duration such as 720h or 2160h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('24h') && duration(self) <= duration('8760h'))",message="spec.keyRotationPeriod must be between 24h and 8760h (365 days)"
+	KeyRotationPeriod *metav1.Duration `json:"keyRotationPeriod,omitempty"`
+
+	// policy caps the lifetimes that Applications and APIs attached to this
+	// tenant may request. Use it to enforce an organisation-wide maximum no
+	// matter what individual teams write.
+	// +optional
+	Policy *LifetimePolicy `json:"policy,omitempty"`
+
+	// allowedNamespaces says which namespaces may attach Applications and
+	// APIs to this tenant. Default: only the Tenant's own namespace.
+	// +optional
+	AllowedNamespaces *AllowedNamespaces `json:"allowedNamespaces,omitempty"`
+
+	// usersSecretRef names a Secret in the Tenant's namespace holding the
+	// tenant's user directory: each key is a user name (usually an email
+	// address) and each value a bcrypt hash of that user's password, as
+	// written by `htpasswd -nbB user password` (the part after the colon).
+	// Without it, the tenant has no users and only serves
+	// MachineToMachine applications.
+	// +optional
+	UsersSecretRef *LocalSecretReference `json:"usersSecretRef,omitempty"`
+
+	// replicas is the number of issuer processes serving this tenant.
+	// Default 1; range 1 to 20.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	Replicas *int32 `json:"replicas,omitempty"`
+}
+
+// LocalSecretReference names a Secret in the same namespace.
+type LocalSecretReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// SessionSpec sets the two timeouts of a user's single-sign-on session.
+type SessionSpec struct {
+	// inactivityTimeout is the sliding idle window of a session. Every
+	// request made on the user's behalf — an authorization request answered
+	// from the session (interactive or prompt=none) or a refresh of a
+	// session-bound refresh token — moves the idle deadline to now +
+	// inactivityTimeout, never past the absolute deadline. With no such
+	// request within the window the session ends and the user logs in again.
+	// Shortening it applies to existing sessions at once.
+	// Auth0 calls it "Inactivity timeout"; Keycloak "SSO Session Idle".
+	// Default 72h; range 1m to 2400h (100 days); at most absoluteTimeout.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.session.inactivityTimeout must be a Go duration such as 30m, 72h or 1h30m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('2400h'))",message="spec.session.inactivityTimeout must be between 1m and 2400h (100 days)"
+	InactivityTimeout *metav1.Duration `json:"inactivityTimeout,omitempty"`
+
+	// absoluteTimeout is the hard cap on a session, counted from the moment
+	// the user logged in, whatever the activity. Nothing issued on the
+	// user's behalf outlives it: ID tokens, access tokens and session-bound
+	// refresh tokens expire at the absolute deadline at the latest.
+	// Shortening it applies to existing sessions at once.
+	// Auth0 calls it "Require log in after"; Keycloak "SSO Session Max".
+	// Default 168h (7 days); range 1m to 8760h (365 days).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.session.absoluteTimeout must be a Go duration such as 12h, 168h or 720h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('8760h'))",message="spec.session.absoluteTimeout must be between 1m and 8760h (365 days)"
+	AbsoluteTimeout *metav1.Duration `json:"absoluteTimeout,omitempty"`
+}
+
+// PolicyMode says what happens when an Application or API asks for more than
+// a policy ceiling allows.
+// +kubebuilder:validation:Enum=Clamp;Reject
+type PolicyMode string
+
+const (
+	// PolicyClamp uses the ceiling instead of the requested value and reports
+	// LifetimesClamped=True with the numbers.
+	PolicyClamp PolicyMode = "Clamp"
+	// PolicyReject refuses the object: it reports Ready=False and Stalled=True
+	// and the issuer does not serve it until the request fits.
+	PolicyReject PolicyMode = "Reject"
+)
+
+// LifetimePolicy holds ceilings on what attached Applications and APIs may
+// request. A ceiling left out means no cap beyond the built-in maximum.
+// Defaults above a ceiling are always lowered to it, in both modes: only
+// values somebody wrote can be rejected.
+type LifetimePolicy struct {
+	// mode is Clamp (default: use the ceiling and say so in status) or
+	// Reject (refuse the object until its request fits).
+	// +optional
+	Mode PolicyMode `json:"mode,omitempty"`
+
+	// maxIDTokenLifetime caps Application spec.idTokenLifetime.
+	// Range 1m to 720h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.policy.maxIDTokenLifetime must be a Go duration such as 1h or 10h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('720h'))",message="spec.policy.maxIDTokenLifetime must be between 1m and 720h (30 days)"
+	MaxIDTokenLifetime *metav1.Duration `json:"maxIDTokenLifetime,omitempty"`
+
+	// maxAccessTokenLifetime caps API spec.tokenLifetime, and therefore
+	// every access token this tenant issues. Range 1m to 720h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.policy.maxAccessTokenLifetime must be a Go duration such as 1h or 24h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('720h'))",message="spec.policy.maxAccessTokenLifetime must be between 1m and 720h (30 days)"
+	MaxAccessTokenLifetime *metav1.Duration `json:"maxAccessTokenLifetime,omitempty"`
+
+	// maxBrowserAccessTokenLifetime caps API
+	// spec.tokenLifetimeForBrowserFlows: access tokens handed to code running
+	// in a browser. Range 1m to 720h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.policy.maxBrowserAccessTokenLifetime must be a Go duration such as 15m or 1h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('720h'))",message="spec.policy.maxBrowserAccessTokenLifetime must be between 1m and 720h (30 days)"
+	MaxBrowserAccessTokenLifetime *metav1.Duration `json:"maxBrowserAccessTokenLifetime,omitempty"`
+
+	// maxRefreshTokenLifetime caps Application
+	// spec.refreshToken.absoluteLifetime and inactivityLifetime.
+	// Range 1m to 8760h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.policy.maxRefreshTokenLifetime must be a Go duration such as 168h or 720h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('8760h'))",message="spec.policy.maxRefreshTokenLifetime must be between 1m and 8760h (365 days)"
+	MaxRefreshTokenLifetime *metav1.Duration `json:"maxRefreshTokenLifetime,omitempty"`
+}
+
+// NamespacesFrom selects which namespaces may attach to a Tenant.
+// +kubebuilder:validation:Enum=Same;All;Selector
+type NamespacesFrom string
+
+const (
+	// NamespacesFromSame admits only the Tenant's own namespace.
+	NamespacesFromSame NamespacesFrom = "Same"
+	// NamespacesFromAll admits every namespace.
+	NamespacesFromAll NamespacesFrom = "All"
+	// NamespacesFromSelector admits namespaces whose labels match selector.
+	NamespacesFromSelector NamespacesFrom = "Selector"
+)
+
+// AllowedNamespaces follows the Gateway API model of allowedRoutes.namespaces.
+// +kubebuilder:validation:XValidation:rule="self.from == 'Selector' ? has(self.selector) : !has(self.selector)",message="spec.allowedNamespaces.selector must be set when from is Selector, and only then"
+type AllowedNamespaces struct {
+	// from is Same (default: the Tenant's namespace only), All, or Selector
+	// (namespaces whose labels match selector; the Tenant's own namespace is
+	// always admitted).
+	// +required
+	From NamespacesFrom `json:"from"`
+
+	// selector picks namespaces by label when from is Selector.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// TenantStatus reports the issuer as it is and the session lifetimes in force.
+type TenantStatus struct {
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling and Stalled (kstatus), plus
+	// LifetimesClamped.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// issuerURL is the issuer identifier ("iss") tokens carry.
+	// +optional
+	IssuerURL string `json:"issuerURL,omitempty"`
+
+	// discoveryURL is where clients fetch the OpenID Provider metadata.
+	// +optional
+	DiscoveryURL string `json:"discoveryURL,omitempty"`
+
+	// effective holds the tenant-wide settings in force after defaults.
+	// +optional
+	Effective *TenantEffective `json:"effective,omitempty"`
+
+	// applications is the number of Applications attached to this tenant.
+	// +optional
+	Applications int32 `json:"applications"`
+
+	// apis is the number of APIs attached to this tenant.
+	// +optional
+	APIs int32 `json:"apis"`
+}
+
+// TenantEffective lists the tenant-wide values the issuer applies.
+type TenantEffective struct {
+	// session holds the effective session timeouts.
+	// +required
+	Session EffectiveSession `json:"session"`
+
+	// signingAlgorithm signs ID tokens and the access tokens of APIs that do
+	// not choose their own.
+	// +required
+	SigningAlgorithm SigningAlgorithm `json:"signingAlgorithm"`
+
+	// keyRotationPeriod is how often a new signing key is generated.
+	// +required
+	KeyRotationPeriod EffectiveLifetime `json:"keyRotationPeriod"`
+
+	// policyMode is what happens to requests above a ceiling.
+	// +required
+	PolicyMode PolicyMode `json:"policyMode"`
+
+	// replicas is the number of issuer processes requested.
+	// +required
+	Replicas int32 `json:"replicas"`
+}
+
+// EffectiveSession reports the session timeouts in force.
+type EffectiveSession struct {
+	// inactivityTimeout is the sliding idle window in force.
+	// +required
+	InactivityTimeout EffectiveLifetime `json:"inactivityTimeout"`
+
+	// absoluteTimeout is the hard session cap in force.
+	// +required
+	AbsoluteTimeout EffectiveLifetime `json:"absoluteTimeout"`
+}
+
+// Tenant is one OpenID Connect issuer with its signing keys, user directory,
+// session settings and lifetime policy. Applications and APIs attach to it.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=idtenant,shortName=idt
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Issuer",type=string,JSONPath=`.spec.issuerURL`
+// +kubebuilder:printcolumn:name="Idle",type=string,JSONPath=`.status.effective.session.inactivityTimeout.duration`,description="Session inactivity timeout in force"
+// +kubebuilder:printcolumn:name="Max-Session",type=string,JSONPath=`.status.effective.session.absoluteTimeout.duration`,description="Absolute session timeout in force"
+// +kubebuilder:printcolumn:name="Apps",type=integer,JSONPath=`.status.applications`,priority=1
+// +kubebuilder:printcolumn:name="APIs",type=integer,JSONPath=`.status.apis`,priority=1
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Tenant struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the issuer.
+	// +required
+	Spec TenantSpec `json:"spec"`
+
+	// status reports what the operator observed.
+	// +optional
+	Status TenantStatus `json:"status,omitempty"`
+}
+
+// TenantList is a list of Tenants.
+// +kubebuilder:object:root=true
+type TenantList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Tenant `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Tenant{}, &TenantList{})
+}

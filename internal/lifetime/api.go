@@ -1,0 +1,75 @@
+package lifetime
+
+import (
+	"fmt"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// API is the effective access token configuration of one API.
+type API struct {
+	// Ref is "<namespace>/<name>" of the API object.
+	Ref              string
+	Name             string
+	Audience         string
+	Standard         Setting
+	Browser          Setting
+	SigningAlgorithm v1alpha1.SigningAlgorithm
+	Enforcement      Enforcement
+	Advisories       []v1alpha1.Advisory
+}
+
+// ForAPI computes an API's effective access token lifetimes under tenant.
+func ForAPI(tenant Tenant, api *v1alpha1.API) API {
+	ref := func(path string) string { return fieldRef("API", api.Name, path) }
+	out := API{
+		Ref:              api.Namespace + "/" + api.Name,
+		Name:             api.Name,
+		Audience:         api.Spec.Audience,
+		SigningAlgorithm: orDefault(api.Spec.SigningAlgorithm, tenant.SigningAlgorithm),
+	}
+	mode := tenant.PolicyMode
+
+	out.Standard = out.Enforcement.apply(
+		request(api.Spec.TokenLifetime, DefaultTokenLifetime, ref("tokenLifetime")),
+		tenant.policy.accessToken, mode)
+
+	browserCeiling := tenant.policy.browserAccessToken
+	if c := tenant.policy.accessToken; c.Duration != 0 && (browserCeiling.Duration == 0 || c.Duration < browserCeiling.Duration) {
+		// Browser tokens are access tokens too: the general ceiling binds them.
+		browserCeiling = c
+	}
+	browser := request(api.Spec.TokenLifetimeForBrowserFlows, DefaultTokenLifetimeForBrowserFlows, ref("tokenLifetimeForBrowserFlows"))
+	out.Browser = out.Enforcement.apply(browser, browserCeiling, mode)
+	// Admission rejects an explicit browser lifetime above an explicit
+	// standard one; this lowers the 2h default under a shorter standard
+	// lifetime, and follows a clamped standard lifetime down.
+	out.Browser = lowerTo(out.Browser, out.Standard)
+
+	if out.Browser.Duration == out.Standard.Duration {
+		out.Advisories = append(out.Advisories, v1alpha1.Advisory{
+			Reason: "BrowserLifetimeNotShorter",
+			Message: fmt.Sprintf("Access tokens for %s live %s in browser flows, as long as in standard flows: "+
+				"set spec.tokenLifetimeForBrowserFlows shorter, since code in a browser cannot keep a token safe.",
+				api.Name, Canonical(out.Browser.Duration)),
+		})
+	}
+	return out
+}
+
+// Lifetime returns the access token lifetime for flow.
+func (a API) Lifetime(flow v1alpha1.AccessFlow) Setting {
+	if flow == v1alpha1.FlowBrowser {
+		return a.Browser
+	}
+	return a.Standard
+}
+
+// Status renders the API's effective lifetimes as they appear in API status.
+func (a API) Status() v1alpha1.APIEffective {
+	return v1alpha1.APIEffective{
+		TokenLifetime:                a.Standard.Status(),
+		TokenLifetimeForBrowserFlows: a.Browser.Status(),
+		SigningAlgorithm:             a.SigningAlgorithm,
+	}
+}

@@ -1,0 +1,19 @@
+// Package lifetime turns Tenant, Application and API specs into the
+// lifetimes the issuer really applies, each with the setting that decided it.
+//
+// It is the single source of truth for lifetimes: the operator writes its
+// results into status and the issuer calls the same functions when it mints
+// tokens and checks sessions, so the two cannot disagree. Everything here is
+// pure: no client, no clock (callers pass "now"), no I/O.
+//
+// The rules, from DESIGN.md:
+//   - Defaults fill what the spec leaves out; they are never written back.
+//   - Policy ceilings (Tenant spec.policy) cap values. In Clamp mode a value
+//     above a ceiling is replaced by it; in Reject mode a value somebody wrote
+//     above a ceiling refuses the object. Defaults above a ceiling are lowered
+//     in both modes: only an explicit request can be refused.
+//   - An API's browser-flow lifetime never exceeds its standard lifetime.
+//   - A session's idle window never exceeds its absolute cap.
+//   - Tokens issued for a user never outlive the session's absolute deadline
+//     (see TokenExpiry).
+package lifetime

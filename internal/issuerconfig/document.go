@@ -1,0 +1,158 @@
+// Package issuerconfig defines the issuer's whole configuration: one
+// versioned document per Tenant that the operator renders (into the
+// <tenant>-issuer-config Secret) and the issuer loads and swaps atomically.
+//
+// The document carries the Tenant, Application and API specs exactly as
+// declared, not precomputed lifetimes: the issuer runs them through
+// internal/lifetime, the same code that writes status, so the issuer and the
+// status cannot disagree.
+package issuerconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// APIVersion identifies the document format; the issuer refuses others.
+const APIVersion = "issuer.idtenant.dev/v1"
+
+// Document is one generation of a tenant's issuer configuration.
+type Document struct {
+	// APIVersion must be APIVersion.
+	APIVersion string `json:"apiVersion"`
+	// Generation increases by one with every change the operator renders.
+	Generation int64 `json:"generation"`
+	// Tenant is the issuer's own Tenant.
+	Tenant Object[v1alpha1.TenantSpec] `json:"tenant"`
+	// Applications are the clients, with credentials material.
+	Applications []Application `json:"applications,omitempty"`
+	// APIs are the resource servers.
+	APIs []Object[v1alpha1.APISpec] `json:"apis,omitempty"`
+	// Users is the tenant's user directory.
+	Users []User `json:"users,omitempty"`
+	// Keys are the signing keys; every key is published in the JWKS. There
+	// is one active key per algorithm in use (the Tenant's and any API's).
+	Keys []Key `json:"keys,omitempty"`
+}
+
+// Object is a declared object reduced to what the issuer needs.
+type Object[S any] struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Spec      S      `json:"spec"`
+}
+
+// Ref is "<namespace>/<name>", the form status uses.
+func (o Object[S]) Ref() string { return o.Namespace + "/" + o.Name }
+
+// Application is a client as the issuer serves it.
+type Application struct {
+	Object[v1alpha1.ApplicationSpec]
+	// ClientID is the OAuth client_id.
+	ClientID string `json:"clientID"`
+	// SecretSHA256 is the hex SHA-256 digest of the client secret of a
+	// confidential client. Secrets carry at least 256 bits of entropy, so a
+	// fast digest is safe and keeps client authentication in microseconds;
+	// the secret itself never leaves the credentials Secret.
+	SecretSHA256 string `json:"secretSHA256,omitempty"`
+}
+
+// User is one entry of the user directory.
+type User struct {
+	// Username is what the user types on the login page; also the subject.
+	Username string `json:"username"`
+	// PasswordHash is a bcrypt hash.
+	PasswordHash string `json:"passwordHash"`
+}
+
+// KeyRole says what a key is used for during rotation.
+type KeyRole string
+
+const (
+	// KeyActive signs new tokens.
+	KeyActive KeyRole = "active"
+	// KeyNext is published so clients cache it before it signs.
+	KeyNext KeyRole = "next"
+	// KeyRetiring no longer signs but verifies tokens it signed until they
+	// expire.
+	KeyRetiring KeyRole = "retiring"
+)
+
+// Key is a signing key.
+type Key struct {
+	// ID is the JWS "kid".
+	ID string `json:"id"`
+	// Algorithm is RS256 or ES256.
+	Algorithm v1alpha1.SigningAlgorithm `json:"algorithm"`
+	// Role is active, next or retiring.
+	Role KeyRole `json:"role"`
+	// PrivateKeyPEM is the PKCS#8 PEM private key.
+	PrivateKeyPEM string `json:"privateKeyPEM"`
+}
+
+// Parse decodes and validates a document. Unknown fields are an error, so a
+// typo never silently drops a setting.
+func Parse(data []byte) (*Document, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var d Document
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("decoding issuer config: %w", err)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Validate checks what admission cannot: the document's own consistency.
+func (d *Document) Validate() error {
+	var errs []error
+	if d.APIVersion != APIVersion {
+		errs = append(errs, fmt.Errorf("apiVersion %q: want %q", d.APIVersion, APIVersion))
+	}
+	if d.Tenant.Spec.IssuerURL == "" {
+		errs = append(errs, errors.New("tenant.spec.issuerURL is empty"))
+	}
+	clients := map[string]bool{}
+	for i, a := range d.Applications {
+		if a.ClientID == "" {
+			errs = append(errs, fmt.Errorf("applications[%d] (%s): clientID is empty", i, a.Ref()))
+		}
+		if clients[a.ClientID] {
+			errs = append(errs, fmt.Errorf("applications[%d] (%s): duplicate clientID %q", i, a.Ref(), a.ClientID))
+		}
+		clients[a.ClientID] = true
+	}
+	audiences := map[string]bool{}
+	for i, a := range d.APIs {
+		if audiences[a.Spec.Audience] {
+			errs = append(errs, fmt.Errorf("apis[%d] (%s): duplicate audience %q", i, a.Ref(), a.Spec.Audience))
+		}
+		audiences[a.Spec.Audience] = true
+	}
+	users := map[string]bool{}
+	for i, u := range d.Users {
+		if u.Username == "" || users[u.Username] {
+			errs = append(errs, fmt.Errorf("users[%d]: empty or duplicate username", i))
+		}
+		users[u.Username] = true
+	}
+	active := 0
+	for i, k := range d.Keys {
+		if k.ID == "" || k.PrivateKeyPEM == "" {
+			errs = append(errs, fmt.Errorf("keys[%d]: id and privateKeyPEM are required", i))
+		}
+		if k.Role == KeyActive {
+			active++
+		}
+	}
+	if len(d.Keys) > 0 && active == 0 {
+		errs = append(errs, errors.New("keys: no active key"))
+	}
+	return errors.Join(errs...)
+}

@@ -193,3 +193,15 @@ func (a Application) Status() *v1alpha1.ApplicationEffective {
 	}
 	return out
 }
+
+// UserInfoAccessToken is the lifetime of an access token issued without an
+// API audience (neither audience nor resource requested): it only reaches the
+// issuer's userinfo endpoint, about the same login an ID token describes, so
+// it lives as long as the application's ID tokens. MachineToMachine
+// applications have no users and get none.
+func (a Application) UserInfoAccessToken() (Setting, bool) {
+	if a.IDToken == nil {
+		return Setting{}, false
+	}
+	return *a.IDToken, true
+}

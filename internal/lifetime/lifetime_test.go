@@ -531,3 +531,14 @@ func TestResponseTypeDeliversToken(t *testing.T) {
 		}
 	}
 }
+
+func TestUserInfoAccessToken(t *testing.T) {
+	ten := ForTenant(tenant(nil))
+	got, ok := ForApplication(ten, app(v1alpha1.SinglePage, func(s *v1alpha1.ApplicationSpec) { s.IDTokenLifetime = dur("45m") }), nil).UserInfoAccessToken()
+	if !ok || got.Duration != 45*time.Minute || got.BoundBy != "Application storefront/spec.idTokenLifetime" {
+		t.Errorf("userinfo token = %+v, %v", got, ok)
+	}
+	if _, ok := ForApplication(ten, app(v1alpha1.MachineToMachine, nil), nil).UserInfoAccessToken(); ok {
+		t.Error("MachineToMachine gets no userinfo token")
+	}
+}

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestCodesAreSingleUse(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory()
+	if err := m.PutCode(ctx, "k", Code{ClientID: "a.b"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := m.TakeCode(ctx, "k"); err != nil || c.ClientID != "a.b" {
+		t.Fatalf("first take: %+v, %v", c, err)
+	}
+	if _, err := m.TakeCode(ctx, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second take: %v, want ErrNotFound", err)
+	}
+}
+
+func TestUseRefreshReportsEarlierRotation(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	_ = m.PutRefresh(ctx, "r", Refresh{Family: "f", LastUsed: t0, ExpiresAt: t0.Add(time.Hour)})
+	first, err := m.UseRefresh(ctx, "r", t0.Add(time.Minute), true)
+	if err != nil || !first.RotatedAt.IsZero() {
+		t.Fatalf("first use: %+v, %v", first, err)
+	}
+	second, err := m.UseRefresh(ctx, "r", t0.Add(2*time.Minute), true)
+	if err != nil || !second.RotatedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("second use must see the first rotation: %+v, %v", second, err)
+	}
+	_ = m.RevokeFamily(ctx, "f", t0.Add(time.Hour))
+	if _, err := m.GetRefresh(ctx, "r"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("revoked family token still stored: %v", err)
+	}
+	if ok, _ := m.FamilyRevoked(ctx, "f"); !ok {
+		t.Error("family not marked revoked")
+	}
+}
+
+func TestCollectRemovesExpiredRecords(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	_ = m.PutCode(ctx, "old", Code{ExpiresAt: t0})
+	_ = m.PutCode(ctx, "new", Code{ExpiresAt: t0.Add(time.Minute)})
+	_ = m.PutPending(ctx, "p", Pending{ExpiresAt: t0})
+	_ = m.PutRefresh(ctx, "r", Refresh{ExpiresAt: t0})
+	_ = m.Revoke(ctx, "jti", t0)
+	_ = m.PutSession(ctx, "s1", Session{Subject: "ended"})
+	_ = m.PutSession(ctx, "s2", Session{Subject: "alive"})
+	n, err := m.Collect(ctx, t0, func(s Session) bool { return s.Subject == "ended" })
+	if err != nil || n != 1 {
+		t.Fatalf("Collect = %d, %v", n, err)
+	}
+	got := m.Len()
+	want := map[string]int{"sessions": 1, "pending": 0, "codes": 1, "refresh": 0, "families": 0, "revoked": 0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %d records left, want %d", k, got[k], v)
+		}
+	}
+}

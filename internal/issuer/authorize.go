@@ -1,0 +1,237 @@
+package issuer
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/store"
+)
+
+// Fixed protocol lifetimes that are not user settings: an authorization
+// code is exchanged within seconds (RFC 6749 recommends at most 10 minutes),
+// and a login page left open longer starts over.
+const (
+	codeLifetime    = time.Minute
+	pendingLifetime = 10 * time.Minute
+)
+
+// authFlow is a validated authorization request, kept while the user logs
+// in and then completed.
+type authFlow struct {
+	ClientID            string   `json:"clientID"`
+	RedirectURI         string   `json:"redirectURI"`
+	ResponseType        string   `json:"responseType"`
+	ResponseMode        string   `json:"responseMode"`
+	State               string   `json:"state,omitempty"`
+	Nonce               string   `json:"nonce,omitempty"`
+	CodeChallenge       string   `json:"codeChallenge,omitempty"`
+	CodeChallengeMethod string   `json:"codeChallengeMethod,omitempty"`
+	Scopes              []string `json:"scopes,omitempty"`
+	Audience            string   `json:"audience,omitempty"`
+}
+
+// authFlow carries what op.TryErrorRedirect needs to send an error back.
+func (f *authFlow) GetRedirectURI() string             { return f.RedirectURI }
+func (f *authFlow) GetResponseType() oidc.ResponseType { return oidc.ResponseType(f.ResponseType) }
+func (f *authFlow) GetState() string                   { return f.State }
+func (f *authFlow) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMode(f.ResponseMode) }
+
+func (f *authFlow) has(part string) bool { return slices.Contains(strings.Fields(f.ResponseType), part) }
+
+// VerifyAuthRequest finds the client of an authorization request. Errors
+// here are shown to the user, never redirected: the redirect URI is not yet
+// known to be the client's.
+func (s *Server) VerifyAuthRequest(_ context.Context, r *op.Request[oidc.AuthRequest]) (*op.ClientRequest[oidc.AuthRequest], error) {
+	if r.Data.RequestParam != "" {
+		return nil, oidc.ErrRequestNotSupported()
+	}
+	cl, ok := s.cfg.Load().clients[r.Data.ClientID]
+	if !ok {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client_id")
+	}
+	if cl.spec.Type == v1alpha1.MachineToMachine {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("this application has no user flows")
+	}
+	// Responses carrying tokens go in the fragment (OAuth 2.0 Multiple
+	// Response Types); the library defaults hybrid types to the query.
+	switch r.Data.ResponseMode {
+	case "", oidc.ResponseModeQuery, oidc.ResponseModeFragment:
+	default:
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("response_mode must be query or fragment")
+	}
+	if r.Data.ResponseType != oidc.ResponseTypeCode {
+		r.Data.ResponseMode = oidc.ResponseModeFragment
+	}
+	return &op.ClientRequest[oidc.AuthRequest]{Request: r, Client: cl}, nil
+}
+
+// Authorize answers a request whose client and redirect URI are valid:
+// from the SSO session when there is a usable one, otherwise through the
+// login page. Errors returned here are redirected to the client.
+func (s *Server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthRequest]) (*op.Redirect, error) {
+	c := s.cfg.Load()
+	cl := r.Client.(*client)
+	req := r.Data
+	flow := &authFlow{
+		ClientID: cl.id, RedirectURI: req.RedirectURI, ResponseType: string(req.ResponseType),
+		ResponseMode: string(req.ResponseMode), State: req.State, Nonce: req.Nonce,
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
+	}
+	if flow.has("code") && cl.public {
+		if flow.CodeChallenge == "" {
+			return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge is required: public clients must use PKCE with S256")
+		}
+		if req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+			return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256 for public clients")
+		}
+	}
+	if flow.has("id_token") {
+		if flow.Nonce == "" {
+			return nil, oidc.ErrInvalidRequest().WithDescription("nonce is required when the authorization endpoint returns an ID token")
+		}
+		if !slices.Contains(req.Scopes, oidc.ScopeOpenID) {
+			return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required for an ID token")
+		}
+	}
+	api, err := resolveTarget(cl, r.Form)
+	if err != nil {
+		return nil, err
+	}
+	if api != nil {
+		flow.Audience = api.api.eff.Audience
+	}
+	if flow.Scopes, err = resolveScopes(req.Scopes, api, true); err != nil {
+		return nil, err
+	}
+	if !cl.eff.Refresh.AllowOfflineAccess {
+		// OpenID Connect Core 11: an offline_access the client may not have
+		// is ignored, not an error; its refresh tokens stay session-bound.
+		flow.Scopes = slices.DeleteFunc(flow.Scopes, func(s string) bool { return s == oidc.ScopeOfflineAccess })
+	}
+	now := s.clock.Now()
+	ls, err := s.sessionFromHeader(ctx, c, r.Header, now)
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	if ls == nil || needsLogin(req, ls, now) {
+		if slices.Contains(req.Prompt, oidc.PromptNone) {
+			return nil, oidc.ErrLoginRequired().WithDescription("the user must log in")
+		}
+		return s.toLogin(ctx, c, flow, now)
+	}
+	if err := s.touch(ctx, ls, now); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return s.complete(ctx, c, flow, ls, now)
+}
+
+// needsLogin applies prompt=login (which the library turns into max_age=0)
+// and max_age to an existing session.
+func needsLogin(req *oidc.AuthRequest, ls *liveSession, now time.Time) bool {
+	if req.MaxAge == nil {
+		return false
+	}
+	maxAge := time.Duration(*req.MaxAge) * time.Second
+	return maxAge == 0 || now.Sub(ls.AuthTime) > maxAge
+}
+
+// toLogin parks the request and sends the browser to the login page.
+func (s *Server) toLogin(ctx context.Context, c *config, flow *authFlow, now time.Time) (*op.Redirect, error) {
+	data, err := json.Marshal(flow)
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	id := randomID()
+	if err := s.store.PutPending(ctx, id, store.Pending{Request: data, CSRF: randomToken(), ExpiresAt: now.Add(pendingLifetime)}); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return op.NewRedirect(c.issuer + pathLogin + "?id=" + url.QueryEscape(id)), nil
+}
+
+// complete answers an authorization request for a live session: a code,
+// and/or tokens delivered through the front channel.
+func (s *Server) complete(ctx context.Context, c *config, flow *authFlow, ls *liveSession, now time.Time) (*op.Redirect, error) {
+	cl, ok := c.clients[flow.ClientID]
+	if !ok {
+		return nil, oidc.ErrAccessDenied().WithDescription("the application no longer exists")
+	}
+	g := &grant{
+		grantType: "implicit", client: cl, scopes: flow.Scopes, subject: ls.Subject,
+		deadline: ls.deadlines.Absolute, authTime: ls.AuthTime, sid: ls.SID, nonce: flow.Nonce,
+	}
+	if flow.Audience != "" {
+		a, ok := cl.apiByAudience(flow.Audience)
+		if !ok {
+			return nil, oidc.ErrInvalidTarget().WithDescription("this application may no longer get tokens for the requested audience")
+		}
+		g.api = &a
+	}
+	params := url.Values{}
+	var code, accessToken string
+	if flow.has("code") {
+		code = randomToken()
+		err := s.store.PutCode(ctx, digest(code), store.Code{
+			ClientID: cl.id, RedirectURI: flow.RedirectURI, CodeChallenge: flow.CodeChallenge,
+			CodeChallengeMethod: flow.CodeChallengeMethod, Nonce: flow.Nonce, Scopes: flow.Scopes,
+			APIRef: flow.Audience, SessionKey: ls.key, SID: ls.SID, Subject: ls.Subject,
+			AuthTime: ls.AuthTime, ExpiresAt: now.Add(codeLifetime),
+		})
+		if err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		params.Set("code", code)
+	}
+	if flow.has("token") {
+		g.frontChannel = true
+		tok, exp, err := c.mintAccess(g, now)
+		if err != nil {
+			return nil, err
+		}
+		accessToken = tok
+		s.countToken(g, "access_token")
+		params.Set("access_token", tok)
+		params.Set("token_type", oidc.BearerToken)
+		params.Set("expires_in", strconv.FormatUint(expiresIn(now, exp), 10))
+		params.Set("scope", strings.Join(flow.Scopes, " "))
+	}
+	if flow.has("id_token") {
+		idt, err := c.mintID(g, now, accessToken, code)
+		if err != nil {
+			return nil, err
+		}
+		s.countToken(g, "id_token")
+		params.Set("id_token", idt)
+	}
+	if flow.State != "" {
+		params.Set("state", flow.State)
+	}
+	return op.NewRedirect(responseURL(flow, params)), nil
+}
+
+// responseURL puts the response in the query (code) or the fragment (any
+// response carrying a token).
+func responseURL(flow *authFlow, params url.Values) string {
+	u, err := url.Parse(flow.RedirectURI)
+	if err != nil { // validated against the registration before; defensive
+		return flow.RedirectURI
+	}
+	if flow.ResponseMode == string(oidc.ResponseModeFragment) {
+		u.Fragment = ""
+		return u.String() + "#" + params.Encode()
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

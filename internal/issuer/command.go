@@ -1,0 +1,142 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// RunCommand runs `idtenant issuer`: it serves the tenant described by the
+// --config document until ctx is done, reloading the document on SIGHUP and
+// when the file changes (a mounted Secret is updated in place).
+func RunCommand(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("issuer", flag.ContinueOnError)
+	configPath := fs.String("config", "", "path to the issuer configuration document (JSON, "+issuerconfig.APIVersion+")")
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the OpenID Connect endpoints")
+	metricsListen := fs.String("metrics-listen", "127.0.0.1:9090", "address of /metrics (empty: disabled)")
+	poll := fs.Duration("reload-interval", 5*time.Second, "how often to check the config file for changes")
+	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return errors.New("--config is required")
+	}
+	var handler slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
+	if !*logJSON {
+		handler = slog.NewTextHandler(os.Stderr, nil)
+	}
+	log := slog.New(handler).With("component", "issuer")
+	doc, stamp, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := New(doc, Options{Logger: log, Registry: reg})
+	if err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	errs := make(chan error, 2)
+	serve := func(addr string, h http.Handler, what string) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listening for %s on %s: %w", what, addr, err)
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}
+		go func() { errs <- hs.Serve(ln) }()
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(sctx)
+		}()
+		log.Info("listening", "endpoint", what, "address", ln.Addr().String())
+		return nil
+	}
+	if err := serve(*listen, srv, "oidc"); err != nil {
+		return err
+	}
+	if *metricsListen != "" {
+		if err := serve(*metricsListen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), "metrics"); err != nil {
+			return err
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(*poll)
+	defer tick.Stop()
+	gc := time.NewTicker(time.Minute)
+	defer gc.Stop()
+	reload := func(force bool) {
+		st, err := os.Stat(*configPath)
+		if err != nil {
+			log.Error("checking issuer config", "error", err)
+			return
+		}
+		if !force && st.ModTime().Equal(stamp) {
+			return
+		}
+		d, newStamp, err := loadConfig(*configPath)
+		if err != nil {
+			log.Error("issuer config rejected; keeping the current generation", "error", err, "generation", srv.Generation())
+			stamp = st.ModTime()
+			return
+		}
+		stamp = newStamp
+		if err := srv.Swap(d); err != nil {
+			log.Error("issuer config rejected; keeping the current generation", "error", err, "generation", srv.Generation())
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errs:
+			if errors.Is(err, http.ErrServerClosed) {
+				continue
+			}
+			return fmt.Errorf("serving: %w", err)
+		case <-hup:
+			reload(true)
+		case <-tick.C:
+			reload(false)
+		case <-gc.C:
+			srv.collect(ctx)
+		}
+	}
+}
+
+func loadConfig(path string) (*issuerconfig.Document, time.Time, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading issuer config: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading issuer config: %w", err)
+	}
+	doc, err := issuerconfig.Parse(data)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("issuer config %s: %w", path, err)
+	}
+	return doc, st.ModTime(), nil
+}

@@ -1,0 +1,240 @@
+package issuer
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// config is one generation of issuer configuration compiled for serving. It
+// is immutable once built: the server swaps a pointer to a new one, so a
+// request sees one consistent generation from start to end.
+type config struct {
+	generation int64
+	// issuer is the issuer URL without a trailing slash; path is its path
+	// (requests arrive under it).
+	issuer, path string
+	secure       bool // https issuer: Secure cookies
+	tenant       lifetime.Tenant
+	clients      map[string]*client // by client_id
+	apis         map[string]*apiEntry
+	users        map[string][]byte // username -> bcrypt hash
+	keys         *keySet
+	origins      map[string]bool // union of allowedOrigins, for CORS
+	discovery    []byte
+}
+
+type apiEntry struct {
+	ref    string
+	eff    lifetime.API
+	scopes map[string]bool
+}
+
+// allowedAPI is an API as one application may use it.
+type allowedAPI struct {
+	api    *apiEntry
+	scopes []string // the scopes this application may get
+}
+
+// compile turns a parsed document into a serving configuration. Anything
+// that cannot serve (a bad key, an algorithm without an active key) is an
+// error, and the previous generation stays in force.
+func compile(doc *issuerconfig.Document) (*config, error) {
+	iss := strings.TrimSuffix(doc.Tenant.Spec.IssuerURL, "/")
+	u, err := url.Parse(iss)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("tenant.spec.issuerURL %q is not an absolute http(s) URL", doc.Tenant.Spec.IssuerURL)
+	}
+	keys, err := compileKeys(doc.Keys)
+	if err != nil {
+		return nil, err
+	}
+	tenantObj := &v1alpha1.Tenant{ObjectMeta: meta(doc.Tenant.Name, doc.Tenant.Namespace), Spec: doc.Tenant.Spec}
+	c := &config{
+		generation: doc.Generation,
+		issuer:     iss,
+		path:       strings.TrimSuffix(u.Path, "/"),
+		secure:     u.Scheme == "https",
+		tenant:     lifetime.ForTenant(tenantObj),
+		clients:    map[string]*client{},
+		apis:       map[string]*apiEntry{},
+		users:      map[string][]byte{},
+		keys:       keys,
+		origins:    map[string]bool{},
+	}
+	if _, ok := keys.active[c.tenant.SigningAlgorithm]; !ok {
+		return nil, fmt.Errorf("no active %s key for the tenant's signingAlgorithm", c.tenant.SigningAlgorithm)
+	}
+	for _, a := range doc.APIs {
+		eff := lifetime.ForAPI(c.tenant, &v1alpha1.API{ObjectMeta: meta(a.Name, a.Namespace), Spec: a.Spec})
+		if eff.Enforcement.Rejected() {
+			continue // policy Reject keeps the object out of the issuer
+		}
+		if _, ok := keys.active[eff.SigningAlgorithm]; !ok {
+			return nil, fmt.Errorf("api %s: no active %s key", a.Ref(), eff.SigningAlgorithm)
+		}
+		e := &apiEntry{ref: a.Ref(), eff: eff, scopes: map[string]bool{}}
+		for _, s := range a.Spec.Scopes {
+			e.scopes[string(s.Name)] = true
+		}
+		c.apis[e.ref] = e
+	}
+	for i := range doc.Applications {
+		cl, err := c.compileClient(&doc.Applications[i])
+		if err != nil {
+			return nil, err
+		}
+		if cl == nil {
+			continue
+		}
+		c.clients[cl.id] = cl
+		for _, o := range cl.spec.AllowedOrigins {
+			c.origins[string(o)] = true
+		}
+	}
+	for _, u := range doc.Users {
+		c.users[u.Username] = []byte(u.PasswordHash)
+	}
+	if c.discovery, err = json.Marshal(c.discoveryDocument()); err != nil {
+		return nil, fmt.Errorf("rendering discovery: %w", err)
+	}
+	return c, nil
+}
+
+func meta(name, namespace string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: namespace}
+}
+
+// apiByAudience finds the API an application may use for a requested
+// audience (or resource indicator).
+func (cl *client) apiByAudience(aud string) (allowedAPI, bool) {
+	for _, a := range cl.apis {
+		if a.api.eff.Audience == aud {
+			return a, true
+		}
+	}
+	return allowedAPI{}, false
+}
+
+func (c *config) compileClient(a *issuerconfig.Application) (*client, error) {
+	spec := a.Spec
+	cl := &client{id: a.ClientID, ref: a.Ref(), spec: spec}
+	// Resolve the APIs this application may call; ones missing from the
+	// document (not attached to this tenant, or rejected) are left out, and
+	// ForApplication gets the matching, filtered spec.APIs.
+	var effAPIs []lifetime.API
+	var kept []v1alpha1.APIAccess
+	for _, access := range spec.APIs {
+		ns := access.Namespace
+		if ns == "" {
+			ns = a.Namespace
+		}
+		e, ok := c.apis[ns+"/"+access.Name]
+		if !ok {
+			continue
+		}
+		var scopes []string
+		for _, s := range access.Scopes {
+			if e.scopes[string(s)] {
+				scopes = append(scopes, string(s))
+			}
+		}
+		cl.apis = append(cl.apis, allowedAPI{api: e, scopes: scopes})
+		effAPIs = append(effAPIs, e.eff)
+		kept = append(kept, access)
+	}
+	spec.APIs = kept
+	cl.eff = lifetime.ForApplication(c.tenant, &v1alpha1.Application{ObjectMeta: meta(a.Name, a.Namespace), Spec: spec}, effAPIs)
+	if cl.eff.Enforcement.Rejected() {
+		return nil, nil
+	}
+	switch spec.Type {
+	case v1alpha1.SinglePage, v1alpha1.Native:
+		cl.public = true
+	default:
+		if spec.TokenEndpointAuthMethod == v1alpha1.AuthMethodNone {
+			cl.public = true
+		}
+	}
+	if !cl.public {
+		d, err := hex.DecodeString(a.SecretSHA256)
+		if err != nil || len(d) != len(cl.secret) {
+			return nil, fmt.Errorf("applications %s: secretSHA256 must be 64 hex digits", a.Ref())
+		}
+		copy(cl.secret[:], d)
+	}
+	for _, u := range spec.RedirectURIs {
+		cl.redirectURIs = append(cl.redirectURIs, string(u))
+	}
+	for _, u := range spec.PostLogoutRedirectURIs {
+		cl.postLogoutURIs = append(cl.postLogoutURIs, string(u))
+	}
+	if spec.Type == v1alpha1.MachineToMachine {
+		cl.grantTypes = []oidc.GrantType{oidc.GrantTypeClientCredentials}
+		return cl, nil
+	}
+	cl.grantTypes = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	rts := spec.ResponseTypes
+	if len(rts) == 0 {
+		rts = []v1alpha1.ResponseType{"code"}
+	}
+	for _, rt := range rts {
+		cl.responseTypes = append(cl.responseTypes, oidc.ResponseType(rt))
+	}
+	return cl, nil
+}
+
+// discoveryDocument is the OpenID Provider metadata of this generation.
+func (c *config) discoveryDocument() *oidc.DiscoveryConfiguration {
+	algs := []string{string(c.tenant.SigningAlgorithm)}
+	rts := []string{"code"}
+	scopes := []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess}
+	for _, cl := range c.clients {
+		for _, rt := range cl.responseTypes {
+			if !slices.Contains(rts, string(rt)) {
+				rts = append(rts, string(rt))
+			}
+		}
+	}
+	for _, a := range c.apis {
+		for s := range a.scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	slices.Sort(scopes[3:])
+	return &oidc.DiscoveryConfiguration{
+		Issuer:                             c.issuer,
+		AuthorizationEndpoint:              c.issuer + pathAuthorize,
+		TokenEndpoint:                      c.issuer + pathToken,
+		IntrospectionEndpoint:              c.issuer + pathIntrospect,
+		UserinfoEndpoint:                   c.issuer + pathUserinfo,
+		RevocationEndpoint:                 c.issuer + pathRevoke,
+		EndSessionEndpoint:                 c.issuer + pathEndSession,
+		JwksURI:                            c.issuer + pathKeys,
+		ScopesSupported:                    scopes,
+		ResponseTypesSupported:             rts,
+		ResponseModesSupported:             []string{"query", "fragment"},
+		GrantTypesSupported:                []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials},
+		SubjectTypesSupported:              []string{"public"},
+		IDTokenSigningAlgValuesSupported:   algs,
+		TokenEndpointAuthMethodsSupported:  []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
+		IntrospectionEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost},
+		RevocationEndpointAuthMethodsSupported:    []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
+		ClaimsSupported:                    []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "at_hash", "c_hash", "preferred_username"},
+		CodeChallengeMethodsSupported:      []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
+		RequestParameterSupported:          false,
+	}
+}

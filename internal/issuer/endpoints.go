@@ -1,0 +1,171 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
+)
+
+// UserInfo answers for a live user access token that was granted openid.
+func (s *Server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
+	c := s.cfg.Load()
+	claims, err := s.verifyAccessToken(ctx, c, r.Data.AccessToken, s.clock.Now())
+	if err != nil || claims.AuthTime == 0 || !slices.Contains(strings.Fields(claims.Scope), oidc.ScopeOpenID) {
+		return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "the access token is invalid, expired or revoked"}, http.StatusUnauthorized)
+	}
+	return op.NewResponse(map[string]string{"sub": claims.Subject, "preferred_username": claims.Subject}), nil
+}
+
+// Introspect (RFC 7662) tells an authenticated confidential client whether
+// a token is active: access tokens of this issuer for any caller (resource
+// servers), refresh tokens only for the client they were issued to.
+func (s *Server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
+	c := s.cfg.Load()
+	cl, err := s.VerifyClient(ctx, &op.Request[op.ClientCredentials]{Header: r.Header, Form: r.Form, Data: r.Data.ClientCredentials})
+	if err != nil {
+		return nil, err
+	}
+	if cl.(*client).public {
+		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("introspection is for confidential clients"), http.StatusUnauthorized)
+	}
+	now := s.clock.Now()
+	inactive := op.NewResponse(&oidc.IntrospectionResponse{Active: false})
+	if strings.Count(r.Data.Token, ".") == 2 {
+		claims, err := s.verifyAccessToken(ctx, c, r.Data.Token, now)
+		if err != nil {
+			return inactive, nil
+		}
+		return op.NewResponse(&oidc.IntrospectionResponse{
+			Active: true, Scope: strings.Fields(claims.Scope), ClientID: claims.ClientID, TokenType: oidc.BearerToken,
+			Expiration: oidc.FromTime(unix(claims.Expiry)), IssuedAt: oidc.FromTime(unix(claims.IssuedAt)),
+			Subject: claims.Subject, Audience: oidc.Audience{claims.Audience}, Issuer: claims.Issuer, JWTID: claims.JTI,
+		}), nil
+	}
+	rec, ok := s.liveRefresh(ctx, c, r.Data.Token, cl.GetID())
+	if !ok {
+		return inactive, nil
+	}
+	exp := c.clients[rec.ClientID].eff.Refresh.ExpiryOf(rec.GrantedAt, rec.LastUsed)
+	if !now.Before(exp) {
+		return inactive, nil
+	}
+	return op.NewResponse(&oidc.IntrospectionResponse{
+		Active: true, Scope: rec.Scopes, ClientID: rec.ClientID, TokenType: "refresh_token",
+		Expiration: oidc.FromTime(exp), IssuedAt: oidc.FromTime(rec.LastUsed), Subject: rec.Subject, Issuer: c.issuer,
+	}), nil
+}
+
+// liveRefresh finds a current (not rotated, not revoked) refresh token of
+// clientID whose session, if bound, is alive.
+func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID string) (store.Refresh, bool) {
+	if raw == "" || len(raw) > 128 {
+		return store.Refresh{}, false
+	}
+	rec, err := s.store.GetRefresh(ctx, digest(raw))
+	if err != nil || rec.ClientID != clientID || !rec.RotatedAt.IsZero() {
+		return store.Refresh{}, false
+	}
+	if revoked, err := s.store.FamilyRevoked(ctx, rec.Family); err != nil || revoked {
+		return store.Refresh{}, false
+	}
+	if _, ok := c.clients[rec.ClientID]; !ok {
+		return store.Refresh{}, false
+	}
+	if rec.SessionKey != "" {
+		ls, err := s.sessionByKey(ctx, c, rec.SessionKey, s.clock.Now())
+		if err != nil || ls == nil {
+			return store.Refresh{}, false
+		}
+	}
+	return rec, true
+}
+
+// Revocation (RFC 7009): a client revokes its own refresh token (with its
+// family) or access token. Unknown or foreign tokens get the same 200, so
+// the endpoint reveals nothing.
+func (s *Server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+	c := s.cfg.Load()
+	now := s.clock.Now()
+	tok := r.Data.Token
+	if strings.Count(tok, ".") == 2 {
+		var claims accessClaims
+		if err := c.verifyJWT(tok, "at+jwt", &claims); err == nil && claims.ClientID == r.Client.GetID() && now.Unix() < claims.Expiry {
+			if err := s.store.Revoke(ctx, claims.JTI, unix(claims.Expiry)); err != nil {
+				return nil, oidc.ErrServerError().WithParent(err)
+			}
+		}
+		return op.NewResponse(struct{}{}), nil
+	}
+	if len(tok) <= 128 {
+		rec, err := s.store.GetRefresh(ctx, digest(tok))
+		if err == nil && rec.ClientID == r.Client.GetID() {
+			s.revokeFamily(ctx, rec, now)
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+	}
+	return op.NewResponse(struct{}{}), nil
+}
+
+// EndSession (RP-initiated logout) ends the browser's SSO session and
+// returns the user to a registered post-logout URI, or to a plain page.
+func (s *Server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
+	c := s.cfg.Load()
+	now := s.clock.Now()
+	clientID := r.Data.ClientID
+	if hint := r.Data.IdTokenHint; hint != "" {
+		var claims idClaims
+		// An expired hint still names the client (OpenID RP-Initiated Logout 1.0).
+		if err := c.verifyJWT(hint, "JWT", &claims); err != nil || claims.Issuer != c.issuer {
+			return nil, oidc.ErrInvalidRequest().WithDescription("id_token_hint is not an ID token of this issuer")
+		}
+		if clientID != "" && clientID != claims.Audience {
+			return nil, oidc.ErrInvalidRequest().WithDescription("client_id does not match id_token_hint")
+		}
+		clientID = claims.Audience
+	}
+	target := c.issuer + pathLoggedOut
+	if uri := r.Data.PostLogoutRedirectURI; uri != "" {
+		cl, ok := c.clients[clientID]
+		if !ok || !slices.Contains(cl.postLogoutURIs, uri) {
+			return nil, oidc.ErrInvalidRequest().WithDescription("post_logout_redirect_uri is not registered for this client")
+		}
+		target = uri
+		if r.Data.State != "" {
+			u, err := url.Parse(uri)
+			if err == nil {
+				q := u.Query()
+				q.Set("state", r.Data.State)
+				u.RawQuery = q.Encode()
+				target = u.String()
+			}
+		}
+	}
+	ls, err := s.sessionFromHeader(ctx, c, r.Header, now)
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	redirect := op.NewRedirect(target)
+	if ls != nil {
+		if err := s.store.DeleteSession(ctx, ls.key); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		s.metrics.sessionsEnd.WithLabelValues("Logout").Inc()
+		s.log.Info("session ended", "reason", "Logout", "sid", ls.SID)
+	}
+	redirect.Header.Add("Set-Cookie", sessionCookieFor(c, "", -1).String())
+	return redirect, nil
+}
+
+// loggedOut is where logout lands without a post_logout_redirect_uri.
+func (s *Server) loggedOut(w http.ResponseWriter, _ *http.Request) {
+	s.renderLogin(w, loginView{Status: http.StatusOK, Error: "You are signed out."})
+}

@@ -1,0 +1,163 @@
+package issuer
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// grant is what one token issuance is about: who, for which client and API,
+// with which scopes, in which flow, bounded by which session.
+type grant struct {
+	grantType string // metric label: authorization_code, refresh_token, client_credentials, implicit
+	client    *client
+	api       *allowedAPI // nil: a userinfo-only access token
+	scopes    []string
+	subject   string
+	// frontChannel: delivered by the authorization endpoint (implicit or
+	// hybrid); decides the browser-flow lifetime with the application type.
+	frontChannel bool
+	// deadline is the session's absolute deadline, zero when no session
+	// bounds the tokens (client_credentials, offline access).
+	deadline time.Time
+	authTime time.Time
+	sid      string
+	nonce    string
+}
+
+// userScopes are the OpenID Connect scopes any user-facing application may
+// request besides its APIs' scopes.
+var userScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
+
+// resolveTarget finds the API named by the audience or resource parameter
+// (RFC 8707). It returns nil when neither is given; an API the application
+// may not use is invalid_target.
+func resolveTarget(cl *client, form url.Values) (*allowedAPI, error) {
+	aud := form.Get("audience")
+	res := form["resource"]
+	if len(res) > 1 || len(form["audience"]) > 1 {
+		return nil, oidc.ErrInvalidTarget().WithDescription("only one audience or resource may be requested")
+	}
+	if len(res) == 1 {
+		if aud != "" && aud != res[0] {
+			return nil, oidc.ErrInvalidTarget().WithDescription("audience and resource name different APIs")
+		}
+		aud = res[0]
+	}
+	if aud == "" {
+		return nil, nil
+	}
+	a, ok := cl.apiByAudience(aud)
+	if !ok {
+		return nil, oidc.ErrInvalidTarget().WithDescription("this application may not get tokens for the requested audience")
+	}
+	return &a, nil
+}
+
+// resolveScopes checks every requested scope: OpenID Connect scopes for
+// user-facing applications, and the scopes the application was granted on
+// the target API. Anything else is invalid_scope, never silently dropped.
+func resolveScopes(requested []string, api *allowedAPI, user bool) ([]string, error) {
+	var out []string
+	for _, s := range requested {
+		switch {
+		case slices.Contains(out, s):
+		case user && slices.Contains(userScopes, s):
+			out = append(out, s)
+		case api != nil && slices.Contains(api.scopes, s):
+			out = append(out, s)
+		default:
+			return nil, oidc.ErrInvalidScope().WithDescription("scope %q is not allowed for this application and audience", sanitize(s))
+		}
+	}
+	return out, nil
+}
+
+// apiScopes are the granted scopes that belong to the API (the access
+// token's scope claim also lists OpenID Connect scopes).
+func hasScope(scopes []string, s string) bool { return slices.Contains(scopes, s) }
+
+// mintAccess signs an access token for g at now.
+func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) {
+	var (
+		life   lifetime.Setting
+		aud    string
+		alg    = c.tenant.SigningAlgorithm
+		flow   v1alpha1.AccessFlow
+		appEff = g.client.eff
+	)
+	flow, _ = lifetime.FlowFor(g.client.spec.Type, g.frontChannel)
+	if g.api != nil {
+		t, ok := appEff.Lookup(g.api.api.ref, flow)
+		if !ok {
+			return "", time.Time{}, oidc.ErrInvalidTarget().WithDescription("no %s-flow access tokens for this audience", strings.ToLower(string(flow)))
+		}
+		life, aud, alg = t.Lifetime, g.api.api.eff.Audience, g.api.api.eff.SigningAlgorithm
+	} else {
+		var ok bool
+		if life, ok = appEff.UserInfoAccessToken(); !ok {
+			return "", time.Time{}, oidc.ErrInvalidTarget().WithDescription("an audience is required")
+		}
+		aud = c.issuer + pathUserinfo
+	}
+	exp := lifetime.TokenExpiry(now, life.Duration, g.deadline)
+	claims := accessClaims{
+		Issuer: c.issuer, Subject: g.subject, Audience: aud,
+		Expiry: exp.Unix(), IssuedAt: now.Unix(), JTI: randomID(),
+		ClientID: g.client.id, Scope: strings.Join(g.scopes, " "), SID: g.sid,
+	}
+	if !g.authTime.IsZero() {
+		claims.AuthTime = g.authTime.Unix()
+	}
+	tok, err := sign(c.keys.active[alg].at, &claims)
+	if err != nil {
+		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	}
+	return tok, exp, nil
+}
+
+// mintID signs an ID token for g at now; accessToken and code, when
+// present, are bound with at_hash and c_hash.
+func (c *config) mintID(g *grant, now time.Time, accessToken, code string) (string, error) {
+	if g.client.eff.IDToken == nil {
+		return "", oidc.ErrInvalidRequest().WithDescription("this application gets no ID tokens")
+	}
+	exp := lifetime.TokenExpiry(now, g.client.eff.IDToken.Duration, g.deadline)
+	alg := string(c.tenant.SigningAlgorithm)
+	claims := idClaims{
+		Issuer: c.issuer, Subject: g.subject, Audience: g.client.id, AZP: g.client.id,
+		Expiry: exp.Unix(), IssuedAt: now.Unix(), AuthTime: g.authTime.Unix(),
+		Nonce: g.nonce, SID: g.sid, PreferredUsername: g.subject,
+	}
+	if accessToken != "" {
+		claims.AtHash = hashClaim(accessToken, alg)
+	}
+	if code != "" {
+		claims.CHash = hashClaim(code, alg)
+	}
+	tok, err := sign(c.keys.active[c.tenant.SigningAlgorithm].jwt, &claims)
+	if err != nil {
+		return "", oidc.ErrServerError().WithParent(err)
+	}
+	return tok, nil
+}
+
+// sanitize keeps error descriptions to the characters RFC 6749 allows and
+// short, since they may echo caller input.
+func sanitize(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,102 @@
+package issuer
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// keySet is the compiled signing material: one active signer per algorithm
+// and every key's public half for the JWKS and for verifying our own tokens.
+type keySet struct {
+	active map[v1alpha1.SigningAlgorithm]*signingKey
+	public map[string]*jose.JSONWebKey // by kid
+	jwks   []byte                      // the JWKS document, rendered once
+}
+
+type signingKey struct {
+	id   string
+	alg  v1alpha1.SigningAlgorithm
+	priv crypto.Signer
+	// jwt signs ID tokens (typ JWT); at signs access tokens (typ at+jwt,
+	// RFC 9068 section 2.1).
+	jwt, at jose.Signer
+}
+
+func compileKeys(keys []issuerconfig.Key) (*keySet, error) {
+	ks := &keySet{active: map[v1alpha1.SigningAlgorithm]*signingKey{}, public: map[string]*jose.JSONWebKey{}}
+	var set jose.JSONWebKeySet
+	for i, k := range keys {
+		priv, err := parsePrivateKey(k.PrivateKeyPEM, k.Algorithm)
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
+		}
+		pub := jose.JSONWebKey{Key: priv.Public(), KeyID: k.ID, Algorithm: string(k.Algorithm), Use: "sig"}
+		set.Keys = append(set.Keys, pub)
+		ks.public[k.ID] = &set.Keys[len(set.Keys)-1]
+		if k.Role != issuerconfig.KeyActive {
+			continue
+		}
+		if _, dup := ks.active[k.Algorithm]; dup {
+			return nil, fmt.Errorf("keys[%d] (%s): a second active %s key", i, k.ID, k.Algorithm)
+		}
+		sk := &signingKey{id: k.ID, alg: k.Algorithm, priv: priv}
+		jk := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}}
+		if sk.jwt, err = jose.NewSigner(jk, (&jose.SignerOptions{}).WithType("JWT")); err != nil {
+			return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
+		}
+		if sk.at, err = jose.NewSigner(jk, (&jose.SignerOptions{}).WithType("at+jwt")); err != nil {
+			return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
+		}
+		ks.active[k.Algorithm] = sk
+	}
+	// Re-point after appends may have moved the backing array.
+	for i := range set.Keys {
+		ks.public[set.Keys[i].KeyID] = &set.Keys[i]
+	}
+	jwks, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("rendering JWKS: %w", err)
+	}
+	ks.jwks = jwks
+	return ks, nil
+}
+
+func parsePrivateKey(pemText string, alg v1alpha1.SigningAlgorithm) (crypto.Signer, error) {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return nil, errors.New("privateKeyPEM holds no PEM block")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing PKCS#8 key: %w", err)
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if alg != v1alpha1.RS256 {
+			return nil, fmt.Errorf("an RSA key cannot sign %s", alg)
+		}
+		if k.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("RSA key of %d bits: at least 2048 required", k.N.BitLen())
+		}
+		return k, nil
+	case *ecdsa.PrivateKey:
+		if alg != v1alpha1.ES256 || k.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("an ECDSA key on %s cannot sign %s", k.Curve.Params().Name, alg)
+		}
+		return k, nil
+	default:
+		return nil, fmt.Errorf("unsupported key type %T", key)
+	}
+}

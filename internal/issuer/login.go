@@ -1,0 +1,179 @@
+package issuer
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/crypto/bcrypt"
+)
+
+const csrfCookie = "idtenant_csrf"
+
+// dummyHash is compared against when the username is unknown, so a wrong
+// username costs the same bcrypt time as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("idtenant-no-such-user"), bcrypt.DefaultCost)
+
+type loginView struct {
+	ID, CSRF, Username, Error string
+	Status                    int
+}
+
+// loginPage renders the login form for a parked authorization request.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	p, err := s.store.GetPending(r.Context(), id)
+	if err != nil || !s.clock.Now().Before(p.ExpiresAt) {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest,
+			Error: "This sign-in link has expired or is not valid. Go back to the application and sign in again."})
+		return
+	}
+	// Double-submit CSRF token: the form field must match this cookie and
+	// the parked request, so another site cannot post a login into it.
+	c := s.cfg.Load()
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: p.CSRF, Path: c.path + pathLogin,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+	s.renderLogin(w, loginView{ID: id, CSRF: p.CSRF, Status: http.StatusOK})
+}
+
+// loginSubmit checks the user's password and, on success, starts the SSO
+// session and completes the parked authorization request.
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The form could not be read."})
+		return
+	}
+	ctx := r.Context()
+	now := s.clock.Now()
+	c := s.cfg.Load()
+	id, user, password := r.PostForm.Get("id"), r.PostForm.Get("username"), r.PostForm.Get("password")
+	p, err := s.store.GetPending(ctx, id)
+	if err != nil || !now.Before(p.ExpiresAt) {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest,
+			Error: "This sign-in link has expired or is not valid. Go back to the application and sign in again."})
+		return
+	}
+	cookie, cerr := r.Cookie(csrfCookie)
+	form := r.PostForm.Get("csrf")
+	if cerr != nil || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(p.CSRF)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(form), []byte(p.CSRF)) != 1 {
+		s.renderLogin(w, loginView{Status: http.StatusForbidden,
+			Error: "The sign-in form was not submitted from this page. Reload the page and try again."})
+		return
+	}
+	view := loginView{ID: id, CSRF: p.CSRF, Username: user}
+	if wait := s.limiter.wait(user, now); wait > 0 {
+		s.metrics.loginFailures.Inc()
+		view.Status = http.StatusTooManyRequests
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		view.Error = fmt.Sprintf("Too many failed attempts. Wait %d seconds before trying again.", secs)
+		s.renderLogin(w, view)
+		return
+	}
+	hash, known := c.users[user]
+	if !known {
+		hash = dummyHash
+	}
+	if len(password) > 72 || bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
+		s.limiter.fail(user, now)
+		s.metrics.loginFailures.Inc()
+		s.log.Info("login failed") // no username: it may be a mistyped password
+		view.Status = http.StatusUnauthorized
+		view.Error = "Wrong username or password."
+		s.renderLogin(w, view)
+		return
+	}
+	s.limiter.succeed(user)
+	var flow authFlow
+	if err := json.Unmarshal(p.Request, &flow); err != nil {
+		s.renderLogin(w, loginView{Status: http.StatusInternalServerError, Error: "Something went wrong. Go back to the application and try again."})
+		return
+	}
+	if err := s.store.DeletePending(ctx, id); err != nil {
+		s.renderLogin(w, loginView{Status: http.StatusInternalServerError, Error: "Something went wrong. Try again."})
+		return
+	}
+	// A new login replaces the browser's previous session (prompt=login,
+	// max_age, or another user).
+	if old, _ := s.sessionFromHeader(ctx, c, r.Header, now); old != nil {
+		if err := s.store.DeleteSession(ctx, old.key); err == nil {
+			s.metrics.sessionsEnd.WithLabelValues("Relogin").Inc()
+		}
+	}
+	value, ls, err := s.startSession(ctx, user, now)
+	if err != nil {
+		s.renderLogin(w, loginView{Status: http.StatusInternalServerError, Error: "Something went wrong. Try again."})
+		return
+	}
+	s.log.Info("session started", "sid", ls.SID, "client", flow.ClientID)
+	http.SetCookie(w, sessionCookieFor(c, value, 0))
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Path: c.path + pathLogin, MaxAge: -1, HttpOnly: true, Secure: c.secure})
+	redirect, err := s.complete(ctx, c, &flow, ls, now)
+	if err != nil {
+		var se op.StatusError
+		if errors.As(err, &se) {
+			s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The application's request can no longer be completed."})
+			return
+		}
+		redirect, err = op.TryErrorRedirect(ctx, &flow, err, oidc.NewEncoder(), nil)
+		if err != nil {
+			s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The application's request can no longer be completed."})
+			return
+		}
+	}
+	http.Redirect(w, r, redirect.URL, http.StatusSeeOther)
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, v loginView) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(v.Status)
+	if err := loginTemplate.Execute(w, v); err != nil {
+		s.log.Error("rendering login page", "error", err)
+	}
+}
+
+var loginTemplate = template.Must(template.New("login").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;display:flex;justify-content:center;background:#f4f5f7;color:#111}
+main{background:#fff;margin-top:10vh;padding:2rem;border-radius:8px;max-width:22rem;width:100%;box-shadow:0 1px 4px rgba(0,0,0,.15)}
+label{display:block;margin-top:1rem;font-weight:600}
+input{width:100%;box-sizing:border-box;padding:.6rem;margin-top:.3rem;font-size:1rem;border:1px solid #666;border-radius:4px}
+input:focus,button:focus{outline:3px solid #1a5fb4;outline-offset:2px}
+button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#1a5fb4;color:#fff;border:0;border-radius:4px;cursor:pointer}
+.error{color:#a51d2d;background:#fdecea;padding:.6rem;border-radius:4px}
+</style>
+</head>
+<body>
+<main>
+<h1>Sign in</h1>
+{{if .Error}}<p class="error" id="login-error" role="alert">{{.Error}}</p>{{end}}
+{{if .ID}}<form method="post" action="login" novalidate>
+<input type="hidden" name="id" value="{{.ID}}">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="{{.Username}}"{{if .Error}} aria-describedby="login-error" aria-invalid="true"{{end}}{{if not .Username}} autofocus{{end}}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required{{if .Error}} aria-describedby="login-error" aria-invalid="true"{{end}}{{if .Username}} autofocus{{end}}>
+<button type="submit">Sign in</button>
+</form>{{end}}
+</main>
+</body>
+</html>
+`))

@@ -1,0 +1,48 @@
+package issuer
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics live on the issuer's own registry, so an issuer embedded in a
+// test or beside the manager never collides with other collectors.
+type metrics struct {
+	tokens         *prometheus.CounterVec
+	sessionsStart  prometheus.Counter
+	sessionsEnd    *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+	loginFailures  prometheus.Counter
+	generation     prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idtenant_issuer_tokens_issued_total",
+			Help: "Tokens issued, by grant, flow (Standard or Browser for access tokens) and kind.",
+		}, []string{"grant", "flow", "kind"}),
+		sessionsStart: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idtenant_issuer_sessions_started_total",
+			Help: "SSO sessions started by a successful login.",
+		}),
+		sessionsEnd: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idtenant_issuer_sessions_ended_total",
+			Help: "SSO sessions ended, by reason: Inactivity, Absolute, Logout or Relogin.",
+		}, []string{"reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "idtenant_issuer_request_duration_seconds",
+			Help:    "HTTP request latency by endpoint and status code.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"endpoint", "code"}),
+		loginFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idtenant_issuer_login_failures_total",
+			Help: "Failed or throttled login attempts.",
+		}),
+		generation: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "idtenant_issuer_config_generation",
+			Help: "Generation of the issuer configuration being served.",
+		}),
+	}
+	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.generation)
+	return m
+}

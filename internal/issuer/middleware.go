@@ -1,0 +1,95 @@
+package issuer
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Request limits: OAuth requests are small; anything larger is refused
+// before parsing.
+const (
+	maxBodyBytes  = 16 << 10
+	maxQueryBytes = 8 << 10
+)
+
+var knownEndpoints = map[string]string{
+	pathAuthorize: "authorize", pathToken: "token", pathIntrospect: "introspect",
+	pathRevoke: "revoke", pathUserinfo: "userinfo", pathEndSession: "end_session",
+	pathKeys: "keys", pathLogin: "login", pathHealth: "healthz", pathReady: "ready",
+	"/.well-known/openid-configuration": "discovery",
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// middleware strips the issuer URL's path, bounds request sizes, turns a
+// panic into a 500 without crashing or leaking, and records latency.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now() // latency is wall time, not the injected clock
+		rec := &statusRecorder{ResponseWriter: w}
+		endpoint := "other"
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("request handler panicked", "endpoint", endpoint, "panic", panicText(p))
+				if rec.code == 0 {
+					http.Error(rec, `{"error":"server_error"}`, http.StatusInternalServerError)
+				}
+			}
+			s.metrics.latency.WithLabelValues(endpoint, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+		}()
+		if prefix := s.cfg.Load().path; prefix != "" {
+			rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+			if !ok || (rest != "" && rest[0] != '/') {
+				http.NotFound(rec, r)
+				return
+			}
+			r2 := new(http.Request)
+			*r2 = *r
+			u := *r.URL
+			u.Path, u.RawPath = rest, ""
+			r2.URL = &u
+			r = r2
+		}
+		if name, ok := knownEndpoints[r.URL.Path]; ok {
+			endpoint = name
+		}
+		if len(r.URL.RawQuery) > maxQueryBytes {
+			http.Error(rec, `{"error":"invalid_request","error_description":"query too long"}`, http.StatusRequestURITooLong)
+			return
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, maxBodyBytes)
+		rec.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// panicText names the panic's type only: its value may hold request data.
+func panicText(p any) string {
+	switch p.(type) {
+	case error:
+		return "error"
+	case string:
+		return "string"
+	default:
+		return "other"
+	}
+}

@@ -1,0 +1,199 @@
+// Package issuer is idtenant's embedded OpenID Connect provider: it serves
+// one Tenant from an issuerconfig.Document, on the zitadel/oidc op
+// package's Server interface (routing, request parsing, OAuth error
+// rendering, redirect URI rules), with every lifetime computed by
+// internal/lifetime.
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// Endpoint paths, relative to the issuer URL.
+const (
+	pathAuthorize  = "/authorize"
+	pathToken      = "/oauth/token"
+	pathIntrospect = "/oauth/introspect"
+	pathRevoke     = "/oauth/revoke"
+	pathUserinfo   = "/userinfo"
+	pathEndSession = "/logout"
+	pathKeys       = "/keys"
+	pathLogin      = "/login"
+	pathLoggedOut  = "/logged-out"
+	pathHealth     = "/healthz"
+	pathReady      = "/ready"
+)
+
+// Options are the issuer's collaborators; zero values get production
+// defaults.
+type Options struct {
+	Clock    Clock
+	Store    store.Store
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// Server is the issuer. It is safe for concurrent use; Swap replaces its
+// configuration without interrupting requests.
+type Server struct {
+	op.UnimplementedServer
+
+	cfg     atomic.Pointer[config]
+	clock   Clock
+	store   store.Store
+	log     *slog.Logger
+	metrics *metrics
+	limiter *loginLimiter
+	handler http.Handler
+}
+
+// New compiles doc and returns a server for it.
+func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
+	s := &Server{clock: opts.Clock, store: opts.Store, log: opts.Logger}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
+	if s.store == nil {
+		s.store = store.NewMemory()
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(reg)
+	s.limiter = newLoginLimiter()
+	if err := s.Swap(doc); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Swap atomically replaces the configuration. The next request sees the new
+// generation; sessions and tokens in the store are untouched, and session
+// deadlines are recomputed from the new settings at their next check.
+func (s *Server) Swap(doc *issuerconfig.Document) error {
+	if doc == nil {
+		return errors.New("nil issuer config")
+	}
+	c, err := compile(doc)
+	if err != nil {
+		return fmt.Errorf("compiling issuer config generation %d: %w", doc.Generation, err)
+	}
+	s.cfg.Store(c)
+	s.metrics.generation.Set(float64(c.generation))
+	s.log.Info("issuer config loaded", "generation", c.generation, "applications", len(c.clients), "apis", len(c.apis), "users", len(c.users))
+	return nil
+}
+
+// Generation is the configuration generation being served.
+func (s *Server) Generation() int64 { return s.cfg.Load().generation }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() http.Handler {
+	endpoints := op.Endpoints{
+		Authorization: op.NewEndpoint(strings.TrimPrefix(pathAuthorize, "/")),
+		Token:         op.NewEndpoint(strings.TrimPrefix(pathToken, "/")),
+		Introspection: op.NewEndpoint(strings.TrimPrefix(pathIntrospect, "/")),
+		Userinfo:      op.NewEndpoint(strings.TrimPrefix(pathUserinfo, "/")),
+		Revocation:    op.NewEndpoint(strings.TrimPrefix(pathRevoke, "/")),
+		EndSession:    op.NewEndpoint(strings.TrimPrefix(pathEndSession, "/")),
+		JwksURI:       op.NewEndpoint(strings.TrimPrefix(pathKeys, "/")),
+	}
+	// CORS follows the live configuration: an origin is allowed while some
+	// application lists it in allowedOrigins. No credentials: browser code
+	// calls the token, userinfo and revocation endpoints with tokens, not
+	// cookies.
+	corsOpts := &cors.Options{
+		AllowOriginFunc: func(origin string) bool { return s.cfg.Load().origins[origin] },
+		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:  []string{"Authorization", "Content-Type", "Accept"},
+		MaxAge:          600,
+	}
+	oph := op.RegisterServer(s, endpoints, op.WithServerCORSOptions(corsOpts))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+pathLogin, s.loginPage)
+	mux.HandleFunc("POST "+pathLogin, s.loginSubmit)
+	mux.HandleFunc("GET "+pathLoggedOut, s.loggedOut)
+	mux.Handle("/", oph)
+	return s.middleware(mux)
+}
+
+// VerifyClient authenticates the client of a token, revocation or
+// introspection request. Confidential clients prove their secret (basic or
+// post); public clients send only their id, and never a secret.
+func (s *Server) VerifyClient(_ context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
+	c := s.cfg.Load()
+	cl, ok := c.clients[r.Data.ClientID]
+	if !ok {
+		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("unknown client or wrong credentials"), http.StatusUnauthorized)
+	}
+	if r.Data.ClientAssertion != "" {
+		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client assertions are not supported"), http.StatusUnauthorized)
+	}
+	if cl.public {
+		if r.Data.ClientSecret != "" {
+			return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("a public client has no secret"), http.StatusUnauthorized)
+		}
+		return cl, nil
+	}
+	if !cl.secretMatches(r.Data.ClientSecret) {
+		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("unknown client or wrong credentials"), http.StatusUnauthorized)
+	}
+	return cl, nil
+}
+
+func (s *Server) Health(context.Context, *op.Request[struct{}]) (*op.Response, error) {
+	return op.NewResponse(map[string]string{"status": "ok"}), nil
+}
+
+// Ready reports ready once a configuration is loaded, with its generation.
+func (s *Server) Ready(context.Context, *op.Request[struct{}]) (*op.Response, error) {
+	c := s.cfg.Load()
+	if c == nil {
+		return nil, op.NewStatusError(oidc.ErrServerError().WithDescription("no configuration"), http.StatusServiceUnavailable)
+	}
+	return op.NewResponse(map[string]any{"status": "ok", "generation": c.generation}), nil
+}
+
+func (s *Server) Discovery(context.Context, *op.Request[struct{}]) (*op.Response, error) {
+	return op.NewResponse(rawJSON(s.cfg.Load().discovery)), nil
+}
+
+func (s *Server) Keys(context.Context, *op.Request[struct{}]) (*op.Response, error) {
+	resp := op.NewResponse(rawJSON(s.cfg.Load().keys.jwks))
+	resp.Header.Set("Cache-Control", "max-age=300")
+	return resp, nil
+}
+
+// rawJSON is a document rendered once per configuration generation.
+type rawJSON []byte
+
+func (j rawJSON) MarshalJSON() ([]byte, error) { return j, nil }
+
+// tokenResponse wraps a token endpoint answer with the headers RFC 6749
+// section 5.1 requires.
+func tokenResponse(data *oidc.AccessTokenResponse) *op.Response {
+	resp := op.NewResponse(data)
+	resp.Header.Set("Cache-Control", "no-store")
+	resp.Header.Set("Pragma", "no-cache")
+	return resp
+}

@@ -1,0 +1,144 @@
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+)
+
+// accessClaims is an access token in the RFC 9068 JWT profile.
+type accessClaims struct {
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Audience string `json:"aud"`
+	Expiry   int64  `json:"exp"`
+	IssuedAt int64  `json:"iat"`
+	JTI      string `json:"jti"`
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope,omitempty"`
+	AuthTime int64  `json:"auth_time,omitempty"`
+	SID      string `json:"sid,omitempty"`
+}
+
+// idClaims is an OpenID Connect ID token.
+type idClaims struct {
+	Issuer            string `json:"iss"`
+	Subject           string `json:"sub"`
+	Audience          string `json:"aud"`
+	Expiry            int64  `json:"exp"`
+	IssuedAt          int64  `json:"iat"`
+	AuthTime          int64  `json:"auth_time"`
+	Nonce             string `json:"nonce,omitempty"`
+	SID               string `json:"sid,omitempty"`
+	AZP               string `json:"azp"`
+	AtHash            string `json:"at_hash,omitempty"`
+	CHash             string `json:"c_hash,omitempty"`
+	PreferredUsername string `json:"preferred_username,omitempty"`
+}
+
+// sign serialises claims as a compact JWS.
+func sign(signer jose.Signer, claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("encoding claims: %w", err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("signing: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// randomToken returns 256 random bits, base64url: codes, refresh tokens,
+// session cookies.
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// randomID returns 128 random bits, base64url: jti, sid, families.
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// digest is the store key of a secret handed out (cookie, code, token).
+func digest(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// hashClaim computes at_hash / c_hash for the signing algorithm.
+func hashClaim(value string, alg string) string {
+	h, err := oidc.ClaimHash(value, jose.SignatureAlgorithm(alg))
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+var errBadToken = errors.New("not a valid token of this issuer")
+
+var acceptedAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
+// verifyJWT checks a JWT signed by one of the configuration's keys (any
+// role, so tokens signed before a rotation still verify) and decodes its
+// claims into dst. Expiry is the caller's business.
+func (c *config) verifyJWT(token, wantTyp string, dst any) error {
+	if len(token) > maxTokenLen || strings.Count(token, ".") != 2 {
+		return errBadToken
+	}
+	jws, err := jose.ParseSigned(token, acceptedAlgs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return errBadToken
+	}
+	h := jws.Signatures[0].Protected
+	key, ok := c.keys.public[h.KeyID]
+	if !ok || key.Algorithm != h.Algorithm {
+		return errBadToken
+	}
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, wantTyp) {
+		return errBadToken
+	}
+	payload, err := jws.Verify(key.Key)
+	if err != nil {
+		return errBadToken
+	}
+	if err := json.Unmarshal(payload, dst); err != nil {
+		return errBadToken
+	}
+	return nil
+}
+
+// verifyAccessToken returns the claims of a live access token of this
+// issuer: good signature, not expired at now, not revoked.
+func (s *Server) verifyAccessToken(ctx context.Context, c *config, token string, now time.Time) (*accessClaims, error) {
+	var claims accessClaims
+	if err := c.verifyJWT(token, "at+jwt", &claims); err != nil {
+		return nil, err
+	}
+	if claims.Issuer != c.issuer || now.Unix() >= claims.Expiry {
+		return nil, errBadToken
+	}
+	revoked, err := s.store.Revoked(ctx, claims.JTI)
+	if err != nil {
+		return nil, fmt.Errorf("checking revocation: %w", err)
+	}
+	if revoked {
+		return nil, errBadToken
+	}
+	return &claims, nil
+}
+
+const maxTokenLen = 8 << 10

@@ -76,7 +76,6 @@ type ScopeName string
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['SinglePage', 'Native']) || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod == 'none'",message="spec.tokenEndpointAuthMethod must be none for SinglePage and Native applications: they are public clients and can never keep a client secret"
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['RegularWeb', 'MachineToMachine']) || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod != 'none'",message="spec.tokenEndpointAuthMethod must be client_secret_basic or client_secret_post for RegularWeb and MachineToMachine applications: they are confidential clients"
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['SinglePage', 'RegularWeb']) || !has(self.redirectURIs) || self.redirectURIs.all(u, u.startsWith('https://') || (u.startsWith('http://') && isURL(u) && url(u).getHostname() in ['localhost', '127.0.0.1', '::1']))",message="spec.redirectURIs of SinglePage and RegularWeb applications must use https (http only for localhost, 127.0.0.1 or [::1])"
-// +kubebuilder:validation:XValidation:rule="!has(self.apis) || self.apis.all(a, self.apis.exists_one(b, b.name == a.name && has(b.namespace) == has(a.namespace) && (!has(a.namespace) || b.namespace == a.namespace)))",message="spec.apis must not list the same API twice"
 type ApplicationSpec struct {
 	// tenantRef names the Tenant (issuer) this application is a client of.
 	// +required
@@ -132,8 +131,9 @@ type ApplicationSpec struct {
 	TokenEndpointAuthMethod TokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
 
 	// apis lists the APIs this application may get access tokens for, and
-	// which of their scopes. A token request for any other audience or scope
-	// is refused with invalid_target / invalid_scope.
+	// which of their scopes; each API may appear once. A token request for
+	// any other audience or scope is refused with invalid_target /
+	// invalid_scope.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64

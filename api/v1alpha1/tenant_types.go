@@ -58,10 +58,11 @@ type TenantSpec struct {
 	AllowedNamespaces *AllowedNamespaces `json:"allowedNamespaces,omitempty"`
 
 	// usersSecretRef names a Secret in the Tenant's namespace holding the
-	// tenant's user directory: each key is a user name (usually an email
-	// address) and each value a bcrypt hash of that user's password, as
-	// written by `htpasswd -nbB user password` (the part after the colon).
-	// Without it, the tenant has no users and only serves
+	// tenant's user directory under the key "htpasswd": one line per user,
+	// "username:bcrypt-hash", as written by `htpasswd -nbB user password`.
+	// The username (usually an email address) is what the user types on the
+	// login page and the "sub" of their tokens. Only bcrypt hashes are
+	// accepted. Without it, the tenant has no users and only serves
 	// MachineToMachine applications.
 	// +optional
 	UsersSecretRef *LocalSecretReference `json:"usersSecretRef,omitempty"`

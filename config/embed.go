@@ -1,0 +1,16 @@
+// Package config embeds the generated CRDs and the samples so that `idtenant
+// dev` and the tests install exactly what `kubectl apply -k config/default`
+// would.
+package config
+
+import "embed"
+
+// CRDs holds config/crd/bases/*.yaml.
+//
+//go:embed crd/bases/*.yaml
+var CRDs embed.FS
+
+// Samples holds config/samples/*.yaml, applied in file name order.
+//
+//go:embed samples/*.yaml
+var Samples embed.FS

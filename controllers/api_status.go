@@ -1,0 +1,63 @@
+package controllers
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// apiObservation is what one API reconcile found out.
+type apiObservation struct {
+	tenant        *v1alpha1.Tenant
+	tenantProblem *problem
+	// audienceProblem is set when an older API of the same Tenant already
+	// uses this audience.
+	audienceProblem *problem
+	effective       *lifetime.API
+	// applications are "<namespace>/<name>" of Applications listing this API.
+	applications []string
+}
+
+// apiStatus derives the whole status of api from obs.
+func apiStatus(api *v1alpha1.API, obs apiObservation) v1alpha1.APIStatus {
+	gen := api.Generation
+	st := v1alpha1.APIStatus{
+		ObservedGeneration: gen,
+		Conditions:         append([]metav1.Condition(nil), api.Status.Conditions...),
+		Applications:       obs.applications,
+	}
+	conds := &st.Conditions
+	if p := obs.tenantProblem; p != nil {
+		boolCondition(conds, gen, v1alpha1.ConditionTenantResolved, false, p.reason, p.message)
+	} else {
+		st.IssuerURL = obs.tenant.Spec.IssuerURL
+		boolCondition(conds, gen, v1alpha1.ConditionTenantResolved, true, v1alpha1.ReasonResolved,
+			"Tenant "+tenantKey(api.Spec.TenantRef, api.Namespace).String()+" admits this API.")
+	}
+	if eff := obs.effective; eff != nil {
+		setClampedCondition(conds, gen, eff.Enforcement)
+		if !eff.Enforcement.Rejected() {
+			s := eff.Status()
+			st.Effective = &s
+			st.Advisories = eff.Advisories
+		}
+	}
+	setKstatusConditions(conds, gen, apiReadiness(obs))
+	return st
+}
+
+func apiReadiness(obs apiObservation) readiness {
+	for _, p := range []*problem{obs.tenantProblem, obs.audienceProblem} {
+		if p != nil {
+			return fromProblem(p)
+		}
+	}
+	if obs.effective == nil {
+		return waitingFor(v1alpha1.ReasonProgressing, "Computing effective lifetimes.")
+	}
+	if e := obs.effective.Enforcement; e.Rejected() {
+		return stalledBy(v1alpha1.ReasonPolicyViolation, violationsMessage(e))
+	}
+	return readyWith(obs.effective.Summary())
+}

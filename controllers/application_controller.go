@@ -1,0 +1,216 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// ApplicationReconciler resolves an Application's Tenant and APIs, computes
+// its effective lifetimes, keeps its client credentials Secret and writes
+// status.
+type ApplicationReconciler struct {
+	client.Client
+	// APIReader reads Secrets the manager's cache does not hold: the cache
+	// keeps only Secrets labelled as managed by idtenant.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=idtenant.dev,resources=applications,verbs=get;list;watch
+// +kubebuilder:rbac:groups=idtenant.dev,resources=applications/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=idtenant.dev,resources=tenants;apis,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile follows one shape: get, observe in ordered sub-steps, then write
+// status computed in one place from what the steps observed.
+func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	app := &v1alpha1.Application{}
+	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !app.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the credentials Secret goes with its owner
+	}
+
+	var obs applicationObservation
+	defer func() {
+		retErr = errors.Join(retErr, r.writeStatus(ctx, app, obs))
+		if retErr == nil {
+			retErr = terminalIfStalled(app.Status.Conditions)
+		}
+	}()
+
+	for _, step := range []func(context.Context, *v1alpha1.Application, *applicationObservation) error{
+		r.resolveTenant,
+		r.resolveAPIs,
+		r.computeLifetimes,
+		r.reconcileCredentials,
+	} {
+		if err := step(ctx, app, &obs); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// resolveTenant owns TenantResolved.
+func (r *ApplicationReconciler) resolveTenant(ctx context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
+	tenant, p, err := resolveTenant(ctx, r.Client, "Application", app, app.Spec.TenantRef)
+	obs.tenant, obs.tenantProblem = tenant, p
+	return err
+}
+
+// resolveAPIs owns APIsResolved: every listed API exists, attaches to the
+// same Tenant, is not itself refused, and defines the requested scopes.
+func (r *ApplicationReconciler) resolveAPIs(ctx context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
+	if obs.tenant == nil {
+		return nil
+	}
+	_, p, err := fetchAPIs(ctx, r.Client, app, obs.tenant)
+	obs.apiProblem = p
+	return err
+}
+
+// computeLifetimes owns LifetimesClamped and the effective matrix.
+func (r *ApplicationReconciler) computeLifetimes(ctx context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
+	if obs.tenant == nil || obs.apiProblem != nil {
+		return nil
+	}
+	apis, _, err := fetchAPIs(ctx, r.Client, app, obs.tenant)
+	if err != nil {
+		return err
+	}
+	t := lifetime.ForTenant(obs.tenant)
+	effective := make([]lifetime.API, len(apis))
+	for i, api := range apis {
+		effective[i] = lifetime.ForAPI(t, api)
+	}
+	eff := lifetime.ForApplication(t, app, effective)
+	obs.effective = &eff
+	return nil
+}
+
+// fetchAPIs gets the APIs of app.Spec.APIs in order and checks each.
+func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, tenant *v1alpha1.Tenant) ([]*v1alpha1.API, *problem, error) {
+	tenantRef := client.ObjectKeyFromObject(tenant)
+	t := lifetime.ForTenant(tenant)
+	apis := make([]*v1alpha1.API, 0, len(app.Spec.APIs))
+	seen := make(map[string]int, len(app.Spec.APIs))
+	for i, ref := range app.Spec.APIs {
+		key := apiKey(ref, app.Namespace)
+		// Admission cannot check this cheaply (CEL cost grows with the square
+		// of the list), so the controller does.
+		if j, dup := seen[key]; dup {
+			return nil, &problem{reason: v1alpha1.ReasonInvalidSpec, stalls: true,
+				message: fmt.Sprintf("spec.apis[%d] and spec.apis[%d] both list API %s; list each API once", j, i, key)}, nil
+		}
+		seen[key] = i
+		ns, name, _ := splitKey(key)
+		api := &v1alpha1.API{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, api); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, &problem{reason: v1alpha1.ReasonAPINotFound,
+					message: fmt.Sprintf("API %s listed in spec.apis[%d] does not exist", key, i)}, nil
+			}
+			return nil, nil, fmt.Errorf("getting API %s: %w", key, err)
+		}
+		if got := tenantKey(api.Spec.TenantRef, api.Namespace); got != tenantRef {
+			return nil, &problem{reason: v1alpha1.ReasonAPIInOtherTenant, stalls: true,
+				message: fmt.Sprintf("API %s listed in spec.apis[%d] attaches to Tenant %s, not to this Application's Tenant %s", key, i, got, tenantRef)}, nil
+		}
+		if admitted, _ := tenantAdmitsAPI(ctx, c, tenant, api); !admitted {
+			return nil, &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
+				message: fmt.Sprintf("API %s listed in spec.apis[%d] is in namespace %q, which Tenant %s does not admit", key, i, api.Namespace, tenantRef)}, nil
+		}
+		if eff := lifetime.ForAPI(t, api); eff.Enforcement.Rejected() {
+			return nil, &problem{reason: v1alpha1.ReasonPolicyViolation,
+				message: fmt.Sprintf("API %s listed in spec.apis[%d] is refused by Tenant policy: %s", key, i, eff.Enforcement.Violations[0].Message())}, nil
+		}
+		for _, s := range ref.Scopes {
+			if !slices.ContainsFunc(api.Spec.Scopes, func(d v1alpha1.APIScope) bool { return d.Name == s }) {
+				return nil, &problem{reason: v1alpha1.ReasonScopeNotDefined, stalls: true,
+					message: fmt.Sprintf("scope %q in spec.apis[%d].scopes is not defined in spec.scopes of API %s", s, i, key)}, nil
+			}
+		}
+		apis = append(apis, api)
+	}
+	return apis, nil, nil
+}
+
+func tenantAdmitsAPI(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant, api *v1alpha1.API) (bool, error) {
+	_, p, err := resolveTenant(ctx, c, "API", api, api.Spec.TenantRef)
+	return err == nil && p == nil, err
+}
+
+// writeStatus patches the status derived from obs and records an Event when
+// Ready changes.
+func (r *ApplicationReconciler) writeStatus(ctx context.Context, app *v1alpha1.Application, obs applicationObservation) error {
+	before := app.DeepCopy()
+	app.Status = applicationStatus(app, obs)
+	if err := r.Status().Patch(ctx, app, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patching Application status: %w", client.IgnoreNotFound(err))
+	}
+	recordReadyTransition(r.Recorder, app, before.Status.Conditions, app.Status.Conditions)
+	return nil
+}
+
+// SetupWithManager watches Applications and everything their status depends
+// on: their Tenant, the APIs they list, the Namespaces a Tenant selects by
+// label, and the credentials Secrets they own.
+func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.Secret{}).
+		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
+		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.forAPI)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Named("application").
+		Complete(r)
+}
+
+func (r *ApplicationReconciler) forTenant(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.ApplicationList
+	if err := r.List(ctx, &list, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(o).String()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Applications of Tenant", "tenant", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	return requestsFor(ptrs(list.Items))
+}
+
+func (r *ApplicationReconciler) forAPI(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.ApplicationList
+	if err := r.List(ctx, &list, client.MatchingFields{indexAPIs: client.ObjectKeyFromObject(o).String()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Applications of API", "api", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	return requestsFor(ptrs(list.Items))
+}
+
+func (r *ApplicationReconciler) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.ApplicationList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Applications in namespace", "namespace", o.GetName())
+		return nil
+	}
+	return requestsFor(ptrs(list.Items))
+}

@@ -1,0 +1,116 @@
+package controllers
+
+import (
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// applicationObservation is what one Application reconcile found out. The
+// sub-steps fill it; applicationStatus turns it into status in one place.
+type applicationObservation struct {
+	// tenant is the resolved Tenant, nil with tenantProblem set otherwise.
+	tenant        *v1alpha1.Tenant
+	tenantProblem *problem
+	// apiProblem is set when an entry of spec.apis cannot be served.
+	apiProblem *problem
+	// effective is the lifetimes matrix, set once tenant and APIs resolved.
+	effective *lifetime.Application
+	// credentialsSecret is the name of the owned credentials Secret.
+	credentialsSecret  string
+	credentialsProblem *problem
+}
+
+// ClientID is the OAuth client_id of an Application: "<name>.<namespace>".
+// Namespaces cannot contain dots, so the split is unambiguous.
+func ClientID(app *v1alpha1.Application) string {
+	return app.Name + "." + app.Namespace
+}
+
+// applicationStatus derives the whole status of app from obs.
+func applicationStatus(app *v1alpha1.Application, obs applicationObservation) v1alpha1.ApplicationStatus {
+	gen := app.Generation
+	st := v1alpha1.ApplicationStatus{
+		ObservedGeneration:    gen,
+		Conditions:            append([]metav1.Condition(nil), app.Status.Conditions...),
+		ClientID:              ClientID(app),
+		CredentialsSecretName: obs.credentialsSecret,
+	}
+	conds := &st.Conditions
+
+	if obs.tenantProblem != nil {
+		boolCondition(conds, gen, v1alpha1.ConditionTenantResolved, false, obs.tenantProblem.reason, obs.tenantProblem.message)
+		setCondition(conds, gen, v1alpha1.ConditionAPIsResolved, metav1.ConditionUnknown, v1alpha1.ReasonTenantNotReady, "Waiting for the Tenant to resolve.")
+	} else {
+		st.IssuerURL = obs.tenant.Spec.IssuerURL
+		boolCondition(conds, gen, v1alpha1.ConditionTenantResolved, true, v1alpha1.ReasonResolved,
+			"Tenant "+tenantKey(app.Spec.TenantRef, app.Namespace).String()+" admits this Application.")
+		if obs.apiProblem != nil {
+			boolCondition(conds, gen, v1alpha1.ConditionAPIsResolved, false, obs.apiProblem.reason, obs.apiProblem.message)
+		} else {
+			boolCondition(conds, gen, v1alpha1.ConditionAPIsResolved, true, v1alpha1.ReasonResolved, "Every API in spec.apis exists in the same Tenant and defines the requested scopes.")
+		}
+	}
+
+	eff := obs.effective
+	if eff != nil {
+		setClampedCondition(conds, gen, eff.Enforcement)
+		if !eff.Enforcement.Rejected() {
+			st.Effective = eff.Status()
+			st.Advisories = eff.Advisories
+		}
+	}
+	setKstatusConditions(conds, gen, applicationReadiness(obs))
+	return st
+}
+
+// applicationReadiness picks the first thing that keeps the application from
+// being served, in the order a user would fix them.
+func applicationReadiness(obs applicationObservation) readiness {
+	for _, p := range []*problem{obs.tenantProblem, obs.apiProblem} {
+		if p != nil {
+			return fromProblem(p)
+		}
+	}
+	if obs.effective == nil {
+		return waitingFor(v1alpha1.ReasonProgressing, "Computing effective lifetimes.")
+	}
+	if e := obs.effective.Enforcement; e.Rejected() {
+		return stalledBy(v1alpha1.ReasonPolicyViolation, violationsMessage(e))
+	}
+	if p := obs.credentialsProblem; p != nil {
+		return fromProblem(p)
+	}
+	return readyWith(obs.effective.Summary())
+}
+
+func fromProblem(p *problem) readiness {
+	if p.stalls {
+		return stalledBy(p.reason, p.message)
+	}
+	return waitingFor(p.reason, p.message)
+}
+
+// setClampedCondition reports LifetimesClamped from the policy enforcement.
+func setClampedCondition(conds *[]metav1.Condition, gen int64, e lifetime.Enforcement) {
+	if len(e.Clamps) == 0 {
+		boolCondition(conds, gen, v1alpha1.ConditionLifetimesClamped, false, v1alpha1.ReasonWithinPolicy, "Every requested lifetime is within the Tenant's policy.")
+		return
+	}
+	msgs := make([]string, 0, len(e.Clamps))
+	for _, c := range e.Clamps {
+		msgs = append(msgs, c.Message())
+	}
+	boolCondition(conds, gen, v1alpha1.ConditionLifetimesClamped, true, v1alpha1.ReasonClamped, strings.Join(msgs, "; ")+".")
+}
+
+func violationsMessage(e lifetime.Enforcement) string {
+	msgs := make([]string, 0, len(e.Violations))
+	for _, v := range e.Violations {
+		msgs = append(msgs, v.Message())
+	}
+	return "Refused by Tenant policy, not served by the issuer: " + strings.Join(msgs, "; ") + "."
+}

@@ -1,0 +1,115 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// Keys of the credentials Secret, named like the OAuth parameters.
+const (
+	SecretKeyClientID     = "client-id"
+	SecretKeyClientSecret = "client-secret"
+	SecretKeyIssuerURL    = "issuer-url"
+
+	labelManagedBy   = "app.kubernetes.io/managed-by"
+	labelApplication = "idtenant.dev/application"
+	managedBy        = "idtenant"
+)
+
+// CredentialsSecretName is the Secret holding a confidential client's
+// credentials.
+func CredentialsSecretName(app *v1alpha1.Application) string {
+	return app.Name + "-oidc-client"
+}
+
+// isConfidential reports whether the type keeps a client secret.
+func isConfidential(t v1alpha1.ApplicationType) bool {
+	return t == v1alpha1.RegularWeb || t == v1alpha1.MachineToMachine
+}
+
+// reconcileCredentials owns the credentials Secret. A confidential client's
+// secret is generated once, with 256 bits from crypto/rand, and never
+// replaced while the Secret exists: rotating it by accident would lock the
+// application out. Public clients have no secret; a Secret left from when the
+// application was confidential is deleted.
+func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
+	if obs.tenant == nil {
+		return nil
+	}
+	key := client.ObjectKey{Namespace: app.Namespace, Name: CredentialsSecretName(app)}
+	existing := &corev1.Secret{}
+	err := r.Get(ctx, key, existing)
+	if apierrors.IsNotFound(err) {
+		// Read past the cache before creating: a Secret of that name made by
+		// someone else is not labelled as ours, so the cache cannot see it.
+		err = r.APIReader.Get(ctx, key, existing)
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("getting credentials Secret %s: %w", key, err)
+	}
+	found := err == nil
+	owned := found && metav1.IsControlledBy(existing, app)
+
+	if !isConfidential(app.Spec.Type) {
+		if owned {
+			if err := r.Delete(ctx, existing); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting credentials Secret %s of a public client: %w", key, err)
+			}
+		}
+		return nil
+	}
+	if found && !owned {
+		obs.credentialsProblem = &problem{reason: v1alpha1.ReasonCredentialsError, stalls: true,
+			message: fmt.Sprintf("Secret %s exists and is not owned by this Application; rename or delete it so the operator can create the client credentials there", key)}
+		return nil
+	}
+	obs.credentialsSecret = key.Name
+	if found {
+		return nil
+	}
+	secret, err := newClientSecret()
+	if err != nil {
+		return err
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: key.Name, Namespace: key.Namespace,
+			Labels: map[string]string{labelManagedBy: managedBy, labelApplication: app.Name},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			SecretKeyClientID:     []byte(ClientID(app)),
+			SecretKeyClientSecret: []byte(secret),
+			SecretKeyIssuerURL:    []byte(obs.tenant.Spec.IssuerURL),
+		},
+	}
+	if err := controllerutil.SetControllerReference(app, s, r.Scheme()); err != nil {
+		return fmt.Errorf("owning credentials Secret %s: %w", key, err)
+	}
+	if err := r.Create(ctx, s); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("credentials Secret %s appeared concurrently, will re-check: %w", key, err)
+		}
+		return fmt.Errorf("creating credentials Secret %s: %w", key, err)
+	}
+	return nil
+}
+
+// newClientSecret returns 256 random bits, base64url without padding.
+func newClientSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating client secret: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

@@ -1,0 +1,87 @@
+package controllers
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// readiness is the overall verdict of one reconcile, from which the kstatus
+// conditions (Ready, Reconciling, Stalled) are derived. Exactly one of
+// ready, waiting and stalled holds.
+type readiness struct {
+	// ready: everything resolved; message is the plain-English summary.
+	ready bool
+	// waiting: the object cannot be served yet but will converge without a
+	// spec change once something else appears (a missing Tenant or API), so
+	// Reconciling=True.
+	waiting bool
+	// stalled: only a change to this or another object's spec can fix it
+	// (a policy violation, a namespace the Tenant does not admit), so
+	// Stalled=True and no retry loop.
+	stalled bool
+	reason  string
+	message string
+}
+
+func readyWith(message string) readiness {
+	return readiness{ready: true, reason: v1alpha1.ReasonReady, message: message}
+}
+
+func waitingFor(reason, message string) readiness {
+	return readiness{waiting: true, reason: reason, message: message}
+}
+
+func stalledBy(reason, message string) readiness {
+	return readiness{stalled: true, reason: reason, message: message}
+}
+
+// setKstatusConditions writes Ready, and Reconciling or Stalled only while
+// true, so `kubectl wait`, Argo CD and Flux (kstatus) read the object right.
+func setKstatusConditions(conds *[]metav1.Condition, generation int64, r readiness) {
+	status := metav1.ConditionFalse
+	if r.ready {
+		status = metav1.ConditionTrue
+	}
+	setCondition(conds, generation, v1alpha1.ConditionReady, status, r.reason, r.message)
+	if r.waiting {
+		setCondition(conds, generation, v1alpha1.ConditionReconciling, metav1.ConditionTrue, r.reason, r.message)
+	} else {
+		meta.RemoveStatusCondition(conds, v1alpha1.ConditionReconciling)
+	}
+	if r.stalled {
+		setCondition(conds, generation, v1alpha1.ConditionStalled, metav1.ConditionTrue, r.reason, r.message)
+	} else {
+		meta.RemoveStatusCondition(conds, v1alpha1.ConditionStalled)
+	}
+}
+
+// setCondition sets one condition, keeping lastTransitionTime when the status
+// did not change.
+func setCondition(conds *[]metav1.Condition, generation int64, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type:               typ,
+		Status:             status,
+		Reason:             reason,
+		Message:            truncate(message, 32768),
+		ObservedGeneration: generation,
+	})
+}
+
+// boolCondition sets a domain condition that is True with one reason and
+// False with another.
+func boolCondition(conds *[]metav1.Condition, generation int64, typ string, value bool, reason, message string) {
+	status := metav1.ConditionFalse
+	if value {
+		status = metav1.ConditionTrue
+	}
+	setCondition(conds, generation, typ, status, reason, message)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

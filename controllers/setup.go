@@ -1,0 +1,35 @@
+// Package controllers holds the thin reconcilers of Tenant, Application and
+// API. Decisions live in internal/lifetime; each reconciler gathers inputs
+// in ordered sub-steps into an observation and derives status from it in one
+// pure function (the *_status.go files).
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// Setup registers the cache indexes and all reconcilers with mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager) error {
+	if err := setupIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	if err := (&TenantReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up Tenant controller: %w", err)
+	}
+	if err := (&ApplicationReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-application"),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up Application controller: %w", err)
+	}
+	if err := (&APIReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("idtenant-api"),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up API controller: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// usersSecretRecheck is how often a Tenant whose users Secret is missing
+// looks again. User Secrets are not watched: watching every Secret in the
+// cluster would cache all of them in the operator's memory.
+const usersSecretRecheck = 30 * time.Second
+
+// TenantReconciler reports a Tenant's effective session settings and how
+// many Applications and APIs are attached.
+type TenantReconciler struct {
+	client.Client
+	// APIReader reads objects the manager does not cache (the users Secret).
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=idtenant.dev,resources=tenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=idtenant.dev,resources=tenants/status,verbs=get;update;patch
+
+// Reconcile has the same shape as ApplicationReconciler.Reconcile.
+func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	tenant := &v1alpha1.Tenant{}
+	if err := r.Get(ctx, req.NamespacedName, tenant); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !tenant.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	obs := tenantObservation{effective: lifetime.ForTenant(tenant)}
+	defer func() {
+		retErr = errors.Join(retErr, r.writeStatus(ctx, tenant, obs))
+		if retErr == nil && obs.usersProblem != nil {
+			result.RequeueAfter = usersSecretRecheck
+		}
+	}()
+	for _, step := range []func(context.Context, *v1alpha1.Tenant, *tenantObservation) error{
+		r.checkUsersSecret,
+		r.countAttached,
+	} {
+		if err := step(ctx, tenant, &obs); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// checkUsersSecret verifies that spec.usersSecretRef exists. Its content is
+// read by the issuer configuration, never copied into status or logs.
+func (r *TenantReconciler) checkUsersSecret(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	ref := tenant.Spec.UsersSecretRef
+	if ref == nil {
+		return nil
+	}
+	key := client.ObjectKey{Namespace: tenant.Namespace, Name: ref.Name}
+	if err := r.APIReader.Get(ctx, key, &corev1.Secret{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			obs.usersProblem = &problem{reason: v1alpha1.ReasonUsersSecretMissing,
+				message: fmt.Sprintf("Secret %s named in spec.usersSecretRef does not exist; users cannot log in until it does", key)}
+			return nil
+		}
+		return fmt.Errorf("getting users Secret %s: %w", key, err)
+	}
+	return nil
+}
+
+// countAttached counts the Applications and APIs the Tenant admits.
+func (r *TenantReconciler) countAttached(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	key := client.ObjectKeyFromObject(tenant).String()
+	var apps v1alpha1.ApplicationList
+	if err := r.List(ctx, &apps, client.MatchingFields{indexTenant: key}); err != nil {
+		return fmt.Errorf("listing Applications of Tenant %s: %w", key, err)
+	}
+	var apis v1alpha1.APIList
+	if err := r.List(ctx, &apis, client.MatchingFields{indexTenant: key}); err != nil {
+		return fmt.Errorf("listing APIs of Tenant %s: %w", key, err)
+	}
+	admitted := func(kind string, obj client.Object) (bool, error) {
+		_, p, err := resolveTenant(ctx, r.Client, kind, obj, v1alpha1.TenantReference{Name: tenant.Name, Namespace: tenant.Namespace})
+		return p == nil, err
+	}
+	for i := range apps.Items {
+		ok, err := admitted("Application", &apps.Items[i])
+		if err != nil {
+			return err
+		}
+		if ok {
+			obs.applications++
+		}
+	}
+	for i := range apis.Items {
+		ok, err := admitted("API", &apis.Items[i])
+		if err != nil {
+			return err
+		}
+		if ok {
+			obs.apis++
+		}
+	}
+	return nil
+}
+
+func (r *TenantReconciler) writeStatus(ctx context.Context, tenant *v1alpha1.Tenant, obs tenantObservation) error {
+	before := tenant.DeepCopy()
+	tenant.Status = tenantStatus(tenant, obs)
+	if err := r.Status().Patch(ctx, tenant, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patching Tenant status: %w", client.IgnoreNotFound(err))
+	}
+	recordReadyTransition(r.Recorder, tenant, before.Status.Conditions, tenant.Status.Conditions)
+	return nil
+}
+
+// SetupWithManager watches Tenants, the Applications and APIs that attach to
+// them (for the counts) and Namespace labels (for Selector admission).
+func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toTenant := func(_ context.Context, o client.Object) []reconcile.Request {
+		var ref v1alpha1.TenantReference
+		switch obj := o.(type) {
+		case *v1alpha1.Application:
+			ref = obj.Spec.TenantRef
+		case *v1alpha1.API:
+			ref = obj.Spec.TenantRef
+		}
+		return []reconcile.Request{{NamespacedName: tenantKey(ref, o.GetNamespace())}}
+	}
+	allTenants := func(ctx context.Context, _ client.Object) []reconcile.Request {
+		var list v1alpha1.TenantList
+		if err := r.List(ctx, &list); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing Tenants")
+			return nil
+		}
+		return requestsFor(ptrs(list.Items))
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(toTenant),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(toTenant),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(allTenants),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Named("tenant").
+		Complete(r)
+}

@@ -1,0 +1,119 @@
+// Package dev runs idtenant on one machine: a real kube-apiserver and etcd
+// (no cluster needed), the CRDs, the manager and the samples, plus a
+// kubeconfig so kubectl works against it.
+package dev
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/internal/controlplane"
+	"github.com/idtenant/idtenant/internal/manager"
+)
+
+// Run parses the dev flags and runs until ctx is done.
+func Run(ctx context.Context, args []string, out io.Writer) error {
+	fl := flag.NewFlagSet("dev", flag.ContinueOnError)
+	binDir := fl.String("control-plane-binaries", "", "directory with kube-apiserver and etcd (default: $KUBEBUILDER_ASSETS or bin/k8s/"+controlplane.KubernetesVersion+")")
+	kubeconfigOut := fl.String("kubeconfig-out", filepath.Join("bin", "dev", "kubeconfig"), "where to write the kubeconfig for kubectl")
+	samples := fl.Bool("samples", true, "apply config/samples after start")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	log := ctrl.Log.WithName("dev")
+
+	fmt.Fprintln(out, "idtenant dev: starting kube-apiserver and etcd...")
+	cp, err := controlplane.Start(*binDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := cp.Stop(); err != nil {
+			log.Error(err, "stopping the control plane")
+		}
+	}()
+
+	mgr, err := manager.New(ctx, cp.Config, manager.Options{MetricsAddr: "127.0.0.1:8080", HealthAddr: "127.0.0.1:8081"})
+	if err != nil {
+		return err
+	}
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(ctx) }()
+
+	kubeconfig, err := cp.Kubeconfig()
+	if err != nil {
+		return err
+	}
+	path, err := writeKubeconfig(*kubeconfigOut, kubeconfig)
+	if err != nil {
+		return err
+	}
+
+	if *samples {
+		c, err := client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
+		if err != nil {
+			return fmt.Errorf("creating client: %w", err)
+		}
+		if err := applyWithRetry(ctx, log, c); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "idtenant dev: applied config/samples")
+	}
+
+	fmt.Fprintf(out, `idtenant dev: ready. The control plane runs until you press Ctrl-C.
+
+  export KUBECONFIG=%s
+  bin/k8s/%s/kubectl get idtenant -A -o wide
+  bin/k8s/%s/kubectl get application storefront -n shop -o yaml
+
+`, path, controlplane.KubernetesVersion, controlplane.KubernetesVersion)
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "idtenant dev: shutting down")
+		return <-mgrDone
+	case err := <-mgrDone:
+		return err
+	}
+}
+
+// applyWithRetry applies the samples, retrying briefly while the API server
+// finishes publishing the CRDs' REST endpoints.
+func applyWithRetry(ctx context.Context, log logr.Logger, c client.Client) error {
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if _, err = controlplane.ApplySamples(ctx, c); err == nil {
+			return nil
+		}
+		log.V(1).Info("samples not applied yet, retrying", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("applying samples: %w", err)
+}
+
+func writeKubeconfig(path string, data []byte) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return "", fmt.Errorf("creating %s: %w", filepath.Dir(abs), err)
+	}
+	if err := os.WriteFile(abs, data, 0o600); err != nil {
+		return "", fmt.Errorf("writing kubeconfig: %w", err)
+	}
+	return abs, nil
+}

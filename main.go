@@ -1,0 +1,69 @@
+// Command idtenant is one binary with three modes:
+//
+//	idtenant [manager] [flags]   the Kubernetes operator (default)
+//	idtenant issuer [flags]      the token issuer of one Tenant
+//	idtenant dev [flags]         a local control plane with the operator and samples
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/idtenant/idtenant/internal/dev"
+	"github.com/idtenant/idtenant/internal/manager"
+)
+
+func main() {
+	mode, args := "manager", os.Args[1:]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		mode, args = args[0], args[1:]
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(mode == "dev"), zap.Level(zapcore.InfoLevel)))
+	ctx := ctrl.SetupSignalHandler()
+
+	var err error
+	switch mode {
+	case "manager":
+		err = runManager(ctx, args)
+	case "dev":
+		err = dev.Run(ctx, args, os.Stdout)
+	case "help", "-h", "--help":
+		fmt.Println("usage: idtenant [manager|dev] [flags]; idtenant <mode> -h lists a mode's flags")
+		return
+	default:
+		err = fmt.Errorf("unknown mode %q: want manager or dev", mode)
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "idtenant:", err)
+		os.Exit(1)
+	}
+}
+
+func runManager(ctx context.Context, args []string) error {
+	fl := flag.NewFlagSet("manager", flag.ContinueOnError)
+	var opts manager.Options
+	fl.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	fl.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fl.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active manager among replicas")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	mgr, err := manager.New(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting manager")
+	return mgr.Start(ctx)
+}

@@ -1,0 +1,422 @@
+package issuer
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/oauth2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// fakeClock is the injected clock: tests move time, nothing sleeps.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var (
+	keysOnce         sync.Once
+	rsaPEM, ecPEM    string
+	rsaNextPEM       string
+	testSecrets      = map[string]string{}
+	testPasswordHash []byte
+)
+
+func pkcs8(t testing.TB, key any) string {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+func testKeys(t testing.TB) {
+	keysOnce.Do(func() {
+		r1, _ := rsa.GenerateKey(rand.Reader, 2048)
+		r2, _ := rsa.GenerateKey(rand.Reader, 2048)
+		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		rsaPEM, rsaNextPEM, ecPEM = pkcs8(t, r1), pkcs8(t, r2), pkcs8(t, ec)
+		testPasswordHash, _ = bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	})
+}
+
+func dur(s string) *metav1.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		panic(err)
+	}
+	return &metav1.Duration{Duration: d}
+}
+
+func secretFor(clientID string) (secret, digestHex string) {
+	secret = base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%-32s", "secret-of-"+clientID)))
+	sum := sha256.Sum256([]byte(secret))
+	return secret, hex.EncodeToString(sum[:])
+}
+
+// testDoc is a tenant with a session of 1h idle / 8h absolute, two APIs
+// (orders RS256 3h/30m, payments ES256 1h/15m) and one application of
+// each type.
+func testDoc(t testing.TB, issuer string) *issuerconfig.Document {
+	testKeys(t)
+	tenantRef := v1alpha1.TenantReference{Name: "acme"}
+	app := func(name string, typ v1alpha1.ApplicationType, mutate func(*v1alpha1.ApplicationSpec)) issuerconfig.Application {
+		a := issuerconfig.Application{ClientID: name + ".shop"}
+		a.Name, a.Namespace = name, "shop"
+		a.Spec = v1alpha1.ApplicationSpec{TenantRef: tenantRef, Type: typ,
+			APIs: []v1alpha1.APIAccess{{Name: "orders", Scopes: []v1alpha1.ScopeName{"read:orders"}}}}
+		if typ == v1alpha1.RegularWeb || typ == v1alpha1.MachineToMachine {
+			var digest string
+			testSecrets[a.ClientID], digest = secretFor(a.ClientID)
+			a.SecretSHA256 = digest
+		}
+		if mutate != nil {
+			mutate(&a.Spec)
+		}
+		return a
+	}
+	api := func(name, aud string, mutate func(*v1alpha1.APISpec)) issuerconfig.Object[v1alpha1.APISpec] {
+		o := issuerconfig.Object[v1alpha1.APISpec]{Name: name, Namespace: "shop", Spec: v1alpha1.APISpec{
+			TenantRef: tenantRef, Audience: aud,
+			Scopes: []v1alpha1.APIScope{{Name: v1alpha1.ScopeName("read:" + name)}, {Name: v1alpha1.ScopeName("write:" + name)}},
+		}}
+		mutate(&o.Spec)
+		return o
+	}
+	doc := &issuerconfig.Document{
+		APIVersion: issuerconfig.APIVersion,
+		Generation: 1,
+		Tenant: issuerconfig.Object[v1alpha1.TenantSpec]{Name: "acme", Namespace: "id", Spec: v1alpha1.TenantSpec{
+			IssuerURL: issuer,
+			Session:   &v1alpha1.SessionSpec{InactivityTimeout: dur("1h"), AbsoluteTimeout: dur("8h")},
+		}},
+		APIs: []issuerconfig.Object[v1alpha1.APISpec]{
+			api("orders", "https://orders.acme.test", func(s *v1alpha1.APISpec) {
+				s.TokenLifetime, s.TokenLifetimeForBrowserFlows = dur("3h"), dur("30m")
+			}),
+			api("payments", "https://payments.acme.test", func(s *v1alpha1.APISpec) {
+				s.TokenLifetime, s.TokenLifetimeForBrowserFlows = dur("1h"), dur("15m")
+				s.SigningAlgorithm = v1alpha1.ES256
+			}),
+		},
+		Applications: []issuerconfig.Application{
+			app("spa", v1alpha1.SinglePage, func(s *v1alpha1.ApplicationSpec) {
+				s.RedirectURIs = []v1alpha1.RedirectURI{"https://spa.acme.test/cb"}
+				s.AllowedOrigins = []v1alpha1.Origin{"https://spa.acme.test"}
+				s.IDTokenLifetime = dur("20m")
+			}),
+			app("web", v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
+				s.RedirectURIs = []v1alpha1.RedirectURI{"https://web.acme.test/cb"}
+				s.PostLogoutRedirectURIs = []v1alpha1.RedirectURI{"https://web.acme.test/bye"}
+				s.ResponseTypes = []v1alpha1.ResponseType{"code", "id_token token", "code id_token", "code id_token token"}
+				s.IDTokenLifetime = dur("45m")
+				s.RefreshToken = &v1alpha1.RefreshTokenSpec{InactivityLifetime: dur("24h"), AbsoluteLifetime: dur("72h"),
+					ReuseInterval: dur("10s"), AllowOfflineAccess: true}
+			}),
+			app("native", v1alpha1.Native, func(s *v1alpha1.ApplicationSpec) {
+				s.RedirectURIs = []v1alpha1.RedirectURI{"com.acme.app:/cb", "http://127.0.0.1/cb"}
+			}),
+			app("m2m", v1alpha1.MachineToMachine, func(s *v1alpha1.ApplicationSpec) {
+				s.APIs = append(s.APIs, v1alpha1.APIAccess{Name: "payments", Scopes: []v1alpha1.ScopeName{"read:payments", "write:payments"}})
+			}),
+		},
+		Users: []issuerconfig.User{{Username: "alice", PasswordHash: string(testPasswordHash)}},
+		Keys: []issuerconfig.Key{
+			{ID: "rsa-1", Algorithm: v1alpha1.RS256, Role: issuerconfig.KeyActive, PrivateKeyPEM: rsaPEM},
+			{ID: "rsa-2", Algorithm: v1alpha1.RS256, Role: issuerconfig.KeyNext, PrivateKeyPEM: rsaNextPEM},
+			{ID: "ec-1", Algorithm: v1alpha1.ES256, Role: issuerconfig.KeyActive, PrivateKeyPEM: ecPEM},
+		},
+	}
+	// Round-trip through the document's own parser, as the command does.
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := issuerconfig.Parse(data)
+	if err != nil {
+		t.Fatalf("test document does not parse: %v", err)
+	}
+	return parsed
+}
+
+// effective computes, straight from internal/lifetime, what a client's
+// lifetimes must be under doc.
+func effective(t testing.TB, doc *issuerconfig.Document, clientID string) lifetime.Application {
+	ten := lifetime.ForTenant(&v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: doc.Tenant.Name, Namespace: doc.Tenant.Namespace}, Spec: doc.Tenant.Spec})
+	for _, a := range doc.Applications {
+		if a.ClientID != clientID {
+			continue
+		}
+		var apis []lifetime.API
+		for _, access := range a.Spec.APIs {
+			for _, o := range doc.APIs {
+				if o.Name == access.Name {
+					apis = append(apis, lifetime.ForAPI(ten, &v1alpha1.API{ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace}, Spec: o.Spec}))
+				}
+			}
+		}
+		return lifetime.ForApplication(ten, &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace}, Spec: a.Spec}, apis)
+	}
+	t.Fatalf("no application %s", clientID)
+	return lifetime.Application{}
+}
+
+// env is a running issuer on loopback with a fake clock.
+type env struct {
+	t      *testing.T
+	clock  *fakeClock
+	srv    *Server
+	store  *store.Memory
+	http   *httptest.Server
+	issuer string
+	doc    *issuerconfig.Document
+	ctx    context.Context
+}
+
+func newEnv(t *testing.T, mutate func(*issuerconfig.Document)) *env {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	doc := testDoc(t, issuer)
+	if mutate != nil {
+		mutate(doc)
+	}
+	clk := &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	mem := store.NewMemory()
+	srv, err := New(doc, Options{Clock: clk, Store: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	t.Cleanup(hs.Close)
+	e := &env{t: t, clock: clk, srv: srv, store: mem, http: hs, issuer: issuer, doc: doc}
+	e.ctx = gooidc.ClientContext(context.Background(), hs.Client())
+	e.ctx = context.WithValue(e.ctx, oauth2.HTTPClient, hs.Client())
+	return e
+}
+
+func (e *env) provider() *gooidc.Provider {
+	e.t.Helper()
+	p, err := gooidc.NewProvider(e.ctx, e.issuer)
+	if err != nil {
+		e.t.Fatalf("discovery: %v", err)
+	}
+	return p
+}
+
+// browser is a user agent with a cookie jar that stops at redirects leaving
+// the issuer (to the application), like a real browser handing over.
+type browser struct {
+	e      *env
+	client *http.Client
+}
+
+func (e *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	host := strings.TrimPrefix(e.issuer, "http://")
+	return &browser{e: e, client: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != host {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}}
+}
+
+var (
+	reID   = regexp.MustCompile(`name="id" value="([^"]+)"`)
+	reCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+// authorize visits authURL; if the login page appears it logs in with
+// password. It returns the last response (a redirect to the application,
+// or an issuer page) and its body.
+func (b *browser) authorize(authURL, user, password string) (*http.Response, string) {
+	b.e.t.Helper()
+	resp, body := b.get(authURL)
+	if resp.StatusCode == http.StatusOK && strings.Contains(body, `name="password"`) {
+		return b.login(body, user, password)
+	}
+	return resp, body
+}
+
+func (b *browser) get(u string) (*http.Response, string) {
+	b.e.t.Helper()
+	resp, err := b.client.Get(u)
+	if err != nil {
+		b.e.t.Fatalf("GET: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *browser) login(page, user, password string) (*http.Response, string) {
+	b.e.t.Helper()
+	id, csrf := reID.FindStringSubmatch(page), reCSRF.FindStringSubmatch(page)
+	if id == nil || csrf == nil {
+		b.e.t.Fatalf("login page without id/csrf fields:\n%s", page)
+	}
+	form := url.Values{"id": {id[1]}, "csrf": {csrf[1]}, "username": {user}, "password": {password}}
+	resp, err := b.client.PostForm(b.e.issuer+pathLogin, form)
+	if err != nil {
+		b.e.t.Fatalf("POST login: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// callback parses the application-side redirect: query for code, fragment
+// for responses carrying tokens.
+func callback(t *testing.T, resp *http.Response, body string) url.Values {
+	t.Helper()
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("want a redirect to the application, got %d: %s", resp.StatusCode, body)
+	}
+	u, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Fragment != "" {
+		v, _ := url.ParseQuery(u.Fragment)
+		return v
+	}
+	return u.Query()
+}
+
+func (e *env) oauth2Config(clientID, redirect string, scopes ...string) *oauth2.Config {
+	return &oauth2.Config{ClientID: clientID, ClientSecret: testSecrets[clientID], RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + pathAuthorize, TokenURL: e.issuer + pathToken}, Scopes: scopes}
+}
+
+// jwtParts decodes a JWT's header and claims without verifying (tests
+// verify with go-oidc separately).
+func jwtParts(t *testing.T, tok string) (header, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	for i, dst := range []*map[string]any{&header, &claims} {
+		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return header, claims
+}
+
+// lifetimeOf is exp - iat of a JWT.
+func lifetimeOf(t *testing.T, tok string) time.Duration {
+	t.Helper()
+	_, c := jwtParts(t, tok)
+	return time.Duration(c["exp"].(float64)-c["iat"].(float64)) * time.Second
+}
+
+// verifyAccess checks an access token with go-oidc against the issuer's
+// JWKS for audience aud, and its RFC 9068 header.
+func (e *env) verifyAccess(tok, aud string) map[string]any {
+	e.t.Helper()
+	ks := gooidc.NewRemoteKeySet(e.ctx, e.issuer+pathKeys)
+	v := gooidc.NewVerifier(e.issuer, ks, &gooidc.Config{ClientID: aud, Now: e.clock.Now,
+		SupportedSigningAlgs: []string{"RS256", "ES256"}})
+	if _, err := v.Verify(e.ctx, tok); err != nil {
+		e.t.Fatalf("access token does not verify for %s: %v", aud, err)
+	}
+	h, c := jwtParts(e.t, tok)
+	if h["typ"] != "at+jwt" {
+		e.t.Errorf("access token typ = %v, want at+jwt", h["typ"])
+	}
+	for _, k := range []string{"jti", "client_id", "sub", "iat", "exp"} {
+		if _, ok := c[k]; !ok {
+			e.t.Errorf("access token lacks %s", k)
+		}
+	}
+	return c
+}
+
+// tokenPost posts a raw token request and decodes the JSON answer.
+func (e *env) tokenPost(form url.Values, basicUser, basicPass string) (int, map[string]any) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+pathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basicUser != "" {
+		req.SetBasicAuth(url.QueryEscape(basicUser), url.QueryEscape(basicPass))
+	}
+	return e.do(req)
+}
+
+func (e *env) do(req *http.Request) (int, map[string]any) {
+	e.t.Helper()
+	resp, err := e.http.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	body, _ := io.ReadAll(resp.Body)
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &out); err != nil {
+			e.t.Fatalf("non-JSON answer %d: %s", resp.StatusCode, body)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func oauthError(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return ""
+}

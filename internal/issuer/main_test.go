@@ -1,0 +1,16 @@
+package issuer
+
+import (
+	"log/slog"
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	// The op library logs through the default slog logger; keep test
+	// output to failures.
+	if os.Getenv("ISSUER_TEST_LOGS") == "" {
+		slog.SetDefault(slog.New(slog.DiscardHandler))
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,123 @@
+package issuer
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	issuer := "http://" + addr
+	path := filepath.Join(t.TempDir(), "config.json")
+	write := func(gen int64) {
+		doc := testDoc(t, issuer)
+		doc.Generation = gen
+		data, _ := json.Marshal(doc)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil { // atomic, like a Secret volume
+			t.Fatal(err)
+		}
+	}
+	write(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- RunCommand(ctx, []string{"--config", path, "--listen", addr, "--metrics-listen", metricsAddr, "--reload-interval", "20ms", "--log-json=false"})
+	}()
+	get := func(u string) (int, string) {
+		resp, err := http.Get(u)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for i := 0; i < 500; i++ {
+			if ok() {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	waitFor("healthz", func() bool { c, _ := get(issuer + pathHealth); return c == 200 })
+	form := url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}
+	req, _ := http.NewRequest(http.MethodPost, issuer+pathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("m2m.shop", testSecrets["m2m.shop"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("token over the command's listener: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// A changed file is picked up without a restart.
+	time.Sleep(30 * time.Millisecond) // a later mtime than the first write
+	write(2)
+	waitFor("generation 2", func() bool { _, b := get(issuer + pathReady); return strings.Contains(b, `"generation":2`) })
+	code, metrics := get("http://" + metricsAddr + "/metrics")
+	if code != 200 {
+		t.Fatalf("metrics: %d", code)
+	}
+	for _, want := range []string{
+		`idtenant_issuer_tokens_issued_total{flow="Standard",grant="client_credentials",kind="access_token"} 1`,
+		`idtenant_issuer_config_generation 2`,
+		`idtenant_issuer_request_duration_seconds_bucket{code="200",endpoint="token"`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(metrics, testSecrets["m2m.shop"]) {
+		t.Error("metrics contain a client secret")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunCommand: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("RunCommand did not stop with its context")
+	}
+}
+
+func TestCORSFollowsAllowedOrigins(t *testing.T) {
+	e := newEnv(t, nil)
+	for origin, allowed := range map[string]bool{"https://spa.acme.test": true, "https://evil.test": false} {
+		req, _ := http.NewRequest(http.MethodOptions, e.issuer+pathToken, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := e.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
+			t.Errorf("%s: allowed=%v, want %v", origin, got, allowed)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
+	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/controlplane"
 	"github.com/idtenant/idtenant/internal/manager"
 )
@@ -100,4 +102,21 @@ func kstatusOf(g Gomega, obj client.Object) status.Status {
 	res, err := status.Compute(&unstructured.Unstructured{Object: u})
 	g.Expect(err).NotTo(HaveOccurred())
 	return res.Status
+}
+
+// readyOf returns the status of the Ready condition of an idtenant object.
+func readyOf(o client.Object) metav1.ConditionStatus {
+	var conds []metav1.Condition
+	switch obj := o.(type) {
+	case *v1alpha1.Tenant:
+		conds = obj.Status.Conditions
+	case *v1alpha1.Application:
+		conds = obj.Status.Conditions
+	case *v1alpha1.API:
+		conds = obj.Status.Conditions
+	}
+	if c := meta.FindStatusCondition(conds, v1alpha1.ConditionReady); c != nil {
+		return c.Status
+	}
+	return metav1.ConditionUnknown
 }

@@ -1,0 +1,118 @@
+package controllers_test
+
+import (
+	"context"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/controlplane"
+)
+
+// TestSamples applies config/samples, exactly what `idtenant dev` applies,
+// and checks what a user reads back: every object Ready and Current for
+// kstatus, and the effective lifetimes with the setting that decided each.
+func TestSamples(t *testing.T) {
+	ctx := context.Background()
+	if _, err := controlplane.ApplySamples(ctx, k8s); err != nil {
+		t.Fatal(err)
+	}
+
+	eventually(t, func(g Gomega) {
+		var tenants v1alpha1.TenantList
+		var apps v1alpha1.ApplicationList
+		var apis v1alpha1.APIList
+		g.Expect(k8s.List(ctx, &tenants)).To(Succeed())
+		g.Expect(k8s.List(ctx, &apps, client.InNamespace("shop"))).To(Succeed())
+		g.Expect(k8s.List(ctx, &apis, client.InNamespace("shop"))).To(Succeed())
+		var all []client.Object
+		for i := range tenants.Items {
+			if tenants.Items[i].Namespace == "identity" {
+				all = append(all, &tenants.Items[i])
+			}
+		}
+		for i := range apps.Items {
+			all = append(all, &apps.Items[i])
+		}
+		for i := range apis.Items {
+			all = append(all, &apis.Items[i])
+		}
+		g.Expect(all).To(HaveLen(1 + 3 + 1))
+		for _, o := range all {
+			g.Expect(readyOf(o)).To(Equal(metav1.ConditionTrue), "%T %s", o, o.GetName())
+			g.Expect(kstatusOf(g, o)).To(Equal(status.CurrentStatus), "%T %s", o, o.GetName())
+		}
+	})
+
+	tenant := &v1alpha1.Tenant{}
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "identity", Name: "acme"}, tenant)).To(Succeed())
+		g.Expect(tenant.Status.Applications).To(Equal(int32(4)))
+		g.Expect(tenant.Status.APIs).To(Equal(int32(2)))
+	})
+	if tenant.Status.DiscoveryURL != "http://127.0.0.1:9400/.well-known/openid-configuration" {
+		t.Errorf("discoveryURL = %q", tenant.Status.DiscoveryURL)
+	}
+	if s := tenant.Status.Effective.Session; s.InactivityTimeout.Duration != "12h" || s.AbsoluteTimeout.Seconds != 604800 {
+		t.Errorf("tenant session = %+v", s)
+	}
+
+	// The storefront is a SinglePage app: browser-flow lifetimes, and the
+	// billing API's 2h default lowered to the tenant's 1h browser ceiling.
+	spa := &v1alpha1.Application{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "storefront"}, spa); err != nil {
+		t.Fatal(err)
+	}
+	want := []v1alpha1.EffectiveAccessToken{
+		{API: "shop/orders", Audience: "https://orders.acme.example", Flow: v1alpha1.FlowBrowser,
+			FlowRule: "SinglePage application (code runs in the browser)",
+			Lifetime: v1alpha1.EffectiveLifetime{Duration: "15m", Seconds: 900, BoundBy: "API orders/spec.tokenLifetimeForBrowserFlows"},
+			SigningAlgorithm: v1alpha1.RS256, Scopes: []string{"orders:read", "orders:write"}},
+		{API: "payments/billing", Audience: "https://billing.acme.example", Flow: v1alpha1.FlowBrowser,
+			FlowRule: "SinglePage application (code runs in the browser)",
+			Lifetime: v1alpha1.EffectiveLifetime{Duration: "1h", Seconds: 3600, BoundBy: "Tenant acme/spec.policy.maxBrowserAccessTokenLifetime"},
+			SigningAlgorithm: v1alpha1.ES256, Scopes: []string{"invoices:read"}},
+	}
+	g := NewWithT(t)
+	g.Expect(spa.Status.Effective.AccessTokens).To(Equal(want))
+	g.Expect(*spa.Status.Effective.IDToken).To(Equal(v1alpha1.EffectiveLifetime{Duration: "1h", Seconds: 3600, BoundBy: "Application storefront/spec.idTokenLifetime"}))
+	g.Expect(spa.Status.ClientID).To(Equal("storefront.shop"))
+	g.Expect(spa.Status.CredentialsSecretName).To(BeEmpty(), "a public client has no secret")
+	g.Expect(meta.FindStatusCondition(spa.Status.Conditions, v1alpha1.ConditionReady).Message).To(Equal(
+		"ID tokens last 1h. Access tokens: orders 15m (browser flow), billing 1h (browser flow). " +
+			"Users log in again after 12h without activity, and after 168h at the latest. " +
+			"Refresh tokens rotate on every use, expire after 360h unused or 720h after the grant, and end with the session."))
+
+	// The billing API asked for 24h; the tenant caps access tokens at 12h.
+	billing := &v1alpha1.API{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "payments", Name: "billing"}, billing)).To(Succeed())
+	g.Expect(billing.Status.Effective.TokenLifetime).To(Equal(v1alpha1.EffectiveLifetime{
+		Duration: "12h", Seconds: 43200, BoundBy: "Tenant acme/spec.policy.maxAccessTokenLifetime"}))
+	clamped := meta.FindStatusCondition(billing.Status.Conditions, v1alpha1.ConditionLifetimesClamped)
+	g.Expect(clamped.Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(clamped.Message).To(Equal("API billing/spec.tokenLifetime 24h lowered to 12h by Tenant acme/spec.policy.maxAccessTokenLifetime."))
+	g.Expect(billing.Status.Applications).To(Equal([]string{"payments/invoicer", "shop/storefront"}))
+
+	// Confidential clients get generated credentials; public ones none.
+	for _, c := range []struct{ ns, app string }{{"shop", "backoffice"}, {"payments", "invoicer"}} {
+		app := &v1alpha1.Application{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: c.app}, app)).To(Succeed())
+		g.Expect(app.Status.CredentialsSecretName).To(Equal(c.app + "-oidc-client"))
+		secret := &corev1.Secret{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: c.app + "-oidc-client"}, secret)).To(Succeed())
+		g.Expect(string(secret.Data["client-id"])).To(Equal(app.Status.ClientID))
+		g.Expect(secret.Data["client-secret"]).To(HaveLen(43), "256 bits, base64url")
+		g.Expect(string(secret.Data["issuer-url"])).To(Equal("http://127.0.0.1:9400"))
+		g.Expect(metav1.IsControlledBy(secret, app)).To(BeTrue())
+	}
+	for _, name := range []string{"storefront-oidc-client", "mobile-oidc-client"} {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: name}, &corev1.Secret{})
+		g.Expect(err).To(HaveOccurred(), "public client %s must not get a secret", name)
+	}
+}

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -71,4 +72,11 @@ func expectNotReady(t *testing.T, obj client.Object, reason string) string {
 		msg = c.Message
 	})
 	return msg
+}
+
+// statusText is the object's status as a user sees it in -o yaml.
+func statusText(g Gomega, app *v1alpha1.Application) string {
+	b, err := json.Marshal(app.Status)
+	g.Expect(err).NotTo(HaveOccurred())
+	return string(b)
 }

@@ -14,3 +14,9 @@ var CRDs embed.FS
 //
 //go:embed samples/*.yaml
 var Samples embed.FS
+
+// ManagerRole holds config/rbac/role.yaml, the ClusterRole controller-gen
+// derives from the reconcilers' RBAC markers.
+//
+//go:embed rbac/role.yaml
+var ManagerRole []byte

@@ -15,10 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/controlplane"
@@ -49,7 +49,19 @@ func run(m *testing.M) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	mgr, err := manager.New(ctx, cp.Config, manager.Options{MetricsAddr: "0", HealthAddr: "0"})
+	k8s, err = client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+	// The manager runs as its ServiceAccount with only config/rbac's
+	// permissions, so every test also proves the RBAC is sufficient.
+	mgrCfg, err := cp.ManagerConfig(ctx, k8s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "manager RBAC:", err)
+		return 1
+	}
+	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "0", HealthAddr: "0"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 1
@@ -61,11 +73,6 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "manager stopped:", err)
 		}
 	}()
-	k8s, err = client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "client:", err)
-		return 1
-	}
 	code := m.Run()
 	cancel()
 	<-done

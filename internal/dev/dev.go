@@ -42,7 +42,17 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}()
 
-	mgr, err := manager.New(ctx, cp.Config, manager.Options{MetricsAddr: "127.0.0.1:8080", HealthAddr: "127.0.0.1:8081"})
+	admin, err := client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	// Run the manager as its ServiceAccount with config/rbac's permissions,
+	// as in a cluster.
+	mgrCfg, err := cp.ManagerConfig(ctx, admin)
+	if err != nil {
+		return err
+	}
+	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "127.0.0.1:8080", HealthAddr: "127.0.0.1:8081"})
 	if err != nil {
 		return err
 	}
@@ -59,11 +69,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	if *samples {
-		c, err := client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
-		if err != nil {
-			return fmt.Errorf("creating client: %w", err)
-		}
-		if err := applyWithRetry(ctx, log, c); err != nil {
+		if err := applyWithRetry(ctx, log, admin); err != nil {
 			return err
 		}
 		fmt.Fprintln(out, "idtenant dev: applied config/samples")

@@ -1,0 +1,51 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/config"
+)
+
+// ManagerNamespace and ManagerServiceAccount are where config/default
+// installs the manager.
+const (
+	ManagerNamespace      = "idtenant-system"
+	ManagerServiceAccount = "idtenant-manager"
+)
+
+// ManagerConfig installs the manager's ServiceAccount with exactly the RBAC
+// of config/rbac and returns a config that impersonates it. Running the
+// manager with it in tests and `dev` proves the generated ClusterRole is
+// enough: a missing permission fails there, not in a user's cluster.
+func (c *ControlPlane) ManagerConfig(ctx context.Context, admin client.Client) (*rest.Config, error) {
+	if _, err := Apply(ctx, admin, config.ManagerRole); err != nil {
+		return nil, fmt.Errorf("installing the manager ClusterRole: %w", err)
+	}
+	objs := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ManagerNamespace}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ManagerServiceAccount, Namespace: ManagerNamespace}},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "idtenant-manager"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "idtenant-manager"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ManagerServiceAccount, Namespace: ManagerNamespace}},
+		},
+	}
+	for _, o := range objs {
+		if err := admin.Create(ctx, o); client.IgnoreAlreadyExists(err) != nil {
+			return nil, fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + ManagerNamespace + ":" + ManagerServiceAccount,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ManagerNamespace, "system:authenticated"},
+	}
+	return cfg, nil
+}

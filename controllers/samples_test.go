@@ -71,12 +71,12 @@ func TestSamples(t *testing.T) {
 	}
 	want := []v1alpha1.EffectiveAccessToken{
 		{API: "shop/orders", Audience: "https://orders.acme.example", Flow: v1alpha1.FlowBrowser,
-			FlowRule: "SinglePage application (code runs in the browser)",
-			Lifetime: v1alpha1.EffectiveLifetime{Duration: "15m", Seconds: 900, BoundBy: "API orders/spec.tokenLifetimeForBrowserFlows"},
+			FlowRule:         "SinglePage application (code runs in the browser)",
+			Lifetime:         v1alpha1.EffectiveLifetime{Duration: "15m", Seconds: 900, BoundBy: "API orders/spec.tokenLifetimeForBrowserFlows"},
 			SigningAlgorithm: v1alpha1.RS256, Scopes: []string{"orders:read", "orders:write"}},
 		{API: "payments/billing", Audience: "https://billing.acme.example", Flow: v1alpha1.FlowBrowser,
-			FlowRule: "SinglePage application (code runs in the browser)",
-			Lifetime: v1alpha1.EffectiveLifetime{Duration: "1h", Seconds: 3600, BoundBy: "Tenant acme/spec.policy.maxBrowserAccessTokenLifetime"},
+			FlowRule:         "SinglePage application (code runs in the browser)",
+			Lifetime:         v1alpha1.EffectiveLifetime{Duration: "1h", Seconds: 3600, BoundBy: "Tenant acme/spec.policy.maxBrowserAccessTokenLifetime"},
 			SigningAlgorithm: v1alpha1.ES256, Scopes: []string{"invoices:read"}},
 	}
 	g := NewWithT(t)

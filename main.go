@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/idtenant/idtenant/internal/dev"
+	"github.com/idtenant/idtenant/internal/issuer"
 	"github.com/idtenant/idtenant/internal/manager"
 )
 
@@ -33,13 +34,15 @@ func main() {
 	switch mode {
 	case "manager":
 		err = runManager(ctx, args)
+	case "issuer":
+		err = issuer.RunCommand(ctx, args)
 	case "dev":
 		err = dev.Run(ctx, args, os.Stdout)
 	case "help", "-h", "--help":
-		fmt.Println("usage: idtenant [manager|dev] [flags]; idtenant <mode> -h lists a mode's flags")
+		fmt.Println("usage: idtenant [manager|issuer|dev] [flags]; idtenant <mode> -h lists a mode's flags")
 		return
 	default:
-		err = fmt.Errorf("unknown mode %q: want manager or dev", mode)
+		err = fmt.Errorf("unknown mode %q: want manager, issuer or dev", mode)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "idtenant:", err)

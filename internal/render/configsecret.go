@@ -1,0 +1,163 @@
+package render
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// Keys and limits of the configuration Secrets.
+const (
+	// ConfigManifestKey holds a ConfigManifest (JSON) in the primary Secret.
+	ConfigManifestKey = "manifest.json"
+	// ConfigDataKey holds one shard of the gzip-compressed document.
+	ConfigDataKey = "config.json.gz"
+	// MaxShardBytes keeps each Secret well under the API server's 1 MiB
+	// object limit, leaving room for metadata and the manifest.
+	MaxShardBytes = 900 << 10
+	// maxDocumentBytes bounds decompression, so a corrupted or hostile
+	// Secret cannot exhaust the issuer's memory.
+	maxDocumentBytes = 256 << 20
+
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	labelTenant    = "idtenant.dev/tenant"
+)
+
+// ConfigManifest describes how a document is split over Secrets.
+type ConfigManifest struct {
+	// Generation is the document's generation, readable without decoding.
+	Generation int64 `json:"generation"`
+	// SHA256 is the hex digest of the whole compressed document; a reader
+	// that sees shards of different generations mid-update detects it here
+	// and keeps its last good configuration.
+	SHA256 string `json:"sha256"`
+	// Shards names the Secrets holding the compressed document, in order;
+	// the first is the primary Secret itself.
+	Shards []string `json:"shards"`
+}
+
+// ConfigSecretName is the primary configuration Secret of a tenant.
+func ConfigSecretName(tenantName string) string { return tenantName + "-issuer-config" }
+
+// ConfigSecrets renders doc into the Secrets the issuer reads: the primary
+// Secret with the manifest and the first shard, then one Secret per further
+// shard. Compression alone fits thousands of Applications in one Secret;
+// sharding removes the limit.
+func ConfigSecrets(tenantName, namespace string, doc issuerconfig.Document) ([]*corev1.Secret, error) {
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("encoding issuer config: %w", err)
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := zw.Write(raw); err != nil {
+		return nil, fmt.Errorf("compressing issuer config: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing issuer config: %w", err)
+	}
+	compressed := buf.Bytes()
+	sum := sha256.Sum256(compressed)
+
+	primary := ConfigSecretName(tenantName)
+	var chunks [][]byte
+	for len(compressed) > MaxShardBytes {
+		chunks = append(chunks, compressed[:MaxShardBytes])
+		compressed = compressed[MaxShardBytes:]
+	}
+	chunks = append(chunks, compressed)
+	manifest := ConfigManifest{Generation: doc.Generation, SHA256: hex.EncodeToString(sum[:])}
+	for i := range chunks {
+		manifest.Shards = append(manifest.Shards, shardName(primary, i))
+	}
+	manifestJSON, err := json.Marshal(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("encoding config manifest: %w", err)
+	}
+
+	out := make([]*corev1.Secret, len(chunks))
+	for i, chunk := range chunks {
+		s := &corev1.Secret{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name: manifest.Shards[i], Namespace: namespace,
+				Labels: map[string]string{labelManagedBy: "idtenant", labelTenant: tenantName},
+			},
+			Type: corev1.SecretTypeOpaque,
+			Data: map[string][]byte{ConfigDataKey: chunk},
+		}
+		if i == 0 {
+			s.Data[ConfigManifestKey] = manifestJSON
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func shardName(primary string, i int) string {
+	if i == 0 {
+		return primary
+	}
+	return fmt.Sprintf("%s-%d", primary, i)
+}
+
+// ErrConfigInconsistent means the shards do not match the manifest, usually
+// because an update is half written; the reader should keep its last good
+// configuration and read again.
+var ErrConfigInconsistent = errors.New("issuer config shards do not match the manifest")
+
+// ReadConfigSecrets reassembles and validates the document from the primary
+// Secret, fetching further shards by name with get.
+func ReadConfigSecrets(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (*issuerconfig.Document, error) {
+	var m ConfigManifest
+	if err := json.Unmarshal(primary.Data[ConfigManifestKey], &m); err != nil {
+		return nil, fmt.Errorf("decoding %s of Secret %s: %w", ConfigManifestKey, primary.Name, err)
+	}
+	if len(m.Shards) == 0 || m.Shards[0] != primary.Name {
+		return nil, fmt.Errorf("manifest of Secret %s does not list itself as the first shard", primary.Name)
+	}
+	var compressed []byte
+	for i, name := range m.Shards {
+		s := primary
+		if i > 0 {
+			var err error
+			if s, err = get(name); err != nil {
+				return nil, fmt.Errorf("reading config shard %s: %w", name, err)
+			}
+		}
+		compressed = append(compressed, s.Data[ConfigDataKey]...)
+	}
+	sum := sha256.Sum256(compressed)
+	if hex.EncodeToString(sum[:]) != m.SHA256 {
+		return nil, fmt.Errorf("generation %d: %w", m.Generation, ErrConfigInconsistent)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(compressed))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing issuer config: %w", err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, maxDocumentBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing issuer config: %w", err)
+	}
+	if len(raw) > maxDocumentBytes {
+		return nil, fmt.Errorf("issuer config exceeds %d bytes uncompressed", maxDocumentBytes)
+	}
+	doc, err := issuerconfig.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if doc.Generation != m.Generation {
+		return nil, fmt.Errorf("document generation %d differs from manifest generation %d: %w", doc.Generation, m.Generation, ErrConfigInconsistent)
+	}
+	return doc, nil
+}

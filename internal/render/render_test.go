@@ -1,0 +1,205 @@
+package render
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+const aliceHash = "$2a$10$1Uhiau72Caah0gSrQWrNmO.8dvcKXOZNH3Fq9lROb4S26Z08V2RVy"
+
+func clientID(a *v1alpha1.Application) string { return a.Name + "." + a.Namespace }
+
+func tenant() *v1alpha1.Tenant {
+	return &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "identity"},
+		Spec: v1alpha1.TenantSpec{IssuerURL: "https://id.acme.example"}}
+}
+
+// inputs builds a tenant with n Applications and m APIs that look like a real
+// company's: distinct names, two redirect URIs, a few scopes, a secret digest.
+func inputs(n, m int) ConfigInputs {
+	in := ConfigInputs{Tenant: tenant(), SecretDigests: map[string]string{},
+		Users: []issuerconfig.User{{Username: "alice@acme.test", PasswordHash: aliceHash}}}
+	for j := 0; j < m; j++ {
+		in.APIs = append(in.APIs, &v1alpha1.API{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("api-%03d", j), Namespace: "apis"},
+			Spec: v1alpha1.APISpec{Audience: fmt.Sprintf("https://api-%03d.acme.example", j),
+				Scopes:        []v1alpha1.APIScope{{Name: "read", Description: "Read things."}, {Name: "write", Description: "Write things."}},
+				TokenLifetime: &metav1.Duration{Duration: time.Hour}}})
+	}
+	for i := 0; i < n; i++ {
+		app := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("team-%04d-web", i), Namespace: fmt.Sprintf("team-%03d", i%300)},
+			Spec: v1alpha1.ApplicationSpec{Type: v1alpha1.RegularWeb,
+				RedirectURIs: []v1alpha1.RedirectURI{
+					v1alpha1.RedirectURI(fmt.Sprintf("https://app-%04d.acme.example/oauth/callback", i)),
+					v1alpha1.RedirectURI(fmt.Sprintf("https://app-%04d.staging.acme.example/oauth/callback", i)),
+				},
+				APIs: []v1alpha1.APIAccess{
+					{Name: fmt.Sprintf("api-%03d", i%m), Namespace: "apis", Scopes: []v1alpha1.ScopeName{"read"}},
+					{Name: fmt.Sprintf("api-%03d", (i+7)%m), Namespace: "apis", Scopes: []v1alpha1.ScopeName{"read", "write"}},
+				},
+				IDTokenLifetime: &metav1.Duration{Duration: 2 * time.Hour}}}
+		in.Applications = append(in.Applications, app)
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		sum := sha256.Sum256(secret)
+		in.SecretDigests[clientID(app)] = hex.EncodeToString(sum[:])
+	}
+	return in
+}
+
+func TestConfigDocumentIsDeterministicAndSorted(t *testing.T) {
+	in := inputs(20, 5)
+	a := ConfigDocument(in, 7, clientID)
+	// Same inputs in another order: same document.
+	for i, j := 0, len(in.Applications)-1; i < j; i, j = i+1, j-1 {
+		in.Applications[i], in.Applications[j] = in.Applications[j], in.Applications[i]
+	}
+	b := ConfigDocument(in, 7, clientID)
+	sa, _ := ConfigSecrets("acme", "identity", a)
+	sb, _ := ConfigSecrets("acme", "identity", b)
+	if string(sa[0].Data[ConfigDataKey]) != string(sb[0].Data[ConfigDataKey]) {
+		t.Error("reordered inputs changed the rendered config: every reconcile would write a new generation")
+	}
+	for i := 1; i < len(a.Applications); i++ {
+		if a.Applications[i-1].Ref() >= a.Applications[i].Ref() {
+			t.Fatalf("applications not sorted at %d", i)
+		}
+	}
+	if a.Generation != 7 || a.APIVersion != issuerconfig.APIVersion || a.Applications[0].SecretSHA256 == "" {
+		t.Errorf("document header or digest missing: gen %d, version %q", a.Generation, a.APIVersion)
+	}
+	if err := a.Validate(); err != nil {
+		t.Errorf("rendered document does not validate: %v", err)
+	}
+}
+
+// TestLargeTenantFits renders the tenant size the issue names (5000
+// Applications, 200 APIs) and checks every Secret stays under the API
+// server's 1 MiB limit and the document round-trips.
+func TestLargeTenantFits(t *testing.T) {
+	for _, n := range []int{1000, 5000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			doc := ConfigDocument(inputs(n, 200), 3, clientID)
+			secrets, err := ConfigSecrets("acme", "identity", doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for _, s := range secrets {
+				size := 0
+				for k, v := range s.Data {
+					size += len(k) + len(v)
+				}
+				total += size
+				if size > 1<<20-32<<10 {
+					t.Errorf("Secret %s holds %d bytes, too close to the 1 MiB limit", s.Name, size)
+				}
+			}
+			t.Logf("%d applications: %d Secret(s), %d KiB compressed", n, len(secrets), total>>10)
+			got, err := ReadConfigSecrets(secrets[0], byName(secrets))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Applications) != n || len(got.APIs) != 200 || got.Generation != 3 {
+				t.Errorf("round trip lost data: %d apps, %d apis, gen %d", len(got.Applications), len(got.APIs), got.Generation)
+			}
+		})
+	}
+}
+
+func byName(secrets []*corev1.Secret) func(string) (*corev1.Secret, error) {
+	return func(name string) (*corev1.Secret, error) {
+		for _, s := range secrets {
+			if s.Name == name {
+				return s, nil
+			}
+		}
+		return nil, fmt.Errorf("secret %s not found", name)
+	}
+}
+
+// TestShardingAndTornReads forces several shards with incompressible data
+// and checks a half-written update is detected, not loaded.
+func TestShardingAndTornReads(t *testing.T) {
+	in := inputs(10, 2)
+	for i := 0; i < 3000; i++ {
+		noise := make([]byte, 1024)
+		_, _ = rand.Read(noise)
+		in.Users = append(in.Users, issuerconfig.User{Username: fmt.Sprintf("user%d-%x", i, noise), PasswordHash: aliceHash})
+	}
+	secrets, err := ConfigSecrets("acme", "identity", ConfigDocument(in, 1, clientID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secrets) < 3 {
+		t.Fatalf("want several shards for ~3 MiB of compressed noise, got %d", len(secrets))
+	}
+	if secrets[1].Name != "acme-issuer-config-1" || secrets[0].Data[ConfigManifestKey] == nil || secrets[1].Data[ConfigManifestKey] != nil {
+		t.Errorf("shard layout: %s, manifest on primary only", secrets[1].Name)
+	}
+	if _, err := ReadConfigSecrets(secrets[0], byName(secrets)); err != nil {
+		t.Fatalf("clean read: %v", err)
+	}
+	// A shard from another generation (update half written).
+	in.Users[len(in.Users)/2].Username = "changed"
+	next, _ := ConfigSecrets("acme", "identity", ConfigDocument(in, 2, clientID))
+	torn := []*corev1.Secret{secrets[0], next[1], secrets[2]}
+	if len(secrets) > 3 {
+		torn = append(torn, secrets[3:]...)
+	}
+	if _, err := ReadConfigSecrets(secrets[0], byName(torn)); !errors.Is(err, ErrConfigInconsistent) {
+		t.Errorf("torn read: got %v, want ErrConfigInconsistent", err)
+	}
+	// A missing shard.
+	if _, err := ReadConfigSecrets(secrets[0], byName(secrets[:1])); err == nil || !strings.Contains(err.Error(), "acme-issuer-config-1") {
+		t.Errorf("missing shard: %v", err)
+	}
+}
+
+func TestReadConfigSecretsRejectsCorruption(t *testing.T) {
+	secrets, _ := ConfigSecrets("acme", "identity", ConfigDocument(inputs(3, 1), 1, clientID))
+	s := secrets[0].DeepCopy()
+	s.Data[ConfigDataKey][10] ^= 0xff
+	if _, err := ReadConfigSecrets(s, byName(nil)); !errors.Is(err, ErrConfigInconsistent) {
+		t.Errorf("flipped byte: %v", err)
+	}
+	s = secrets[0].DeepCopy()
+	s.Data[ConfigManifestKey] = []byte("{")
+	if _, err := ReadConfigSecrets(s, byName(nil)); err == nil || !strings.Contains(err.Error(), "manifest.json") {
+		t.Errorf("broken manifest: %v", err)
+	}
+}
+
+func TestParseHtpasswd(t *testing.T) {
+	good := "# staff\nalice@acme.test:" + aliceHash + "\n\nbob:" + strings.Replace(aliceHash, "$2a$", "$2y$", 1) + "\n"
+	users, err := ParseHtpasswd([]byte(good))
+	if err != nil || len(users) != 2 || users[1].Username != "bob" {
+		t.Fatalf("users = %+v, %v", users, err)
+	}
+	for name, c := range map[string]struct{ in, want string }{
+		"md5-crypt":      {"carol:$apr1$abc$def", `line 1 (user "carol"): only bcrypt hashes are accepted`},
+		"plain":          {"carol:secret", "only bcrypt"},
+		"no colon":       {"carol", "line 1: want username:bcrypt-hash"},
+		"empty name":     {":" + aliceHash, "line 1: want username:bcrypt-hash"},
+		"duplicate user": {"a:" + aliceHash + "\na:" + aliceHash, `line 2: user "a" already defined on line 1`},
+	} {
+		_, err := ParseHtpasswd([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", name, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") && name == "plain" {
+			t.Errorf("%s: error echoes the password: %v", name, err)
+		}
+	}
+}

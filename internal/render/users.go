@@ -1,0 +1,57 @@
+package render
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// UsersSecretKey is the key of the users Secret that holds htpasswd lines.
+const UsersSecretKey = "htpasswd"
+
+// ParseHtpasswd reads "username:bcrypt-hash" lines (blank lines and #
+// comments allowed). Only bcrypt ($2a$, $2b$, $2y$) is accepted: the other
+// htpasswd schemes (MD5-crypt, SHA1, plain) are too weak for passwords.
+// Errors name the line but never echo the hash.
+func ParseHtpasswd(data []byte) ([]issuerconfig.User, error) {
+	var users []issuerconfig.User
+	seen := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, hash, ok := strings.Cut(line, ":")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("htpasswd line %d: want username:bcrypt-hash", n)
+		}
+		if !isBcrypt(hash) {
+			return nil, fmt.Errorf("htpasswd line %d (user %q): only bcrypt hashes are accepted; create entries with `htpasswd -nbB user password`", n, name)
+		}
+		if prev, dup := seen[name]; dup {
+			return nil, fmt.Errorf("htpasswd line %d: user %q already defined on line %d", n, name, prev)
+		}
+		seen[name] = n
+		users = append(users, issuerconfig.User{Username: name, PasswordHash: hash})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading htpasswd: %w", err)
+	}
+	return users, nil
+}
+
+func isBcrypt(h string) bool {
+	if len(h) != 60 {
+		return false
+	}
+	for _, p := range []string{"$2a$", "$2b$", "$2y$"} {
+		if strings.HasPrefix(h, p) {
+			return true
+		}
+	}
+	return false
+}

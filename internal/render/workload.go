@@ -1,0 +1,193 @@
+package render
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Ports of the issuer container.
+const (
+	IssuerHTTPPort    = 8080
+	IssuerMetricsPort = 9090
+)
+
+// Workload describes one tenant's issuer as the operator runs it.
+type Workload struct {
+	TenantName string
+	Namespace  string
+	// Image is the idtenant image (the manager's own: one binary).
+	Image    string
+	Replicas int32
+	// ConfigSecrets are the names of the configuration Secrets, primary
+	// first: the only Secrets the issuer may read.
+	ConfigSecrets []string
+}
+
+// IssuerName is the name shared by the issuer's Deployment, Service,
+// ServiceAccount, Role and RoleBinding.
+func IssuerName(tenantName string) string { return tenantName + "-issuer" }
+
+// LeaseSlots is how many Leases the issuer replicas may hold: one per
+// replica plus one for the surge pod of a rolling update.
+func LeaseSlots(replicas int32) int32 { return replicas + 1 }
+
+// LeaseName is the name of replica slot i's Lease. The operator creates the
+// slots; each replica claims a free one. Fixed names let the Role grant
+// update on exactly these Leases (RBAC cannot restrict create by name).
+func LeaseName(tenantName string, i int32) string {
+	return fmt.Sprintf("%s-issuer-%d", tenantName, i)
+}
+
+func (w Workload) labels() map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":       "idtenant-issuer",
+		"app.kubernetes.io/instance":   w.TenantName,
+		"app.kubernetes.io/managed-by": "idtenant",
+		labelTenant:                    w.TenantName,
+	}
+}
+
+func (w Workload) selector() map[string]string {
+	return map[string]string{"app.kubernetes.io/name": "idtenant-issuer", labelTenant: w.TenantName}
+}
+
+func (w Workload) meta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: IssuerName(w.TenantName), Namespace: w.Namespace, Labels: w.labels()}
+}
+
+// ServiceAccount is the issuer's identity.
+func (w Workload) ServiceAccount() *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: w.meta()}
+}
+
+// Role lets the issuer read only its own configuration Secrets and renew
+// only its own Lease slots.
+func (w Workload) Role() *rbacv1.Role {
+	leases := make([]string, 0, LeaseSlots(w.Replicas))
+	for i := int32(0); i < LeaseSlots(w.Replicas); i++ {
+		leases = append(leases, LeaseName(w.TenantName, i))
+	}
+	return &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: w.meta(),
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: w.ConfigSecrets, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: leases, Verbs: []string{"get", "update"}},
+		},
+	}
+}
+
+// RoleBinding grants the Role to the ServiceAccount.
+func (w Workload) RoleBinding() *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: w.meta(),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: IssuerName(w.TenantName)},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: IssuerName(w.TenantName), Namespace: w.Namespace}},
+	}
+}
+
+// Service exposes the issuer inside the cluster on port 80.
+func (w Workload) Service() *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: w.meta(),
+		Spec: corev1.ServiceSpec{
+			Selector: w.selector(),
+			Ports: []corev1.ServicePort{
+				{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
+				{Name: "metrics", Port: IssuerMetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+}
+
+// PodDisruptionBudget keeps one replica up through voluntary disruptions;
+// nil when there is a single replica (a PDB would block node drains).
+func (w Workload) PodDisruptionBudget() *policyv1.PodDisruptionBudget {
+	if w.Replicas < 2 {
+		return nil
+	}
+	maxUnavailable := intstr.FromInt32(1)
+	return &policyv1.PodDisruptionBudget{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+		ObjectMeta: w.meta(),
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: &maxUnavailable,
+			Selector:       &metav1.LabelSelector{MatchLabels: w.selector()},
+		},
+	}
+}
+
+// Deployment runs the issuer. The configuration is not in the pod template:
+// the issuer follows its Secrets live, so a configuration change never
+// restarts pods or drops sessions.
+func (w Workload) Deployment() *appsv1.Deployment {
+	f := false
+	t := true
+	uid := int64(65532)
+	maxSurge, maxUnavailable := intstr.FromInt32(1), intstr.FromInt32(0)
+	fieldEnv := func(name, path string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	}
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			PeriodSeconds: 10, TimeoutSeconds: 2, FailureThreshold: 3}
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: w.meta(),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &w.Replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: w.selector()},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &maxSurge, MaxUnavailable: &maxUnavailable}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: w.labels()},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           IssuerName(w.TenantName),
+					AutomountServiceAccountToken: &t,
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid,
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:  "issuer",
+						Image: w.Image,
+						Args: []string{
+							"issuer",
+							"--config-secret=" + ConfigSecretName(w.TenantName),
+							fmt.Sprintf("--lease-slots=%s:%d", IssuerName(w.TenantName), LeaseSlots(w.Replicas)),
+							fmt.Sprintf("--listen=:%d", IssuerHTTPPort),
+							fmt.Sprintf("--metrics-listen=:%d", IssuerMetricsPort),
+						},
+						Env: []corev1.EnvVar{fieldEnv("POD_NAME", "metadata.name"), fieldEnv("POD_NAMESPACE", "metadata.namespace")},
+						Ports: []corev1.ContainerPort{
+							{Name: "http", ContainerPort: IssuerHTTPPort, Protocol: corev1.ProtocolTCP},
+							{Name: "metrics", ContainerPort: IssuerMetricsPort, Protocol: corev1.ProtocolTCP},
+						},
+						ReadinessProbe: probe("/ready"),
+						LivenessProbe:  probe("/healthz"),
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+						},
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: &f,
+							ReadOnlyRootFilesystem:   &t,
+							RunAsNonRoot:             &t,
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+						},
+					}},
+				},
+			},
+		},
+	}
+}

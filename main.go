@@ -56,6 +56,7 @@ func runManager(ctx context.Context, args []string) error {
 	fl.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	fl.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fl.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active manager among replicas")
+	fl.StringVar(&opts.IssuerImage, "issuer-image", envOr("IDTENANT_ISSUER_IMAGE", "idtenant:latest"), "image of the issuer Deployments (normally this manager's own image)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -69,4 +70,11 @@ func runManager(ctx context.Context, args []string) error {
 	}
 	ctrl.Log.WithName("setup").Info("starting manager")
 	return mgr.Start(ctx)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

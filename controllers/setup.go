@@ -11,13 +11,27 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
+// Options configures the reconcilers.
+type Options struct {
+	// IssuerImage is the image issuer Deployments run; default
+	// DefaultIssuerImage.
+	IssuerImage string
+}
+
+// DefaultIssuerImage matches the image name in config/manager.
+const DefaultIssuerImage = "idtenant:latest"
+
 // Setup registers the cache indexes and all reconcilers with mgr.
-func Setup(ctx context.Context, mgr ctrl.Manager) error {
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if opts.IssuerImage == "" {
+		opts.IssuerImage = DefaultIssuerImage
+	}
 	if err := setupIndexes(ctx, mgr); err != nil {
 		return err
 	}
 	if err := (&TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
+		IssuerImage: opts.IssuerImage,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)
 	}

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/lifetime"
+	"github.com/idtenant/idtenant/internal/render"
 )
 
 // usersSecretRecheck is how often a Tenant whose users Secret is missing
@@ -32,10 +36,27 @@ type TenantReconciler struct {
 	// APIReader reads objects the manager does not cache (the users Secret).
 	APIReader client.Reader
 	Recorder  events.EventRecorder
+	// IssuerImage is the idtenant image the issuer Deployment runs.
+	IssuerImage string
+	// Now is the clock for key rotation; time.Now when nil.
+	Now func() time.Time
+}
+
+func (r *TenantReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // +kubebuilder:rbac:groups=idtenant.dev,resources=tenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=idtenant.dev,resources=tenants/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile has the same shape as ApplicationReconciler.Reconcile.
 func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -54,8 +75,11 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		}
 	}()
 	for _, step := range []func(context.Context, *v1alpha1.Tenant, *tenantObservation) error{
-		r.checkUsersSecret,
-		r.countAttached,
+		r.readUsers,
+		r.gatherServed,
+		r.reconcileKeys,
+		r.renderConfig,
+		r.applyWorkload,
 	} {
 		if err := step(ctx, tenant, &obs); err != nil {
 			return ctrl.Result{}, err
@@ -64,15 +88,16 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	return ctrl.Result{}, nil
 }
 
-// checkUsersSecret verifies that spec.usersSecretRef exists. Its content is
-// read by the issuer configuration, never copied into status or logs.
-func (r *TenantReconciler) checkUsersSecret(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+// readUsers reads the user directory from spec.usersSecretRef. The hashes
+// go into the issuer configuration only, never into status or logs.
+func (r *TenantReconciler) readUsers(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
 	ref := tenant.Spec.UsersSecretRef
 	if ref == nil {
 		return nil
 	}
 	key := client.ObjectKey{Namespace: tenant.Namespace, Name: ref.Name}
-	if err := r.APIReader.Get(ctx, key, &corev1.Secret{}); err != nil {
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			obs.usersProblem = &problem{reason: v1alpha1.ReasonUsersSecretMissing,
 				message: fmt.Sprintf("Secret %s named in spec.usersSecretRef does not exist; users cannot log in until it does", key)}
@@ -80,42 +105,19 @@ func (r *TenantReconciler) checkUsersSecret(ctx context.Context, tenant *v1alpha
 		}
 		return fmt.Errorf("getting users Secret %s: %w", key, err)
 	}
-	return nil
-}
-
-// countAttached counts the Applications and APIs the Tenant admits.
-func (r *TenantReconciler) countAttached(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
-	key := client.ObjectKeyFromObject(tenant).String()
-	var apps v1alpha1.ApplicationList
-	if err := r.List(ctx, &apps, client.MatchingFields{indexTenant: key}); err != nil {
-		return fmt.Errorf("listing Applications of Tenant %s: %w", key, err)
+	data, ok := secret.Data[render.UsersSecretKey]
+	if !ok {
+		obs.usersProblem = &problem{reason: v1alpha1.ReasonUsersSecretInvalid, stalls: true,
+			message: fmt.Sprintf("Secret %s named in spec.usersSecretRef has no %q key (htpasswd lines: user:bcrypt-hash)", key, render.UsersSecretKey)}
+		return nil
 	}
-	var apis v1alpha1.APIList
-	if err := r.List(ctx, &apis, client.MatchingFields{indexTenant: key}); err != nil {
-		return fmt.Errorf("listing APIs of Tenant %s: %w", key, err)
+	users, err := render.ParseHtpasswd(data)
+	if err != nil {
+		obs.usersProblem = &problem{reason: v1alpha1.ReasonUsersSecretInvalid, stalls: true,
+			message: fmt.Sprintf("Secret %s key %q: %v", key, render.UsersSecretKey, err)}
+		return nil
 	}
-	admitted := func(kind string, obj client.Object) (bool, error) {
-		_, p, err := resolveTenant(ctx, r.Client, kind, obj, v1alpha1.TenantReference{Name: tenant.Name, Namespace: tenant.Namespace})
-		return p == nil, err
-	}
-	for i := range apps.Items {
-		ok, err := admitted("Application", &apps.Items[i])
-		if err != nil {
-			return err
-		}
-		if ok {
-			obs.applications++
-		}
-	}
-	for i := range apis.Items {
-		ok, err := admitted("API", &apis.Items[i])
-		if err != nil {
-			return err
-		}
-		if ok {
-			obs.apis++
-		}
-	}
+	obs.users = users
 	return nil
 }
 
@@ -152,6 +154,14 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Owned children: drift (an edit, a deletion) is repaired.
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Service{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(toTenant),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(toTenant),

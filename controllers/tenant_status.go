@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
@@ -15,8 +17,18 @@ type tenantObservation struct {
 	effective    lifetime.Tenant
 	applications int32
 	apis         int32
-	// usersProblem is set when spec.usersSecretRef names a missing Secret.
+	// users is the parsed user directory.
+	users []issuerconfig.User
+	// usersProblem is set when spec.usersSecretRef is missing or invalid.
 	usersProblem *problem
+	// served is what the issuer configuration holds.
+	served servedObjects
+	// keys are the signing keys after this reconcile's rotation step.
+	keys        []keys.Key
+	keysProblem *problem
+	// config is the rendered configuration; deployment the issuer's name.
+	config     configRendered
+	deployment string
 }
 
 // DiscoveryURL is where OpenID Provider metadata lives for issuerURL.
@@ -37,9 +49,25 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 		Applications:       obs.applications,
 		APIs:               obs.apis,
 	}
+	if obs.config.generation > 0 {
+		st.Issuer = &v1alpha1.IssuerStatus{
+			ConfigGeneration:   obs.config.generation,
+			ConfigSecrets:      obs.config.secrets,
+			ConfigBytes:        obs.config.bytes,
+			ServedApplications: int32(len(obs.served.apps)),
+			ServedAPIs:         int32(len(obs.served.apis)),
+			Keys:               keyStatus(obs.keys),
+			Deployment:         obs.deployment,
+		}
+	} else if tenant.Status.Issuer != nil {
+		st.Issuer = tenant.Status.Issuer.DeepCopy() // last good, kept while a problem blocks rendering
+	}
 	r := readyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
-	if p := obs.usersProblem; p != nil {
-		r = fromProblem(p)
+	for _, p := range []*problem{obs.usersProblem, obs.keysProblem} {
+		if p != nil {
+			r = fromProblem(p)
+			break
+		}
 	}
 	setKstatusConditions(&st.Conditions, gen, r)
 	return st

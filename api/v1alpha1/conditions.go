@@ -30,4 +30,6 @@ const (
 	ReasonInvalidSpec         = "InvalidSpec"
 	ReasonCredentialsError    = "CredentialsError"
 	ReasonUsersSecretMissing  = "UsersSecretMissing"
+	ReasonUsersSecretInvalid  = "UsersSecretInvalid"
+	ReasonKeysInvalid         = "KeysInvalid"
 )

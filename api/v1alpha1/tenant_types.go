@@ -239,6 +239,64 @@ type TenantStatus struct {
 	// apis is the number of APIs attached to this tenant.
 	// +optional
 	APIs int32 `json:"apis"`
+
+	// issuer reports the issuer the operator runs for this tenant.
+	// +optional
+	Issuer *IssuerStatus `json:"issuer,omitempty"`
+}
+
+// IssuerStatus reports the rendered configuration and signing keys.
+type IssuerStatus struct {
+	// configGeneration is the generation of the issuer configuration the
+	// operator rendered last; it increases by one with every change.
+	// +optional
+	ConfigGeneration int64 `json:"configGeneration,omitempty"`
+
+	// configSecrets are the Secrets holding that configuration (compressed
+	// and, for very large tenants, sharded), primary first.
+	// +optional
+	// +listType=atomic
+	ConfigSecrets []string `json:"configSecrets,omitempty"`
+
+	// configBytes is the compressed size of the configuration.
+	// +optional
+	ConfigBytes int64 `json:"configBytes,omitempty"`
+
+	// servedApplications counts the Applications the configuration holds:
+	// attached ones that resolved and passed policy.
+	// +optional
+	ServedApplications int32 `json:"servedApplications"`
+
+	// servedAPIs counts the APIs the configuration holds.
+	// +optional
+	ServedAPIs int32 `json:"servedAPIs"`
+
+	// keys are the published signing keys (public information only).
+	// +optional
+	// +listType=atomic
+	Keys []SigningKeyStatus `json:"keys,omitempty"`
+
+	// deployment is the issuer Deployment's name.
+	// +optional
+	Deployment string `json:"deployment,omitempty"`
+}
+
+// SigningKeyStatus describes one published key; the private half is never
+// shown.
+type SigningKeyStatus struct {
+	// id is the JWS "kid".
+	// +required
+	ID string `json:"id"`
+	// algorithm is RS256 or ES256.
+	// +required
+	Algorithm SigningAlgorithm `json:"algorithm"`
+	// role is active (signs new tokens), next (published ahead of use) or
+	// retiring (verifies tokens it signed until they expire).
+	// +required
+	Role string `json:"role"`
+	// createdAt is when the key was generated.
+	// +optional
+	CreatedAt metav1.Time `json:"createdAt,omitzero"`
 }
 
 // TenantEffective lists the tenant-wide values the issuer applies.

@@ -7,7 +7,11 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,6 +36,8 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionNamespace holds the Lease when not in-cluster.
 	LeaderElectionNamespace string
+	// IssuerImage is the image of issuer Deployments (this binary's image).
+	IssuerImage string
 }
 
 // NewScheme registers the built-in types and idtenant's.
@@ -59,14 +65,23 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "idtenant-manager.idtenant.dev",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// Cache only what idtenant creates, not every Secret, Deployment or
+		// Lease in the cluster.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: ManagedSecrets},
+			&corev1.Secret{}:                {Label: ManagedSecrets},
+			&corev1.ServiceAccount{}:        {Label: ManagedSecrets},
+			&corev1.Service{}:               {Label: ManagedSecrets},
+			&appsv1.Deployment{}:            {Label: ManagedSecrets},
+			&rbacv1.Role{}:                  {Label: ManagedSecrets},
+			&rbacv1.RoleBinding{}:           {Label: ManagedSecrets},
+			&policyv1.PodDisruptionBudget{}: {Label: ManagedSecrets},
+			&coordinationv1.Lease{}:         {Label: ManagedSecrets},
 		}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage}); err != nil {
 		return nil, err
 	}
 	if opts.HealthAddr != "0" && opts.HealthAddr != "" {

@@ -1,0 +1,130 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/keys"
+	"github.com/idtenant/idtenant/internal/render"
+)
+
+// annotationContentSHA256 on the primary config Secret is the digest of the
+// rendered content without its generation: equal content keeps the
+// generation, so reconciles that change nothing write nothing.
+const annotationContentSHA256 = "idtenant.dev/content-sha256"
+
+// renderConfig owns the issuer configuration Secrets.
+func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	if obs.keysProblem != nil || obs.usersProblem != nil {
+		return nil // keep serving the last good configuration
+	}
+	doc := render.ConfigDocument(render.ConfigInputs{
+		Tenant: tenant, Applications: obs.served.apps, SecretDigests: obs.served.digests,
+		APIs: obs.served.apis, Users: obs.users, Keys: keys.ConfigKeys(obs.keys),
+	}, 0, ClientID)
+	content, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("encoding issuer config: %w", err)
+	}
+	sum := sha256.Sum256(content)
+	digest := hex.EncodeToString(sum[:])
+
+	primary := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: tenant.Namespace, Name: render.ConfigSecretName(tenant.Name)}
+	var generation int64
+	switch err := r.Get(ctx, key, primary); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("getting issuer config Secret %s: %w", key, err)
+	default:
+		generation, _ = strconv.ParseInt(primary.Annotations[annotationGeneration], 10, 64)
+		if primary.Annotations[annotationContentSHA256] == digest {
+			obs.config = configRendered{generation: generation, secrets: shardNames(primary), bytes: secretBytes(primary)}
+			return nil
+		}
+	}
+
+	doc.Generation = generation + 1
+	secrets, err := render.ConfigSecrets(tenant.Name, tenant.Namespace, doc)
+	if err != nil {
+		return err
+	}
+	// Shards first, primary last: a reader that sees the new manifest finds
+	// every shard already written (and the manifest digest catches the rest).
+	for i := len(secrets) - 1; i >= 0; i-- {
+		s := secrets[i]
+		s.Labels = ownedLabels(tenant)
+		if i == 0 {
+			s.Annotations = map[string]string{annotationContentSHA256: digest, annotationGeneration: strconv.FormatInt(doc.Generation, 10)}
+		}
+		if err := r.apply(ctx, tenant, s); err != nil {
+			return err
+		}
+	}
+	obs.config = configRendered{generation: doc.Generation, secrets: names(secrets), bytes: totalBytes(secrets)}
+	return r.deleteStaleShards(ctx, tenant, len(secrets))
+}
+
+const annotationGeneration = "idtenant.dev/config-generation"
+
+// configRendered is what renderConfig reports to status.
+type configRendered struct {
+	generation int64
+	secrets    []string
+	bytes      int64
+}
+
+// deleteStaleShards removes shards left from a larger configuration.
+func (r *TenantReconciler) deleteStaleShards(ctx context.Context, tenant *v1alpha1.Tenant, count int) error {
+	var list corev1.SecretList
+	if err := r.List(ctx, &list, client.InNamespace(tenant.Namespace), client.MatchingLabels(ownedLabels(tenant))); err != nil {
+		return fmt.Errorf("listing config shards: %w", err)
+	}
+	primary := render.ConfigSecretName(tenant.Name)
+	for i := range list.Items {
+		s := &list.Items[i]
+		for n := count; n < count+64; n++ {
+			if s.Name == fmt.Sprintf("%s-%d", primary, n) {
+				if err := r.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
+					return fmt.Errorf("deleting stale config shard %s: %w", s.Name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func shardNames(primary *corev1.Secret) []string {
+	var m render.ConfigManifest
+	if json.Unmarshal(primary.Data[render.ConfigManifestKey], &m) != nil {
+		return []string{primary.Name}
+	}
+	return m.Shards
+}
+
+func secretBytes(s *corev1.Secret) int64 { return int64(len(s.Data[render.ConfigDataKey])) }
+
+func totalBytes(secrets []*corev1.Secret) int64 {
+	var n int64
+	for _, s := range secrets {
+		n += secretBytes(s)
+	}
+	return n
+}
+
+func names(secrets []*corev1.Secret) []string {
+	out := make([]string, len(secrets))
+	for i, s := range secrets {
+		out[i] = s.Name
+	}
+	return out
+}

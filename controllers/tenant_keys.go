@@ -1,0 +1,92 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/keys"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// keysSecretKey holds the JSON list of keys.Key in the signing-keys Secret.
+const keysSecretKey = "keys.json"
+
+// verificationMargin is added to the longest token lifetime before a retired
+// key leaves the JWKS: clock skew between issuer and verifiers.
+const verificationMargin = 5 * time.Minute
+
+// KeysSecretName is the Secret holding a tenant's signing keys.
+func KeysSecretName(tenantName string) string { return tenantName + "-signing-keys" }
+
+// reconcileKeys owns the signing-keys Secret: it generates the first keys and
+// steps the rotation (internal/keys.Plan) with the reconciler's clock.
+func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	name := client.ObjectKey{Namespace: tenant.Namespace, Name: KeysSecretName(tenant.Name)}
+	secret := &corev1.Secret{}
+	var current []keys.Key
+	err := r.Get(ctx, name, secret)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("getting signing keys Secret %s: %w", name, err)
+	default:
+		if err := json.Unmarshal(secret.Data[keysSecretKey], &current); err != nil {
+			// Never silently replace keys: tokens signed with them would stop
+			// verifying. A human must look.
+			obs.keysProblem = &problem{reason: v1alpha1.ReasonKeysInvalid, stalls: true,
+				message: fmt.Sprintf("Secret %s key %s is not a valid key list (%v); fix or delete it to generate new keys", name, keysSecretKey, err)}
+			return nil
+		}
+	}
+
+	policy := keys.Policy{Period: obs.effective.KeyRotationPeriod.Duration, Retention: obs.served.longest + verificationMargin}
+	planned, changed, err := keys.Plan(current, signingAlgorithms(tenant, obs), r.now(), policy, keys.Generate)
+	if err != nil {
+		return err
+	}
+	obs.keys = planned
+	if !changed && err == nil && secret.Name != "" {
+		return nil
+	}
+	data, err := json.Marshal(planned)
+	if err != nil {
+		return fmt.Errorf("encoding signing keys: %w", err)
+	}
+	desired := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: name.Name, Namespace: name.Namespace, Labels: ownedLabels(tenant)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{keysSecretKey: data},
+	}
+	return r.apply(ctx, tenant, desired)
+}
+
+// signingAlgorithms lists the algorithms in use: the tenant's and those of
+// the APIs it serves.
+func signingAlgorithms(tenant *v1alpha1.Tenant, obs *tenantObservation) []v1alpha1.SigningAlgorithm {
+	algs := []v1alpha1.SigningAlgorithm{obs.effective.SigningAlgorithm}
+	t := lifetime.ForTenant(tenant)
+	for _, api := range obs.served.apis {
+		if alg := lifetime.ForAPI(t, api).SigningAlgorithm; !slices.Contains(algs, alg) {
+			algs = append(algs, alg)
+		}
+	}
+	return algs
+}
+
+func keyStatus(ks []keys.Key) []v1alpha1.SigningKeyStatus {
+	out := make([]v1alpha1.SigningKeyStatus, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, v1alpha1.SigningKeyStatus{ID: k.ID, Algorithm: k.Algorithm, Role: string(k.Role), CreatedAt: metav1.NewTime(k.CreatedAt)})
+	}
+	return out
+}

@@ -1,0 +1,145 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// servedObjects is what the issuer configuration is made of: the attached
+// Applications and APIs that resolved and passed policy, by the same rules
+// their own reconcilers report in status.
+type servedObjects struct {
+	apps    []*v1alpha1.Application
+	apis    []*v1alpha1.API
+	digests map[string]string // client ID -> hex SHA-256 of the client secret
+	// longest is the longest lifetime of any token the issuer can sign, how
+	// long a retired key must stay published.
+	longest time.Duration
+}
+
+// gatherServed fills obs.served and the attachment counts.
+func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	key := client.ObjectKeyFromObject(tenant).String()
+	var apps v1alpha1.ApplicationList
+	if err := r.List(ctx, &apps, client.MatchingFields{indexTenant: key}); err != nil {
+		return fmt.Errorf("listing Applications of Tenant %s: %w", key, err)
+	}
+	var apis v1alpha1.APIList
+	if err := r.List(ctx, &apis, client.MatchingFields{indexTenant: key}); err != nil {
+		return fmt.Errorf("listing APIs of Tenant %s: %w", key, err)
+	}
+	t := lifetime.ForTenant(tenant)
+	served := servedObjects{digests: map[string]string{}}
+
+	admitted := func(kind string, obj client.Object) (bool, error) {
+		_, p, err := resolveTenant(ctx, r.Client, kind, obj, v1alpha1.TenantReference{Name: tenant.Name, Namespace: tenant.Namespace})
+		return p == nil && err == nil, err
+	}
+	var admittedAPIs []*v1alpha1.API
+	for i := range apis.Items {
+		api := &apis.Items[i]
+		ok, err := admitted("API", api)
+		if err != nil {
+			return err
+		}
+		if ok {
+			obs.apis++
+			admittedAPIs = append(admittedAPIs, api)
+		}
+	}
+	for _, api := range admittedAPIs {
+		if audienceTaken(api, admittedAPIs) {
+			continue
+		}
+		eff := lifetime.ForAPI(t, api)
+		if eff.Enforcement.Rejected() {
+			continue
+		}
+		served.apis = append(served.apis, api)
+		served.longest = max(served.longest, eff.Standard.Duration, eff.Browser.Duration)
+	}
+
+	for i := range apps.Items {
+		app := &apps.Items[i]
+		ok, err := admitted("Application", app)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		obs.applications++
+		appAPIs, p, err := fetchAPIs(ctx, r.Client, app, tenant)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			continue
+		}
+		effAPIs := make([]lifetime.API, len(appAPIs))
+		for j, a := range appAPIs {
+			effAPIs[j] = lifetime.ForAPI(t, a)
+		}
+		eff := lifetime.ForApplication(t, app, effAPIs)
+		if eff.Enforcement.Rejected() {
+			continue
+		}
+		if isConfidential(app.Spec.Type) {
+			digest, ok, err := r.secretDigest(ctx, app)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // its reconciler has not created the credentials yet
+			}
+			served.digests[ClientID(app)] = digest
+		}
+		if eff.IDToken != nil {
+			served.longest = max(served.longest, eff.IDToken.Duration)
+		}
+		served.apps = append(served.apps, app)
+	}
+	obs.served = served
+	return nil
+}
+
+// audienceTaken reports whether an older admitted API claims api's audience
+// (the APIReconciler reports AudienceConflict for it).
+func audienceTaken(api *v1alpha1.API, all []*v1alpha1.API) bool {
+	for _, other := range all {
+		if other.UID != api.UID && other.Spec.Audience == api.Spec.Audience && older(other, api) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretDigest reads the application's credentials Secret and returns the
+// SHA-256 of its client secret. The secret itself goes no further.
+func (r *TenantReconciler) secretDigest(ctx context.Context, app *v1alpha1.Application) (string, bool, error) {
+	s := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: CredentialsSecretName(app)}, s)
+	if apierrors.IsNotFound(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("getting credentials of Application %s/%s: %w", app.Namespace, app.Name, err)
+	}
+	secret := s.Data[SecretKeyClientSecret]
+	if !metav1.IsControlledBy(s, app) || len(secret) == 0 {
+		return "", false, nil
+	}
+	sum := sha256.Sum256(secret)
+	return hex.EncodeToString(sum[:]), true, nil
+}

@@ -1,0 +1,97 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/render"
+)
+
+// fieldOwner is the server-side apply manager of everything idtenant renders.
+const fieldOwner = client.FieldOwner("idtenant")
+
+// ownedLabels mark the objects a Tenant owns, so the manager caches only
+// those and the issuer's Role can name them.
+func ownedLabels(tenant *v1alpha1.Tenant) map[string]string {
+	return map[string]string{labelManagedBy: managedBy, "idtenant.dev/tenant": tenant.Name}
+}
+
+// apply server-side applies obj, owned by tenant: drift is repaired on the
+// next reconcile and deleting the Tenant deletes it.
+func (r *TenantReconciler) apply(ctx context.Context, tenant *v1alpha1.Tenant, obj client.Object) error {
+	if err := controllerutil.SetControllerReference(tenant, obj, r.Scheme()); err != nil {
+		return fmt.Errorf("owning %T %s: %w", obj, obj.GetName(), err)
+	}
+	if err := r.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
+	}
+	return nil
+}
+
+// applyWorkload owns the issuer's ServiceAccount, Role, RoleBinding,
+// Service, Deployment, PodDisruptionBudget and Lease slots.
+func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	if obs.config.generation == 0 {
+		return nil // nothing to serve yet
+	}
+	w := render.Workload{
+		TenantName: tenant.Name, Namespace: tenant.Namespace, Image: r.IssuerImage,
+		Replicas: obs.effective.Replicas, ConfigSecrets: obs.config.secrets,
+	}
+	for _, obj := range []client.Object{w.ServiceAccount(), w.Role(), w.RoleBinding(), w.Service(), w.Deployment()} {
+		obj.SetLabels(mergeLabels(obj.GetLabels(), ownedLabels(tenant)))
+		if err := r.apply(ctx, tenant, obj); err != nil {
+			return err
+		}
+	}
+	if pdb := w.PodDisruptionBudget(); pdb != nil {
+		pdb.SetLabels(mergeLabels(pdb.GetLabels(), ownedLabels(tenant)))
+		if err := r.apply(ctx, tenant, pdb); err != nil {
+			return err
+		}
+	} else {
+		stale := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: render.IssuerName(tenant.Name), Namespace: tenant.Namespace}}
+		if err := r.Delete(ctx, stale); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting PodDisruptionBudget of a single replica: %w", err)
+		}
+	}
+	obs.deployment = w.Deployment().Name
+	return r.ensureLeaseSlots(ctx, tenant, render.LeaseSlots(w.Replicas))
+}
+
+// ensureLeaseSlots creates the Leases replicas report through. They are
+// created once and then written only by the issuer replicas (RBAC cannot
+// limit "create" by name, so the issuer may not create them itself).
+func (r *TenantReconciler) ensureLeaseSlots(ctx context.Context, tenant *v1alpha1.Tenant, slots int32) error {
+	for i := int32(0); i < slots; i++ {
+		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{
+			Name: render.LeaseName(tenant.Name, i), Namespace: tenant.Namespace, Labels: ownedLabels(tenant),
+		}}
+		if err := controllerutil.SetControllerReference(tenant, lease, r.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Create(ctx, lease); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating Lease slot %s: %w", lease.Name, err)
+		}
+	}
+	return nil
+}
+
+func mergeLabels(a, b map[string]string) map[string]string {
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}

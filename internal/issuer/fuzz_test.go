@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 var (
@@ -85,8 +87,11 @@ func FuzzAuthorizeRequest(f *testing.F) {
 		}
 		if loc := rec.Header().Get("Location"); loc != "" {
 			allowed := []string{fuzzIssuer + pathLogin + "?", "https://web.acme.test/cb?", "https://web.acme.test/cb#",
-				"https://spa.acme.test/cb?", "https://spa.acme.test/cb#", "com.acme.app:/cb?", "com.acme.app:/cb#", "http://127.0.0.1"}
-			ok := false
+				"https://spa.acme.test/cb?", "https://spa.acme.test/cb#", "com.acme.app:/cb?", "com.acme.app:/cb#"}
+			// A native app's loopback redirect may use any port and any
+			// loopback address (RFC 8252 section 7.3).
+			u, isLoopback := op.HTTPLoopbackOrLocalhost(loc)
+			ok := isLoopback && u.Scheme == "http" && u.Path == "/cb"
 			for _, p := range allowed {
 				ok = ok || strings.HasPrefix(loc, p)
 			}

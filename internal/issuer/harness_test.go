@@ -204,7 +204,7 @@ func effective(t testing.TB, doc *issuerconfig.Document, clientID string) lifeti
 
 // env is a running issuer on loopback with a fake clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *fakeClock
 	srv    *Server
 	store  *store.Memory
@@ -214,7 +214,7 @@ type env struct {
 	ctx    context.Context
 }
 
-func newEnv(t *testing.T, mutate func(*issuerconfig.Document)) *env {
+func newEnv(t testing.TB, mutate func(*issuerconfig.Document)) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -315,7 +315,7 @@ func (b *browser) login(page, user, password string) (*http.Response, string) {
 
 // callback parses the application-side redirect: query for code, fragment
 // for responses carrying tokens.
-func callback(t *testing.T, resp *http.Response, body string) url.Values {
+func callback(t testing.TB, resp *http.Response, body string) url.Values {
 	t.Helper()
 	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("want a redirect to the application, got %d: %s", resp.StatusCode, body)
@@ -338,7 +338,7 @@ func (e *env) oauth2Config(clientID, redirect string, scopes ...string) *oauth2.
 
 // jwtParts decodes a JWT's header and claims without verifying (tests
 // verify with go-oidc separately).
-func jwtParts(t *testing.T, tok string) (header, claims map[string]any) {
+func jwtParts(t testing.TB, tok string) (header, claims map[string]any) {
 	t.Helper()
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
@@ -357,7 +357,7 @@ func jwtParts(t *testing.T, tok string) (header, claims map[string]any) {
 }
 
 // lifetimeOf is exp - iat of a JWT.
-func lifetimeOf(t *testing.T, tok string) time.Duration {
+func lifetimeOf(t testing.TB, tok string) time.Duration {
 	t.Helper()
 	_, c := jwtParts(t, tok)
 	return time.Duration(c["exp"].(float64)-c["iat"].(float64)) * time.Second

@@ -31,7 +31,7 @@ type signingKey struct {
 	priv crypto.Signer
 	// jwt signs ID tokens (typ JWT); at signs access tokens (typ at+jwt,
 	// RFC 9068 section 2.1).
-	jwt, at jose.Signer
+	jwt, at *jwsSigner
 }
 
 func compileKeys(keys []issuerconfig.Key) (*keySet, error) {
@@ -52,11 +52,10 @@ func compileKeys(keys []issuerconfig.Key) (*keySet, error) {
 			return nil, fmt.Errorf("keys[%d] (%s): a second active %s key", i, k.ID, k.Algorithm)
 		}
 		sk := &signingKey{id: k.ID, alg: k.Algorithm, priv: priv}
-		jk := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}}
-		if sk.jwt, err = jose.NewSigner(jk, (&jose.SignerOptions{}).WithType("JWT")); err != nil {
+		if sk.jwt, err = newJWSSigner(priv, string(k.Algorithm), k.ID, "JWT"); err != nil {
 			return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
 		}
-		if sk.at, err = jose.NewSigner(jk, (&jose.SignerOptions{}).WithType("at+jwt")); err != nil {
+		if sk.at, err = newJWSSigner(priv, string(k.Algorithm), k.ID, "at+jwt"); err != nil {
 			return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
 		}
 		ks.active[k.Algorithm] = sk

@@ -12,5 +12,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ISSUER_TEST_LOGS") == "" {
 		slog.SetDefault(slog.New(slog.DiscardHandler))
 	}
+	if path := os.Getenv(benchServeEnv); path != "" {
+		os.Exit(benchServe(path))
+	}
 	os.Exit(m.Run())
 }

@@ -46,16 +46,12 @@ type idClaims struct {
 }
 
 // sign serialises claims as a compact JWS.
-func sign(signer jose.Signer, claims any) (string, error) {
+func sign(signer *jwsSigner, claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("encoding claims: %w", err)
 	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("signing: %w", err)
-	}
-	return jws.CompactSerialize()
+	return signer.sign(payload)
 }
 
 // randomToken returns 256 random bits, base64url: codes, refresh tokens,

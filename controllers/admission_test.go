@@ -252,6 +252,36 @@ func TestAdmissionRejects(t *testing.T) {
 			a.Spec.RefreshToken = &v1alpha1.RefreshTokenSpec{Rotation: v1alpha1.RotationDisabled, ReuseInterval: d("5s")}
 			return a
 		}(), []string{"spec.refreshToken.reuseInterval applies only when rotation is Enabled"}},
+		{"javascript redirect URI on a native app", func() client.Object {
+			a := validApp(ns, v1alpha1.Native)
+			a.Spec.RedirectURIs = []v1alpha1.RedirectURI{"javascript:alert(1)"}
+			return a
+		}(), []string{"spec.redirectURIs[0]", "must not use the javascript, data, vbscript or file scheme"}},
+		{"http redirect URI on a public host for a native app", func() client.Object {
+			a := validApp(ns, v1alpha1.Native)
+			a.Spec.RedirectURIs = []v1alpha1.RedirectURI{"http://evil.example.com/cb"}
+			return a
+		}(), []string{"spec.redirectURIs[0]", "http is allowed only for loopback hosts"}},
+		{"https redirect URI without a host", func() client.Object {
+			a := validApp(ns, v1alpha1.RegularWeb)
+			a.Spec.RedirectURIs = []v1alpha1.RedirectURI{"https:///callback"}
+			return a
+		}(), []string{"spec.redirectURIs[0]", "must name a host"}},
+		{"http post-logout URI on a public host", func() client.Object {
+			a := validApp(ns, v1alpha1.SinglePage)
+			a.Spec.PostLogoutRedirectURIs = []v1alpha1.RedirectURI{"http://evil.example.com/"}
+			return a
+		}(), []string{"spec.postLogoutRedirectURIs[0]", "http is allowed only for loopback hosts"}},
+		{"issuer with user information", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.IssuerURL = "https://user:pass@id.acme.example"
+			return t
+		}(), []string{"spec.issuerURL must not contain user information"}},
+		{"audience with a tab", func() client.Object {
+			a := validAPI(ns)
+			a.Spec.Audience = "https://orders\t.acme.example"
+			return a
+		}(), []string{"spec.audience must not contain whitespace"}},
 		{"origin with a path", func() client.Object {
 			a := validApp(ns, v1alpha1.SinglePage)
 			a.Spec.AllowedOrigins = []v1alpha1.Origin{"https://shop.acme.example/app"}

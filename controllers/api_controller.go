@@ -40,7 +40,11 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	}
 	var obs apiObservation
 	defer func() {
-		retErr = errors.Join(retErr, r.writeStatus(ctx, api, obs))
+		if retErr != nil {
+			retErr = errors.Join(retErr, r.writeTransient(ctx, api, retErr))
+			return
+		}
+		retErr = r.writeStatus(ctx, api, obs)
 		if retErr == nil {
 			retErr = terminalIfStalled(api.Status.Conditions)
 		}
@@ -71,21 +75,30 @@ func (r *APIReconciler) checkAudience(ctx context.Context, api *v1alpha1.API, ob
 	if obs.tenant == nil {
 		return nil
 	}
+	owner, err := audienceOwner(ctx, r.Client, obs.tenant, api)
+	if err != nil || owner == "" {
+		return err
+	}
+	obs.audienceProblem = &problem{reason: v1alpha1.ReasonAudienceConflict, stalls: true,
+		message: fmt.Sprintf("spec.audience %q is already used by API %s in the same Tenant; audiences must be unique per Tenant", api.Spec.Audience, owner)}
+	return nil
+}
+
+// audienceOwner returns "<namespace>/<name>" of the older API of tenant
+// that claims api's audience, or "" when api owns it. Every reconciler asks
+// this one function, so they agree on the winner.
+func audienceOwner(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant, api *v1alpha1.API) (string, error) {
 	var list v1alpha1.APIList
-	if err := r.List(ctx, &list, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(obs.tenant).String()}); err != nil {
-		return fmt.Errorf("listing APIs of Tenant %s: %w", client.ObjectKeyFromObject(obs.tenant), err)
+	if err := c.List(ctx, &list, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(tenant).String()}); err != nil {
+		return "", fmt.Errorf("listing APIs of Tenant %s: %w", client.ObjectKeyFromObject(tenant), err)
 	}
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == api.UID || other.Spec.Audience != api.Spec.Audience || !older(other, api) {
-			continue
+		if other.UID != api.UID && other.Spec.Audience == api.Spec.Audience && older(other, api) {
+			return other.Namespace + "/" + other.Name, nil
 		}
-		obs.audienceProblem = &problem{reason: v1alpha1.ReasonAudienceConflict, stalls: true,
-			message: fmt.Sprintf("spec.audience %q is already used by API %s/%s in the same Tenant; audiences must be unique per Tenant",
-				api.Spec.Audience, other.Namespace, other.Name)}
-		return nil
 	}
-	return nil
+	return "", nil
 }
 
 // older orders APIs by creation, then by key, so exactly one of two
@@ -142,7 +155,10 @@ func (r *APIReconciler) writeStatus(ctx context.Context, api *v1alpha1.API, obs 
 func (r *APIReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.API{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
+		// Status depends on the Tenant's spec only; its status changes
+		// (counts on every attach) must not re-reconcile every dependent.
+		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.siblings),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(r.forApplication),
@@ -197,4 +213,16 @@ func (r *APIReconciler) forNamespace(ctx context.Context, o client.Object) []rec
 		return nil
 	}
 	return requestsFor(ptrs(list.Items))
+}
+
+// writeTransient records a failed reconcile without touching what was
+// observed before (see markTransient).
+func (r *APIReconciler) writeTransient(ctx context.Context, api *v1alpha1.API, cause error) error {
+	before := api.DeepCopy()
+	markTransient(&api.Status.Conditions, api.Generation, cause)
+	if err := r.Status().Patch(ctx, api, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patching API status: %w", client.IgnoreNotFound(err))
+	}
+	recordReadyTransition(r.Recorder, api, before.Status.Conditions, api.Status.Conditions)
+	return nil
 }

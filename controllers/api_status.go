@@ -28,6 +28,9 @@ func apiStatus(api *v1alpha1.API, obs apiObservation) v1alpha1.APIStatus {
 		Applications:       obs.applications,
 	}
 	conds := &st.Conditions
+	if obs.tenantProblem == nil && obs.tenant == nil {
+		obs.tenantProblem = &problem{reason: v1alpha1.ReasonProgressing, message: "Resolving the Tenant."}
+	}
 	if p := obs.tenantProblem; p != nil {
 		boolCondition(conds, gen, v1alpha1.ConditionTenantResolved, false, p.reason, p.message)
 	} else {
@@ -35,8 +38,10 @@ func apiStatus(api *v1alpha1.API, obs apiObservation) v1alpha1.APIStatus {
 		boolCondition(conds, gen, v1alpha1.ConditionTenantResolved, true, v1alpha1.ReasonResolved,
 			"Tenant "+tenantKey(api.Spec.TenantRef, api.Namespace).String()+" admits this API.")
 	}
-	if eff := obs.effective; eff != nil {
-		setClampedCondition(conds, gen, eff.Enforcement)
+	if eff := obs.effective; eff == nil {
+		setClampedCondition(conds, gen, nil)
+	} else {
+		setClampedCondition(conds, gen, &eff.Enforcement)
 		if !eff.Enforcement.Rejected() {
 			s := eff.Status()
 			st.Effective = &s

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +22,10 @@ import (
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
+// credentialsRecheck is how often an Application blocked by a foreign Secret
+// in its credentials' place looks again.
+const credentialsRecheck = 10 * time.Second
+
 // ApplicationReconciler resolves an Application's Tenant and APIs, computes
 // its effective lifetimes, keeps its client credentials Secret and writes
 // status.
@@ -35,7 +40,7 @@ type ApplicationReconciler struct {
 // +kubebuilder:rbac:groups=idtenant.dev,resources=applications,verbs=get;list;watch
 // +kubebuilder:rbac:groups=idtenant.dev,resources=applications/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=idtenant.dev,resources=tenants;apis,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -53,9 +58,16 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	var obs applicationObservation
 	defer func() {
-		retErr = errors.Join(retErr, r.writeStatus(ctx, app, obs))
+		if retErr != nil {
+			retErr = errors.Join(retErr, r.writeTransient(ctx, app, retErr))
+			return
+		}
+		retErr = r.writeStatus(ctx, app, obs)
 		if retErr == nil {
 			retErr = terminalIfStalled(app.Status.Conditions)
+		}
+		if retErr == nil && obs.credentialsProblem != nil {
+			result.RequeueAfter = credentialsRecheck
 		}
 	}()
 
@@ -141,6 +153,12 @@ func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, 
 			return nil, &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
 				message: fmt.Sprintf("API %s listed in spec.apis[%d] is in namespace %q, which Tenant %s does not admit", key, i, api.Namespace, tenantRef)}, nil
 		}
+		if owner, err := audienceOwner(ctx, c, tenant, api); err != nil {
+			return nil, nil, err
+		} else if owner != "" {
+			return nil, &problem{reason: v1alpha1.ReasonAudienceConflict,
+				message: fmt.Sprintf("API %s listed in spec.apis[%d] is not served: its audience %q belongs to API %s", key, i, api.Spec.Audience, owner)}, nil
+		}
 		if eff := lifetime.ForAPI(t, api); eff.Enforcement.Rejected() {
 			return nil, &problem{reason: v1alpha1.ReasonPolicyViolation,
 				message: fmt.Sprintf("API %s listed in spec.apis[%d] is refused by Tenant policy: %s", key, i, eff.Enforcement.Violations[0].Message())}, nil
@@ -180,7 +198,10 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.Secret{}).
-		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
+		// Status depends on the Tenant's spec only; its status changes
+		// (counts on every attach) must not re-reconcile every dependent.
+		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.forAPI)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
@@ -213,4 +234,16 @@ func (r *ApplicationReconciler) forNamespace(ctx context.Context, o client.Objec
 		return nil
 	}
 	return requestsFor(ptrs(list.Items))
+}
+
+// writeTransient records a failed reconcile without touching what was
+// observed before (see markTransient).
+func (r *ApplicationReconciler) writeTransient(ctx context.Context, app *v1alpha1.Application, cause error) error {
+	before := app.DeepCopy()
+	markTransient(&app.Status.Conditions, app.Generation, cause)
+	if err := r.Status().Patch(ctx, app, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patching Application status: %w", client.IgnoreNotFound(err))
+	}
+	recordReadyTransition(r.Recorder, app, before.Status.Conditions, app.Status.Conditions)
+	return nil
 }

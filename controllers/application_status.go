@@ -3,6 +3,7 @@ package controllers
 import (
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -41,6 +42,9 @@ func applicationStatus(app *v1alpha1.Application, obs applicationObservation) v1
 	}
 	conds := &st.Conditions
 
+	if obs.tenantProblem == nil && obs.tenant == nil {
+		obs.tenantProblem = &problem{reason: v1alpha1.ReasonProgressing, message: "Resolving the Tenant."}
+	}
 	if obs.tenantProblem != nil {
 		boolCondition(conds, gen, v1alpha1.ConditionTenantResolved, false, obs.tenantProblem.reason, obs.tenantProblem.message)
 		setCondition(conds, gen, v1alpha1.ConditionAPIsResolved, metav1.ConditionUnknown, v1alpha1.ReasonTenantNotReady, "Waiting for the Tenant to resolve.")
@@ -56,8 +60,10 @@ func applicationStatus(app *v1alpha1.Application, obs applicationObservation) v1
 	}
 
 	eff := obs.effective
-	if eff != nil {
-		setClampedCondition(conds, gen, eff.Enforcement)
+	if eff == nil {
+		setClampedCondition(conds, gen, nil)
+	} else {
+		setClampedCondition(conds, gen, &eff.Enforcement)
 		if !eff.Enforcement.Rejected() {
 			st.Effective = eff.Status()
 			st.Advisories = eff.Advisories
@@ -94,8 +100,18 @@ func fromProblem(p *problem) readiness {
 	return waitingFor(p.reason, p.message)
 }
 
-// setClampedCondition reports LifetimesClamped from the policy enforcement.
-func setClampedCondition(conds *[]metav1.Condition, gen int64, e lifetime.Enforcement) {
+// setClampedCondition reports LifetimesClamped from the policy enforcement;
+// nil e (nothing computed yet) removes it rather than leave a stale verdict.
+func setClampedCondition(conds *[]metav1.Condition, gen int64, e *lifetime.Enforcement) {
+	if e == nil {
+		meta.RemoveStatusCondition(conds, v1alpha1.ConditionLifetimesClamped)
+		return
+	}
+	if e.Rejected() {
+		boolCondition(conds, gen, v1alpha1.ConditionLifetimesClamped, false, v1alpha1.ReasonPolicyViolation,
+			"Not clamped: the Tenant's policy mode is Reject. "+violationsMessage(*e))
+		return
+	}
 	if len(e.Clamps) == 0 {
 		boolCondition(conds, gen, v1alpha1.ConditionLifetimesClamped, false, v1alpha1.ReasonWithinPolicy, "Every requested lifetime is within the Tenant's policy.")
 		return

@@ -69,13 +69,15 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 		return nil
 	}
 	if found && !owned {
-		obs.credentialsProblem = &problem{reason: v1alpha1.ReasonCredentialsError, stalls: true,
+		// Waiting, not stalled: the fix is deleting or renaming that Secret,
+		// which the label-filtered cache cannot see, so recheck on a timer.
+		obs.credentialsProblem = &problem{reason: v1alpha1.ReasonCredentialsError,
 			message: fmt.Sprintf("Secret %s exists and is not owned by this Application; rename or delete it so the operator can create the client credentials there", key)}
 		return nil
 	}
 	obs.credentialsSecret = key.Name
 	if found {
-		return nil
+		return r.refreshCredentials(ctx, app, obs.tenant, existing)
 	}
 	secret, err := newClientSecret()
 	if err != nil {
@@ -112,4 +114,29 @@ func newClientSecret() (string, error) {
 		return "", fmt.Errorf("generating client secret: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// refreshCredentials keeps the non-secret fields of an existing credentials
+// Secret current (a Tenant's issuer URL can change); the client secret itself
+// is never rewritten.
+func (r *ApplicationReconciler) refreshCredentials(ctx context.Context, app *v1alpha1.Application, tenant *v1alpha1.Tenant, s *corev1.Secret) error {
+	want := map[string]string{SecretKeyClientID: ClientID(app), SecretKeyIssuerURL: tenant.Spec.IssuerURL}
+	patch := client.MergeFrom(s.DeepCopy())
+	changed := false
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	for k, v := range want {
+		if string(s.Data[k]) != v {
+			s.Data[k] = []byte(v)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if err := r.Patch(ctx, s, patch); err != nil {
+		return fmt.Errorf("updating credentials Secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return nil
 }

@@ -37,8 +37,8 @@ func recordReadyTransition(rec events.EventRecorder, obj runtime.Object, before,
 var errStalled = errors.New("stalled: waiting for a spec change")
 
 // terminalIfStalled turns Stalled=True into a terminal error, so
-// controller-runtime logs it once and does not retry in a loop; a watch
-// event (the fix) triggers the next reconcile.
+// controller-runtime does not retry it with backoff; the next relevant watch
+// event (the fix, or a change to a dependency) triggers the next reconcile.
 func terminalIfStalled(conds []metav1.Condition) error {
 	if c := meta.FindStatusCondition(conds, v1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
 		return reconcile.TerminalError(errors.Join(errStalled, errors.New(c.Message)))

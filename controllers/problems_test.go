@@ -207,3 +207,54 @@ func TestReadyEvents(t *testing.T) {
 		g.Expect(reasons).To(ConsistOf("Warning/TenantNotFound", "Normal/Ready"))
 	})
 }
+
+// TestApplicationListingAConflictingAPI: the API that lost an audience
+// conflict is not served, so an Application listing it must not claim tokens
+// for it.
+func TestApplicationListingAConflictingAPI(t *testing.T) {
+	ns := newNamespace(t, nil)
+	second := validAPI(ns)
+	second.Name = "orders-copy"
+	app := validApp(ns, v1alpha1.MachineToMachine)
+	app.Spec.APIs = []v1alpha1.APIAccess{{Name: "orders-copy"}}
+	create(t, validTenant(ns), validAPI(ns))
+	expectReady(t, validAPI(ns))
+	create(t, second, app)
+	msg := expectNotReady(t, app, v1alpha1.ReasonAudienceConflict)
+	NewWithT(t).Expect(msg).To(ContainSubstring("API " + ns + "/orders-copy listed in spec.apis[0] is not served: its audience \"https://orders.acme.example\" belongs to API " + ns + "/orders"))
+	eventually(t, func(g Gomega) { g.Expect(app.Status.Effective).To(BeNil()) })
+}
+
+// TestCredentialsFollowIssuerURL keeps the non-secret fields of the
+// credentials Secret current, and recovers once a foreign Secret is gone.
+func TestCredentialsFollowIssuerURL(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	tenant := validTenant(ns)
+	app := validApp(ns, v1alpha1.MachineToMachine)
+	create(t, tenant, app)
+	expectReady(t, app)
+	key := client.ObjectKey{Namespace: ns, Name: "shopfront-oidc-client"}
+	s := &corev1.Secret{}
+	NewWithT(t).Expect(k8s.Get(ctx, key, s)).To(Succeed())
+	secret := string(s.Data["client-secret"])
+
+	update(t, tenant, func(tn *v1alpha1.Tenant) { tn.Spec.IssuerURL = "https://login.acme.example" })
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, key, s)).To(Succeed())
+		g.Expect(string(s.Data["issuer-url"])).To(Equal("https://login.acme.example"))
+		g.Expect(string(s.Data["client-secret"])).To(Equal(secret))
+	})
+}
+
+func TestCredentialsErrorClearsWhenTheForeignSecretGoes(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "shopfront-oidc-client", Namespace: ns}}
+	app := validApp(ns, v1alpha1.MachineToMachine)
+	create(t, validTenant(ns), foreign, app)
+	expectNotReady(t, app, v1alpha1.ReasonCredentialsError)
+	eventually(t, func(g Gomega) { g.Expect(kstatusOf(g, app)).To(Equal(status.InProgressStatus)) })
+	NewWithT(t).Expect(k8s.Delete(ctx, foreign)).To(Succeed())
+	expectReady(t, app)
+}

@@ -85,3 +85,15 @@ func truncate(s string, n int) string {
 	}
 	return s[:n-3] + "..."
 }
+
+// markTransient reports a reconcile that failed on something other than the
+// objects' specs (the API server, a cache not yet synced): Ready=Unknown and
+// Reconciling=True with the error, every other status field left as last
+// observed. Deriving status from a half-filled observation would state
+// wrong facts with confidence.
+func markTransient(conds *[]metav1.Condition, generation int64, err error) {
+	msg := "Retrying after an error: " + err.Error()
+	setCondition(conds, generation, v1alpha1.ConditionReady, metav1.ConditionUnknown, v1alpha1.ReasonReconcileError, msg)
+	setCondition(conds, generation, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonReconcileError, msg)
+	meta.RemoveStatusCondition(conds, v1alpha1.ConditionStalled)
+}

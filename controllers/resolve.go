@@ -51,7 +51,10 @@ func resolveTenant(ctx context.Context, c client.Reader, kind string, obj client
 	var nsLabels map[string]string
 	if from := allowedFrom(tenant); from == v1alpha1.NamespacesFromSelector && obj.GetNamespace() != tenant.Namespace {
 		ns := &corev1.Namespace{}
-		if err := c.Get(ctx, types.NamespacedName{Name: obj.GetNamespace()}, ns); err != nil {
+		// NotFound: the cache has not seen a namespace created together with
+		// the object yet; judge it without labels, and the Namespace watch
+		// re-checks when it arrives.
+		if err := c.Get(ctx, types.NamespacedName{Name: obj.GetNamespace()}, ns); client.IgnoreNotFound(err) != nil {
 			return nil, nil, fmt.Errorf("getting Namespace %s: %w", obj.GetNamespace(), err)
 		}
 		nsLabels = ns.Labels

@@ -25,25 +25,18 @@ func TestSamples(t *testing.T) {
 	}
 
 	eventually(t, func(g Gomega) {
-		var tenants v1alpha1.TenantList
-		var apps v1alpha1.ApplicationList
-		var apis v1alpha1.APIList
-		g.Expect(k8s.List(ctx, &tenants)).To(Succeed())
-		g.Expect(k8s.List(ctx, &apps, client.InNamespace("shop"))).To(Succeed())
-		g.Expect(k8s.List(ctx, &apis, client.InNamespace("shop"))).To(Succeed())
 		var all []client.Object
-		for i := range tenants.Items {
-			if tenants.Items[i].Namespace == "identity" {
-				all = append(all, &tenants.Items[i])
-			}
+		tenants := &v1alpha1.TenantList{}
+		g.Expect(k8s.List(ctx, tenants, client.InNamespace("identity"))).To(Succeed())
+		all = append(all, ptrsOf(tenants.Items)...)
+		for _, ns := range []string{"shop", "payments"} {
+			apps, apis := &v1alpha1.ApplicationList{}, &v1alpha1.APIList{}
+			g.Expect(k8s.List(ctx, apps, client.InNamespace(ns))).To(Succeed())
+			g.Expect(k8s.List(ctx, apis, client.InNamespace(ns))).To(Succeed())
+			all = append(all, ptrsOf(apps.Items)...)
+			all = append(all, ptrsOf(apis.Items)...)
 		}
-		for i := range apps.Items {
-			all = append(all, &apps.Items[i])
-		}
-		for i := range apis.Items {
-			all = append(all, &apis.Items[i])
-		}
-		g.Expect(all).To(HaveLen(1 + 3 + 1))
+		g.Expect(all).To(HaveLen(1 + 4 + 2), "every sample object")
 		for _, o := range all {
 			g.Expect(readyOf(o)).To(Equal(metav1.ConditionTrue), "%T %s", o, o.GetName())
 			g.Expect(kstatusOf(g, o)).To(Equal(status.CurrentStatus), "%T %s", o, o.GetName())
@@ -115,4 +108,15 @@ func TestSamples(t *testing.T) {
 		err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: name}, &corev1.Secret{})
 		g.Expect(err).To(HaveOccurred(), "public client %s must not get a secret", name)
 	}
+}
+
+func ptrsOf[T any, P interface {
+	*T
+	client.Object
+}](items []T) []client.Object {
+	out := make([]client.Object, len(items))
+	for i := range items {
+		out[i] = P(&items[i])
+	}
+	return out
 }

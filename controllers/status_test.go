@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -123,5 +124,27 @@ func TestTenantAdmits(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("%s: got %v, %v; want %v", c.name, got, err, c.want)
 		}
+	}
+}
+
+func TestTransientErrorKeepsObservedStatus(t *testing.T) {
+	conds := []metav1.Condition{}
+	setKstatusConditions(&conds, 4, stalledBy(v1alpha1.ReasonPolicyViolation, "too long"))
+	markTransient(&conds, 5, errors.New("etcd leader changed"))
+	ready := meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
+	if ready.Status != metav1.ConditionUnknown || ready.Reason != v1alpha1.ReasonReconcileError || ready.Message != "Retrying after an error: etcd leader changed" {
+		t.Errorf("Ready = %+v", ready)
+	}
+	if meta.FindStatusCondition(conds, v1alpha1.ConditionStalled) != nil || meta.FindStatusCondition(conds, v1alpha1.ConditionReconciling) == nil {
+		t.Errorf("a transient error is progress, not a stall: %+v", conds)
+	}
+	// An empty observation (the Tenant not looked up yet) must not panic.
+	app := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "n"}}
+	if st := applicationStatus(app, applicationObservation{}); meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady).Status != metav1.ConditionFalse {
+		t.Errorf("empty observation: %+v", st.Conditions)
+	}
+	api := &v1alpha1.API{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "n"}}
+	if st := apiStatus(api, apiObservation{}); meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady).Status != metav1.ConditionFalse {
+		t.Errorf("empty observation: %+v", st.Conditions)
 	}
 }

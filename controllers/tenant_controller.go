@@ -69,7 +69,11 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	}
 	obs := tenantObservation{effective: lifetime.ForTenant(tenant)}
 	defer func() {
-		retErr = errors.Join(retErr, r.writeStatus(ctx, tenant, obs))
+		if retErr != nil {
+			retErr = errors.Join(retErr, r.writeTransient(ctx, tenant, retErr))
+			return
+		}
+		retErr = r.writeStatus(ctx, tenant, obs)
 		if retErr == nil && obs.usersProblem != nil {
 			result.RequeueAfter = usersSecretRecheck
 		}
@@ -170,4 +174,16 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Named("tenant").
 		Complete(r)
+}
+
+// writeTransient records a failed reconcile without touching what was
+// observed before (see markTransient).
+func (r *TenantReconciler) writeTransient(ctx context.Context, tenant *v1alpha1.Tenant, cause error) error {
+	before := tenant.DeepCopy()
+	markTransient(&tenant.Status.Conditions, tenant.Generation, cause)
+	if err := r.Status().Patch(ctx, tenant, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patching Tenant status: %w", client.IgnoreNotFound(err))
+	}
+	recordReadyTransition(r.Recorder, tenant, before.Status.Conditions, tenant.Status.Conditions)
+	return nil
 }

@@ -58,8 +58,9 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 			admittedAPIs = append(admittedAPIs, api)
 		}
 	}
+	all := ptrs(apis.Items)
 	for _, api := range admittedAPIs {
-		if audienceTaken(api, admittedAPIs) {
+		if audienceTaken(api, all) {
 			continue
 		}
 		eff := lifetime.ForAPI(t, api)
@@ -114,8 +115,8 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 	return nil
 }
 
-// audienceTaken reports whether an older admitted API claims api's audience
-// (the APIReconciler reports AudienceConflict for it).
+// audienceTaken reports whether an older API of the tenant claims api's
+// audience, the rule of audienceOwner over an already listed set.
 func audienceTaken(api *v1alpha1.API, all []*v1alpha1.API) bool {
 	for _, other := range all {
 		if other.UID != api.UID && other.Spec.Audience == api.Spec.Audience && older(other, api) {

@@ -18,7 +18,7 @@ type APISpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:XValidation:rule="self.trim() == self && !self.contains(' ')",message="spec.audience must not contain spaces"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[[:space:]]')",message="spec.audience must not contain whitespace"
 	Audience string `json:"audience"`
 
 	// scopes the API defines. Applications may be granted any of them in

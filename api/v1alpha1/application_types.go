@@ -51,6 +51,9 @@ const (
 // +kubebuilder:validation:XValidation:rule="isURL(self) && size(url(self).getScheme()) > 0",message="must be an absolute URI with a scheme, such as https://app.example.com/callback"
 // +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="must not contain a fragment (#): OAuth 2.0 (RFC 6749 section 3.1.2) forbids it"
 // +kubebuilder:validation:XValidation:rule="!self.contains('*')",message="must not contain wildcards: redirect URIs are matched exactly"
+// +kubebuilder:validation:XValidation:rule="!self.matches('(?i)^(javascript|data|vbscript|file):')",message="must not use the javascript, data, vbscript or file scheme"
+// +kubebuilder:validation:XValidation:rule="!self.matches('(?i)^https?:') || self.matches('(?i)^https?://[^/?#@]')",message="an http(s) URI must name a host"
+// +kubebuilder:validation:XValidation:rule="!self.matches('(?i)^http:') || self.matches('(?i)^http://(localhost|127[.]0[.]0[.]1|.::1.)([:/?#]|$)')",message="must use https; http is allowed only for loopback hosts (localhost, 127.0.0.1, [::1])"
 type RedirectURI string
 
 // Origin is a web origin, scheme://host[:port], with no path.

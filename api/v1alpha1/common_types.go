@@ -43,10 +43,11 @@ type EffectiveLifetime struct {
 	// +required
 	Seconds int64 `json:"seconds"`
 
-	// boundBy names the setting that decided this value, for example
-	// "API shop/orders spec.tokenLifetimeForBrowserFlows",
-	// "Tenant shop/acme spec.policy.maxAccessTokenLifetime", or
-	// "default" when nothing was set.
+	// boundBy names the setting that decided this value, as
+	// "<Kind> <name>/spec.<field>", for example
+	// "API orders/spec.tokenLifetimeForBrowserFlows" or
+	// "Tenant acme/spec.policy.maxAccessTokenLifetime". A field that was
+	// not set, so its default applied, ends in " (default)".
 	// +required
 	BoundBy string `json:"boundBy"`
 }

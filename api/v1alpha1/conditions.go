@@ -32,4 +32,5 @@ const (
 	ReasonUsersSecretMissing  = "UsersSecretMissing"
 	ReasonUsersSecretInvalid  = "UsersSecretInvalid"
 	ReasonKeysInvalid         = "KeysInvalid"
+	ReasonReconcileError      = "ReconcileError"
 )

@@ -21,6 +21,7 @@ type TenantSpec struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['https', 'http'] && size(url(self).getHostname()) > 0",message="spec.issuerURL must be an absolute http(s) URL such as https://id.example.com"
 	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() == 'https' || url(self).getHostname() in ['localhost', '127.0.0.1', '::1']",message="spec.issuerURL must use https; http is allowed only for loopback hosts (localhost, 127.0.0.1, [::1])"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="spec.issuerURL must not contain a query or fragment (OpenID Connect Discovery 1.0, section 3)"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('@')",message="spec.issuerURL must not contain user information (user:password@)"
 	IssuerURL string `json:"issuerURL"`
 
 	// session bounds how long a user's single-sign-on session at the issuer
@@ -213,8 +214,8 @@ type TenantStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling and Stalled (kstatus), plus
-	// LifetimesClamped.
+	// conditions: Ready, Reconciling and Stalled (kstatus). Ready's message
+	// summarises the session lifetimes and what is attached.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -26,6 +26,8 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	binDir := fl.String("control-plane-binaries", "", "directory with kube-apiserver and etcd (default: $KUBEBUILDER_ASSETS or bin/k8s/"+controlplane.KubernetesVersion+")")
 	kubeconfigOut := fl.String("kubeconfig-out", filepath.Join("bin", "dev", "kubeconfig"), "where to write the kubeconfig for kubectl")
 	samples := fl.Bool("samples", true, "apply config/samples after start")
+	metricsAddr := fl.String("metrics-bind-address", "127.0.0.1:8080", "manager metrics address; 0 disables")
+	healthAddr := fl.String("health-probe-bind-address", "127.0.0.1:8081", "manager /healthz and /readyz address; 0 disables")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -52,7 +54,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "127.0.0.1:8080", HealthAddr: "127.0.0.1:8081"})
+	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: *metricsAddr, HealthAddr: *healthAddr})
 	if err != nil {
 		return err
 	}

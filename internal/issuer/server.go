@@ -133,6 +133,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+pathLogin, s.loginPage)
 	mux.HandleFunc("POST "+pathLogin, s.loginSubmit)
 	mux.HandleFunc("GET "+pathLoggedOut, s.loggedOut)
+	mux.HandleFunc("POST "+pathToken, s.tokenEndpoint(oph))
 	mux.Handle("/", oph)
 	return s.middleware(mux)
 }

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"net/url"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -13,12 +14,24 @@ import (
 // token for one of its APIs: standard flow, no session, so exactly the
 // API's effective tokenLifetime. The grant touches no storage.
 func (s *Server) ClientCredentialsExchange(_ context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
+	cl := s.cfg.Load().clients[r.Client.GetID()]
+	if cl == nil {
+		return nil, oidc.ErrInvalidClient()
+	}
+	resp, err := s.clientCredentials(cl, r.Form, r.Data.Scope)
+	if err != nil {
+		return nil, err
+	}
+	return tokenResponse(resp), nil
+}
+
+// clientCredentials is the grant itself, shared with the fast path.
+func (s *Server) clientCredentials(cl *client, form url.Values, requested []string) (*oidc.AccessTokenResponse, error) {
 	c := s.cfg.Load()
-	cl := c.clients[r.Client.GetID()]
-	if cl == nil || cl.spec.Type != v1alpha1.MachineToMachine {
+	if cl.spec.Type != v1alpha1.MachineToMachine {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("client_credentials is for MachineToMachine applications")
 	}
-	api, err := resolveTarget(cl, r.Form)
+	api, err := resolveTarget(cl, form)
 	if err != nil {
 		return nil, err
 	}
@@ -28,11 +41,11 @@ func (s *Server) ClientCredentialsExchange(_ context.Context, r *op.ClientReques
 		}
 		api = &cl.apis[0]
 	}
-	scopes, err := resolveScopes(r.Data.Scope, api, false)
+	scopes, err := resolveScopes(requested, api, false)
 	if err != nil {
 		return nil, err
 	}
-	if len(r.Data.Scope) == 0 {
+	if len(requested) == 0 {
 		scopes = api.scopes
 	}
 	g := &grant{grantType: "client_credentials", client: cl, api: api, scopes: scopes, subject: cl.id}
@@ -42,10 +55,10 @@ func (s *Server) ClientCredentialsExchange(_ context.Context, r *op.ClientReques
 		return nil, err
 	}
 	s.countToken(g, "access_token")
-	return tokenResponse(&oidc.AccessTokenResponse{
+	return &oidc.AccessTokenResponse{
 		AccessToken: tok,
 		TokenType:   oidc.BearerToken,
 		ExpiresIn:   expiresIn(now, exp),
 		Scope:       scopes,
-	}), nil
+	}, nil
 }

@@ -191,3 +191,13 @@ func (w Workload) Deployment() *appsv1.Deployment {
 		},
 	}
 }
+
+// Annotations an issuer replica writes on its Lease slot, read by the
+// operator to report IssuerSynced.
+const (
+	// AnnotationServedGeneration is the config generation the replica serves.
+	AnnotationServedGeneration = "idtenant.dev/served-generation"
+	// AnnotationConfigError is why the replica could not load the newest
+	// generation (empty when it could); it never contains secrets.
+	AnnotationConfigError = "idtenant.dev/config-error"
+)

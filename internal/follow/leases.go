@@ -1,0 +1,164 @@
+package follow
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/idtenant/idtenant/internal/render"
+)
+
+// Report is what a replica says about itself on its Lease.
+type Report struct {
+	// Generation is the configuration generation served.
+	Generation int64
+	// Error is why the newest generation could not be loaded ("" if it was).
+	Error string
+}
+
+// Leases claims one of the tenant's Lease slots and renews it with the
+// replica's Report. Slots are created by the operator (RBAC cannot limit
+// "create" to names); a replica takes the first slot that is free or whose
+// holder stopped renewing, and optimistic concurrency (resourceVersion)
+// makes sure two replicas never hold the same slot.
+type Leases struct {
+	Client    kubernetes.Interface
+	Namespace string
+	// Prefix and Slots name the slots Prefix-0 … Prefix-(Slots-1).
+	Prefix string
+	Slots  int32
+	// Identity is this replica's name (the pod name).
+	Identity string
+	// Duration is how long a Lease stays live without renewal. Default 15s;
+	// the replica renews every third of it.
+	Duration time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	held string // name of the slot held, "" if none
+}
+
+func (l *Leases) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Leases) duration() time.Duration {
+	if l.Duration == 0 {
+		return 15 * time.Second
+	}
+	return l.Duration
+}
+
+// Held is the name of the slot this replica holds, "" if none.
+func (l *Leases) Held() string { return l.held }
+
+// Run renews until ctx ends, then releases the slot so the operator stops
+// counting this replica at once.
+func (l *Leases) Run(ctx context.Context, report func() Report) error {
+	tick := time.NewTicker(l.duration() / 3)
+	defer tick.Stop()
+	for {
+		_ = l.Renew(ctx, report()) // a failed renewal is retried on the next tick
+		select {
+		case <-ctx.Done():
+			release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return l.Release(release)
+		case <-tick.C:
+		}
+	}
+}
+
+// Renew writes r to the held slot, claiming one first if needed.
+func (l *Leases) Renew(ctx context.Context, r Report) error {
+	if l.held != "" {
+		err := l.write(ctx, l.held, r, false)
+		if err == nil {
+			return nil
+		}
+		l.held = "" // lost it (taken over after we stalled): claim again
+	}
+	for i := int32(0); i < l.Slots; i++ {
+		name := fmt.Sprintf("%s-%d", l.Prefix, i)
+		if err := l.write(ctx, name, r, true); err == nil {
+			l.held = name
+			return nil
+		}
+	}
+	return fmt.Errorf("no free Lease slot among %s-0..%d for %s", l.Prefix, l.Slots-1, l.Identity)
+}
+
+var errTaken = fmt.Errorf("lease held by another replica")
+
+// write updates slot name with r. With claim, it takes the slot only if it is
+// free or expired; without, only if this replica still holds it.
+func (l *Leases) write(ctx context.Context, name string, r Report, claim bool) error {
+	leases := l.Client.CoordinationV1().Leases(l.Namespace)
+	lease, err := leases.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	now := l.now()
+	mine := lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity == l.Identity
+	if !mine && (!claim || Live(lease, now)) {
+		return errTaken
+	}
+	secs := int32(l.duration() / time.Second)
+	micro := metav1.NewMicroTime(now)
+	lease.Spec.HolderIdentity = &l.Identity
+	lease.Spec.LeaseDurationSeconds = &secs
+	lease.Spec.RenewTime = &micro
+	if !mine {
+		lease.Spec.AcquireTime = &micro
+	}
+	if lease.Annotations == nil {
+		lease.Annotations = map[string]string{}
+	}
+	lease.Annotations[render.AnnotationServedGeneration] = strconv.FormatInt(r.Generation, 10)
+	lease.Annotations[render.AnnotationConfigError] = r.Error
+	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+	return err
+}
+
+// Release frees the held slot.
+func (l *Leases) Release(ctx context.Context) error {
+	if l.held == "" {
+		return nil
+	}
+	leases := l.Client.CoordinationV1().Leases(l.Namespace)
+	lease, err := leases.Get(ctx, l.held, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != l.Identity {
+		return nil
+	}
+	lease.Spec.HolderIdentity = nil
+	lease.Spec.RenewTime = nil
+	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+	l.held = ""
+	return err
+}
+
+// Live reports whether a Lease is held and was renewed within its duration.
+// The operator counts only live Leases: a replica that died or hangs drops
+// out of IssuerSynced once its Lease expires.
+func Live(lease *coordinationv1.Lease, now time.Time) bool {
+	s := lease.Spec
+	if s.HolderIdentity == nil || *s.HolderIdentity == "" || s.RenewTime == nil || s.LeaseDurationSeconds == nil {
+		return false
+	}
+	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second))
+}

@@ -45,7 +45,9 @@ func (f *authFlow) GetResponseType() oidc.ResponseType { return oidc.ResponseTyp
 func (f *authFlow) GetState() string                   { return f.State }
 func (f *authFlow) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMode(f.ResponseMode) }
 
-func (f *authFlow) has(part string) bool { return slices.Contains(strings.Fields(f.ResponseType), part) }
+func (f *authFlow) has(part string) bool {
+	return slices.Contains(strings.Fields(f.ResponseType), part)
+}
 
 // VerifyAuthRequest finds the client of an authorization request. Errors
 // here are shown to the user, never redirected: the redirect URI is not yet

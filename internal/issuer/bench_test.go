@@ -71,6 +71,7 @@ func benchServe(path string) int {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if alg, ok := strings.CutPrefix(in.Text(), "raw "); ok {
+			pprof.StopCPUProfile() // profile serving only
 			key := srv.cfg.Load().keys.active[v1alpha1.SigningAlgorithm(alg)]
 			fmt.Printf("%f\n", rawSignRate(key.priv))
 		}
@@ -192,11 +193,11 @@ func rawSignRate(signer crypto.Signer) float64 {
 // same run.
 func BenchmarkClientCredentials(b *testing.B) {
 	testKeys(b)
-	for _, c := range []struct{ alg, aud string }{
-		{"RS256", "https://orders.acme.test"},
-		{"ES256", "https://payments.acme.test"},
+	for _, c := range []struct{ alg, aud, proto string }{ // proto: a label for the table
+		{"RS256", "https://orders.acme.test", "http1"},
+		{"ES256", "https://payments.acme.test", "http1"},
 	} {
-		b.Run(c.alg, func(b *testing.B) {
+		b.Run(c.alg+"/"+c.proto, func(b *testing.B) {
 			ch := startChildIssuer(b, nil)
 			issuer, pid := ch.issuer, ch.pid
 			tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}

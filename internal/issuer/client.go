@@ -96,6 +96,6 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 // IsScopeAllowed keeps every scope through the library's filter; the issuer
 // refuses disallowed scopes itself with invalid_scope rather than silently
 // dropping them.
-func (c *client) IsScopeAllowed(string) bool          { return true }
+func (c *client) IsScopeAllowed(string) bool           { return true }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
-func (c *client) ClockSkew() time.Duration            { return 0 }
+func (c *client) ClockSkew() time.Duration             { return 0 }

@@ -7,12 +7,12 @@ import (
 // metrics live on the issuer's own registry, so an issuer embedded in a
 // test or beside the manager never collides with other collectors.
 type metrics struct {
-	tokens         *prometheus.CounterVec
-	sessionsStart  prometheus.Counter
-	sessionsEnd    *prometheus.CounterVec
-	latency        *prometheus.HistogramVec
-	loginFailures  prometheus.Counter
-	generation     prometheus.Gauge
+	tokens        *prometheus.CounterVec
+	sessionsStart prometheus.Counter
+	sessionsEnd   *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	loginFailures prometheus.Counter
+	generation    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

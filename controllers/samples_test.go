@@ -36,7 +36,7 @@ func TestSamples(t *testing.T) {
 			all = append(all, ptrsOf(apps.Items)...)
 			all = append(all, ptrsOf(apis.Items)...)
 		}
-		g.Expect(all).To(HaveLen(1 + 4 + 2), "every sample object")
+		g.Expect(all).To(HaveLen(1+4+2), "every sample object")
 		for _, o := range all {
 			g.Expect(readyOf(o)).To(Equal(metav1.ConditionTrue), "%T %s", o, o.GetName())
 			g.Expect(kstatusOf(g, o)).To(Equal(status.CurrentStatus), "%T %s", o, o.GetName())

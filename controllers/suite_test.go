@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +29,9 @@ import (
 // k8s reaches the shared control plane; the manager runs against it for the
 // whole package, as it would in a cluster.
 var k8s client.Client
+
+// restConfig reaches the control plane as an administrator.
+var restConfig *rest.Config
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -49,6 +53,7 @@ func run(m *testing.M) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	restConfig = cp.Config
 	k8s, err = client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -77,6 +78,13 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		if retErr == nil && obs.usersProblem != nil {
 			result.RequeueAfter = usersSecretRecheck
 		}
+		// A replica that stops renewing causes no event: look again when
+		// the first live Lease would go stale.
+		if exp := obs.replicas.nextExpiry; retErr == nil && !exp.IsZero() {
+			if wait := exp.Sub(r.now()) + time.Second; result.RequeueAfter == 0 || wait < result.RequeueAfter {
+				result.RequeueAfter = wait
+			}
+		}
 	}()
 	for _, step := range []func(context.Context, *v1alpha1.Tenant, *tenantObservation) error{
 		r.readUsers,
@@ -84,6 +92,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		r.reconcileKeys,
 		r.renderConfig,
 		r.applyWorkload,
+		r.observeIssuer,
 	} {
 		if err := step(ctx, tenant, &obs); err != nil {
 			return ctrl.Result{}, err
@@ -166,6 +175,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&coordinationv1.Lease{}, builder.WithPredicates(leaseReportChanged)).
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(toTenant),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(toTenant),

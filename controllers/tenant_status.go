@@ -29,6 +29,8 @@ type tenantObservation struct {
 	// config is the rendered configuration; deployment the issuer's name.
 	config     configRendered
 	deployment string
+	// replicas is what the issuer replicas report.
+	replicas issuerReplicas
 }
 
 // DiscoveryURL is where OpenID Provider metadata lives for issuerURL.
@@ -58,7 +60,12 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 			ServedAPIs:         int32(len(obs.served.apis)),
 			Keys:               keyStatus(obs.keys),
 			Deployment:         obs.deployment,
+			Replicas:           obs.effective.Replicas,
+			LiveReplicas:       obs.replicas.live,
+			SyncedReplicas:     obs.replicas.synced,
+			ServedGeneration:   obs.replicas.served,
 		}
+		setIssuerConditions(&st.Conditions, gen, obs.config.generation, obs.replicas)
 	} else if tenant.Status.Issuer != nil {
 		st.Issuer = tenant.Status.Issuer.DeepCopy() // last good, kept while a problem blocks rendering
 	}

@@ -10,6 +10,10 @@ const (
 	ConditionTenantResolved   = "TenantResolved"
 	ConditionAPIsResolved     = "APIsResolved"
 	ConditionLifetimesClamped = "LifetimesClamped"
+	// ConditionIssuerAvailable: at least one issuer replica is up.
+	ConditionIssuerAvailable = "IssuerAvailable"
+	// ConditionIssuerSynced: every live replica serves the newest generation.
+	ConditionIssuerSynced = "IssuerSynced"
 )
 
 // Condition reasons, CamelCase as metav1.Condition requires.
@@ -33,4 +37,8 @@ const (
 	ReasonUsersSecretInvalid  = "UsersSecretInvalid"
 	ReasonKeysInvalid         = "KeysInvalid"
 	ReasonReconcileError      = "ReconcileError"
+	ReasonReplicasServing     = "ReplicasServing"
+	ReasonNoReplicaReporting  = "NoReplicaReporting"
+	ReasonGenerationPending   = "GenerationPending"
+	ReasonGenerationServed    = "GenerationServed"
 )

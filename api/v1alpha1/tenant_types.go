@@ -280,6 +280,24 @@ type IssuerStatus struct {
 	// deployment is the issuer Deployment's name.
 	// +optional
 	Deployment string `json:"deployment,omitempty"`
+
+	// replicas is the number of issuer replicas requested.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// liveReplicas counts replicas that renewed their Lease recently: issuer
+	// processes that are up. Stale Leases (a replica that died) are ignored.
+	// +optional
+	LiveReplicas int32 `json:"liveReplicas"`
+
+	// syncedReplicas counts live replicas serving configGeneration.
+	// +optional
+	SyncedReplicas int32 `json:"syncedReplicas"`
+
+	// servedGeneration is the oldest generation a live replica serves:
+	// everything rendered up to it is in force on every replica.
+	// +optional
+	ServedGeneration int64 `json:"servedGeneration,omitempty"`
 }
 
 // SigningKeyStatus describes one published key; the private half is never

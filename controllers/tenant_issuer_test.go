@@ -1,0 +1,73 @@
+package controllers_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/follow"
+)
+
+// TestIssuerReplicasReport drives the Lease slots the way issuer replicas do
+// and checks the Tenant's IssuerAvailable and IssuerSynced, including a
+// replica that cannot load the newest generation and one that dies.
+func TestIssuerReplicasReport(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	tenant := validTenant(ns)
+	tenant.Spec.Replicas = new(int32(2))
+	create(t, tenant)
+	tn := &v1alpha1.Tenant{}
+	var rendered int64
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tn)).To(Succeed())
+		g.Expect(tn.Status.Issuer).NotTo(BeNil())
+		rendered = tn.Status.Issuer.ConfigGeneration
+		c := condition(g, tn, v1alpha1.ConditionIssuerAvailable)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNoReplicaReporting))
+	})
+
+	cs := kubernetes.NewForConfigOrDie(restConfig)
+	replica := func(id string) *follow.Leases {
+		return &follow.Leases{Client: cs, Namespace: ns, Prefix: "acme-issuer", Slots: 3, Identity: id, Duration: 2 * time.Second}
+	}
+	a, b := replica("acme-issuer-aaaa"), replica("acme-issuer-bbbb")
+	NewWithT(t).Expect(a.Renew(ctx, follow.Report{Generation: rendered})).To(Succeed())
+	NewWithT(t).Expect(b.Renew(ctx, follow.Report{Generation: rendered - 1, Error: "generation 2: issuer config shards do not match the manifest"})).To(Succeed())
+	eventually(t, func(g Gomega) {
+		c := condition(g, tn, v1alpha1.ConditionIssuerSynced)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Message).To(ContainSubstring("1 of 2 live replicas serve configuration generation"))
+		g.Expect(c.Message).To(ContainSubstring("acme-issuer-bbbb: generation 2: issuer config shards do not match the manifest"))
+		g.Expect(condition(g, tn, v1alpha1.ConditionIssuerAvailable).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(tn.Status.Issuer.LiveReplicas).To(Equal(int32(2)))
+		g.Expect(tn.Status.Issuer.ServedGeneration).To(Equal(rendered - 1))
+	})
+
+	// b stops renewing (it died): once its Lease is stale, only a counts.
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+				_ = a.Renew(ctx, follow.Report{Generation: rendered})
+			}
+		}
+	}()
+	defer close(stop)
+	eventually(t, func(g Gomega) {
+		c := condition(g, tn, v1alpha1.ConditionIssuerSynced)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Message).To(ContainSubstring("Every live replica (1) serves configuration generation"))
+		g.Expect(tn.Status.Issuer.LiveReplicas).To(Equal(int32(1)))
+	})
+}

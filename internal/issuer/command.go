@@ -41,6 +41,9 @@ func RunCommand(ctx context.Context, args []string) error {
 		handler = slog.NewTextHandler(os.Stderr, nil)
 	}
 	log := slog.New(handler).With("component", "issuer")
+	// The op library logs through the default logger: same format, and
+	// its request errors carry only OAuth error codes and descriptions.
+	slog.SetDefault(slog.New(handler).With("component", "oidc"))
 	doc, stamp, err := loadConfig(*configPath)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/oauth2"
 
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -37,6 +38,9 @@ func TestSessionInactivitySlidesAndEnds(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	if cb := e.silent(b); cb.Get("error") != "login_required" || cb.Get("state") != "quiet" {
 		t.Fatalf("after idle deadline: %v, want login_required", cb)
+	}
+	if started, idle := testutil.ToFloat64(e.srv.metrics.sessionsStart), testutil.ToFloat64(e.srv.metrics.sessionsEnd.WithLabelValues("Inactivity")); started != 1 || idle != 1 {
+		t.Errorf("metrics: sessions started %v, ended by Inactivity %v; want 1 and 1", started, idle)
 	}
 }
 
@@ -74,6 +78,9 @@ func TestSessionAbsoluteDeadlineDespiteActivity(t *testing.T) {
 	e.clock.Advance(10 * time.Minute)
 	if cb := e.silent(b); cb.Get("error") != "login_required" {
 		t.Fatalf("at the absolute deadline: %v, want login_required", cb)
+	}
+	if got := testutil.ToFloat64(e.srv.metrics.sessionsEnd.WithLabelValues("Absolute")); got != 1 {
+		t.Errorf("sessions ended by Absolute = %v, want 1", got)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 // token lifetimes and lists the Applications allowed to call it.
 type APIReconciler struct {
 	client.Client
+	rendered *renderedCache
 	Recorder events.EventRecorder
 }
 
@@ -54,6 +55,7 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		r.checkAudience,
 		r.computeLifetimes,
 		r.listApplications,
+		r.checkServed,
 	} {
 		if err := step(ctx, api, &obs); err != nil {
 			return ctrl.Result{}, err
@@ -140,6 +142,16 @@ func (r *APIReconciler) listApplications(ctx context.Context, api *v1alpha1.API,
 	return nil
 }
 
+// checkServed is Ready's last gate, as for Applications.
+func (r *APIReconciler) checkServed(ctx context.Context, api *v1alpha1.API, obs *apiObservation) error {
+	if obs.tenant == nil || obs.audienceProblem != nil || obs.effective == nil || obs.effective.Enforcement.Rejected() {
+		return nil
+	}
+	p, err := servedProblem(ctx, r.rendered, r.Client, obs.tenant, "API", api)
+	obs.servedProblem = p
+	return err
+}
+
 func (r *APIReconciler) writeStatus(ctx context.Context, api *v1alpha1.API, obs apiObservation) error {
 	before := api.DeepCopy()
 	api.Status = apiStatus(api, obs)
@@ -158,7 +170,7 @@ func (r *APIReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Status depends on the Tenant's spec only; its status changes
 		// (counts on every attach) must not re-reconcile every dependent.
 		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(tenantSpecOrServingChanged)).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.siblings),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(r.forApplication),

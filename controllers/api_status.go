@@ -17,6 +17,9 @@ type apiObservation struct {
 	effective       *lifetime.API
 	// applications are "<namespace>/<name>" of Applications listing this API.
 	applications []string
+	// servedProblem is set while the issuer replicas do not serve this
+	// generation of the API yet.
+	servedProblem *problem
 }
 
 // apiStatus derives the whole status of api from obs.
@@ -63,6 +66,9 @@ func apiReadiness(obs apiObservation) readiness {
 	}
 	if e := obs.effective.Enforcement; e.Rejected() {
 		return stalledBy(v1alpha1.ReasonPolicyViolation, violationsMessage(e))
+	}
+	if p := obs.servedProblem; p != nil {
+		return fromProblem(p)
 	}
 	return readyWith(obs.effective.Summary())
 }

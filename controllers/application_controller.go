@@ -31,6 +31,7 @@ const credentialsRecheck = 10 * time.Second
 // status.
 type ApplicationReconciler struct {
 	client.Client
+	rendered *renderedCache
 	// APIReader reads Secrets the manager's cache does not hold: the cache
 	// keeps only Secrets labelled as managed by idtenant.
 	APIReader client.Reader
@@ -76,6 +77,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.resolveAPIs,
 		r.computeLifetimes,
 		r.reconcileCredentials,
+		r.checkServed,
 	} {
 		if err := step(ctx, app, &obs); err != nil {
 			return ctrl.Result{}, err
@@ -179,6 +181,17 @@ func tenantAdmitsAPI(ctx context.Context, c client.Reader, tenant *v1alpha1.Tena
 	return err == nil && p == nil, err
 }
 
+// checkServed is Ready's last gate: the issuer replicas serve a
+// configuration holding this generation of the Application.
+func (r *ApplicationReconciler) checkServed(ctx context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
+	if obs.tenant == nil || obs.apiProblem != nil || obs.credentialsProblem != nil || obs.effective == nil || obs.effective.Enforcement.Rejected() {
+		return nil
+	}
+	p, err := servedProblem(ctx, r.rendered, r.Client, obs.tenant, "Application", app)
+	obs.servedProblem = p
+	return err
+}
+
 // writeStatus patches the status derived from obs and records an Event when
 // Ready changes.
 func (r *ApplicationReconciler) writeStatus(ctx context.Context, app *v1alpha1.Application, obs applicationObservation) error {
@@ -201,7 +214,7 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Status depends on the Tenant's spec only; its status changes
 		// (counts on every attach) must not re-reconcile every dependent.
 		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(tenantSpecOrServingChanged)).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.forAPI)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).

@@ -23,6 +23,9 @@ type applicationObservation struct {
 	// credentialsSecret is the name of the owned credentials Secret.
 	credentialsSecret  string
 	credentialsProblem *problem
+	// servedProblem is set while the issuer replicas do not serve this
+	// generation of the Application yet.
+	servedProblem *problem
 }
 
 // ClientID is the OAuth client_id of an Application: "<name>.<namespace>".
@@ -87,8 +90,10 @@ func applicationReadiness(obs applicationObservation) readiness {
 	if e := obs.effective.Enforcement; e.Rejected() {
 		return stalledBy(v1alpha1.ReasonPolicyViolation, violationsMessage(e))
 	}
-	if p := obs.credentialsProblem; p != nil {
-		return fromProblem(p)
+	for _, p := range []*problem{obs.credentialsProblem, obs.servedProblem} {
+		if p != nil {
+			return fromProblem(p)
+		}
 	}
 	return readyWith(obs.effective.Summary())
 }

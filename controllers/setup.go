@@ -29,19 +29,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := setupIndexes(ctx, mgr); err != nil {
 		return err
 	}
+	rendered := &renderedCache{}
 	if err := (&TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage,
+		IssuerImage: opts.IssuerImage, rendered: rendered,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)
 	}
 	if err := (&ApplicationReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-application"),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-application"), rendered: rendered,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Application controller: %w", err)
 	}
 	if err := (&APIReconciler{
-		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("idtenant-api"),
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("idtenant-api"), rendered: rendered,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up API controller: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -78,6 +79,7 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "manager stopped:", err)
 		}
 	}()
+	go runFleet(ctx, kubernetes.NewForConfigOrDie(cp.Config))
 	code := m.Run()
 	cancel()
 	<-done

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/render"
 )
@@ -41,7 +42,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	primary := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: tenant.Namespace, Name: render.ConfigSecretName(tenant.Name)}
 	var generation int64
-	switch err := r.Get(ctx, key, primary); {
+	switch err := r.getFresh(ctx, key, primary); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return fmt.Errorf("getting issuer config Secret %s: %w", key, err)
@@ -54,6 +55,9 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	}
 
 	doc.Generation = generation + 1
+	if err := r.carryRenderedIn(ctx, tenant, &doc); err != nil {
+		return err
+	}
 	secrets, err := render.ConfigSecrets(tenant.Name, tenant.Namespace, doc)
 	if err != nil {
 		return err
@@ -127,4 +131,35 @@ func names(secrets []*corev1.Secret) []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// carryRenderedIn stamps each object with the config generation that first
+// held its current spec: kept from the previous document when the object did
+// not change, the new generation otherwise. Dependents then become Ready as
+// soon as replicas serve that generation, and a change to one Application
+// does not send every other one back to Reconciling.
+func (r *TenantReconciler) carryRenderedIn(ctx context.Context, tenant *v1alpha1.Tenant, doc *issuerconfig.Document) error {
+	prev, err := r.rendered.get(ctx, r.Client, tenant)
+	if err != nil {
+		// An unreadable previous document only costs precision: everything
+		// counts as new in this generation.
+		prev = nil
+	}
+	since := func(kind, ref string, objGen int64) int64 {
+		if prev != nil {
+			if o, ok := prev.objects[kind+" "+ref]; ok && o.generation == objGen {
+				return o.since
+			}
+		}
+		return doc.Generation
+	}
+	for i := range doc.Applications {
+		a := &doc.Applications[i]
+		a.RenderedIn = since("Application", a.Ref(), a.Generation)
+	}
+	for i := range doc.APIs {
+		a := &doc.APIs[i]
+		a.RenderedIn = since("API", a.Ref(), a.Generation)
+	}
+	return nil
 }

@@ -41,6 +41,8 @@ type TenantReconciler struct {
 	IssuerImage string
 	// Now is the clock for key rotation; time.Now when nil.
 	Now func() time.Time
+
+	rendered *renderedCache
 }
 
 func (r *TenantReconciler) now() time.Time {

@@ -107,3 +107,22 @@ var leaseReportChanged = predicate.Funcs{
 			o.Annotations[render.AnnotationConfigError] != n.Annotations[render.AnnotationConfigError]
 	},
 }
+
+// tenantSpecOrServingChanged passes Tenant events that can change a
+// dependent's status: its spec, or what the issuer replicas serve.
+var tenantSpecOrServingChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*v1alpha1.Tenant), e.ObjectNew.(*v1alpha1.Tenant)
+		if o.Generation != n.Generation {
+			return true
+		}
+		serving := func(t *v1alpha1.Tenant) [4]int64 {
+			if t.Status.Issuer == nil {
+				return [4]int64{}
+			}
+			i := t.Status.Issuer
+			return [4]int64{i.ConfigGeneration, i.ServedGeneration, int64(i.LiveReplicas), int64(i.SyncedReplicas)}
+		}
+		return serving(o) != serving(n)
+	},
+}

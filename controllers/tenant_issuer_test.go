@@ -21,6 +21,7 @@ func TestIssuerReplicasReport(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, nil)
 	tenant := validTenant(ns)
+	tenant.Annotations = map[string]string{annotationNoFleet: "true"}
 	tenant.Spec.Replicas = new(int32(2))
 	create(t, tenant)
 	tn := &v1alpha1.Tenant{}

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/keys"
@@ -33,7 +34,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 	name := client.ObjectKey{Namespace: tenant.Namespace, Name: KeysSecretName(tenant.Name)}
 	secret := &corev1.Secret{}
 	var current []keys.Key
-	err := r.Get(ctx, name, secret)
+	err := r.getFresh(ctx, name, secret)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
@@ -54,20 +55,37 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 		return err
 	}
 	obs.keys = planned
-	if !changed && err == nil && secret.Name != "" {
+	if !changed && secret.Name != "" {
 		return nil
 	}
 	data, err := json.Marshal(planned)
 	if err != nil {
 		return fmt.Errorf("encoding signing keys: %w", err)
 	}
-	desired := &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: name.Name, Namespace: name.Namespace, Labels: ownedLabels(tenant)},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{keysSecretKey: data},
+	// Create or Update with the resourceVersion read above, not an apply:
+	// if the read was stale, the write fails and the next reconcile plans
+	// from the keys actually stored, so a freshly published key is never
+	// replaced by another.
+	if secret.Name == "" {
+		secret = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name.Name, Namespace: name.Namespace, Labels: ownedLabels(tenant)},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{keysSecretKey: data},
+		}
+		if err := controllerutil.SetControllerReference(tenant, secret, r.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Create(ctx, secret); err != nil {
+			return fmt.Errorf("creating signing keys Secret %s: %w", name, err)
+		}
+		return nil
 	}
-	return r.apply(ctx, tenant, desired)
+	secret.Data = map[string][]byte{keysSecretKey: data}
+	secret.Labels = mergeLabels(secret.Labels, ownedLabels(tenant))
+	if err := r.Update(ctx, secret); err != nil {
+		return fmt.Errorf("updating signing keys Secret %s: %w", name, err)
+	}
+	return nil
 }
 
 // signingAlgorithms lists the algorithms in use: the tenant's and those of
@@ -89,4 +107,16 @@ func keyStatus(ks []keys.Key) []v1alpha1.SigningKeyStatus {
 		out = append(out, v1alpha1.SigningKeyStatus{ID: k.ID, Algorithm: k.Algorithm, Role: string(k.Role), CreatedAt: metav1.NewTime(k.CreatedAt)})
 	}
 	return out
+}
+
+// getFresh reads through the cache, and past it when the cache says the
+// object does not exist: a Secret written moments ago may not be cached yet,
+// and taking "not found" for the truth would replace signing keys or restart
+// the config generation.
+func (r *TenantReconciler) getFresh(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := r.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		return r.APIReader.Get(ctx, key, obj)
+	}
+	return err
 }

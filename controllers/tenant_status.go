@@ -70,7 +70,7 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 		st.Issuer = tenant.Status.Issuer.DeepCopy() // last good, kept while a problem blocks rendering
 	}
 	r := readyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
-	for _, p := range []*problem{obs.usersProblem, obs.keysProblem} {
+	for _, p := range []*problem{obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
 		if p != nil {
 			r = fromProblem(p)
 			break
@@ -78,4 +78,19 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 	}
 	setKstatusConditions(&st.Conditions, gen, r)
 	return st
+}
+
+// issuerProblem keeps the Tenant from Ready until every live issuer replica
+// serves the newest configuration.
+func issuerProblem(obs tenantObservation) *problem {
+	rep, gen := obs.replicas, obs.config.generation
+	switch {
+	case gen == 0:
+		return &problem{reason: v1alpha1.ReasonIssuerPending, message: "Rendering the issuer configuration."}
+	case rep.live == 0:
+		return &problem{reason: v1alpha1.ReasonIssuerPending, message: fmt.Sprintf("Configuration generation %d is rendered; no issuer replica is up yet.", gen)}
+	case rep.synced < rep.live:
+		return &problem{reason: v1alpha1.ReasonIssuerPending, message: fmt.Sprintf("%d of %d live issuer replicas serve configuration generation %d.", rep.synced, rep.live, gen)}
+	}
+	return nil
 }

@@ -41,4 +41,5 @@ const (
 	ReasonNoReplicaReporting  = "NoReplicaReporting"
 	ReasonGenerationPending   = "GenerationPending"
 	ReasonGenerationServed    = "GenerationServed"
+	ReasonIssuerPending       = "IssuerPending"
 )

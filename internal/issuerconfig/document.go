@@ -43,7 +43,15 @@ type Document struct {
 type Object[S any] struct {
 	Name      string `json:"name"`
 	Namespace string `json:"namespace"`
-	Spec      S      `json:"spec"`
+	// Generation is the object's metadata.generation when rendered: the
+	// operator reports the object Ready once a generation holding this
+	// spec is served by every issuer replica.
+	Generation int64 `json:"generation,omitempty"`
+	// RenderedIn is the configuration generation that first held this
+	// Generation of the object: once every replica serves RenderedIn, the
+	// object's current spec is in force everywhere.
+	RenderedIn int64 `json:"renderedIn,omitempty"`
+	Spec       S     `json:"spec"`
 }
 
 // Ref is "<namespace>/<name>", the form status uses.

@@ -29,7 +29,7 @@ func ConfigDocument(in ConfigInputs, generation int64, clientID func(*v1alpha1.A
 		APIVersion: issuerconfig.APIVersion,
 		Generation: generation,
 		Tenant: issuerconfig.Object[v1alpha1.TenantSpec]{
-			Name: in.Tenant.Name, Namespace: in.Tenant.Namespace, Spec: in.Tenant.Spec,
+			Name: in.Tenant.Name, Namespace: in.Tenant.Namespace, Generation: in.Tenant.Generation, Spec: in.Tenant.Spec,
 		},
 		Users: slices.SortedFunc(slices.Values(in.Users), func(a, b issuerconfig.User) int { return cmp.Compare(a.Username, b.Username) }),
 		Keys:  slices.Clone(in.Keys),
@@ -37,14 +37,14 @@ func ConfigDocument(in ConfigInputs, generation int64, clientID func(*v1alpha1.A
 	for _, a := range in.Applications {
 		id := clientID(a)
 		doc.Applications = append(doc.Applications, issuerconfig.Application{
-			Object:       issuerconfig.Object[v1alpha1.ApplicationSpec]{Name: a.Name, Namespace: a.Namespace, Spec: a.Spec},
+			Object:       issuerconfig.Object[v1alpha1.ApplicationSpec]{Name: a.Name, Namespace: a.Namespace, Generation: a.Generation, Spec: a.Spec},
 			ClientID:     id,
 			SecretSHA256: in.SecretDigests[id],
 		})
 	}
 	slices.SortFunc(doc.Applications, func(a, b issuerconfig.Application) int { return cmp.Compare(a.Ref(), b.Ref()) })
 	for _, a := range in.APIs {
-		doc.APIs = append(doc.APIs, issuerconfig.Object[v1alpha1.APISpec]{Name: a.Name, Namespace: a.Namespace, Spec: a.Spec})
+		doc.APIs = append(doc.APIs, issuerconfig.Object[v1alpha1.APISpec]{Name: a.Name, Namespace: a.Namespace, Generation: a.Generation, Spec: a.Spec})
 	}
 	slices.SortFunc(doc.APIs, func(a, b issuerconfig.Object[v1alpha1.APISpec]) int { return cmp.Compare(a.Ref(), b.Ref()) })
 	return doc

@@ -59,25 +59,29 @@ func benchServe(path string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if prof := os.Getenv("IDTENANT_BENCH_CPUPROFILE"); prof != "" {
-		f, err := os.Create(prof)
-		if err == nil {
-			_ = pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
-	}
 	go func() { _ = http.Serve(ln, srv) }()
 	fmt.Println("READY")
 	// Commands on stdin: "raw <alg>" measures the raw signing rate on this
 	// process's core; EOF stops.
+	// With IDTENANT_BENCH_CPUPROFILE set, the load between the two raw
+	// measurements is profiled.
 	in := bufio.NewScanner(os.Stdin)
+	raws := 0
 	for in.Scan() {
 		if alg, ok := strings.CutPrefix(in.Text(), "raw "); ok {
-			pprof.StopCPUProfile() // profile serving only
+			pprof.StopCPUProfile()
 			key := srv.cfg.Load().keys.active[v1alpha1.SigningAlgorithm(alg)]
 			fmt.Printf("%f\n", rawSignRate(key.priv))
+			if raws++; raws == 1 {
+				if prof := os.Getenv("IDTENANT_BENCH_CPUPROFILE"); prof != "" {
+					if f, err := os.Create(prof); err == nil {
+						_ = pprof.StartCPUProfile(f)
+					}
+				}
+			}
 		}
 	}
+	pprof.StopCPUProfile()
 	return 0
 }
 
@@ -258,7 +262,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 			if err := req.Write(&wire); err != nil {
 				b.Fatal(err)
 			}
-			rawBefore := ch.rawSignRate(b, c.alg) // same key, same core, same run
+			rawBefore := ch.rawSignRate(b, c.alg)                      // same key, same core, same run
 			if err := load(issuer, wire.Bytes(), 1, 200); err != nil { // warm up
 				b.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -154,6 +155,9 @@ func (s *Server) toLogin(ctx context.Context, c *config, flow *authFlow, now tim
 	}
 	id := randomID()
 	if err := s.store.PutPending(ctx, id, store.Pending{Request: data, CSRF: randomToken(), ExpiresAt: now.Add(pendingLifetime)}); err != nil {
+		if errors.Is(err, store.ErrFull) {
+			return nil, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "too many sign-ins in progress; try again in a few minutes"}
+		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return op.NewRedirect(c.issuer + pathLogin + "?id=" + url.QueryEscape(id)), nil

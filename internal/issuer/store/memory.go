@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// MaxPending bounds the pending authorization requests a Memory holds;
+// collection frees expired ones.
+const MaxPending = 100_000
+
 // Memory is an in-process Store. State is lost on restart and not shared
 // between replicas; sessions then simply ask users to log in again.
 type Memory struct {
@@ -74,6 +78,9 @@ func (m *Memory) DeleteSession(_ context.Context, key string) error {
 func (m *Memory) PutPending(_ context.Context, id string, p Pending) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if len(m.pending) >= MaxPending {
+		return ErrFull
+	}
 	m.pending[id] = p
 	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -64,5 +65,25 @@ func TestCollectRemovesExpiredRecords(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: %d records left, want %d", k, got[k], v)
 		}
+	}
+}
+
+func TestPendingIsBounded(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < MaxPending; i++ {
+		if err := m.PutPending(ctx, strconv.Itoa(i), Pending{ExpiresAt: t0}); err != nil {
+			t.Fatalf("record %d refused: %v", i, err)
+		}
+	}
+	if err := m.PutPending(ctx, "one-more", Pending{ExpiresAt: t0}); !errors.Is(err, ErrFull) {
+		t.Fatalf("past the bound: %v, want ErrFull", err)
+	}
+	if _, err := m.Collect(ctx, t0, func(Session) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PutPending(ctx, "after-collect", Pending{ExpiresAt: t0.Add(time.Minute)}); err != nil {
+		t.Fatalf("after collection: %v", err)
 	}
 }

@@ -17,6 +17,11 @@ import (
 // ErrNotFound is returned when a record does not exist (or was collected).
 var ErrNotFound = errors.New("not found")
 
+// ErrFull is returned when a store refuses more records of a kind that
+// anyone can create without logging in (pending authorization requests),
+// so a flood of requests cannot exhaust memory.
+var ErrFull = errors.New("store full")
+
 // Session is a user's single-sign-on session at the issuer.
 type Session struct {
 	// SID is the public session id put in ID tokens ("sid"); unlike the

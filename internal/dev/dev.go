@@ -61,6 +61,23 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(ctx) }()
 
+	// Run the issuer Deployments the operator renders as local processes.
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the idtenant binary: %w", err)
+	}
+	podsDir, err := filepath.Abs(filepath.Join(filepath.Dir(*kubeconfigOut), "pods"))
+	if err != nil {
+		return err
+	}
+	kubelet := &Kubelet{Client: admin, Config: cp.Config, Binary: self, Dir: podsDir, Log: log.WithName("kubelet")}
+	kubeletDone := make(chan struct{})
+	go func() {
+		defer close(kubeletDone)
+		_ = kubelet.Run(ctx)
+	}()
+	defer func() { <-kubeletDone }()
+
 	kubeconfig, err := cp.Kubeconfig()
 	if err != nil {
 		return err
@@ -83,7 +100,8 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
   bin/k8s/%s/kubectl get idtenant -A -o wide
   bin/k8s/%s/kubectl get application storefront -n shop -o yaml
 
-`, path, controlplane.KubernetesVersion, controlplane.KubernetesVersion)
+Issuer processes log to %s/<namespace>/<pod>/issuer.log.
+`, path, controlplane.KubernetesVersion, controlplane.KubernetesVersion, podsDir)
 
 	select {
 	case <-ctx.Done():

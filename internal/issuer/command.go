@@ -30,11 +30,13 @@ func RunCommand(ctx context.Context, args []string) error {
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9090", "address of /metrics (empty: disabled)")
 	poll := fs.Duration("reload-interval", 5*time.Second, "how often to check the config file for changes")
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
+	configSecret := fs.String("config-secret", "", "follow this config Secret through the Kubernetes API instead of --config (namespace from $POD_NAMESPACE)")
+	leaseSlots := fs.String("lease-slots", "", "PREFIX:COUNT Lease slots to report the served generation through (with --config-secret)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *configPath == "" {
-		return errors.New("--config is required")
+	if (*configPath == "") == (*configSecret == "") {
+		return errors.New("exactly one of --config and --config-secret is required")
 	}
 	var handler slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
 	if !*logJSON {
@@ -44,7 +46,17 @@ func RunCommand(ctx context.Context, args []string) error {
 	// The op library logs through the default logger: same format, and
 	// its request errors carry only OAuth error codes and descriptions.
 	slog.SetDefault(slog.New(handler).With("component", "oidc"))
-	doc, stamp, err := loadConfig(*configPath)
+	var (
+		doc   *issuerconfig.Document
+		stamp time.Time
+		kube  *kubeSource
+		err   error
+	)
+	if *configSecret != "" {
+		kube, doc, err = newKubeSource(ctx, *configSecret, *leaseSlots, log)
+	} else {
+		doc, stamp, err = loadConfig(*configPath)
+	}
 	if err != nil {
 		return err
 	}
@@ -89,7 +101,14 @@ func RunCommand(ctx context.Context, args []string) error {
 	defer tick.Stop()
 	gc := time.NewTicker(time.Minute)
 	defer gc.Stop()
+	released := make(<-chan struct{})
+	if kube != nil {
+		released = kube.run(ctx, srv)
+	}
 	reload := func(force bool) {
+		if kube != nil {
+			return // the Secret watch delivers new generations
+		}
 		st, err := os.Stat(*configPath)
 		if err != nil {
 			log.Error("checking issuer config", "error", err)
@@ -112,6 +131,9 @@ func RunCommand(ctx context.Context, args []string) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if kube != nil {
+				<-released
+			}
 			return nil
 		case err := <-errs:
 			if errors.Is(err, http.ErrServerClosed) {

@@ -1,0 +1,325 @@
+package dev
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// Kubelet does, for issuer Deployments only, what a kubelet and the
+// Deployment controller do in a cluster: it runs each replica of the
+// rendered pod template as a local process, with the pod's args and env, its
+// ServiceAccount's token and the Downward API values, so the issuer runs
+// exactly as configured in a cluster. The first replica of a Tenant listens
+// on the Tenant's (loopback) issuer URL; the others on free ports.
+type Kubelet struct {
+	Client client.Client
+	Config *rest.Config
+	// Binary is the idtenant executable to run.
+	Binary string
+	// Dir receives each replica's kubeconfig, token and log.
+	Dir string
+	Log logr.Logger
+
+	mu   sync.Mutex
+	pods map[string][]*pod // by Deployment namespace/name
+}
+
+type pod struct {
+	name     string
+	template string // hash of the pod template it runs
+	// primary: this replica listens on the Tenant's issuer URL.
+	primary bool
+	cmd     *exec.Cmd
+	done    chan struct{}
+}
+
+// issuerSelector matches the Deployments render.Workload produces.
+var issuerSelector = client.MatchingLabels{"app.kubernetes.io/name": "idtenant-issuer"}
+
+// Run converges running processes on the Deployments every second until ctx
+// ends, then stops them all.
+func (k *Kubelet) Run(ctx context.Context) error {
+	k.pods = map[string][]*pod{}
+	defer k.stopAll()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if err := k.sync(ctx); err != nil && ctx.Err() == nil {
+			k.Log.Error(err, "running issuer processes")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (k *Kubelet) sync(ctx context.Context) error {
+	var deps appsv1.DeploymentList
+	if err := k.Client.List(ctx, &deps, issuerSelector); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		key := d.Namespace + "/" + d.Name
+		seen[key] = true
+		if err := k.converge(ctx, d); err != nil {
+			k.Log.Error(err, "issuer Deployment", "deployment", key)
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for key, pods := range k.pods {
+		if !seen[key] {
+			for _, p := range pods {
+				p.stop()
+			}
+			delete(k.pods, key)
+		}
+	}
+	return nil
+}
+
+// converge starts and stops replicas so the Deployment's replica count runs
+// its current template, replacing replicas of an older template one by one.
+func (k *Kubelet) converge(ctx context.Context, d *appsv1.Deployment) error {
+	key := d.Namespace + "/" + d.Name
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	raw, _ := json.Marshal(d.Spec.Template)
+	sum := sha256.Sum256(raw)
+	template := hex.EncodeToString(sum[:8])
+
+	k.mu.Lock()
+	pods := k.pods[key]
+	k.mu.Unlock()
+	var alive []*pod
+	for _, p := range pods {
+		select {
+		case <-p.done:
+			k.Log.Info("issuer process exited; restarting", "pod", p.name)
+			continue
+		default:
+		}
+		if p.template != template || int32(len(alive)) >= want {
+			p.stop()
+			continue
+		}
+		alive = append(alive, p)
+	}
+	for int32(len(alive)) < want {
+		hasPrimary := false
+		for _, p := range alive {
+			hasPrimary = hasPrimary || p.primary
+		}
+		p, err := k.start(ctx, d, template, !hasPrimary)
+		if err != nil {
+			k.mu.Lock()
+			k.pods[key] = alive
+			k.mu.Unlock()
+			return err
+		}
+		alive = append(alive, p)
+	}
+	k.mu.Lock()
+	k.pods[key] = alive
+	k.mu.Unlock()
+	return k.reportStatus(ctx, d, int32(len(alive)))
+}
+
+// reportStatus fills the Deployment status a cluster would show.
+func (k *Kubelet) reportStatus(ctx context.Context, d *appsv1.Deployment, running int32) error {
+	if d.Status.Replicas == running && d.Status.AvailableReplicas == running && d.Status.ObservedGeneration == d.Generation {
+		return nil
+	}
+	before := d.DeepCopy()
+	d.Status.ObservedGeneration = d.Generation
+	d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas = running, running, running, running
+	return k.Client.Status().Patch(ctx, d, client.MergeFrom(before))
+}
+
+func (k *Kubelet) start(ctx context.Context, d *appsv1.Deployment, template string, first bool) (*pod, error) {
+	spec := d.Spec.Template.Spec
+	if len(spec.Containers) != 1 {
+		return nil, fmt.Errorf("want one container, got %d", len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	name := d.Name + "-" + template[:6] + "-" + randSuffix()
+	dir := filepath.Join(k.Dir, d.Namespace, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	kubeconfig, err := k.serviceAccountKubeconfig(ctx, d.Namespace, spec.ServiceAccountName, dir)
+	if err != nil {
+		return nil, err
+	}
+	listen, err := k.listenAddress(ctx, d, first)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string(nil), c.Args...)
+	args = override(args, "--listen", listen)
+	args = override(args, "--metrics-listen", "127.0.0.1:0")
+	env := os.Environ()
+	env = append(env, "KUBECONFIG="+kubeconfig)
+	for _, e := range c.Env {
+		env = append(env, e.Name+"="+downward(e, d.Namespace, name))
+	}
+	logFile, err := os.Create(filepath.Join(dir, "issuer.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(k.Binary, args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting %s: %w", k.Binary, err)
+	}
+	p := &pod{name: name, template: template, primary: first, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	k.Log.Info("started issuer process", "pod", name, "listen", listen, "log", logFile.Name())
+	return p, nil
+}
+
+// listenAddress binds the first replica to the Tenant's issuer URL, which
+// the samples keep on loopback, and the others to free loopback ports.
+func (k *Kubelet) listenAddress(ctx context.Context, d *appsv1.Deployment, first bool) (string, error) {
+	if !first {
+		return "127.0.0.1:0", nil
+	}
+	owner := metav1.GetControllerOf(d)
+	if owner == nil || owner.Kind != "Tenant" {
+		return "127.0.0.1:0", nil
+	}
+	tenant := &v1alpha1.Tenant{}
+	if err := k.Client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: owner.Name}, tenant); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(tenant.Spec.IssuerURL)
+	if err != nil {
+		return "", err
+	}
+	host, port := u.Hostname(), u.Port()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		k.Log.Info("issuer URL is not on loopback; serving on a free port instead", "issuerURL", tenant.Spec.IssuerURL)
+		return "127.0.0.1:0", nil
+	}
+	if port == "" {
+		port = "80"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// serviceAccountKubeconfig requests a token for the pod's ServiceAccount
+// (as the kubelet's projected token would) and writes a kubeconfig using it.
+func (k *Kubelet) serviceAccountKubeconfig(ctx context.Context, namespace, sa, dir string) (string, error) {
+	cs, err := kubernetes.NewForConfig(k.Config)
+	if err != nil {
+		return "", err
+	}
+	expiry := int64(24 * 3600)
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", namespace, sa, err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["dev"] = &clientcmdapi.Cluster{Server: k.Config.Host, CertificateAuthorityData: k.Config.CAData}
+	cfg.AuthInfos[sa] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts["dev"] = &clientcmdapi.Context{Cluster: "dev", AuthInfo: sa, Namespace: namespace}
+	cfg.CurrentContext = "dev"
+	path := filepath.Join(dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// downward resolves the Downward API fields the issuer pod uses.
+func downward(e corev1.EnvVar, namespace, podName string) string {
+	if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
+		return e.Value
+	}
+	switch e.ValueFrom.FieldRef.FieldPath {
+	case "metadata.name":
+		return podName
+	case "metadata.namespace":
+		return namespace
+	}
+	return ""
+}
+
+// override replaces or appends --flag=value in args.
+func override(args []string, flag, value string) []string {
+	for i, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			args[i] = flag + "=" + value
+			return args
+		}
+	}
+	return append(args, flag+"="+value)
+}
+
+func (p *pod) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (k *Kubelet) stopAll() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, pods := range k.pods {
+		for _, p := range pods {
+			p.stop()
+		}
+	}
+}
+
+func randSuffix() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)[:5]
+}

@@ -1,0 +1,88 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"k8s.io/client-go/kubernetes"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+
+	"github.com/idtenant/idtenant/internal/follow"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// kubeSource is the issuer's configuration when it runs as the operator
+// renders it: the config Secrets followed through the Kubernetes API, and a
+// Lease slot to report the generation served. The pod's namespace and name
+// come from the Downward API ($POD_NAMESPACE, $POD_NAME).
+type kubeSource struct {
+	secrets *follow.Secrets
+	leases  *follow.Leases
+	log     *slog.Logger
+}
+
+// newKubeSource connects with the pod's ServiceAccount (in-cluster, or
+// $KUBECONFIG as `idtenant dev` provides) and loads the first generation.
+func newKubeSource(ctx context.Context, secretName, leaseSlots string, log *slog.Logger) (*kubeSource, *issuerconfig.Document, error) {
+	namespace, pod := os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME")
+	if namespace == "" || pod == "" {
+		return nil, nil, errors.New("--config-secret needs $POD_NAMESPACE and $POD_NAME (the Deployment sets them from the Downward API)")
+	}
+	cfg, err := ctrlconfig.GetConfig()
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the Kubernetes API: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the Kubernetes API: %w", err)
+	}
+	k := &kubeSource{secrets: &follow.Secrets{Client: cs, Namespace: namespace, Name: secretName}, log: log}
+	if leaseSlots != "" {
+		prefix, n, ok := strings.Cut(leaseSlots, ":")
+		slots, err := strconv.Atoi(n)
+		if !ok || err != nil || slots < 1 {
+			return nil, nil, fmt.Errorf("--lease-slots %q: want PREFIX:COUNT", leaseSlots)
+		}
+		k.leases = &follow.Leases{Client: cs, Namespace: namespace, Prefix: prefix, Slots: int32(slots), Identity: pod}
+	}
+	doc, err := k.secrets.Load(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, doc, nil
+}
+
+// run follows new generations into srv and reports through the Lease until
+// ctx ends; the returned channel closes once the Lease slot is released, so
+// the operator stops counting this replica before the process exits.
+func (k *kubeSource) run(ctx context.Context, srv *Server) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		if err := k.secrets.Run(ctx, srv); err != nil {
+			k.log.Error("following the config Secret stopped", "error", err)
+		}
+	}()
+	if k.leases == nil {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		report := func() follow.Report {
+			r := follow.Report{Generation: srv.Generation()}
+			if err := k.secrets.LastError(); err != nil {
+				r.Error = err.Error()
+			}
+			return r
+		}
+		if err := k.leases.Run(ctx, report); err != nil {
+			k.log.Error("releasing the Lease slot", "error", err)
+		}
+	}()
+	return done
+}

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"sync"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -17,8 +18,16 @@ import (
 const csrfCookie = "idtenant_csrf"
 
 // dummyHash is compared against when the username is unknown, so a wrong
-// username costs the same bcrypt time as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("idtenant-no-such-user"), bcrypt.DefaultCost)
+// username costs the same bcrypt time as a wrong password. It is computed
+// on first use, not at package init, so the manager (same binary) never
+// pays for it.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("idtenant-no-such-user"), bcrypt.DefaultCost)
+	return h
+})
+
+// maxUsername bounds what the limiter keys on and what is compared.
+const maxUsername = 256
 
 type loginView struct {
 	ID, CSRF, Username, Error string
@@ -53,6 +62,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	now := s.clock.Now()
 	c := s.cfg.Load()
 	id, user, password := r.PostForm.Get("id"), r.PostForm.Get("username"), r.PostForm.Get("password")
+	if len(user) > maxUsername {
+		user = user[:maxUsername]
+	}
 	p, err := s.store.GetPending(ctx, id)
 	if err != nil || !now.Before(p.ExpiresAt) {
 		s.renderLogin(w, loginView{Status: http.StatusBadRequest,
@@ -79,7 +91,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	hash, known := c.users[user]
 	if !known {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	if len(password) > 72 || bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
 		s.limiter.fail(user, now)

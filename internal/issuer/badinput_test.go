@@ -171,11 +171,21 @@ func TestCodeRedemptionBadInput(t *testing.T) {
 		t.Errorf("different redirect_uri: %v", body)
 	}
 	code, v = newCode()
-	if status, body := redeem(code, url.Values{"code_verifier": {v}}); status != http.StatusOK {
-		t.Fatalf("good redemption: %d %v", status, body)
+	status, first := redeem(code, url.Values{"code_verifier": {v}})
+	if status != http.StatusOK {
+		t.Fatalf("good redemption: %d %v", status, first)
 	}
 	if _, body := redeem(code, url.Values{"code_verifier": {v}}); body["error"] != "invalid_grant" {
 		t.Errorf("reused code: %v", body)
+	}
+	// The replay revokes what the first redemption issued (RFC 6749 4.1.2).
+	if _, body := e.refresh("spa.shop", first["refresh_token"].(string)); body["error"] != "invalid_grant" {
+		t.Errorf("refresh token of a replayed code still works: %v", body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+pathUserinfo, nil)
+	req.Header.Set("Authorization", "Bearer "+first["access_token"].(string))
+	if status, _ := e.do(req); status != http.StatusUnauthorized {
+		t.Errorf("access token of a replayed code still accepted: %d", status)
 	}
 	code, v = newCode()
 	e.clock.Advance(codeLifetime)

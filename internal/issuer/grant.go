@@ -29,6 +29,11 @@ type grant struct {
 	authTime time.Time
 	sid      string
 	nonce    string
+
+	// Filled in while issuing, for the caller's records.
+	issuedJTI    string
+	issuedExp    time.Time
+	issuedFamily string
 }
 
 // userScopes are the OpenID Connect scopes any user-facing application may
@@ -119,6 +124,7 @@ func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) 
 	if err != nil {
 		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
+	g.issuedJTI, g.issuedExp = claims.JTI, exp
 	return tok, exp, nil
 }
 

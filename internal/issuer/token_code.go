@@ -23,7 +23,22 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidClient()
 	}
 	now := s.clock.Now()
-	code, err := s.store.TakeCode(ctx, digest(r.Data.Code))
+	key := digest(r.Data.Code)
+	code, err := s.store.TakeCode(ctx, key, now)
+	if errors.Is(err, store.ErrCodeReused) {
+		// RFC 6749 4.1.2: a replayed code revokes what it issued, since
+		// one of the two redemptions was not the client's.
+		if code.Family != "" && cl.eff.Refresh != nil {
+			s.revokeFamily(ctx, store.Refresh{Family: code.Family, ExpiresAt: now.Add(cl.eff.Refresh.Absolute.Duration)}, now)
+		}
+		if code.AccessJTI != "" {
+			if err := s.store.Revoke(ctx, code.AccessJTI, code.AccessExp); err != nil {
+				s.log.Error("revoking the access token of a replayed code", "error", err)
+			}
+		}
+		s.log.Info("authorization code replayed; its tokens are revoked", "client", cl.id, "sid", code.SID)
+		return nil, oidc.ErrInvalidGrant().WithDescription("the code is unknown, expired or already used")
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code is unknown, expired or already used")
 	}
@@ -59,7 +74,14 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		}
 		g.api = &a
 	}
-	return s.issueUserTokens(ctx, c, g, ls, now, nil)
+	resp, err := s.issueUserTokens(ctx, c, g, ls, now, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.RecordCodeTokens(ctx, key, g.issuedFamily, g.issuedJTI, g.issuedExp); err != nil {
+		s.log.Error("recording what a code issued", "error", err)
+	}
+	return resp, nil
 }
 
 // checkPKCE verifies the code_verifier against the stored challenge

@@ -45,6 +45,7 @@ func (s *Server) refreshFor(ctx context.Context, g *grant, ls *liveSession, now 
 		return "", nil
 	}
 	if used != nil && rt.Rotation == v1alpha1.RotationDisabled {
+		g.issuedFamily = used.prev.Family
 		return used.raw, nil
 	}
 	rec := store.Refresh{
@@ -66,5 +67,6 @@ func (s *Server) refreshFor(ctx context.Context, g *grant, ls *liveSession, now 
 		return "", oidc.ErrServerError().WithParent(err)
 	}
 	s.countToken(g, "refresh_token")
+	g.issuedFamily = rec.Family
 	return raw, nil
 }

@@ -109,15 +109,32 @@ func (m *Memory) PutCode(_ context.Context, key string, c Code) error {
 	return nil
 }
 
-func (m *Memory) TakeCode(_ context.Context, key string) (Code, error) {
+func (m *Memory) TakeCode(_ context.Context, key string, now time.Time) (Code, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.codes[key]
 	if !ok {
 		return Code{}, ErrNotFound
 	}
-	delete(m.codes, key)
+	if !c.UsedAt.IsZero() {
+		return c, ErrCodeReused
+	}
+	used := c
+	used.UsedAt = now
+	m.codes[key] = used
 	return c, nil
+}
+
+func (m *Memory) RecordCodeTokens(_ context.Context, key, family, accessJTI string, accessExp time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.codes[key]
+	if !ok {
+		return ErrNotFound
+	}
+	c.Family, c.AccessJTI, c.AccessExp = family, accessJTI, accessExp
+	m.codes[key] = c
+	return nil
 }
 
 func (m *Memory) PutRefresh(_ context.Context, key string, r Refresh) error {

@@ -14,11 +14,19 @@ func TestCodesAreSingleUse(t *testing.T) {
 	if err := m.PutCode(ctx, "k", Code{ClientID: "a.b"}); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := m.TakeCode(ctx, "k"); err != nil || c.ClientID != "a.b" {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if c, err := m.TakeCode(ctx, "k", now); err != nil || c.ClientID != "a.b" {
 		t.Fatalf("first take: %+v, %v", c, err)
 	}
-	if _, err := m.TakeCode(ctx, "k"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("second take: %v, want ErrNotFound", err)
+	if err := m.RecordCodeTokens(ctx, "k", "fam", "jti", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.TakeCode(ctx, "k", now.Add(time.Second))
+	if !errors.Is(err, ErrCodeReused) || c.Family != "fam" || c.AccessJTI != "jti" {
+		t.Fatalf("second take: %+v, %v; want ErrCodeReused naming what the first issued", c, err)
+	}
+	if _, err := m.TakeCode(ctx, "unknown", now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown code: %v", err)
 	}
 }
 

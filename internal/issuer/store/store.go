@@ -17,6 +17,10 @@ import (
 // ErrNotFound is returned when a record does not exist (or was collected).
 var ErrNotFound = errors.New("not found")
 
+// ErrCodeReused is returned by TakeCode for a code that was already taken;
+// the returned Code then says which tokens its first use issued.
+var ErrCodeReused = errors.New("authorization code already used")
+
 // ErrFull is returned when a store refuses more records of a kind that
 // anyone can create without logging in (pending authorization requests),
 // so a flood of requests cannot exhaust memory.
@@ -55,6 +59,13 @@ type Code struct {
 	Subject             string
 	AuthTime            time.Time
 	ExpiresAt           time.Time
+	// UsedAt is when the code was redeemed; zero until then.
+	UsedAt time.Time
+	// What the redemption issued, so a replay can revoke it (RFC 6749
+	// section 4.1.2): the refresh token family and the access token's jti.
+	Family    string
+	AccessJTI string
+	AccessExp time.Time
 }
 
 // Refresh is one refresh token of a family (the chain of rotations of one
@@ -95,9 +106,12 @@ type Store interface {
 	DeletePending(ctx context.Context, id string) error
 
 	PutCode(ctx context.Context, key string, c Code) error
-	// TakeCode returns and deletes a code: codes are single use, so a
-	// second TakeCode of the same key returns ErrNotFound.
-	TakeCode(ctx context.Context, key string) (Code, error)
+	// TakeCode redeems a code at now: codes are single use, so a second
+	// TakeCode of the same key returns the code with ErrCodeReused. The
+	// record stays until it expires so a replay is recognised.
+	TakeCode(ctx context.Context, key string, now time.Time) (Code, error)
+	// RecordCodeTokens notes what a code's redemption issued.
+	RecordCodeTokens(ctx context.Context, key, family, accessJTI string, accessExp time.Time) error
 
 	PutRefresh(ctx context.Context, key string, r Refresh) error
 	// GetRefresh returns a refresh token without changing it.

@@ -260,7 +260,7 @@ type browser struct {
 
 func (e *env) browser() *browser {
 	jar, _ := cookiejar.New(nil)
-	host := strings.TrimPrefix(e.issuer, "http://")
+	host := mustURL(e.issuer).Host
 	return &browser{e: e, client: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host != host {
 			return http.ErrUseLastResponse

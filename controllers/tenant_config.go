@@ -48,7 +48,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		return fmt.Errorf("getting issuer config Secret %s: %w", key, err)
 	default:
 		generation, _ = strconv.ParseInt(primary.Annotations[annotationGeneration], 10, 64)
-		if primary.Annotations[annotationContentSHA256] == digest {
+		if primary.Annotations[annotationContentSHA256] == digest && intact(primary) {
 			obs.config = configRendered{generation: generation, secrets: shardNames(primary), bytes: secretBytes(primary)}
 			return nil
 		}
@@ -162,4 +162,19 @@ func (r *TenantReconciler) carryRenderedIn(ctx context.Context, tenant *v1alpha1
 		a.RenderedIn = since("API", a.Ref(), a.Generation)
 	}
 	return nil
+}
+
+// intact reports whether a single-shard primary Secret still matches its
+// manifest digest; a hand-edited or corrupted one is rewritten (as a new
+// generation, so replicas that kept the last good one pick it up).
+func intact(primary *corev1.Secret) bool {
+	var m render.ConfigManifest
+	if json.Unmarshal(primary.Data[render.ConfigManifestKey], &m) != nil {
+		return false
+	}
+	if len(m.Shards) != 1 {
+		return true // shards are checked by the replicas that read them
+	}
+	sum := sha256.Sum256(primary.Data[render.ConfigDataKey])
+	return hex.EncodeToString(sum[:]) == m.SHA256
 }

@@ -1,0 +1,103 @@
+// Package e2e runs the product as users meet it: a real kube-apiserver and
+// etcd, the manager with its production RBAC, issuer processes started from
+// the Deployments the operator renders (by internal/dev's Kubelet, as
+// `idtenant dev` does), and unmodified OIDC clients (go-oidc, x/oauth2)
+// asserting that tokens carry exactly the lifetimes status reports.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/idtenant/idtenant/internal/controlplane"
+	"github.com/idtenant/idtenant/internal/dev"
+	"github.com/idtenant/idtenant/internal/manager"
+)
+
+var k8s client.Client
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	logTo := io.Discard
+	if os.Getenv("IDTENANT_TEST_LOG") != "" {
+		logTo = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logTo)))
+	dir, err := os.MkdirTemp("", "idtenant-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+
+	// The issuer processes run the real binary, built from this tree.
+	binary := filepath.Join(dir, "idtenant")
+	build := exec.Command("go", "build", "-o", binary, "github.com/idtenant/idtenant")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building idtenant:", err)
+		return 1
+	}
+
+	cp, err := controlplane.Start("")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = cp.Stop() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	k8s, err = client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgrCfg, err := cp.ManagerConfig(ctx, k8s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "0", HealthAddr: "0"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgrDone := make(chan struct{})
+	go func() { defer close(mgrDone); _ = mgr.Start(ctx) }()
+	kubelet := &dev.Kubelet{Client: k8s, Config: cp.Config, Binary: binary, Dir: filepath.Join(dir, "pods"), Log: ctrl.Log.WithName("kubelet")}
+	kubeletDone := make(chan struct{})
+	go func() { defer close(kubeletDone); _ = kubelet.Run(ctx) }()
+
+	code := m.Run()
+	if code != 0 {
+		dumpIssuerLogs(filepath.Join(dir, "pods"))
+	}
+	cancel()
+	<-kubeletDone
+	<-mgrDone
+	return code
+}
+
+// dumpIssuerLogs prints the issuer processes' logs when a test failed.
+func dumpIssuerLogs(dir string) {
+	_ = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && filepath.Base(path) == "issuer.log" {
+			data, _ := os.ReadFile(path)
+			if len(data) > 4000 {
+				data = data[len(data)-4000:]
+			}
+			fmt.Fprintf(os.Stderr, "--- %s (tail)\n%s\n", path, data)
+		}
+		return nil
+	})
+}

@@ -20,9 +20,9 @@ out="$(cd internal/issuer && "${pin[@]}" "$bin" -test.run '^$' -test.bench 'Clie
 echo "$out" | grep -E '^(goos|goarch|cpu):' || true
 echo "cores: $(nproc)"
 echo
-printf '%-38s %10s %12s %7s %14s %10s %11s %18s\n' benchmark tokens/s raw-signs/s ratio issuer-µs/token issuer-cpu sign-share latency
+printf '%-38s %10s %12s %7s %14s %10s %11s %11s %16s\n' benchmark tokens/s raw-signs/s ratio issuer-µs/token issuer-cpu loadgen-cpu sign-share latency
 echo "$out" | awk '/^Benchmark/ {
-  name=$1; sub(/-[0-9]+$/, "", name); tps=""; raw=""; ratio=""; lat=""; ius=""; cpu=""; share="";
+  name=$1; sub(/-[0-9]+$/, "", name); tps=""; raw=""; ratio=""; lat=""; ius=""; cpu=""; share=""; gen="";
   for (i = 3; i < NF; i++) {
     if ($(i+1) == "tokens/s") tps=$i;
     if ($(i+1) == "raw-signs/s") raw=$i;
@@ -30,8 +30,9 @@ echo "$out" | awk '/^Benchmark/ {
     if ($(i+1) == "issuer-µs/token") ius=$i;
     if ($(i+1) == "issuer-cpu-%") cpu=$i "%";
     if ($(i+1) == "sign-share") share=$i;
+    if ($(i+1) == "loadgen-cpu-%") gen=$i "%";
     if ($(i+1) == "µs/roundtrip") lat=$i " µs";
     if ($(i+1) == "ns/op" && name ~ /TokenHandler/) lat=sprintf("%.1f µs CPU", $i/1000);
   }
-  printf "%-38s %10s %12s %7s %14s %10s %11s %18s\n", name, tps, raw, ratio, ius, cpu, share, lat
+  printf "%-38s %10s %12s %7s %14s %10s %11s %11s %16s\n", name, tps, raw, ratio, ius, cpu, gen, share, lat
 }'

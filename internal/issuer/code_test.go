@@ -236,3 +236,16 @@ func TestFailedLoginsAreSlowedDown(t *testing.T) {
 		t.Errorf("login after waiting failed: %v", cb)
 	}
 }
+
+// RFC 8252 7.3: a native app listens on a loopback port it picks at run
+// time; the registered loopback URI matches on any port.
+func TestNativeLoopbackRedirectAnyPort(t *testing.T) {
+	e := newEnv(t, nil)
+	tok, err := e.loginFlow(e.browser(), "native.shop", "http://127.0.0.1:53111/cb")
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if got := lifetimeOf(t, tok.AccessToken); got != 3*time.Hour {
+		t.Errorf("native access token = %s, want 3h", got)
+	}
+}

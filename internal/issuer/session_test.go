@@ -97,6 +97,17 @@ func TestPromptLoginAndMaxAgeAskAgain(t *testing.T) {
 			t.Errorf("%v: want the login page, got %d %s", opt, resp.StatusCode, resp.Request.URL)
 		}
 	}
+	// Logging in again replaces the browser's session.
+	resp, page := b.get(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "login")))
+	if r, body := b.login(page, "alice", "correct horse"); callback(t, r, body).Get("code") == "" {
+		t.Fatalf("login again: %d", r.StatusCode)
+	}
+	if n := e.store.Len()["sessions"]; n != 1 {
+		t.Errorf("%d sessions after logging in again, want 1", n)
+	}
+	if got := testutil.ToFloat64(e.srv.metrics.sessionsEnd.WithLabelValues("Relogin")); got != 1 {
+		t.Errorf("sessions ended by Relogin = %v, want 1", got)
+	}
 	e.clock.Advance(2 * time.Minute)
 	resp, body := b.get(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("max_age", "600")))
 	if cb := callback(t, resp, body); cb.Get("code") == "" {

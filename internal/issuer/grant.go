@@ -84,8 +84,7 @@ func resolveScopes(requested []string, api *allowedAPI, user bool) ([]string, er
 	return out, nil
 }
 
-// apiScopes are the granted scopes that belong to the API (the access
-// token's scope claim also lists OpenID Connect scopes).
+// hasScope reports whether s was granted.
 func hasScope(scopes []string, s string) bool { return slices.Contains(scopes, s) }
 
 // mintAccess signs an access token for g at now.

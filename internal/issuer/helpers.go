@@ -25,4 +25,5 @@ func (s *Server) countToken(g *grant, kind string) {
 	s.metrics.tokens.WithLabelValues(g.grantType, flow, kind).Inc()
 }
 
+// unix turns a JWT NumericDate back into a time.
 func unix(sec int64) time.Time { return time.Unix(sec, 0) }

@@ -80,6 +80,17 @@ func TestMalformedAndOversizedRequests(t *testing.T) {
 	if got := post("grant_type=client_credentials&scope=" + strings.Repeat("a", maxBodyBytes+1)); got != http.StatusBadRequest {
 		t.Errorf("oversized body: %d", got)
 	}
+	for _, p := range []string{pathToken, pathIntrospect, pathRevoke} {
+		q := url.Values{"grant_type": {"client_credentials"}, "client_id": {"m2m.shop"}, "client_secret": {testSecrets["m2m.shop"]}, "token": {"x"}}
+		resp, err := e.http.Client().Get(e.issuer + p + "?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("GET %s with credentials in the URL: %d, want 405", p, resp.StatusCode)
+		}
+	}
 	resp, err := e.http.Client().Get(e.issuer + pathAuthorize + "?client_id=web.shop&state=" + strings.Repeat("x", maxQueryBytes+1))
 	if err != nil {
 		t.Fatal(err)

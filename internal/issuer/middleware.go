@@ -21,6 +21,8 @@ var knownEndpoints = map[string]string{
 	"/.well-known/openid-configuration": "discovery",
 }
 
+var postOnly = map[string]bool{pathToken: true, pathIntrospect: true, pathRevoke: true}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
@@ -71,6 +73,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		if name, ok := knownEndpoints[r.URL.Path]; ok {
 			endpoint = name
+		}
+		if postOnly[r.URL.Path] && r.Method != http.MethodPost && r.Method != http.MethodOptions {
+			// RFC 6749 3.2, RFC 7662 2.1, RFC 7009 2.1: credentials and
+			// tokens travel in a POST body, never in a URL that logs keep.
+			rec.Header().Set("Allow", "POST")
+			http.Error(rec, `{"error":"invalid_request","error_description":"use POST"}`, http.StatusMethodNotAllowed)
+			return
 		}
 		if len(r.URL.RawQuery) > maxQueryBytes {
 			http.Error(rec, `{"error":"invalid_request","error_description":"query too long"}`, http.StatusRequestURITooLong)

@@ -50,6 +50,14 @@ test: k8s-tools ## Run every test: unit and envtest (real kube-apiserver + etcd)
 	go vet ./...
 	go test ./... -count=1
 
+.PHONY: bench
+bench: k8s-tools ## Run the benchmarks and print a table (see docs/benchmarks.md).
+	bash hack/bench.sh
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for a short, bounded time (FUZZTIME, default 15s).
+	bash hack/fuzz.sh
+
 .PHONY: dev
 dev: k8s-tools build ## Run a local control plane with the operator and the samples.
 	$(BIN)/idtenant dev --control-plane-binaries=$(K8S_BIN) --kubeconfig-out=$(BIN)/dev/kubeconfig

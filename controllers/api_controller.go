@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
@@ -39,7 +40,7 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if !api.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	var obs apiObservation
+	obs := apiObservation{now: time.Now()}
 	defer func() {
 		if retErr != nil {
 			retErr = errors.Join(retErr, r.writeTransient(ctx, api, retErr))

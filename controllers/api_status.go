@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -20,6 +22,8 @@ type apiObservation struct {
 	// servedProblem is set while the issuer replicas do not serve this
 	// generation of the API yet.
 	servedProblem *problem
+	// now is when the observation was made.
+	now time.Time
 }
 
 // apiStatus derives the whole status of api from obs.
@@ -47,7 +51,12 @@ func apiStatus(api *v1alpha1.API, obs apiObservation) v1alpha1.APIStatus {
 		setClampedCondition(conds, gen, &eff.Enforcement)
 		if !eff.Enforcement.Rejected() {
 			s := eff.Status()
-			st.Effective = &s
+			prev := effectiveState[v1alpha1.APIEffective]{effective: api.Status.Effective,
+				since: api.Status.EffectiveSince, previousValidUntil: api.Status.PreviousTokensValidUntil}
+			next := nextEffective(prev, &s, obs.servedProblem != nil, obs.now, func(e *v1alpha1.APIEffective) time.Duration {
+				return time.Duration(max(e.TokenLifetime.Seconds, e.TokenLifetimeForBrowserFlows.Seconds)) * time.Second
+			})
+			st.Effective, st.EffectiveSince, st.PreviousTokensValidUntil = next.effective, next.since, next.previousValidUntil
 			st.Advisories = eff.Advisories
 		}
 	}

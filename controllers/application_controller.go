@@ -57,7 +57,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil // the credentials Secret goes with its owner
 	}
 
-	var obs applicationObservation
+	obs := applicationObservation{now: time.Now()}
 	defer func() {
 		if retErr != nil {
 			retErr = errors.Join(retErr, r.writeTransient(ctx, app, retErr))

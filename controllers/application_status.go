@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +27,8 @@ type applicationObservation struct {
 	// servedProblem is set while the issuer replicas do not serve this
 	// generation of the Application yet.
 	servedProblem *problem
+	// now is when the observation was made.
+	now time.Time
 }
 
 // ClientID is the OAuth client_id of an Application: "<name>.<namespace>".
@@ -68,12 +71,28 @@ func applicationStatus(app *v1alpha1.Application, obs applicationObservation) v1
 	} else {
 		setClampedCondition(conds, gen, &eff.Enforcement)
 		if !eff.Enforcement.Rejected() {
-			st.Effective = eff.Status()
+			prev := effectiveState[v1alpha1.ApplicationEffective]{effective: app.Status.Effective,
+				since: app.Status.EffectiveSince, previousValidUntil: app.Status.PreviousTokensValidUntil}
+			next := nextEffective(prev, eff.Status(), obs.servedProblem != nil, obs.now, longestApplicationToken)
+			st.Effective, st.EffectiveSince, st.PreviousTokensValidUntil = next.effective, next.since, next.previousValidUntil
 			st.Advisories = eff.Advisories
 		}
 	}
 	setKstatusConditions(conds, gen, applicationReadiness(obs))
 	return st
+}
+
+// longestApplicationToken is the longest lifetime of a JWT issued to the
+// application (refresh tokens are opaque and revocable, so not counted).
+func longestApplicationToken(e *v1alpha1.ApplicationEffective) time.Duration {
+	var longest int64
+	if e.IDToken != nil {
+		longest = e.IDToken.Seconds
+	}
+	for _, at := range e.AccessTokens {
+		longest = max(longest, at.Lifetime.Seconds)
+	}
+	return time.Duration(longest) * time.Second
 }
 
 // applicationReadiness picks the first thing that keeps the application from

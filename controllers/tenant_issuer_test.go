@@ -37,11 +37,29 @@ func TestIssuerReplicasReport(t *testing.T) {
 
 	cs := kubernetes.NewForConfigOrDie(restConfig)
 	replica := func(id string) *follow.Leases {
-		return &follow.Leases{Client: cs, Namespace: ns, Prefix: "acme-issuer", Slots: 3, Identity: id, Duration: 2 * time.Second}
+		return &follow.Leases{Client: cs, Namespace: ns, Prefix: "acme-issuer", Slots: 3, Identity: id, Duration: 3 * time.Second}
 	}
 	a, b := replica("acme-issuer-aaaa"), replica("acme-issuer-bbbb")
-	NewWithT(t).Expect(a.Renew(ctx, follow.Report{Generation: rendered})).To(Succeed())
-	NewWithT(t).Expect(b.Renew(ctx, follow.Report{Generation: rendered - 1, Error: "generation 2: issuer config shards do not match the manifest"})).To(Succeed())
+	// Both replicas renew in the background, as real ones do; b reports a
+	// load error until it is "killed".
+	bAlive := make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			_ = a.Renew(ctx, follow.Report{Generation: rendered})
+			select {
+			case <-bAlive:
+			default:
+				_ = b.Renew(ctx, follow.Report{Generation: rendered - 1, Error: "generation 2: issuer config shards do not match the manifest"})
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
 	eventually(t, func(g Gomega) {
 		c := condition(g, tn, v1alpha1.ConditionIssuerSynced)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
@@ -52,19 +70,8 @@ func TestIssuerReplicasReport(t *testing.T) {
 		g.Expect(tn.Status.Issuer.ServedGeneration).To(Equal(rendered - 1))
 	})
 
-	// b stops renewing (it died): once its Lease is stale, only a counts.
-	stop := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(500 * time.Millisecond):
-				_ = a.Renew(ctx, follow.Report{Generation: rendered})
-			}
-		}
-	}()
-	defer close(stop)
+	// b dies (stops renewing): once its Lease is stale, only a counts.
+	close(bAlive)
 	eventually(t, func(g Gomega) {
 		c := condition(g, tn, v1alpha1.ConditionIssuerSynced)
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))

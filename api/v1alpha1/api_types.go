@@ -96,9 +96,20 @@ type APIStatus struct {
 	// +optional
 	IssuerURL string `json:"issuerURL,omitempty"`
 
-	// effective is the lifetime of this API's access tokens per flow.
+	// effective is the lifetime of this API's access tokens per flow, as the
+	// issuer applies it: after a change it switches to the new values only
+	// once every issuer replica serves them.
 	// +optional
 	Effective *APIEffective `json:"effective,omitempty"`
+
+	// effectiveSince is when the issuer started applying effective.
+	// +optional
+	EffectiveSince *metav1.Time `json:"effectiveSince,omitempty"`
+
+	// previousTokensValidUntil is when the last access token issued under the
+	// previous lifetimes expires.
+	// +optional
+	PreviousTokensValidUntil *metav1.Time `json:"previousTokensValidUntil,omitempty"`
 
 	// applications lists the Applications ("<namespace>/<name>") allowed to
 	// get tokens for this API.

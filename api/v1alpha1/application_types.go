@@ -279,9 +279,23 @@ type ApplicationStatus struct {
 	// +optional
 	IssuerURL string `json:"issuerURL,omitempty"`
 
-	// effective is the lifetime of everything issued to this application.
+	// effective is the lifetime of everything issued to this application,
+	// as the issuer applies it: after a change it switches to the new values
+	// only once every issuer replica serves them.
 	// +optional
 	Effective *ApplicationEffective `json:"effective,omitempty"`
+
+	// effectiveSince is when the issuer started applying the lifetimes in
+	// effective: the moment every live replica served them.
+	// +optional
+	EffectiveSince *metav1.Time `json:"effectiveSince,omitempty"`
+
+	// previousTokensValidUntil is when the last token issued under the
+	// lifetimes in force before effectiveSince expires; until then such
+	// tokens may still be in circulation (JWTs keep the exp they were issued
+	// with).
+	// +optional
+	PreviousTokensValidUntil *metav1.Time `json:"previousTokensValidUntil,omitempty"`
 
 	// advisories are valid but risky combinations a reviewer should see.
 	// +optional

@@ -182,6 +182,14 @@ func (in *APIStatus) DeepCopyInto(out *APIStatus) {
 		*out = new(APIEffective)
 		**out = **in
 	}
+	if in.EffectiveSince != nil {
+		in, out := &in.EffectiveSince, &out.EffectiveSince
+		*out = (*in).DeepCopy()
+	}
+	if in.PreviousTokensValidUntil != nil {
+		in, out := &in.PreviousTokensValidUntil, &out.PreviousTokensValidUntil
+		*out = (*in).DeepCopy()
+	}
 	if in.Applications != nil {
 		in, out := &in.Applications, &out.Applications
 		*out = make([]string, len(*in))
@@ -402,6 +410,14 @@ func (in *ApplicationStatus) DeepCopyInto(out *ApplicationStatus) {
 		in, out := &in.Effective, &out.Effective
 		*out = new(ApplicationEffective)
 		(*in).DeepCopyInto(*out)
+	}
+	if in.EffectiveSince != nil {
+		in, out := &in.EffectiveSince, &out.EffectiveSince
+		*out = (*in).DeepCopy()
+	}
+	if in.PreviousTokensValidUntil != nil {
+		in, out := &in.PreviousTokensValidUntil, &out.PreviousTokensValidUntil
+		*out = (*in).DeepCopy()
 	}
 	if in.Advisories != nil {
 		in, out := &in.Advisories, &out.Advisories

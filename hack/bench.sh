@@ -36,3 +36,14 @@ echo "$out" | awk '/^Benchmark/ {
   }
   printf "%-38s %10s %12s %7s %14s %10s %11s %11s %16s\n", name, tps, raw, ratio, ius, cpu, gen, share, lat
 }'
+
+# Operator benchmarks: a real control plane, the manager and issuer processes
+# (internal/e2e). Apply-to-served latency over 50 changes, and tenants with
+# 1000 and 5000 Applications. Set SCALE=0 to skip the (minutes-long) scale run.
+echo
+echo "operator (internal/e2e):"
+benches='ApplyToServed'
+if [ "${SCALE:-1}" != "0" ]; then benches='ApplyToServed|TenantScale'; fi
+go test ./internal/e2e/ -run '^$' -bench "$benches" -benchtime 1x -count=1 -timeout 60m | grep -E '^Benchmark' |
+  awk '{ name=$1; sub(/-[0-9]+$/, "", name); line=sprintf("%-30s", name);
+         for (i = 4; i < NF; i += 2) line = line sprintf("  %s=%s", $(i+1), $i); print line }'

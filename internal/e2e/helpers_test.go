@@ -35,7 +35,7 @@ var nsCounter atomic.Int32
 
 // newTenant creates a namespace with a Tenant whose issuer listens on a free
 // loopback port (the Kubelet binds the first replica there) and a user.
-func newTenant(t *testing.T, mutate func(*v1alpha1.TenantSpec)) (ns, issuer string) {
+func newTenant(t testing.TB, mutate func(*v1alpha1.TenantSpec)) (ns, issuer string) {
 	t.Helper()
 	ctx := context.Background()
 	ns = fmt.Sprintf("e%d-%d", time.Now().UnixNano()%100000, nsCounter.Add(1))
@@ -52,7 +52,7 @@ func newTenant(t *testing.T, mutate func(*v1alpha1.TenantSpec)) (ns, issuer stri
 	return ns, issuer
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	defer l.Close()
@@ -60,20 +60,20 @@ func freePort(t *testing.T) string {
 	return port
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func eventually(t *testing.T, f func(g Gomega)) {
+func eventually(t testing.TB, f func(g Gomega)) {
 	t.Helper()
 	NewWithT(t).Eventually(f).WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 }
 
 // waitReady waits until every object is Ready=True at its generation.
-func waitReady(t *testing.T, objs ...client.Object) {
+func waitReady(t testing.TB, objs ...client.Object) {
 	t.Helper()
 	eventually(t, func(g Gomega) {
 		for _, o := range objs {
@@ -96,7 +96,7 @@ func waitReady(t *testing.T, objs ...client.Object) {
 }
 
 // claims decodes a JWT's payload (signatures are verified separately).
-func claims(t *testing.T, jwt string) map[string]any {
+func claims(t testing.TB, jwt string) map[string]any {
 	t.Helper()
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
@@ -109,14 +109,14 @@ func claims(t *testing.T, jwt string) map[string]any {
 	return c
 }
 
-func lifetimeOf(t *testing.T, jwt string) int64 {
+func lifetimeOf(t testing.TB, jwt string) int64 {
 	c := claims(t, jwt)
 	return int64(c["exp"].(float64) - c["iat"].(float64))
 }
 
 // clientSecret reads a confidential client's generated secret, as the
 // application's deployment would mount it.
-func clientSecret(t *testing.T, ns, app string) (id, secret string) {
+func clientSecret(t testing.TB, ns, app string) (id, secret string) {
 	t.Helper()
 	s := &corev1.Secret{}
 	must(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: app + "-oidc-client"}, s))
@@ -130,7 +130,7 @@ type browser struct {
 	client *http.Client
 }
 
-func newBrowser(t *testing.T, issuer string) *browser {
+func newBrowser(t testing.TB, issuer string) *browser {
 	u, err := url.Parse(issuer)
 	must(t, err)
 	jar, _ := cookiejar.New(nil)
@@ -149,7 +149,7 @@ var (
 
 // authorize opens authURL, logs in as alice if the login page appears, and
 // returns the query or fragment the issuer sends to the application.
-func (b *browser) authorize(t *testing.T, authURL string) url.Values {
+func (b *browser) authorize(t testing.TB, authURL string) url.Values {
 	t.Helper()
 	resp, err := b.client.Get(authURL)
 	must(t, err)

@@ -35,7 +35,7 @@ type shop struct {
 
 // newShop declares a tenant with two APIs and three applications and waits
 // until the issuer serves them all.
-func newShop(t *testing.T) *shop {
+func newShop(t testing.TB) *shop {
 	t.Helper()
 	s := &shop{}
 	s.ns, s.issuer = newTenant(t, nil)
@@ -63,7 +63,7 @@ func newShop(t *testing.T) *shop {
 
 // effectiveAccess returns the status lifetime (seconds) of app's tokens for
 // audience in flow.
-func effectiveAccess(t *testing.T, app *v1alpha1.Application, audience string, flow v1alpha1.AccessFlow) int64 {
+func effectiveAccess(t testing.TB, app *v1alpha1.Application, audience string, flow v1alpha1.AccessFlow) int64 {
 	t.Helper()
 	must(t, k8s.Get(context.Background(), client.ObjectKeyFromObject(app), app))
 	for _, at := range app.Status.Effective.AccessTokens {
@@ -75,7 +75,7 @@ func effectiveAccess(t *testing.T, app *v1alpha1.Application, audience string, f
 	return 0
 }
 
-func (s *shop) clientCredentials(t *testing.T, audience string) (*oauth2.Token, error) {
+func (s *shop) clientCredentials(t testing.TB, audience string) (*oauth2.Token, error) {
 	id, secret := clientSecret(t, s.ns, s.m2m.Name)
 	provider, err := oidc.NewProvider(context.Background(), s.issuer)
 	must(t, err)
@@ -221,7 +221,7 @@ func TestCorruptedConfigIsRepaired(t *testing.T) {
 	waitReady(t, s.tenant, s.m2m)
 }
 
-func patch[T client.Object](t *testing.T, obj T, mutate func(T)) {
+func patch[T client.Object](t testing.TB, obj T, mutate func(T)) {
 	t.Helper()
 	eventually(t, func(g Gomega) {
 		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())

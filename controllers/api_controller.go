@@ -43,7 +43,7 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	obs := apiObservation{now: time.Now()}
 	defer func() {
 		if retErr != nil {
-			retErr = errors.Join(retErr, r.writeTransient(ctx, api, retErr))
+			retErr = errors.Join(retErr, patchTransient(ctx, r.Client, r.Recorder, api, retErr))
 			return
 		}
 		retErr = r.writeStatus(ctx, api, obs)
@@ -51,18 +51,13 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 			retErr = terminalIfStalled(api.Status.Conditions)
 		}
 	}()
-	for _, step := range []func(context.Context, *v1alpha1.API, *apiObservation) error{
+	return ctrl.Result{}, runSteps(ctx, api, &obs,
 		r.resolveTenant,
 		r.checkAudience,
 		r.computeLifetimes,
 		r.listApplications,
 		r.checkServed,
-	} {
-		if err := step(ctx, api, &obs); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
+	)
 }
 
 // resolveTenant owns TenantResolved.
@@ -156,11 +151,7 @@ func (r *APIReconciler) checkServed(ctx context.Context, api *v1alpha1.API, obs 
 func (r *APIReconciler) writeStatus(ctx context.Context, api *v1alpha1.API, obs apiObservation) error {
 	before := api.DeepCopy()
 	api.Status = apiStatus(api, obs)
-	if err := r.Status().Patch(ctx, api, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patching API status: %w", client.IgnoreNotFound(err))
-	}
-	recordReadyTransition(r.Recorder, api, before.Status.Conditions, api.Status.Conditions)
-	return nil
+	return patchStatus(ctx, r.Client, r.Recorder, api, before)
 }
 
 // SetupWithManager watches APIs, their Tenant, the Applications that list
@@ -226,16 +217,4 @@ func (r *APIReconciler) forNamespace(ctx context.Context, o client.Object) []rec
 		return nil
 	}
 	return requestsFor(ptrs(list.Items))
-}
-
-// writeTransient records a failed reconcile without touching what was
-// observed before (see markTransient).
-func (r *APIReconciler) writeTransient(ctx context.Context, api *v1alpha1.API, cause error) error {
-	before := api.DeepCopy()
-	markTransient(&api.Status.Conditions, api.Generation, cause)
-	if err := r.Status().Patch(ctx, api, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patching API status: %w", client.IgnoreNotFound(err))
-	}
-	recordReadyTransition(r.Recorder, api, before.Status.Conditions, api.Status.Conditions)
-	return nil
 }

@@ -60,7 +60,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	obs := applicationObservation{now: time.Now()}
 	defer func() {
 		if retErr != nil {
-			retErr = errors.Join(retErr, r.writeTransient(ctx, app, retErr))
+			retErr = errors.Join(retErr, patchTransient(ctx, r.Client, r.Recorder, app, retErr))
 			return
 		}
 		retErr = r.writeStatus(ctx, app, obs)
@@ -72,18 +72,13 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}()
 
-	for _, step := range []func(context.Context, *v1alpha1.Application, *applicationObservation) error{
+	return ctrl.Result{}, runSteps(ctx, app, &obs,
 		r.resolveTenant,
 		r.resolveAPIs,
 		r.computeLifetimes,
 		r.reconcileCredentials,
 		r.checkServed,
-	} {
-		if err := step(ctx, app, &obs); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
+	)
 }
 
 // resolveTenant owns TenantResolved.
@@ -197,11 +192,7 @@ func (r *ApplicationReconciler) checkServed(ctx context.Context, app *v1alpha1.A
 func (r *ApplicationReconciler) writeStatus(ctx context.Context, app *v1alpha1.Application, obs applicationObservation) error {
 	before := app.DeepCopy()
 	app.Status = applicationStatus(app, obs)
-	if err := r.Status().Patch(ctx, app, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patching Application status: %w", client.IgnoreNotFound(err))
-	}
-	recordReadyTransition(r.Recorder, app, before.Status.Conditions, app.Status.Conditions)
-	return nil
+	return patchStatus(ctx, r.Client, r.Recorder, app, before)
 }
 
 // SetupWithManager watches Applications and everything their status depends
@@ -247,16 +238,4 @@ func (r *ApplicationReconciler) forNamespace(ctx context.Context, o client.Objec
 		return nil
 	}
 	return requestsFor(ptrs(list.Items))
-}
-
-// writeTransient records a failed reconcile without touching what was
-// observed before (see markTransient).
-func (r *ApplicationReconciler) writeTransient(ctx context.Context, app *v1alpha1.Application, cause error) error {
-	before := app.DeepCopy()
-	markTransient(&app.Status.Conditions, app.Generation, cause)
-	if err := r.Status().Patch(ctx, app, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patching Application status: %w", client.IgnoreNotFound(err))
-	}
-	recordReadyTransition(r.Recorder, app, before.Status.Conditions, app.Status.Conditions)
-	return nil
 }

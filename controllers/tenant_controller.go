@@ -73,7 +73,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	obs := tenantObservation{effective: lifetime.ForTenant(tenant)}
 	defer func() {
 		if retErr != nil {
-			retErr = errors.Join(retErr, r.writeTransient(ctx, tenant, retErr))
+			retErr = errors.Join(retErr, patchTransient(ctx, r.Client, r.Recorder, tenant, retErr))
 			return
 		}
 		retErr = r.writeStatus(ctx, tenant, obs)
@@ -88,19 +88,14 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 			}
 		}
 	}()
-	for _, step := range []func(context.Context, *v1alpha1.Tenant, *tenantObservation) error{
+	return ctrl.Result{}, runSteps(ctx, tenant, &obs,
 		r.readUsers,
 		r.gatherServed,
 		r.reconcileKeys,
 		r.renderConfig,
 		r.applyWorkload,
 		r.observeIssuer,
-	} {
-		if err := step(ctx, tenant, &obs); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
+	)
 }
 
 // readUsers reads the user directory from spec.usersSecretRef. The hashes
@@ -139,11 +134,7 @@ func (r *TenantReconciler) readUsers(ctx context.Context, tenant *v1alpha1.Tenan
 func (r *TenantReconciler) writeStatus(ctx context.Context, tenant *v1alpha1.Tenant, obs tenantObservation) error {
 	before := tenant.DeepCopy()
 	tenant.Status = tenantStatus(tenant, obs)
-	if err := r.Status().Patch(ctx, tenant, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patching Tenant status: %w", client.IgnoreNotFound(err))
-	}
-	recordReadyTransition(r.Recorder, tenant, before.Status.Conditions, tenant.Status.Conditions)
-	return nil
+	return patchStatus(ctx, r.Client, r.Recorder, tenant, before)
 }
 
 // SetupWithManager watches Tenants, the Applications and APIs that attach to
@@ -186,16 +177,4 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Named("tenant").
 		Complete(r)
-}
-
-// writeTransient records a failed reconcile without touching what was
-// observed before (see markTransient).
-func (r *TenantReconciler) writeTransient(ctx context.Context, tenant *v1alpha1.Tenant, cause error) error {
-	before := tenant.DeepCopy()
-	markTransient(&tenant.Status.Conditions, tenant.Generation, cause)
-	if err := r.Status().Patch(ctx, tenant, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patching Tenant status: %w", client.IgnoreNotFound(err))
-	}
-	recordReadyTransition(r.Recorder, tenant, before.Status.Conditions, tenant.Status.Conditions)
-	return nil
 }

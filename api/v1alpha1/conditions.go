@@ -1,5 +1,7 @@
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // Condition types. Ready, Reconciling and Stalled follow kstatus, so Argo CD,
 // Flux and `kubectl wait --for=condition=Ready` understand every idtenant
 // object; Reconciling and Stalled are present only while true.
@@ -43,3 +45,21 @@ const (
 	ReasonGenerationServed    = "GenerationServed"
 	ReasonIssuerPending       = "IssuerPending"
 )
+
+// GetConditions returns the status conditions (used by generic status code).
+func (t *Tenant) GetConditions() []metav1.Condition { return t.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (t *Tenant) SetConditions(c []metav1.Condition) { t.Status.Conditions = c }
+
+// GetConditions returns the status conditions.
+func (a *Application) GetConditions() []metav1.Condition { return a.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (a *Application) SetConditions(c []metav1.Condition) { a.Status.Conditions = c }
+
+// GetConditions returns the status conditions.
+func (a *API) GetConditions() []metav1.Condition { return a.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (a *API) SetConditions(c []metav1.Condition) { a.Status.Conditions = c }

@@ -1,0 +1,47 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// conditioned is an idtenant object with status conditions.
+type conditioned interface {
+	client.Object
+	GetConditions() []metav1.Condition
+	SetConditions([]metav1.Condition)
+}
+
+// patchStatus writes obj's status, changed in memory from before, and
+// records an Event when Ready changes. Every reconciler ends here.
+func patchStatus[T conditioned](ctx context.Context, c client.Client, rec events.EventRecorder, obj, before T) error {
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), client.IgnoreNotFound(err))
+	}
+	recordReadyTransition(rec, obj, before.GetConditions(), obj.GetConditions())
+	return nil
+}
+
+// patchTransient records a failed reconcile without touching what was
+// observed before (see markTransient).
+func patchTransient[T conditioned](ctx context.Context, c client.Client, rec events.EventRecorder, obj T, cause error) error {
+	before := obj.DeepCopyObject().(T)
+	conds := obj.GetConditions()
+	markTransient(&conds, obj.GetGeneration(), cause)
+	obj.SetConditions(conds)
+	return patchStatus(ctx, c, rec, obj, before)
+}
+
+// runSteps runs a reconcile's ordered sub-steps until one fails.
+func runSteps[O any, S any](ctx context.Context, obj O, obs S, steps ...func(context.Context, O, S) error) error {
+	for _, step := range steps {
+		if err := step(ctx, obj, obs); err != nil {
+			return err
+		}
+	}
+	return nil
+}

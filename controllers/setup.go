@@ -7,6 +7,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 )
@@ -16,6 +17,8 @@ type Options struct {
 	// IssuerImage is the image issuer Deployments run; default
 	// DefaultIssuerImage.
 	IssuerImage string
+	// Now is the clock of key rotation; time.Now when nil.
+	Now func() time.Time
 }
 
 // DefaultIssuerImage matches the image name in config/manager.
@@ -32,7 +35,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	rendered := &renderedCache{}
 	if err := (&TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, rendered: rendered,
+		IssuerImage: opts.IssuerImage, Now: opts.Now, rendered: rendered,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/lifetime"
 	"github.com/idtenant/idtenant/internal/render"
 )
@@ -79,6 +80,12 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		retErr = r.writeStatus(ctx, tenant, obs)
 		if retErr == nil && obs.usersProblem != nil {
 			result.RequeueAfter = usersSecretRecheck
+		}
+		// Key rotation is due at a time, not on an event.
+		if next := keys.NextStep(obs.keys, obs.keyPolicy); retErr == nil && !next.IsZero() {
+			if wait := max(next.Sub(r.now()), time.Second); result.RequeueAfter == 0 || wait < result.RequeueAfter {
+				result.RequeueAfter = wait
+			}
 		}
 		// A replica that stops renewing causes no event: look again when
 		// the first live Lease would go stale.

@@ -50,6 +50,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 	}
 
 	policy := keys.Policy{Period: obs.effective.KeyRotationPeriod.Duration, Retention: obs.served.longest + verificationMargin}
+	obs.keyPolicy = policy
 	planned, changed, err := keys.Plan(current, signingAlgorithms(tenant, obs), r.now(), policy, keys.Generate)
 	if err != nil {
 		return err

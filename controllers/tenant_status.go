@@ -25,6 +25,7 @@ type tenantObservation struct {
 	served servedObjects
 	// keys are the signing keys after this reconcile's rotation step.
 	keys        []keys.Key
+	keyPolicy   keys.Policy
 	keysProblem *problem
 	// config is the rendered configuration; deployment the issuer's name.
 	config     configRendered

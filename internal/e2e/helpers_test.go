@@ -185,3 +185,13 @@ func pkce() (verifier, challenge string) {
 	sum := sha256.Sum256([]byte(verifier))
 	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
 }
+
+// headerField reads one field of a JWT's JOSE header.
+func headerField(t testing.TB, encoded, field string) string {
+	raw, err := base64.RawURLEncoding.DecodeString(encoded)
+	must(t, err)
+	var h map[string]any
+	must(t, json.Unmarshal(raw, &h))
+	v, _ := h[field].(string)
+	return v
+}

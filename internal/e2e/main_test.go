@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,6 +26,12 @@ import (
 )
 
 var k8s client.Client
+
+// clockOffset moves the manager's clock (key rotation) forward; the issuer
+// processes keep real time, as verifiers in the wild do.
+var clockOffset atomic.Int64
+
+func managerNow() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -67,7 +75,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "0", HealthAddr: "0"})
+	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "0", HealthAddr: "0", Now: managerNow})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

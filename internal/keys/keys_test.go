@@ -151,3 +151,41 @@ func TestGenerate(t *testing.T) {
 		t.Error("HS256 must be refused")
 	}
 }
+
+func TestNextStepPredictsPlan(t *testing.T) {
+	p := Policy{Period: 240 * time.Hour, Retention: 10 * time.Hour}
+	gen := fakeGen()
+	algs := []v1alpha1.SigningAlgorithm{v1alpha1.RS256}
+	keys, _, _ := Plan(nil, algs, t0, p, gen)
+	now := t0
+	for step := 0; step < 6; step++ {
+		next := NextStep(keys, p)
+		if next.IsZero() || !next.After(now) {
+			t.Fatalf("step %d: next step %v not after %v (%v)", step, next, now, roles(keys))
+		}
+		// Nothing happens just before the predicted moment...
+		if _, changed, _ := Plan(keys, algs, next.Add(-time.Second), p, gen); changed {
+			t.Fatalf("step %d: Plan changed keys before NextStep %v", step, next)
+		}
+		// ...and something does at it.
+		var changed bool
+		keys, changed, _ = Plan(keys, algs, next, p, gen)
+		if !changed {
+			t.Fatalf("step %d: Plan did nothing at NextStep %v: %v", step, next, roles(keys))
+		}
+		now = next
+	}
+}
+
+func TestNextStepWaitsForALatePublishedSuccessor(t *testing.T) {
+	p := Policy{Period: 240 * time.Hour, Retention: time.Hour}
+	gen := fakeGen()
+	algs := []v1alpha1.SigningAlgorithm{v1alpha1.RS256}
+	keys, _, _ := Plan(nil, algs, t0, p, gen)
+	// The operator was down: the successor is published only at +239h.
+	keys, _, _ = Plan(keys, algs, t0.Add(239*time.Hour), p, gen)
+	want := t0.Add(239*time.Hour + p.PublishAhead())
+	if got := NextStep(keys, p); !got.Equal(want) {
+		t.Errorf("NextStep = %v, want %v (successor published for a full day first)", got, want)
+	}
+}

@@ -101,3 +101,37 @@ func ConfigKeys(keys []Key) []issuerconfig.Key {
 	}
 	return out
 }
+
+// NextStep is when Plan will next change keys: a successor to publish, a
+// promotion, or a retired key to drop. Zero when nothing is scheduled. The
+// operator requeues for it, so rotation happens on time without any event.
+func NextStep(keys []Key, p Policy) time.Time {
+	var next time.Time
+	earliest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for _, k := range keys {
+		switch k.Role {
+		case issuerconfig.KeyActive:
+			if n := find(keys, k.Algorithm, issuerconfig.KeyNext); n < 0 {
+				earliest(k.ActivatedAt.Add(p.Period - p.PublishAhead()))
+			} else {
+				// Promotion needs both: the period over, the successor
+				// published long enough.
+				earliest(maxTime(k.ActivatedAt.Add(p.Period), keys[n].CreatedAt.Add(p.PublishAhead())))
+			}
+		case issuerconfig.KeyRetiring:
+			earliest(k.RetiredAt.Add(p.Retention))
+		}
+	}
+	return next
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -6,6 +6,7 @@ package manager
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -38,6 +39,8 @@ type Options struct {
 	LeaderElectionNamespace string
 	// IssuerImage is the image of issuer Deployments (this binary's image).
 	IssuerImage string
+	// Now is the clock of key rotation; time.Now when nil (tests move it).
+	Now func() time.Time
 }
 
 // NewScheme registers the built-in types and idtenant's.
@@ -81,7 +84,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, Now: opts.Now}); err != nil {
 		return nil, err
 	}
 	if opts.HealthAddr != "0" && opts.HealthAddr != "" {

@@ -31,6 +31,7 @@ type shop struct {
 	tenant        *v1alpha1.Tenant
 	orders, bills *v1alpha1.API
 	m2m, web, spa *v1alpha1.Application
+	native        *v1alpha1.Application
 }
 
 // newShop declares a tenant with two APIs and three applications and waits
@@ -54,10 +55,16 @@ func newShop(t testing.TB) *shop {
 	s.spa = &v1alpha1.Application{ObjectMeta: meta("storefront"), Spec: v1alpha1.ApplicationSpec{TenantRef: ref, Type: v1alpha1.SinglePage,
 		RedirectURIs: []v1alpha1.RedirectURI{"http://localhost:3000/cb"}, IDTokenLifetime: dur("45m"),
 		APIs: []v1alpha1.APIAccess{{Name: "orders", Scopes: []v1alpha1.ScopeName{"orders:read"}}}}}
-	for _, o := range []client.Object{s.orders, s.bills, s.m2m, s.web, s.spa} {
+	s.native = &v1alpha1.Application{ObjectMeta: meta("mobile"), Spec: v1alpha1.ApplicationSpec{TenantRef: ref, Type: v1alpha1.Native,
+		RedirectURIs: []v1alpha1.RedirectURI{"http://127.0.0.1/cb"},
+		APIs:         []v1alpha1.APIAccess{{Name: "orders", Scopes: []v1alpha1.ScopeName{"orders:read"}}}}}
+	// The back office also allows the hybrid flow: tokens from the front
+	// channel get the browser lifetime, those from the token endpoint not.
+	s.web.Spec.ResponseTypes = []v1alpha1.ResponseType{"code", "code id_token token"}
+	for _, o := range []client.Object{s.orders, s.bills, s.m2m, s.web, s.spa, s.native} {
 		must(t, k8s.Create(context.Background(), o))
 	}
-	waitReady(t, s.tenant, s.orders, s.bills, s.m2m, s.web, s.spa)
+	waitReady(t, s.tenant, s.orders, s.bills, s.m2m, s.web, s.spa, s.native)
 	return s
 }
 
@@ -141,6 +148,29 @@ func TestTokensMatchStatus(t *testing.T) {
 		g.Expect(s.web.Status.Effective.IDToken.Seconds).To(Equal(int64(2 * 3600)))
 		g.Expect(lifetimeOf(t, access)).To(Equal(effectiveAccess(t, s.web, s.orders.Spec.Audience, v1alpha1.FlowStandard)))
 		g.Expect(lifetimeOf(t, access)).To(Equal(int64(3 * 3600)), "a server-side app gets the standard lifetime")
+	})
+
+	t.Run("Native code flow with PKCE", func(t *testing.T) {
+		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(s.native), s.native))
+		_, rawID, access := codeFlow(t, s.native, "")
+		g.Expect(lifetimeOf(t, rawID)).To(Equal(s.native.Status.Effective.IDToken.Seconds))
+		g.Expect(lifetimeOf(t, rawID)).To(Equal(int64(10*3600)), "the default ID token lifetime")
+		g.Expect(lifetimeOf(t, access)).To(Equal(effectiveAccess(t, s.native, s.orders.Spec.Audience, v1alpha1.FlowStandard)))
+		g.Expect(lifetimeOf(t, access)).To(Equal(int64(3 * 3600)))
+	})
+
+	t.Run("RegularWeb hybrid flow", func(t *testing.T) {
+		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(s.web), s.web))
+		q := url.Values{"client_id": {s.web.Status.ClientID}, "redirect_uri": {string(s.web.Spec.RedirectURIs[0])},
+			"response_type": {"code id_token token"}, "scope": {"openid orders:read"}, "nonce": {"n-2"}, "state": {"s-2"},
+			"audience": {s.orders.Spec.Audience}}
+		back := newBrowser(t, s.issuer).authorize(t, provider.Endpoint().AuthURL+"?"+q.Encode())
+		g.Expect(back.Get("code")).NotTo(BeEmpty())
+		access := back.Get("access_token")
+		g.Expect(access).NotTo(BeEmpty(), "the hybrid response carries the access token in the fragment")
+		want := effectiveAccess(t, s.web, s.orders.Spec.Audience, v1alpha1.FlowBrowser)
+		g.Expect(lifetimeOf(t, access)).To(Equal(want))
+		g.Expect(want).To(Equal(int64(20 * 60)), "front-channel tokens get the browser-flow lifetime")
 	})
 
 	t.Run("SinglePage code flow with PKCE", func(t *testing.T) {

@@ -31,6 +31,10 @@ var k8s client.Client
 // processes keep real time, as verifiers in the wild do.
 var clockOffset atomic.Int64
 
+// startManager and stopManager run the manager; tests kill and restart it.
+var startManager func() error
+var stopManager func()
+
 func managerNow() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -75,13 +79,22 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "0", HealthAddr: "0", Now: managerNow})
-	if err != nil {
+	startManager = func() error {
+		mctx, mcancel := context.WithCancel(ctx)
+		mgr, err := manager.New(mctx, mgrCfg, manager.Options{MetricsAddr: "0", HealthAddr: "0", Now: managerNow, Restartable: true})
+		if err != nil {
+			mcancel()
+			return err
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); _ = mgr.Start(mctx) }()
+		stopManager = func() { mcancel(); <-done }
+		return nil
+	}
+	if err := startManager(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	mgrDone := make(chan struct{})
-	go func() { defer close(mgrDone); _ = mgr.Start(ctx) }()
 	kubelet := &dev.Kubelet{Client: k8s, Config: cp.Config, Binary: binary, Dir: filepath.Join(dir, "pods"), Log: ctrl.Log.WithName("kubelet")}
 	kubeletDone := make(chan struct{})
 	go func() { defer close(kubeletDone); _ = kubelet.Run(ctx) }()
@@ -92,7 +105,7 @@ func run(m *testing.M) int {
 	}
 	cancel()
 	<-kubeletDone
-	<-mgrDone
+	stopManager()
 	return code
 }
 

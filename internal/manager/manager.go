@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -41,6 +42,9 @@ type Options struct {
 	IssuerImage string
 	// Now is the clock of key rotation; time.Now when nil (tests move it).
 	Now func() time.Time
+	// Restartable lets a process build the manager more than once (tests
+	// that kill and restart it); controller names must otherwise be unique.
+	Restartable bool
 }
 
 // NewScheme registers the built-in types and idtenant's.
@@ -68,6 +72,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "idtenant-manager.idtenant.dev",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		Controller:              ctrlconfig.Controller{SkipNameValidation: &opts.Restartable},
 		// Cache only what idtenant creates, not every Secret, Deployment or
 		// Lease in the cluster.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{

@@ -29,6 +29,7 @@ func TestIssuerReplicasReport(t *testing.T) {
 	eventually(t, func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tn)).To(Succeed())
 		g.Expect(tn.Status.Issuer).NotTo(BeNil())
+		g.Expect(tn.Status.Advisories).To(ContainElement(HaveField("Reason", "ReplicasDoNotShareSessions")), "two replicas do not share sessions yet")
 		rendered = tn.Status.Issuer.ConfigGeneration
 		c := condition(g, tn, v1alpha1.ConditionIssuerAvailable)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))

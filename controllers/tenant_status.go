@@ -70,6 +70,12 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 	} else if tenant.Status.Issuer != nil {
 		st.Issuer = tenant.Status.Issuer.DeepCopy() // last good, kept while a problem blocks rendering
 	}
+	if obs.effective.Replicas > 1 {
+		st.Advisories = append(st.Advisories, v1alpha1.Advisory{Reason: "ReplicasDoNotShareSessions",
+			Message: fmt.Sprintf("spec.replicas is %d, but sessions, authorization codes and refresh tokens live in each issuer replica's memory: "+
+				"a code issued by one replica cannot be redeemed at another. Use 1 replica for user flows until a shared store exists; "+
+				"client_credentials is unaffected.", obs.effective.Replicas)})
+	}
 	r := readyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
 	for _, p := range []*problem{obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
 		if p != nil {

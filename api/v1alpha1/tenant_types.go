@@ -69,7 +69,10 @@ type TenantSpec struct {
 	UsersSecretRef *LocalSecretReference `json:"usersSecretRef,omitempty"`
 
 	// replicas is the number of issuer processes serving this tenant.
-	// Default 1; range 1 to 20.
+	// Default 1; range 1 to 20. Sessions, authorization codes and refresh
+	// tokens are kept in each replica's memory for now, so with more than
+	// one replica user flows need a shared store (not yet available);
+	// machine-to-machine tokens are unaffected. Status says so.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=20
@@ -244,6 +247,11 @@ type TenantStatus struct {
 	// issuer reports the issuer the operator runs for this tenant.
 	// +optional
 	Issuer *IssuerStatus `json:"issuer,omitempty"`
+
+	// advisories are valid but risky settings a reviewer should see.
+	// +optional
+	// +listType=atomic
+	Advisories []Advisory `json:"advisories,omitempty"`
 }
 
 // IssuerStatus reports the rendered configuration and signing keys.

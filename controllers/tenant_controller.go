@@ -55,12 +55,16 @@ func (r *TenantReconciler) now() time.Time {
 
 // +kubebuilder:rbac:groups=idtenant.dev,resources=tenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=idtenant.dev,resources=tenants/status,verbs=get;update;patch
+// Children are deleted by the garbage collector through owner references;
+// only config shards and a single replica's PDB are deleted by hand. The
+// manager needs get/update on Leases only because it grants them to the
+// issuer's Role (RBAC forbids granting what one does not hold).
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
 
 // Reconcile has the same shape as ApplicationReconciler.Reconcile.
 func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -73,13 +77,23 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	}
 	obs := tenantObservation{effective: lifetime.ForTenant(tenant)}
 	defer func() {
+		var foreign *foreignObjectError
+		if errors.As(retErr, &foreign) {
+			obs.ownershipProblem = &problem{reason: v1alpha1.ReasonForeignObject, stalls: true, message: foreign.Error()}
+			retErr = nil
+		}
 		if retErr != nil {
 			retErr = errors.Join(retErr, patchTransient(ctx, r.Client, r.Recorder, tenant, retErr))
 			return
 		}
 		retErr = r.writeStatus(ctx, tenant, obs)
+		// Neither users Secrets nor foreign objects are watched (not
+		// labelled as ours): look again on a timer.
 		if retErr == nil && obs.usersProblem != nil {
 			result.RequeueAfter = usersSecretRecheck
+		}
+		if retErr == nil && obs.ownershipProblem != nil {
+			result.RequeueAfter = credentialsRecheck
 		}
 		// Key rotation is due at a time, not on an event.
 		if next := keys.NextStep(obs.keys, obs.keyPolicy); retErr == nil && !next.IsZero() {

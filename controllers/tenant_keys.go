@@ -40,6 +40,10 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 	case err != nil:
 		return fmt.Errorf("getting signing keys Secret %s: %w", name, err)
 	default:
+		if !metav1.IsControlledBy(secret, tenant) {
+			// Never sign with keys someone else put there.
+			return &foreignObjectError{kind: "Secret", key: name.String()}
+		}
 		if err := json.Unmarshal(secret.Data[keysSecretKey], &current); err != nil {
 			// Never silently replace keys: tokens signed with them would stop
 			// verifying. A human must look.

@@ -139,3 +139,25 @@ func TestUsersSecretProblems(t *testing.T) {
 	g.Expect(msg).To(ContainSubstring(`user "bob"): only bcrypt hashes are accepted`))
 	g.Expect(strings.Contains(msg, "W6ph5Mm5")).To(BeFalse(), "the hash is never echoed")
 }
+
+// TestTenantNeverTakesOverForeignObjects: a Deployment or keys Secret that
+// exists under the names the Tenant would use, controlled by something else,
+// is left alone and the Tenant says why.
+func TestTenantNeverTakesOverForeignObjects(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	planted := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-signing-keys", Namespace: ns},
+		StringData: map[string]string{"keys.json": "[]"}}
+	create(t, planted)
+	tenant := validTenant(ns)
+	create(t, tenant)
+	msg := expectNotReady(t, tenant, v1alpha1.ReasonForeignObject)
+	g := NewWithT(t)
+	g.Expect(msg).To(ContainSubstring("Secret " + ns + "/acme-signing-keys exists and is not controlled by this Tenant"))
+	s := &corev1.Secret{}
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(planted), s)).To(Succeed())
+	g.Expect(string(s.Data["keys.json"])).To(Equal("[]"), "the planted Secret is untouched: the issuer never signs with keys someone else put there")
+	g.Expect(s.OwnerReferences).To(BeEmpty())
+	g.Expect(k8s.Delete(ctx, s)).To(Succeed())
+	expectReady(t, tenant)
+}

@@ -32,6 +32,9 @@ type tenantObservation struct {
 	deployment string
 	// replicas is what the issuer replicas report.
 	replicas issuerReplicas
+	// ownershipProblem is set when an object the Tenant would own exists
+	// under someone else's control.
+	ownershipProblem *problem
 }
 
 // DiscoveryURL is where OpenID Provider metadata lives for issuerURL.
@@ -77,7 +80,7 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 				"client_credentials is unaffected.", obs.effective.Replicas)})
 	}
 	r := readyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
-	for _, p := range []*problem{obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
+	for _, p := range []*problem{obs.ownershipProblem, obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
 		if p != nil {
 			r = fromProblem(p)
 			break

@@ -24,9 +24,39 @@ func ownedLabels(tenant *v1alpha1.Tenant) map[string]string {
 	return map[string]string{labelManagedBy: managedBy, "idtenant.dev/tenant": tenant.Name}
 }
 
+// foreignObjectError: an object already exists where the Tenant would put
+// one of its own, and something else controls it. The Tenant never takes it
+// over: that would let anyone who can create a Tenant overwrite (and, through
+// garbage collection, delete) objects they do not own.
+type foreignObjectError struct{ kind, key string }
+
+func (e *foreignObjectError) Error() string {
+	return fmt.Sprintf("%s %s exists and is not controlled by this Tenant; rename or delete it so the operator can create its own", e.kind, e.key)
+}
+
+// checkOwnership returns a *foreignObjectError when an object with obj's
+// name exists and is not controlled by tenant.
+func (r *TenantReconciler) checkOwnership(ctx context.Context, tenant *v1alpha1.Tenant, obj client.Object) error {
+	existing := obj.DeepCopyObject().(client.Object)
+	if err := r.getFresh(ctx, client.ObjectKeyFromObject(obj), existing); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(existing, tenant) {
+		kind := fmt.Sprintf("%T", obj)
+		if gvk := obj.GetObjectKind().GroupVersionKind(); gvk.Kind != "" {
+			kind = gvk.Kind
+		}
+		return &foreignObjectError{kind: kind, key: client.ObjectKeyFromObject(obj).String()}
+	}
+	return nil
+}
+
 // apply server-side applies obj, owned by tenant: drift is repaired on the
 // next reconcile and deleting the Tenant deletes it.
 func (r *TenantReconciler) apply(ctx context.Context, tenant *v1alpha1.Tenant, obj client.Object) error {
+	if err := r.checkOwnership(ctx, tenant, obj); err != nil {
+		return err
+	}
 	if err := controllerutil.SetControllerReference(tenant, obj, r.Scheme()); err != nil {
 		return fmt.Errorf("owning %T %s: %w", obj, obj.GetName(), err)
 	}

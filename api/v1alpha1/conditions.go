@@ -44,6 +44,7 @@ const (
 	ReasonGenerationPending   = "GenerationPending"
 	ReasonGenerationServed    = "GenerationServed"
 	ReasonIssuerPending       = "IssuerPending"
+	ReasonForeignObject       = "ForeignObject"
 )
 
 // GetConditions returns the status conditions (used by generic status code).

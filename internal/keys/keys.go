@@ -36,6 +36,10 @@ type Key struct {
 	ActivatedAt time.Time `json:"activatedAt,omitzero"`
 	// RetiredAt is when it stopped signing (zero unless retiring).
 	RetiredAt time.Time `json:"retiredAt,omitzero"`
+	// MaxRetention is the longest token lifetime in force at any time while
+	// the key signed. It only grows, so a lifetime shortened later cannot
+	// drop a key whose earlier, longer-lived tokens are still valid.
+	MaxRetention time.Duration `json:"maxRetention,omitzero"`
 }
 
 // Generate creates a key for alg: RSA 2048 for RS256, P-256 for ES256. The

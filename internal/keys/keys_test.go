@@ -189,3 +189,29 @@ func TestNextStepWaitsForALatePublishedSuccessor(t *testing.T) {
 		t.Errorf("NextStep = %v, want %v (successor published for a full day first)", got, want)
 	}
 }
+
+// TestShortenedLifetimeKeepsOldKeys: tokens signed with 30-day lifetimes
+// before a change to 1h must keep verifying for their 30 days after the key
+// retires (review finding: retention was recomputed from current lifetimes).
+func TestShortenedLifetimeKeepsOldKeys(t *testing.T) {
+	day := 24 * time.Hour
+	gen := fakeGen()
+	algs := []v1alpha1.SigningAlgorithm{v1alpha1.RS256}
+	long := Policy{Period: 90 * day, Retention: 30 * day}
+	short := Policy{Period: 90 * day, Retention: time.Hour}
+	keys, _, _ := Plan(nil, algs, t0, long, gen)
+	first := keys[0].ID
+	keys, _, _ = Plan(keys, algs, t0.Add(79*day), long, gen)
+	for d := 80; d <= 120; d++ {
+		keys, _, _ = Plan(keys, algs, t0.Add(time.Duration(d)*day), short, gen)
+		present := slices.ContainsFunc(keys, func(k Key) bool { return k.ID == first })
+		// Tokens signed on day 79 with 30 days live until day 109; the key
+		// retires on day 90.
+		if d < 109+1 && !present {
+			t.Fatalf("day %d: key dropped while tokens it signed with a 30-day lifetime are valid", d)
+		}
+		if d >= 121 && present {
+			t.Fatalf("day %d: key kept forever", d)
+		}
+	}
+}

@@ -71,6 +71,14 @@ func Plan(current []Key, algs []v1alpha1.SigningAlgorithm, now time.Time, p Poli
 		}
 	}
 
+	// An active key may sign tokens with the longest lifetime in force now.
+	for i := range keys {
+		if keys[i].Role == issuerconfig.KeyActive && p.Retention > keys[i].MaxRetention {
+			keys[i].MaxRetention = p.Retention
+			mark()
+		}
+	}
+
 	// Keys of algorithms no longer in use stop signing but keep verifying.
 	for i := range keys {
 		if !slices.Contains(algs, keys[i].Algorithm) && keys[i].Role != issuerconfig.KeyRetiring {
@@ -80,7 +88,7 @@ func Plan(current []Key, algs []v1alpha1.SigningAlgorithm, now time.Time, p Poli
 	}
 	kept := keys[:0]
 	for _, k := range keys {
-		if k.Role == issuerconfig.KeyRetiring && now.Sub(k.RetiredAt) >= p.Retention {
+		if k.Role == issuerconfig.KeyRetiring && !now.Before(retireDeadline(k, p)) {
 			mark()
 			continue
 		}
@@ -123,7 +131,7 @@ func NextStep(keys []Key, p Policy) time.Time {
 				earliest(maxTime(k.ActivatedAt.Add(p.Period), keys[n].CreatedAt.Add(p.PublishAhead())))
 			}
 		case issuerconfig.KeyRetiring:
-			earliest(k.RetiredAt.Add(p.Retention))
+			earliest(retireDeadline(k, p))
 		}
 	}
 	return next
@@ -134,4 +142,11 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// retireDeadline is when a retired key leaves the JWKS: once every token it
+// may have signed has expired (the longest lifetime seen while it signed, or
+// the current one if longer).
+func retireDeadline(k Key, p Policy) time.Time {
+	return k.RetiredAt.Add(max(k.MaxRetention, p.Retention))
 }

@@ -143,7 +143,8 @@ func (r *APIReconciler) checkServed(ctx context.Context, api *v1alpha1.API, obs 
 	if obs.tenant == nil || obs.audienceProblem != nil || obs.effective == nil || obs.effective.Enforcement.Rejected() {
 		return nil
 	}
-	p, err := servedProblem(ctx, r.rendered, r.Client, obs.tenant, "API", api)
+	st := obs.effective.Status()
+	p, err := servedProblem(ctx, r.rendered, r.Client, obs.tenant, "API", api, effectiveDigest(&st))
 	obs.servedProblem = p
 	return err
 }

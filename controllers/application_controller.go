@@ -182,7 +182,7 @@ func (r *ApplicationReconciler) checkServed(ctx context.Context, app *v1alpha1.A
 	if obs.tenant == nil || obs.apiProblem != nil || obs.credentialsProblem != nil || obs.effective == nil || obs.effective.Enforcement.Rejected() {
 		return nil
 	}
-	p, err := servedProblem(ctx, r.rendered, r.Client, obs.tenant, "Application", app)
+	p, err := servedProblem(ctx, r.rendered, r.Client, obs.tenant, "Application", app, effectiveDigest(obs.effective.Status()))
 	obs.servedProblem = p
 	return err
 }

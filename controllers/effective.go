@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -35,4 +38,16 @@ func nextEffective[T any](prev effectiveState[T], next *T, pending bool, now tim
 		until := metav1.NewTime(now.Add(longest(prev.effective)))
 		return effectiveState[T]{effective: next, since: &t, previousValidUntil: &until}
 	}
+}
+
+// effectiveDigest identifies an effective lifetimes matrix (the status
+// form), so the Tenant's rendering and an object's own reconcile can tell
+// whether the issuer serves exactly what status is about to claim.
+func effectiveDigest(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
 }

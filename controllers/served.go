@@ -23,8 +23,9 @@ type renderedIndex struct {
 }
 
 type renderedObject struct {
-	generation int64 // the object's metadata.generation
-	since      int64 // the config generation that first held it
+	generation int64  // the object's metadata.generation
+	digest     string // of its effective lifetimes
+	since      int64  // the config generation that first held both
 }
 
 // renderedCache parses each tenant's configuration once per generation and
@@ -62,10 +63,10 @@ func (c *renderedCache) get(ctx context.Context, r client.Reader, tenant *v1alph
 	}
 	idx := &renderedIndex{generation: doc.Generation, objects: make(map[string]renderedObject, len(doc.Applications)+len(doc.APIs))}
 	for _, a := range doc.Applications {
-		idx.objects["Application "+a.Ref()] = renderedObject{a.Generation, cmp.Or(a.RenderedIn, doc.Generation)}
+		idx.objects["Application "+a.Ref()] = renderedObject{a.Generation, a.EffectiveDigest, cmp.Or(a.RenderedIn, doc.Generation)}
 	}
 	for _, a := range doc.APIs {
-		idx.objects["API "+a.Ref()] = renderedObject{a.Generation, cmp.Or(a.RenderedIn, doc.Generation)}
+		idx.objects["API "+a.Ref()] = renderedObject{a.Generation, a.EffectiveDigest, cmp.Or(a.RenderedIn, doc.Generation)}
 	}
 	c.mu.Lock()
 	if c.tenants == nil {
@@ -78,7 +79,10 @@ func (c *renderedCache) get(ctx context.Context, r client.Reader, tenant *v1alph
 
 // servedProblem says why obj's current spec is not yet served by every
 // issuer replica, or nil when it is. kind is "Application" or "API".
-func servedProblem(ctx context.Context, cache *renderedCache, r client.Reader, tenant *v1alpha1.Tenant, kind string, obj client.Object) (*problem, error) {
+// digest is the object's effective lifetimes as its own reconcile computed
+// them: a change coming from the Tenant or an API is pending too until the
+// issuer serves a generation rendered with it.
+func servedProblem(ctx context.Context, cache *renderedCache, r client.Reader, tenant *v1alpha1.Tenant, kind string, obj client.Object, digest string) (*problem, error) {
 	idx, err := cache.get(ctx, r, tenant)
 	if err != nil {
 		return nil, err
@@ -88,9 +92,9 @@ func servedProblem(ctx context.Context, cache *renderedCache, r client.Reader, t
 		return &problem{reason: v1alpha1.ReasonIssuerPending, message: "Waiting for the Tenant to render the issuer configuration."}, nil
 	}
 	o, ok := idx.objects[kind+" "+ref]
-	if !ok || o.generation != obj.GetGeneration() {
+	if !ok || o.generation != obj.GetGeneration() || o.digest != digest {
 		return &problem{reason: v1alpha1.ReasonIssuerPending,
-			message: fmt.Sprintf("Waiting for the Tenant to render generation %d of this %s into the issuer configuration.", obj.GetGeneration(), kind)}, nil
+			message: fmt.Sprintf("Waiting for the Tenant to render the current lifetimes of this %s (generation %d) into the issuer configuration.", kind, obj.GetGeneration())}, nil
 	}
 	st := tenant.Status.Issuer
 	if st == nil || st.LiveReplicas == 0 {

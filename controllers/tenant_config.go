@@ -31,6 +31,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	doc := render.ConfigDocument(render.ConfigInputs{
 		Tenant: tenant, Applications: obs.served.apps, SecretDigests: obs.served.digests,
 		APIs: obs.served.apis, Users: obs.users, Keys: keys.ConfigKeys(obs.keys),
+		EffectiveDigests: obs.served.effective,
 	}, 0, ClientID)
 	content, err := json.Marshal(doc)
 	if err != nil {
@@ -145,9 +146,9 @@ func (r *TenantReconciler) carryRenderedIn(ctx context.Context, tenant *v1alpha1
 		// counts as new in this generation.
 		prev = nil
 	}
-	since := func(kind, ref string, objGen int64) int64 {
+	since := func(kind, ref string, objGen int64, digest string) int64 {
 		if prev != nil {
-			if o, ok := prev.objects[kind+" "+ref]; ok && o.generation == objGen {
+			if o, ok := prev.objects[kind+" "+ref]; ok && o.generation == objGen && o.digest == digest {
 				return o.since
 			}
 		}
@@ -155,11 +156,11 @@ func (r *TenantReconciler) carryRenderedIn(ctx context.Context, tenant *v1alpha1
 	}
 	for i := range doc.Applications {
 		a := &doc.Applications[i]
-		a.RenderedIn = since("Application", a.Ref(), a.Generation)
+		a.RenderedIn = since("Application", a.Ref(), a.Generation, a.EffectiveDigest)
 	}
 	for i := range doc.APIs {
 		a := &doc.APIs[i]
-		a.RenderedIn = since("API", a.Ref(), a.Generation)
+		a.RenderedIn = since("API", a.Ref(), a.Generation, a.EffectiveDigest)
 	}
 	return nil
 }

@@ -39,6 +39,12 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return fmt.Errorf("getting signing keys Secret %s: %w", name, err)
+	case previousIncarnation(secret, tenant):
+		// A deleted predecessor's keys: never reused, replaced below.
+		secret.OwnerReferences = nil
+		if err := controllerutil.SetControllerReference(tenant, secret, r.Scheme()); err != nil {
+			return err
+		}
 	default:
 		if !metav1.IsControlledBy(secret, tenant) {
 			// Never sign with keys someone else put there.

@@ -23,6 +23,9 @@ type servedObjects struct {
 	apps    []*v1alpha1.Application
 	apis    []*v1alpha1.API
 	digests map[string]string // client ID -> hex SHA-256 of the client secret
+	// effective maps "Application ns/name" / "API ns/name" to the digest of
+	// the object's effective lifetimes.
+	effective map[string]string
 	// longest is the longest lifetime of any token the issuer can sign, how
 	// long a retired key must stay published.
 	longest time.Duration
@@ -40,7 +43,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		return fmt.Errorf("listing APIs of Tenant %s: %w", key, err)
 	}
 	t := lifetime.ForTenant(tenant)
-	served := servedObjects{digests: map[string]string{}}
+	served := servedObjects{digests: map[string]string{}, effective: map[string]string{}}
 
 	admitted := func(kind string, obj client.Object) (bool, error) {
 		_, p, err := resolveTenant(ctx, r.Client, kind, obj, v1alpha1.TenantReference{Name: tenant.Name, Namespace: tenant.Namespace})
@@ -68,6 +71,8 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 			continue
 		}
 		served.apis = append(served.apis, api)
+		st := eff.Status()
+		served.effective["API "+api.Namespace+"/"+api.Name] = effectiveDigest(&st)
 		served.longest = max(served.longest, eff.Standard.Duration, eff.Browser.Duration)
 	}
 
@@ -109,6 +114,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		if eff.IDToken != nil {
 			served.longest = max(served.longest, eff.IDToken.Duration)
 		}
+		served.effective["Application "+app.Namespace+"/"+app.Name] = effectiveDigest(eff.Status())
 		served.apps = append(served.apps, app)
 	}
 	obs.served = served

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -40,6 +41,16 @@ func (r *TenantReconciler) checkOwnership(ctx context.Context, tenant *v1alpha1.
 	existing := obj.DeepCopyObject().(client.Object)
 	if err := r.getFresh(ctx, client.ObjectKeyFromObject(obj), existing); err != nil {
 		return client.IgnoreNotFound(err)
+	}
+	if previousIncarnation(existing, tenant) {
+		// Left by a deleted Tenant of the same name that the garbage
+		// collector has not removed yet: release it, then apply takes it.
+		before := existing.DeepCopyObject().(client.Object)
+		existing.SetOwnerReferences(nil)
+		if err := r.Patch(ctx, existing, client.MergeFrom(before)); err != nil {
+			return fmt.Errorf("releasing %s from a deleted Tenant: %w", client.ObjectKeyFromObject(obj), err)
+		}
+		return nil
 	}
 	if !metav1.IsControlledBy(existing, tenant) {
 		kind := fmt.Sprintf("%T", obj)
@@ -124,4 +135,14 @@ func mergeLabels(a, b map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// previousIncarnation reports whether obj is controlled by a Tenant of the
+// same name and namespace that is not this one: a deleted predecessor whose
+// children the garbage collector has not removed yet. Its content is never
+// trusted (keys are regenerated), only its name is reused.
+func previousIncarnation(obj client.Object, tenant *v1alpha1.Tenant) bool {
+	ref := metav1.GetControllerOf(obj)
+	return ref != nil && ref.Kind == "Tenant" && ref.Name == tenant.Name && ref.UID != tenant.UID &&
+		strings.HasPrefix(ref.APIVersion, v1alpha1.GroupVersion.Group+"/")
 }

@@ -134,4 +134,3 @@ func BenchmarkTenantScale(b *testing.B) {
 		})
 	}
 }
-

@@ -9,10 +9,10 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -147,7 +147,7 @@ func TestTokensMatchStatus(t *testing.T) {
 		g.Expect(lifetimeOf(t, rawID)).To(Equal(s.web.Status.Effective.IDToken.Seconds))
 		g.Expect(s.web.Status.Effective.IDToken.Seconds).To(Equal(int64(2 * 3600)))
 		g.Expect(lifetimeOf(t, access)).To(Equal(effectiveAccess(t, s.web, s.orders.Spec.Audience, v1alpha1.FlowStandard)))
-		g.Expect(lifetimeOf(t, access)).To(Equal(int64(3 * 3600)), "a server-side app gets the standard lifetime")
+		g.Expect(lifetimeOf(t, access)).To(Equal(int64(3*3600)), "a server-side app gets the standard lifetime")
 	})
 
 	t.Run("Native code flow with PKCE", func(t *testing.T) {
@@ -170,7 +170,7 @@ func TestTokensMatchStatus(t *testing.T) {
 		g.Expect(access).NotTo(BeEmpty(), "the hybrid response carries the access token in the fragment")
 		want := effectiveAccess(t, s.web, s.orders.Spec.Audience, v1alpha1.FlowBrowser)
 		g.Expect(lifetimeOf(t, access)).To(Equal(want))
-		g.Expect(want).To(Equal(int64(20 * 60)), "front-channel tokens get the browser-flow lifetime")
+		g.Expect(want).To(Equal(int64(20*60)), "front-channel tokens get the browser-flow lifetime")
 	})
 
 	t.Run("SinglePage code flow with PKCE", func(t *testing.T) {
@@ -178,7 +178,7 @@ func TestTokensMatchStatus(t *testing.T) {
 		_, rawID, access := codeFlow(t, s.spa, "")
 		g.Expect(lifetimeOf(t, rawID)).To(Equal(s.spa.Status.Effective.IDToken.Seconds))
 		g.Expect(lifetimeOf(t, access)).To(Equal(effectiveAccess(t, s.spa, s.orders.Spec.Audience, v1alpha1.FlowBrowser)))
-		g.Expect(lifetimeOf(t, access)).To(Equal(int64(20 * 60)), "code in a browser gets the browser-flow lifetime")
+		g.Expect(lifetimeOf(t, access)).To(Equal(int64(20*60)), "code in a browser gets the browser-flow lifetime")
 	})
 }
 
@@ -194,20 +194,28 @@ func TestChangesReachIssuer(t *testing.T) {
 		return lifetimeOf(t, tok.AccessToken)
 	}
 
+	// Status must never run ahead of the issuer: the moment an Application's
+	// status shows a new lifetime, the issuer already mints it.
+	statusThenToken := func(t *testing.T, want int64) {
+		eventually(t, func(g Gomega) {
+			g.Expect(effectiveAccess(t, s.m2m, s.orders.Spec.Audience, v1alpha1.FlowStandard)).To(Equal(want))
+		})
+		g.Expect(tokenLifetime(g)).To(Equal(want), "status showed %ds before the issuer served it", want)
+		waitReady(t, s.m2m)
+	}
+
 	t.Run("API tokenLifetime", func(t *testing.T) {
 		patch(t, s.orders, func(a *v1alpha1.API) { a.Spec.TokenLifetime = dur("90m") })
-		eventually(t, func(g Gomega) { g.Expect(tokenLifetime(g)).To(Equal(int64(5400))) })
-		waitReady(t, s.orders, s.m2m)
-		g.Expect(effectiveAccess(t, s.m2m, s.orders.Spec.Audience, v1alpha1.FlowStandard)).To(Equal(int64(5400)))
+		statusThenToken(t, 5400)
+		waitReady(t, s.orders)
 	})
 
 	t.Run("Tenant policy ceiling", func(t *testing.T) {
 		patch(t, s.tenant, func(tn *v1alpha1.Tenant) {
 			tn.Spec.Policy = &v1alpha1.LifetimePolicy{MaxAccessTokenLifetime: dur("30m")}
 		})
-		eventually(t, func(g Gomega) { g.Expect(tokenLifetime(g)).To(Equal(int64(1800))) })
-		waitReady(t, s.tenant, s.m2m)
-		g.Expect(effectiveAccess(t, s.m2m, s.orders.Spec.Audience, v1alpha1.FlowStandard)).To(Equal(int64(1800)))
+		statusThenToken(t, 1800)
+		waitReady(t, s.tenant)
 	})
 
 	t.Run("deleted Application is refused", func(t *testing.T) {

@@ -51,7 +51,12 @@ type Object[S any] struct {
 	// Generation of the object: once every replica serves RenderedIn, the
 	// object's current spec is in force everywhere.
 	RenderedIn int64 `json:"renderedIn,omitempty"`
-	Spec       S     `json:"spec"`
+	// EffectiveDigest identifies the effective lifetimes the operator
+	// computed for the object from this document (its own spec, the
+	// Tenant's and its APIs'): status may call them effective once a
+	// generation holding this digest is served.
+	EffectiveDigest string `json:"effectiveDigest,omitempty"`
+	Spec            S      `json:"spec"`
 }
 
 // Ref is "<namespace>/<name>", the form status uses.

@@ -20,6 +20,9 @@ type ConfigInputs struct {
 	APIs  []*v1alpha1.API
 	Users []issuerconfig.User
 	Keys  []issuerconfig.Key
+	// EffectiveDigests maps "Application ns/name" and "API ns/name" to the
+	// digest of the object's effective lifetimes.
+	EffectiveDigests map[string]string
 }
 
 // ConfigDocument renders the issuer configuration at generation. Objects are
@@ -37,14 +40,16 @@ func ConfigDocument(in ConfigInputs, generation int64, clientID func(*v1alpha1.A
 	for _, a := range in.Applications {
 		id := clientID(a)
 		doc.Applications = append(doc.Applications, issuerconfig.Application{
-			Object:       issuerconfig.Object[v1alpha1.ApplicationSpec]{Name: a.Name, Namespace: a.Namespace, Generation: a.Generation, Spec: a.Spec},
+			Object: issuerconfig.Object[v1alpha1.ApplicationSpec]{Name: a.Name, Namespace: a.Namespace, Generation: a.Generation,
+				EffectiveDigest: in.EffectiveDigests["Application "+a.Namespace+"/"+a.Name], Spec: a.Spec},
 			ClientID:     id,
 			SecretSHA256: in.SecretDigests[id],
 		})
 	}
 	slices.SortFunc(doc.Applications, func(a, b issuerconfig.Application) int { return cmp.Compare(a.Ref(), b.Ref()) })
 	for _, a := range in.APIs {
-		doc.APIs = append(doc.APIs, issuerconfig.Object[v1alpha1.APISpec]{Name: a.Name, Namespace: a.Namespace, Generation: a.Generation, Spec: a.Spec})
+		doc.APIs = append(doc.APIs, issuerconfig.Object[v1alpha1.APISpec]{Name: a.Name, Namespace: a.Namespace, Generation: a.Generation,
+			EffectiveDigest: in.EffectiveDigests["API "+a.Namespace+"/"+a.Name], Spec: a.Spec})
 	}
 	slices.SortFunc(doc.APIs, func(a, b issuerconfig.Object[v1alpha1.APISpec]) int { return cmp.Compare(a.Ref(), b.Ref()) })
 	return doc

@@ -55,6 +55,11 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		}
 	}
 
+	// Never go backwards, even if the Secret was deleted: replicas and
+	// dependents compare generations.
+	if st := tenant.Status.Issuer; st != nil {
+		generation = max(generation, st.ConfigGeneration, st.ServedGeneration)
+	}
 	doc.Generation = generation + 1
 	if err := r.carryRenderedIn(ctx, tenant, &doc); err != nil {
 		return err
@@ -70,6 +75,10 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		s.Labels = ownedLabels(tenant)
 		if i == 0 {
 			s.Annotations = map[string]string{annotationContentSHA256: digest, annotationGeneration: strconv.FormatInt(doc.Generation, 10)}
+			// Precondition on what was read: a reconcile working from a
+			// stale cache fails here instead of writing a second, different
+			// document under the same generation number.
+			s.ResourceVersion = primary.ResourceVersion
 		}
 		if err := r.apply(ctx, tenant, s); err != nil {
 			return err

@@ -44,9 +44,13 @@ func (r *TenantReconciler) checkOwnership(ctx context.Context, tenant *v1alpha1.
 	}
 	if previousIncarnation(existing, tenant) {
 		// Left by a deleted Tenant of the same name that the garbage
-		// collector has not removed yet: release it, then apply takes it.
+		// collector has not removed yet: hand it to this Tenant, then apply
+		// replaces its content.
 		before := existing.DeepCopyObject().(client.Object)
 		existing.SetOwnerReferences(nil)
+		if err := controllerutil.SetControllerReference(tenant, existing, r.Scheme()); err != nil {
+			return err
+		}
 		if err := r.Patch(ctx, existing, client.MergeFrom(before)); err != nil {
 			return fmt.Errorf("releasing %s from a deleted Tenant: %w", client.ObjectKeyFromObject(obj), err)
 		}

@@ -194,8 +194,25 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(toTenant),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A confidential client enters the configuration once its
+		// credentials Secret exists; that Secret is owned by the
+		// Application, so map it to the Application's Tenant.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forCredentials)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(allTenants),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Named("tenant").
 		Complete(r)
+}
+
+// forCredentials maps an Application's credentials Secret to its Tenant.
+func (r *TenantReconciler) forCredentials(ctx context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[labelApplication]
+	if name == "" {
+		return nil
+	}
+	app := &v1alpha1.Application{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: o.GetNamespace(), Name: name}, app); err != nil {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: tenantKey(app.Spec.TenantRef, app.Namespace)}}
 }

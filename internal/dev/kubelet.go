@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -56,6 +57,7 @@ type pod struct {
 	primary bool
 	cmd     *exec.Cmd
 	done    chan struct{}
+	exited  time.Time // set before done closes
 }
 
 // issuerSelector matches the Deployments render.Workload produces.
@@ -126,7 +128,13 @@ func (k *Kubelet) converge(ctx context.Context, d *appsv1.Deployment) error {
 	for _, p := range pods {
 		select {
 		case <-p.done:
-			k.Log.Info("issuer process exited; restarting", "pod", p.name)
+			// Like a kubelet's CrashLoopBackOff, but short: wait before the
+			// replacement so a failing issuer does not restart every second.
+			if time.Since(p.exited) < 5*time.Second {
+				alive = append(alive, p)
+				continue
+			}
+			k.Log.Info("issuer process exited; restarting", "pod", p.name, "log", filepath.Join(k.Dir, d.Namespace, p.name, "issuer.log"))
 			continue
 		default:
 		}
@@ -200,6 +208,9 @@ func (k *Kubelet) start(ctx context.Context, d *appsv1.Deployment, template stri
 	}
 	cmd := exec.Command(k.Binary, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
+	// If dev itself dies (even by SIGKILL), its issuers go too and free
+	// their ports for the next run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", k.Binary, err)
@@ -208,6 +219,7 @@ func (k *Kubelet) start(ctx context.Context, d *appsv1.Deployment, template stri
 	go func() {
 		_ = cmd.Wait()
 		logFile.Close()
+		p.exited = time.Now()
 		close(p.done)
 	}()
 	k.Log.Info("started issuer process", "pod", name, "listen", listen, "log", logFile.Name())

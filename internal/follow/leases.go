@@ -40,6 +40,9 @@ type Leases struct {
 	Duration time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// OnError hears failed renewals (no free slot, API trouble); the
+	// replica keeps serving and retries on the next tick.
+	OnError func(error)
 
 	held string // name of the slot held, "" if none
 }
@@ -67,7 +70,9 @@ func (l *Leases) Run(ctx context.Context, report func() Report) error {
 	tick := time.NewTicker(l.duration() / 3)
 	defer tick.Stop()
 	for {
-		_ = l.Renew(ctx, report()) // a failed renewal is retried on the next tick
+		if err := l.Renew(ctx, report()); err != nil && l.OnError != nil && ctx.Err() == nil {
+			l.OnError(err) // retried on the next tick
+		}
 		select {
 		case <-ctx.Done():
 			release, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -48,7 +48,10 @@ func newKubeSource(ctx context.Context, secretName, leaseSlots string, log *slog
 		if !ok || err != nil || slots < 1 {
 			return nil, nil, fmt.Errorf("--lease-slots %q: want PREFIX:COUNT", leaseSlots)
 		}
-		k.leases = &follow.Leases{Client: cs, Namespace: namespace, Prefix: prefix, Slots: int32(slots), Identity: pod}
+		k.leases = &follow.Leases{Client: cs, Namespace: namespace, Prefix: prefix, Slots: int32(slots), Identity: pod,
+			OnError: func(err error) {
+				log.Error("reporting through the Lease slot failed; the operator cannot count this replica", "error", err)
+			}}
 	}
 	doc, err := k.secrets.Load(ctx)
 	if err != nil {

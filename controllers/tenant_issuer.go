@@ -36,7 +36,20 @@ func (r *TenantReconciler) observeIssuer(ctx context.Context, tenant *v1alpha1.T
 	if err := r.List(ctx, &leases, client.InNamespace(tenant.Namespace), client.MatchingLabels(ownedLabels(tenant))); err != nil {
 		return fmt.Errorf("listing issuer Leases: %w", err)
 	}
-	obs.replicas = summarizeLeases(leases.Items, obs.config.generation, r.now())
+	// Count only this Tenant's slots by name: an issuer may edit its own
+	// Lease (labels included) but cannot rename it, so another Tenant's
+	// issuer cannot pose as one of ours.
+	slots := map[string]bool{}
+	for i := int32(0); i < render.LeaseSlots(obs.effective.Replicas); i++ {
+		slots[render.LeaseName(tenant.Name, i)] = true
+	}
+	mine := leases.Items[:0]
+	for _, l := range leases.Items {
+		if slots[l.Name] {
+			mine = append(mine, l)
+		}
+	}
+	obs.replicas = summarizeLeases(mine, obs.config.generation, r.now())
 	return nil
 }
 

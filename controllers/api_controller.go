@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -90,13 +91,17 @@ func audienceOwner(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant
 	if err := c.List(ctx, &list, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(tenant).String()}); err != nil {
 		return "", fmt.Errorf("listing APIs of Tenant %s: %w", client.ObjectKeyFromObject(tenant), err)
 	}
-	for i := range list.Items {
-		other := &list.Items[i]
+	return audienceOwnerIn(api, ptrs(list.Items)), nil
+}
+
+// audienceOwnerIn is audienceOwner's rule over APIs already listed.
+func audienceOwnerIn(api *v1alpha1.API, all []*v1alpha1.API) string {
+	for _, other := range all {
 		if other.UID != api.UID && other.Spec.Audience == api.Spec.Audience && older(other, api) {
-			return other.Namespace + "/" + other.Name, nil
+			return other.Namespace + "/" + other.Name
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // older orders APIs by creation, then by key, so exactly one of two
@@ -175,12 +180,7 @@ func (r *APIReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *APIReconciler) forTenant(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.APIList
-	if err := r.List(ctx, &list, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(o).String()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing APIs of Tenant", "tenant", client.ObjectKeyFromObject(o))
-		return nil
-	}
-	return requestsFor(ptrs(list.Items))
+	return listRequests(ctx, r.Client, &v1alpha1.APIList{}, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(o).String()})
 }
 
 // siblings re-checks audience conflicts when another API of the Tenant
@@ -205,17 +205,12 @@ func (r *APIReconciler) forApplication(_ context.Context, o client.Object) []rec
 	app := o.(*v1alpha1.Application)
 	out := make([]reconcile.Request, 0, len(app.Spec.APIs))
 	for _, ref := range app.Spec.APIs {
-		ns, name, _ := splitKey(apiKey(ref, app.Namespace))
+		ns, name, _ := strings.Cut(apiKey(ref, app.Namespace), "/")
 		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}})
 	}
 	return out
 }
 
 func (r *APIReconciler) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.APIList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing APIs in namespace", "namespace", o.GetName())
-		return nil
-	}
-	return requestsFor(ptrs(list.Items))
+	return listRequests(ctx, r.Client, &v1alpha1.APIList{}, client.InNamespace(o.GetName()))
 }

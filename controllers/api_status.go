@@ -65,19 +65,9 @@ func apiStatus(api *v1alpha1.API, obs apiObservation) v1alpha1.APIStatus {
 }
 
 func apiReadiness(obs apiObservation) readiness {
-	for _, p := range []*problem{obs.tenantProblem, obs.audienceProblem} {
-		if p != nil {
-			return fromProblem(p)
-		}
-	}
 	if obs.effective == nil {
-		return waitingFor(v1alpha1.ReasonProgressing, "Computing effective lifetimes.")
+		return gatedReadiness([]*problem{obs.tenantProblem, obs.audienceProblem}, false, lifetime.Enforcement{}, nil, nil)
 	}
-	if e := obs.effective.Enforcement; e.Rejected() {
-		return stalledBy(v1alpha1.ReasonPolicyViolation, violationsMessage(e))
-	}
-	if p := obs.servedProblem; p != nil {
-		return fromProblem(p)
-	}
-	return readyWith(obs.effective.Summary())
+	return gatedReadiness([]*problem{obs.tenantProblem, obs.audienceProblem}, true, obs.effective.Enforcement,
+		[]*problem{obs.servedProblem}, obs.effective.Summary)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,35 +95,26 @@ func (r *ApplicationReconciler) resolveAPIs(ctx context.Context, app *v1alpha1.A
 	if obs.tenant == nil {
 		return nil
 	}
-	_, p, err := fetchAPIs(ctx, r.Client, app, obs.tenant)
-	obs.apiProblem = p
+	apis, p, err := fetchAPIs(ctx, r.Client, app, obs.tenant, lifetime.ForTenant(obs.tenant))
+	obs.apis, obs.apiProblem = apis, p
 	return err
 }
 
 // computeLifetimes owns LifetimesClamped and the effective matrix.
-func (r *ApplicationReconciler) computeLifetimes(ctx context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
+func (r *ApplicationReconciler) computeLifetimes(_ context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
 	if obs.tenant == nil || obs.apiProblem != nil {
 		return nil
 	}
-	apis, _, err := fetchAPIs(ctx, r.Client, app, obs.tenant)
-	if err != nil {
-		return err
-	}
-	t := lifetime.ForTenant(obs.tenant)
-	effective := make([]lifetime.API, len(apis))
-	for i, api := range apis {
-		effective[i] = lifetime.ForAPI(t, api)
-	}
-	eff := lifetime.ForApplication(t, app, effective)
+	eff := lifetime.ForApplication(lifetime.ForTenant(obs.tenant), app, obs.apis)
 	obs.effective = &eff
 	return nil
 }
 
-// fetchAPIs gets the APIs of app.Spec.APIs in order and checks each.
-func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, tenant *v1alpha1.Tenant) ([]*v1alpha1.API, *problem, error) {
+// fetchAPIs gets the APIs of app.Spec.APIs in order, checks each, and
+// returns their effective configuration under t (the tenant's).
+func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, tenant *v1alpha1.Tenant, t lifetime.Tenant) ([]lifetime.API, *problem, error) {
 	tenantRef := client.ObjectKeyFromObject(tenant)
-	t := lifetime.ForTenant(tenant)
-	apis := make([]*v1alpha1.API, 0, len(app.Spec.APIs))
+	apis := make([]lifetime.API, 0, len(app.Spec.APIs))
 	seen := make(map[string]int, len(app.Spec.APIs))
 	for i, ref := range app.Spec.APIs {
 		key := apiKey(ref, app.Namespace)
@@ -133,7 +125,7 @@ func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, 
 				message: fmt.Sprintf("spec.apis[%d] and spec.apis[%d] both list API %s; list each API once", j, i, key)}, nil
 		}
 		seen[key] = i
-		ns, name, _ := splitKey(key)
+		ns, name, _ := strings.Cut(key, "/")
 		api := &v1alpha1.API{}
 		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, api); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -146,7 +138,9 @@ func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, 
 			return nil, &problem{reason: v1alpha1.ReasonAPIInOtherTenant, stalls: true,
 				message: fmt.Sprintf("API %s listed in spec.apis[%d] attaches to Tenant %s, not to this Application's Tenant %s", key, i, got, tenantRef)}, nil
 		}
-		if admitted, _ := tenantAdmitsAPI(ctx, c, tenant, api); !admitted {
+		if p, err := checkAdmission(ctx, c, tenant, "API", api); err != nil {
+			return nil, nil, err
+		} else if p != nil {
 			return nil, &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
 				message: fmt.Sprintf("API %s listed in spec.apis[%d] is in namespace %q, which Tenant %s does not admit", key, i, api.Namespace, tenantRef)}, nil
 		}
@@ -156,7 +150,8 @@ func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, 
 			return nil, &problem{reason: v1alpha1.ReasonAudienceConflict,
 				message: fmt.Sprintf("API %s listed in spec.apis[%d] is not served: its audience %q belongs to API %s", key, i, api.Spec.Audience, owner)}, nil
 		}
-		if eff := lifetime.ForAPI(t, api); eff.Enforcement.Rejected() {
+		eff := lifetime.ForAPI(t, api)
+		if eff.Enforcement.Rejected() {
 			return nil, &problem{reason: v1alpha1.ReasonPolicyViolation,
 				message: fmt.Sprintf("API %s listed in spec.apis[%d] is refused by Tenant policy: %s", key, i, eff.Enforcement.Violations[0].Message())}, nil
 		}
@@ -166,14 +161,9 @@ func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, 
 					message: fmt.Sprintf("scope %q in spec.apis[%d].scopes is not defined in spec.scopes of API %s", s, i, key)}, nil
 			}
 		}
-		apis = append(apis, api)
+		apis = append(apis, eff)
 	}
 	return apis, nil, nil
-}
-
-func tenantAdmitsAPI(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant, api *v1alpha1.API) (bool, error) {
-	_, p, err := resolveTenant(ctx, c, "API", api, api.Spec.TenantRef)
-	return err == nil && p == nil, err
 }
 
 // checkServed is Ready's last gate: the issuer replicas serve a
@@ -214,28 +204,13 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *ApplicationReconciler) forTenant(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.ApplicationList
-	if err := r.List(ctx, &list, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(o).String()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing Applications of Tenant", "tenant", client.ObjectKeyFromObject(o))
-		return nil
-	}
-	return requestsFor(ptrs(list.Items))
+	return listRequests(ctx, r.Client, &v1alpha1.ApplicationList{}, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(o).String()})
 }
 
 func (r *ApplicationReconciler) forAPI(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.ApplicationList
-	if err := r.List(ctx, &list, client.MatchingFields{indexAPIs: client.ObjectKeyFromObject(o).String()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing Applications of API", "api", client.ObjectKeyFromObject(o))
-		return nil
-	}
-	return requestsFor(ptrs(list.Items))
+	return listRequests(ctx, r.Client, &v1alpha1.ApplicationList{}, client.MatchingFields{indexAPIs: client.ObjectKeyFromObject(o).String()})
 }
 
 func (r *ApplicationReconciler) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.ApplicationList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing Applications in namespace", "namespace", o.GetName())
-		return nil
-	}
-	return requestsFor(ptrs(list.Items))
+	return listRequests(ctx, r.Client, &v1alpha1.ApplicationList{}, client.InNamespace(o.GetName()))
 }

@@ -17,6 +17,9 @@ type applicationObservation struct {
 	// tenant is the resolved Tenant, nil with tenantProblem set otherwise.
 	tenant        *v1alpha1.Tenant
 	tenantProblem *problem
+	// apis is the effective configuration of every API in spec.apis, in
+	// order, once all resolved.
+	apis []lifetime.API
 	// apiProblem is set when an entry of spec.apis cannot be served.
 	apiProblem *problem
 	// effective is the lifetimes matrix, set once tenant and APIs resolved.
@@ -98,23 +101,11 @@ func longestApplicationToken(e *v1alpha1.ApplicationEffective) time.Duration {
 // applicationReadiness picks the first thing that keeps the application from
 // being served, in the order a user would fix them.
 func applicationReadiness(obs applicationObservation) readiness {
-	for _, p := range []*problem{obs.tenantProblem, obs.apiProblem} {
-		if p != nil {
-			return fromProblem(p)
-		}
-	}
 	if obs.effective == nil {
-		return waitingFor(v1alpha1.ReasonProgressing, "Computing effective lifetimes.")
+		return gatedReadiness([]*problem{obs.tenantProblem, obs.apiProblem}, false, lifetime.Enforcement{}, nil, nil)
 	}
-	if e := obs.effective.Enforcement; e.Rejected() {
-		return stalledBy(v1alpha1.ReasonPolicyViolation, violationsMessage(e))
-	}
-	for _, p := range []*problem{obs.credentialsProblem, obs.servedProblem} {
-		if p != nil {
-			return fromProblem(p)
-		}
-	}
-	return readyWith(obs.effective.Summary())
+	return gatedReadiness([]*problem{obs.tenantProblem, obs.apiProblem}, true, obs.effective.Enforcement,
+		[]*problem{obs.credentialsProblem, obs.servedProblem}, obs.effective.Summary)
 }
 
 func fromProblem(p *problem) readiness {

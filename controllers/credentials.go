@@ -48,12 +48,9 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 	}
 	key := client.ObjectKey{Namespace: app.Namespace, Name: CredentialsSecretName(app)}
 	existing := &corev1.Secret{}
-	err := r.Get(ctx, key, existing)
-	if apierrors.IsNotFound(err) {
-		// Read past the cache before creating: a Secret of that name made by
-		// someone else is not labelled as ours, so the cache cannot see it.
-		err = r.APIReader.Get(ctx, key, existing)
-	}
+	// A Secret of that name made by someone else is not labelled as ours,
+	// so only a live read can see it.
+	err := getFresh(ctx, r.Client, r.APIReader, key, existing)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("getting credentials Secret %s: %w", key, err)
 	}

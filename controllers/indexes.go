@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -57,15 +60,6 @@ func apiKey(ref v1alpha1.APIAccess, ownNamespace string) string {
 	return ns + "/" + ref.Name
 }
 
-// requestsFor turns a list of objects into reconcile requests.
-func requestsFor[T client.Object](items []T) []reconcile.Request {
-	out := make([]reconcile.Request, 0, len(items))
-	for _, it := range items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(it)})
-	}
-	return out
-}
-
 func ptrs[T any](items []T) []*T {
 	out := make([]*T, len(items))
 	for i := range items {
@@ -74,12 +68,22 @@ func ptrs[T any](items []T) []*T {
 	return out
 }
 
-// splitKey splits "<namespace>/<name>".
-func splitKey(key string) (namespace, name string, ok bool) {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '/' {
-			return key[:i], key[i+1:], true
+// listRequests lists objects into list and turns them into reconcile
+// requests: the body of every "this changed, reconcile those" map function.
+func listRequests(ctx context.Context, c client.Reader, list client.ObjectList, opts ...client.ListOption) []reconcile.Request {
+	if err := c.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing dependents to reconcile", "list", fmt.Sprintf("%T", list))
+		return nil
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(items))
+	for _, it := range items {
+		if o, ok := it.(client.Object); ok {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
 		}
 	}
-	return "", key, false
+	return out
 }

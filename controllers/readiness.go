@@ -5,6 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
 // readiness is the overall verdict of one reconcile, from which the kstatus
@@ -96,4 +97,28 @@ func markTransient(conds *[]metav1.Condition, generation int64, err error) {
 	setCondition(conds, generation, v1alpha1.ConditionReady, metav1.ConditionUnknown, v1alpha1.ReasonReconcileError, msg)
 	setCondition(conds, generation, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonReconcileError, msg)
 	meta.RemoveStatusCondition(conds, v1alpha1.ConditionStalled)
+}
+
+// gatedReadiness is the verdict every dependent derives the same way: the
+// first problem that blocks resolution, then the policy verdict on the
+// computed lifetimes, then the problems that block serving them, else Ready
+// with the summary.
+func gatedReadiness(resolving []*problem, computed bool, e lifetime.Enforcement, serving []*problem, summary func() string) readiness {
+	for _, p := range resolving {
+		if p != nil {
+			return fromProblem(p)
+		}
+	}
+	if !computed {
+		return waitingFor(v1alpha1.ReasonProgressing, "Computing effective lifetimes.")
+	}
+	if e.Rejected() {
+		return stalledBy(v1alpha1.ReasonPolicyViolation, violationsMessage(e))
+	}
+	for _, p := range serving {
+		if p != nil {
+			return fromProblem(p)
+		}
+	}
+	return readyWith(summary())
 }

@@ -48,6 +48,18 @@ func resolveTenant(ctx context.Context, c client.Reader, kind string, obj client
 		return nil, &problem{reason: v1alpha1.ReasonTenantNotFound,
 			message: fmt.Sprintf("Tenant %s referenced by spec.tenantRef is being deleted", key)}, nil
 	}
+	p, err := checkAdmission(ctx, c, tenant, kind, obj)
+	if p != nil || err != nil {
+		return nil, p, err
+	}
+	return tenant, nil, nil
+}
+
+// checkAdmission reports whether tenant admits kind/obj from obj's
+// namespace (nil problem: admitted). Callers that already hold the Tenant use
+// it directly instead of fetching the Tenant again.
+func checkAdmission(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant, kind string, obj client.Object) (*problem, error) {
+	key := client.ObjectKeyFromObject(tenant)
 	var nsLabels map[string]string
 	if from := allowedFrom(tenant); from == v1alpha1.NamespacesFromSelector && obj.GetNamespace() != tenant.Namespace {
 		ns := &corev1.Namespace{}
@@ -55,21 +67,34 @@ func resolveTenant(ctx context.Context, c client.Reader, kind string, obj client
 		// the object yet; judge it without labels, and the Namespace watch
 		// re-checks when it arrives.
 		if err := c.Get(ctx, types.NamespacedName{Name: obj.GetNamespace()}, ns); client.IgnoreNotFound(err) != nil {
-			return nil, nil, fmt.Errorf("getting Namespace %s: %w", obj.GetNamespace(), err)
+			return nil, fmt.Errorf("getting Namespace %s: %w", obj.GetNamespace(), err)
 		}
 		nsLabels = ns.Labels
 	}
 	admitted, err := tenantAdmits(tenant, obj.GetNamespace(), nsLabels)
 	if err != nil {
-		return nil, &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
+		return &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
 			message: fmt.Sprintf("Tenant %s has an invalid spec.allowedNamespaces.selector: %v", key, err)}, nil
 	}
 	if !admitted {
-		return nil, &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
+		return &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
 			message: fmt.Sprintf("Tenant %s does not admit %ss from namespace %q (spec.allowedNamespaces.from is %s)",
 				key, kind, obj.GetNamespace(), allowedFrom(tenant))}, nil
 	}
-	return tenant, nil, nil
+	return nil, nil
+}
+
+// getFresh reads through the cache, and past it (live) when the cache says
+// the object does not exist: an object written moments ago may not be cached
+// yet, or may not be cached at all (the cache holds only objects labelled as
+// idtenant's). Taking "not found" for the truth could replace signing keys,
+// restart the config generation or overwrite someone else's Secret.
+func getFresh(ctx context.Context, cached, live client.Reader, key client.ObjectKey, obj client.Object) error {
+	err := cached.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		return live.Get(ctx, key, obj)
+	}
+	return err
 }
 
 func allowedFrom(t *v1alpha1.Tenant) v1alpha1.NamespacesFrom {

@@ -172,12 +172,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []reconcile.Request{{NamespacedName: tenantKey(ref, o.GetNamespace())}}
 	}
 	allTenants := func(ctx context.Context, _ client.Object) []reconcile.Request {
-		var list v1alpha1.TenantList
-		if err := r.List(ctx, &list); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "listing Tenants")
-			return nil
-		}
-		return requestsFor(ptrs(list.Items))
+		return listRequests(ctx, r.Client, &v1alpha1.TenantList{})
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -120,14 +120,6 @@ func keyStatus(ks []keys.Key) []v1alpha1.SigningKeyStatus {
 	return out
 }
 
-// getFresh reads through the cache, and past it when the cache says the
-// object does not exist: a Secret written moments ago may not be cached yet,
-// and taking "not found" for the truth would replace signing keys or restart
-// the config generation.
 func (r *TenantReconciler) getFresh(ctx context.Context, key client.ObjectKey, obj client.Object) error {
-	err := r.Get(ctx, key, obj)
-	if apierrors.IsNotFound(err) {
-		return r.APIReader.Get(ctx, key, obj)
-	}
-	return err
+	return getFresh(ctx, r.Client, r.APIReader, key, obj)
 }

@@ -46,7 +46,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 	served := servedObjects{digests: map[string]string{}, effective: map[string]string{}}
 
 	admitted := func(kind string, obj client.Object) (bool, error) {
-		_, p, err := resolveTenant(ctx, r.Client, kind, obj, v1alpha1.TenantReference{Name: tenant.Name, Namespace: tenant.Namespace})
+		p, err := checkAdmission(ctx, r.Client, tenant, kind, obj)
 		return p == nil && err == nil, err
 	}
 	var admittedAPIs []*v1alpha1.API
@@ -63,7 +63,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 	}
 	all := ptrs(apis.Items)
 	for _, api := range admittedAPIs {
-		if audienceTaken(api, all) {
+		if audienceOwnerIn(api, all) != "" {
 			continue
 		}
 		eff := lifetime.ForAPI(t, api)
@@ -86,16 +86,12 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 			continue
 		}
 		obs.applications++
-		appAPIs, p, err := fetchAPIs(ctx, r.Client, app, tenant)
+		effAPIs, p, err := fetchAPIs(ctx, r.Client, app, tenant, t)
 		if err != nil {
 			return err
 		}
 		if p != nil {
 			continue
-		}
-		effAPIs := make([]lifetime.API, len(appAPIs))
-		for j, a := range appAPIs {
-			effAPIs[j] = lifetime.ForAPI(t, a)
 		}
 		eff := lifetime.ForApplication(t, app, effAPIs)
 		if eff.Enforcement.Rejected() {
@@ -119,17 +115,6 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 	}
 	obs.served = served
 	return nil
-}
-
-// audienceTaken reports whether an older API of the tenant claims api's
-// audience, the rule of audienceOwner over an already listed set.
-func audienceTaken(api *v1alpha1.API, all []*v1alpha1.API) bool {
-	for _, other := range all {
-		if other.UID != api.UID && other.Spec.Audience == api.Spec.Audience && older(other, api) {
-			return true
-		}
-	}
-	return false
 }
 
 // secretDigest reads the application's credentials Secret and returns the

@@ -1,7 +1,6 @@
 package issuer
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -45,11 +44,7 @@ func (s *Server) tokenEndpoint(fallback http.Handler) http.HandlerFunc {
 			op.WriteError(w, r, err, nil)
 			return
 		}
-		body, err := json.Marshal(resp)
-		if err != nil {
-			op.WriteError(w, r, oidc.ErrServerError().WithParent(err), nil)
-			return
-		}
+		body := appendTokenResponse(make([]byte, 0, len(resp.AccessToken)+128), resp)
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -32,6 +33,22 @@ func TestWorkload(t *testing.T) {
 	}
 	if c.ReadinessProbe == nil || c.LivenessProbe == nil || c.Resources.Requests.Cpu().IsZero() {
 		t.Error("probes and resource requests are required")
+	}
+	// The Go runtime's soft limit must sit below the container's hard one,
+	// with room for what the runtime does not count (stacks, binary).
+	gomemlimit := false
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			gomemlimit = true
+			soft := resource.MustParse(strings.TrimSuffix(e.Value, "B")) // 460MiB -> 460Mi
+			limit := c.Resources.Limits.Memory()
+			if soft.Value() >= limit.Value()*95/100 || soft.Value() < limit.Value()*80/100 {
+				t.Errorf("GOMEMLIMIT %s is not 80-95%% of the memory limit %s", e.Value, limit)
+			}
+		}
+	}
+	if !gomemlimit {
+		t.Error("the issuer container sets no GOMEMLIMIT")
 	}
 	if len(d.Spec.Template.Annotations) != 0 {
 		t.Error("no config hash in the pod template: configuration changes must not restart the issuer")

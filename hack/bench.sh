@@ -20,7 +20,7 @@ out="$(cd internal/issuer && "${pin[@]}" "$bin" -test.run '^$' -test.bench 'Clie
 echo "$out" | grep -E '^(goos|goarch|cpu):' || true
 echo "cores: $(nproc)"
 echo
-printf '%-38s %10s %12s %7s %14s %10s %11s %11s %16s\n' benchmark tokens/s raw-signs/s ratio issuer-µs/token issuer-cpu loadgen-cpu sign-share latency
+printf '%-50s %10s %12s %7s %14s %10s %11s %11s %16s\n' benchmark tokens/s raw-signs/s ratio issuer-µs/token issuer-cpu loadgen-cpu sign-share latency
 echo "$out" | awk '/^Benchmark/ {
   name=$1; sub(/-[0-9]+$/, "", name); tps=""; raw=""; ratio=""; lat=""; ius=""; cpu=""; share=""; gen="";
   for (i = 3; i < NF; i++) {
@@ -34,7 +34,7 @@ echo "$out" | awk '/^Benchmark/ {
     if ($(i+1) == "µs/roundtrip") lat=$i " µs";
     if ($(i+1) == "ns/op" && name ~ /TokenHandler/) lat=sprintf("%.1f µs CPU", $i/1000);
   }
-  printf "%-38s %10s %12s %7s %14s %10s %11s %11s %16s\n", name, tps, raw, ratio, ius, cpu, gen, share, lat
+  printf "%-50s %10s %12s %7s %14s %10s %11s %11s %16s\n", name, tps, raw, ratio, ius, cpu, gen, share, lat
 }'
 
 # Operator benchmarks: a real control plane, the manager and issuer processes
@@ -46,4 +46,4 @@ benches='ApplyToServed'
 if [ "${SCALE:-1}" != "0" ]; then benches='ApplyToServed|TenantScale'; fi
 go test ./internal/e2e/ -run '^$' -bench "$benches" -benchtime 1x -count=1 -timeout 60m | grep -E '^Benchmark' |
   awk '{ name=$1; sub(/-[0-9]+$/, "", name); line=sprintf("%-30s", name);
-         for (i = 4; i < NF; i += 2) line = line sprintf("  %s=%s", $(i+1), $i); print line }'
+         for (i = 3; i < NF; i += 2) line = line sprintf("  %s=%s", $(i+1), $i); print line }'

@@ -64,3 +64,37 @@ func TestSessionAndIDTokenChanges(t *testing.T) {
 	_, back := idToken("none")
 	g.Expect(back.Get("error")).To(Equal("login_required"), "the existing session obeys the shortened inactivity timeout")
 }
+
+// TestScalingKeepsSessions: scaling a Tenant's issuer adds a replica
+// without replacing the running one, so a user's SSO session (held in that
+// replica's memory) survives, and status counts both replicas.
+func TestScalingKeepsSessions(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, s.issuer)
+	must(t, err)
+	b := newBrowser(t, s.issuer)
+	authorize := func(prompt string) url.Values {
+		_, challenge := pkce()
+		cfg := oauth2.Config{ClientID: s.spa.Status.ClientID, Endpoint: provider.Endpoint(),
+			RedirectURL: string(s.spa.Spec.RedirectURIs[0]), Scopes: []string{oidc.ScopeOpenID}}
+		opts := []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", challenge), oauth2.SetAuthURLParam("code_challenge_method", "S256")}
+		if prompt != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("prompt", prompt))
+		}
+		return b.authorize(t, cfg.AuthCodeURL("st", opts...))
+	}
+	NewWithT(t).Expect(authorize("").Get("code")).NotTo(BeEmpty(), "logged in")
+
+	patch(t, s.tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Replicas = new(int32(2)) })
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(s.tenant), s.tenant)).To(Succeed())
+		g.Expect(s.tenant.Status.Issuer).NotTo(BeNil())
+		g.Expect(s.tenant.Status.Issuer.LiveReplicas).To(Equal(int32(2)))
+		g.Expect(s.tenant.Status.Issuer.SyncedReplicas).To(Equal(int32(2)))
+	})
+	back := authorize("none")
+	NewWithT(t).Expect(back.Get("error")).To(BeEmpty(), "the session survived scaling: %v", back)
+	NewWithT(t).Expect(back.Get("code")).NotTo(BeEmpty())
+}

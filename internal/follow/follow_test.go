@@ -165,14 +165,17 @@ func TestLeaseSlots(t *testing.T) {
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	replica := func(id string) *Leases {
-		return &Leases{Client: client, Namespace: ns, Prefix: "acme-issuer", Slots: 3, Identity: id, Now: clock}
+		// Slots 0: probe, as the issuer does.
+		return &Leases{Client: client, Namespace: ns, Prefix: "acme-issuer", Identity: id, Now: clock}
 	}
 	a, b, c, d := replica("pod-a"), replica("pod-b"), replica("pod-c"), replica("pod-d")
 	g.Expect(a.Renew(ctx, Report{Generation: 4})).To(Succeed())
 	g.Expect(b.Renew(ctx, Report{Generation: 3, Error: "generation 4: shards do not match"})).To(Succeed())
 	g.Expect(c.Renew(ctx, Report{Generation: 4})).To(Succeed())
 	g.Expect([]string{a.Held(), b.Held(), c.Held()}).To(ConsistOf("acme-issuer-0", "acme-issuer-1", "acme-issuer-2"))
-	g.Expect(d.Renew(ctx, Report{Generation: 4})).To(MatchError(ContainSubstring("no free Lease slot")))
+	// The fourth slot neither exists nor is named in the Role: probing
+	// stops there with an error naming the slots it tried.
+	g.Expect(d.Renew(ctx, Report{Generation: 4})).To(MatchError(ContainSubstring("no free Lease slot among acme-issuer-0..2")))
 
 	lease, err := admin.CoordinationV1().Leases(ns).Get(ctx, b.Held(), metav1.GetOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -200,4 +203,25 @@ func TestLeaseSlots(t *testing.T) {
 	lease, _ = admin.CoordinationV1().Leases(ns).Get(ctx, cSlot, metav1.GetOptions{})
 	g.Expect(*lease.Spec.HolderIdentity).To(Equal("pod-e"))
 	g.Expect(strconv.Itoa(int(*lease.Spec.LeaseDurationSeconds))).To(Equal("15"))
+
+	// Scaling up: the operator creates another slot and names it in the
+	// Role; the replica that found none takes it on its next renewal,
+	// without a restart.
+	w := render.Workload{TenantName: "acme", Namespace: ns, Replicas: 3, ConfigSecrets: []string{"acme-issuer-config"}}
+	_, err = admin.CoordinationV1().Leases(ns).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: render.LeaseName("acme", 3)}}, metav1.CreateOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = admin.RbacV1().Roles(ns).Update(ctx, w.Role(), metav1.UpdateOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() error { return c.Renew(ctx, Report{Generation: 4}) }).WithTimeout(10 * time.Second).Should(Succeed())
+	g.Expect(c.Held()).To(Equal(render.LeaseName("acme", 3)))
+}
+
+// A replica started before the operator created any slot says so.
+func TestLeaseSlotsNoneYet(t *testing.T) {
+	ns, client := issuerEnv(t, 2)
+	for i := int32(0); i < 2; i++ {
+		must(t, admin.CoordinationV1().Leases(ns).Delete(context.Background(), render.LeaseName("acme", i), metav1.DeleteOptions{}))
+	}
+	l := &Leases{Client: client, Namespace: ns, Prefix: "acme-issuer", Identity: "pod-a"}
+	NewWithT(t).Expect(l.Renew(context.Background(), Report{Generation: 1})).To(MatchError(ContainSubstring("no Lease slot acme-issuer-0")))
 }

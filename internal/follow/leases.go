@@ -30,9 +30,14 @@ type Report struct {
 type Leases struct {
 	Client    kubernetes.Interface
 	Namespace string
-	// Prefix and Slots name the slots Prefix-0 … Prefix-(Slots-1).
+	// Prefix names the slots Prefix-0, Prefix-1, …
 	Prefix string
-	Slots  int32
+	// Slots, if above zero, is how many slots there are. Zero probes them:
+	// slots are tried in order until one does not exist or this replica
+	// may not read it (its Role names exactly the slots the operator
+	// created). Probing is what the issuer does, so that the slot count is
+	// not in the pod template and scaling the Tenant restarts no replica.
+	Slots int32
 	// Identity is this replica's name (the pod name).
 	Identity string
 	// Duration is how long a Lease stays live without renewal. Default 15s;
@@ -92,15 +97,26 @@ func (l *Leases) Renew(ctx context.Context, r Report) error {
 		}
 		l.held = "" // lost it (taken over after we stalled): claim again
 	}
-	for i := int32(0); i < l.Slots; i++ {
-		name := fmt.Sprintf("%s-%d", l.Prefix, i)
-		if err := l.write(ctx, name, r, true); err == nil {
+	tried := int32(0)
+	for ; tried < maxSlots && (l.Slots == 0 || tried < l.Slots); tried++ {
+		name := fmt.Sprintf("%s-%d", l.Prefix, tried)
+		err := l.write(ctx, name, r, true)
+		if err == nil {
 			l.held = name
 			return nil
 		}
+		if l.Slots == 0 && (apierrors.IsNotFound(err) || apierrors.IsForbidden(err)) {
+			break // past the last slot
+		}
 	}
-	return fmt.Errorf("no free Lease slot among %s-0..%d for %s", l.Prefix, l.Slots-1, l.Identity)
+	if tried == 0 {
+		return fmt.Errorf("no Lease slot %s-0 for %s (the operator creates the slots)", l.Prefix, l.Identity)
+	}
+	return fmt.Errorf("no free Lease slot among %s-0..%d for %s", l.Prefix, tried-1, l.Identity)
 }
+
+// maxSlots bounds probing; a Tenant allows at most 20 replicas.
+const maxSlots = 64
 
 var errTaken = fmt.Errorf("lease held by another replica")
 

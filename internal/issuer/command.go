@@ -31,7 +31,7 @@ func RunCommand(ctx context.Context, args []string) error {
 	poll := fs.Duration("reload-interval", 5*time.Second, "how often to check the config file for changes")
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
 	configSecret := fs.String("config-secret", "", "follow this config Secret through the Kubernetes API instead of --config (namespace from $POD_NAMESPACE)")
-	leaseSlots := fs.String("lease-slots", "", "PREFIX:COUNT Lease slots to report the served generation through (with --config-secret)")
+	leaseSlots := fs.String("lease-slots", "", "PREFIX of the Lease slots (PREFIX-0, PREFIX-1, …) to report the served generation through (with --config-secret); PREFIX:COUNT limits the slots tried")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

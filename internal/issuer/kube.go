@@ -43,10 +43,17 @@ func newKubeSource(ctx context.Context, secretName, leaseSlots string, log *slog
 	}
 	k := &kubeSource{secrets: &follow.Secrets{Client: cs, Namespace: namespace, Name: secretName}, log: log}
 	if leaseSlots != "" {
-		prefix, n, ok := strings.Cut(leaseSlots, ":")
-		slots, err := strconv.Atoi(n)
-		if !ok || err != nil || slots < 1 {
-			return nil, nil, fmt.Errorf("--lease-slots %q: want PREFIX:COUNT", leaseSlots)
+		// PREFIX probes the slots (what the Deployment passes); PREFIX:COUNT
+		// names them, as issuers rendered before probing existed did.
+		prefix, n, counted := strings.Cut(leaseSlots, ":")
+		slots := 0
+		if counted {
+			if slots, err = strconv.Atoi(n); err != nil || slots < 1 {
+				return nil, nil, fmt.Errorf("--lease-slots %q: want PREFIX or PREFIX:COUNT with COUNT ≥ 1", leaseSlots)
+			}
+		}
+		if prefix == "" {
+			return nil, nil, fmt.Errorf("--lease-slots %q: the prefix is empty", leaseSlots)
 		}
 		k.leases = &follow.Leases{Client: cs, Namespace: namespace, Prefix: prefix, Slots: int32(slots), Identity: pod,
 			OnError: func(err error) {

@@ -186,7 +186,10 @@ func (w Workload) Deployment() *appsv1.Deployment {
 						Args: []string{
 							"issuer",
 							"--config-secret=" + ConfigSecretName(w.TenantName),
-							fmt.Sprintf("--lease-slots=%s:%d", IssuerName(w.TenantName), LeaseSlots(w.Replicas)),
+							// The slot count is not passed (the issuer probes),
+							// so scaling changes no pod template: no restart,
+							// no lost sessions.
+							"--lease-slots=" + IssuerName(w.TenantName),
 							fmt.Sprintf("--listen=:%d", IssuerHTTPPort),
 							fmt.Sprintf("--metrics-listen=:%d", IssuerMetricsPort),
 						},

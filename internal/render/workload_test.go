@@ -6,9 +6,21 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 )
+
+// Scaling a Tenant must not change the issuer's pod template: a changed
+// template rolls every replica, and sessions live in their memory.
+func TestScalingKeepsPodTemplate(t *testing.T) {
+	one := Workload{TenantName: "acme", Namespace: "identity", Image: "idtenant:1", Replicas: 1}
+	three := one
+	three.Replicas = 3
+	if !equality.Semantic.DeepEqual(one.Deployment().Spec.Template, three.Deployment().Spec.Template) {
+		t.Errorf("pod template differs between 1 and 3 replicas:\n%+v\n%+v", one.Deployment().Spec.Template, three.Deployment().Spec.Template)
+	}
+}
 
 func TestWorkload(t *testing.T) {
 	w := Workload{TenantName: "acme", Namespace: "identity", Image: "idtenant:1", Replicas: 3,
@@ -53,7 +65,7 @@ func TestWorkload(t *testing.T) {
 	if len(d.Spec.Template.Annotations) != 0 {
 		t.Error("no config hash in the pod template: configuration changes must not restart the issuer")
 	}
-	if !slices.Contains(c.Args, "--config-secret=acme-issuer-config") || !slices.Contains(c.Args, "--lease-slots=acme-issuer:4") {
+	if !slices.Contains(c.Args, "--config-secret=acme-issuer-config") || !slices.Contains(c.Args, "--lease-slots=acme-issuer") {
 		t.Errorf("args = %v", c.Args)
 	}
 

@@ -16,9 +16,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/keys"
@@ -101,13 +103,8 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 				result.RequeueAfter = wait
 			}
 		}
-		// A replica that stops renewing causes no event: look again when
-		// the first live Lease would go stale.
-		if exp := obs.replicas.nextExpiry; retErr == nil && !exp.IsZero() {
-			if wait := exp.Sub(r.now()) + time.Second; result.RequeueAfter == 0 || wait < result.RequeueAfter {
-				result.RequeueAfter = wait
-			}
-		}
+		// A replica that stops renewing causes no event: staleLeases
+		// watches the clock for that and wakes this Tenant.
 	}()
 	return ctrl.Result{}, runSteps(ctx, tenant, &obs,
 		r.readUsers,
@@ -174,6 +171,10 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	allTenants := func(ctx context.Context, _ client.Object) []reconcile.Request {
 		return listRequests(ctx, r.Client, &v1alpha1.TenantList{})
 	}
+	stale := make(chan event.TypedGenericEvent[client.Object])
+	if err := mgr.Add(&staleLeases{cache: mgr.GetCache(), now: r.now, events: stale}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// Owned children: drift (an edit, a deletion) is repaired.
@@ -195,6 +196,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forCredentials)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(allTenants),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		WatchesRawSource(source.Channel(stale, &handler.EnqueueRequestForObject{})).
 		Named("tenant").
 		Complete(r)
 }

@@ -26,8 +26,6 @@ type issuerReplicas struct {
 	served int64
 	// errors are the load errors live replicas report, "<holder>: <error>".
 	errors []string
-	// nextExpiry is when the first live Lease goes stale unless renewed.
-	nextExpiry time.Time
 }
 
 // observeIssuer reads the Lease slots the issuer replicas renew.
@@ -66,15 +64,11 @@ func summarizeLeases(leases []coordinationv1.Lease, rendered int64, now time.Tim
 		if gen == rendered {
 			out.synced++
 		}
-		if out.served == 0 || gen < out.served {
+		if out.live == 1 || gen < out.served { // the first live one, or older
 			out.served = gen
 		}
 		if e := l.Annotations[render.AnnotationConfigError]; e != "" {
 			out.errors = append(out.errors, *l.Spec.HolderIdentity+": "+e)
-		}
-		expiry := l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
-		if out.nextExpiry.IsZero() || expiry.Before(out.nextExpiry) {
-			out.nextExpiry = expiry
 		}
 	}
 	sort.Strings(out.errors)

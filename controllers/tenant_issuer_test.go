@@ -79,4 +79,21 @@ func TestIssuerReplicasReport(t *testing.T) {
 		g.Expect(c.Message).To(ContainSubstring("Every live replica (1) serves configuration generation"))
 		g.Expect(tn.Status.Issuer.LiveReplicas).To(Equal(int32(1)))
 	})
+
+	// b was only paused: it renews again, reporting exactly what it did
+	// before, so the only change is that its Lease is live again.
+	go func() {
+		for {
+			_ = b.Renew(ctx, follow.Report{Generation: rendered - 1, Error: "generation 2: issuer config shards do not match the manifest"})
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tn)).To(Succeed())
+		g.Expect(tn.Status.Issuer.LiveReplicas).To(Equal(int32(2)), "a resumed replica counts again")
+	})
 }

@@ -42,25 +42,25 @@ func TestIssuerReplicasReport(t *testing.T) {
 	}
 	a, b := replica("acme-issuer-aaaa"), replica("acme-issuer-bbbb")
 	// Both replicas renew in the background, as real ones do; b reports a
-	// load error until it is "killed".
-	bAlive := make(chan struct{})
+	// load error until it is paused.
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
+	bReport := follow.Report{Generation: rendered - 1, Error: "generation 2: issuer config shards do not match the manifest"}
+	renewEvery := func(l *follow.Leases, r follow.Report, until <-chan struct{}) {
 		for {
-			_ = a.Renew(ctx, follow.Report{Generation: rendered})
-			select {
-			case <-bAlive:
-			default:
-				_ = b.Renew(ctx, follow.Report{Generation: rendered - 1, Error: "generation 2: issuer config shards do not match the manifest"})
-			}
+			_ = l.Renew(ctx, r)
 			select {
 			case <-stop:
+				return
+			case <-until:
 				return
 			case <-time.After(300 * time.Millisecond):
 			}
 		}
-	}()
+	}
+	bPaused := make(chan struct{})
+	go renewEvery(a, follow.Report{Generation: rendered}, nil)
+	go renewEvery(b, bReport, bPaused)
 	eventually(t, func(g Gomega) {
 		c := condition(g, tn, v1alpha1.ConditionIssuerSynced)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
@@ -71,8 +71,8 @@ func TestIssuerReplicasReport(t *testing.T) {
 		g.Expect(tn.Status.Issuer.ServedGeneration).To(Equal(rendered - 1))
 	})
 
-	// b dies (stops renewing): once its Lease is stale, only a counts.
-	close(bAlive)
+	// b pauses (stops renewing): once its Lease is stale, only a counts.
+	close(bPaused)
 	eventually(t, func(g Gomega) {
 		c := condition(g, tn, v1alpha1.ConditionIssuerSynced)
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
@@ -82,16 +82,7 @@ func TestIssuerReplicasReport(t *testing.T) {
 
 	// b was only paused: it renews again, reporting exactly what it did
 	// before, so the only change is that its Lease is live again.
-	go func() {
-		for {
-			_ = b.Renew(ctx, follow.Report{Generation: rendered - 1, Error: "generation 2: issuer config shards do not match the manifest"})
-			select {
-			case <-stop:
-				return
-			case <-time.After(300 * time.Millisecond):
-			}
-		}
-	}()
+	go renewEvery(b, bReport, nil)
 	eventually(t, func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tn)).To(Succeed())
 		g.Expect(tn.Status.Issuer.LiveReplicas).To(Equal(int32(2)), "a resumed replica counts again")

@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	xunix "golang.org/x/sys/unix"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -403,19 +402,6 @@ func benchClientCredentials(b *testing.B, alg, aud string, poll bool) {
 		// The share of the issuer's CPU per token that signing takes.
 		b.ReportMetric((1e6/raw)/perToken, "sign-share")
 	}
-}
-
-// ownCore reports whether this process (the load generator) cannot run on
-// CPU 0, where startChildIssuer pins the issuer.
-func ownCore() bool {
-	if _, err := exec.LookPath("taskset"); err != nil {
-		return false
-	}
-	var set xunix.CPUSet
-	if err := xunix.SchedGetaffinity(0, &set); err != nil {
-		return false
-	}
-	return !set.IsSet(0) && set.Count() > 0
 }
 
 func boolInt(v bool) int {

@@ -49,7 +49,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		return fmt.Errorf("getting issuer config Secret %s: %w", key, err)
 	default:
 		generation, _ = strconv.ParseInt(primary.Annotations[annotationGeneration], 10, 64)
-		if primary.Annotations[annotationContentSHA256] == digest && intact(primary) {
+		if primary.Annotations[annotationContentSHA256] == digest && r.configIntact(ctx, primary) {
 			obs.config = configRendered{generation: generation, secrets: shardNames(primary), bytes: secretBytes(primary)}
 			return nil
 		}
@@ -174,17 +174,15 @@ func (r *TenantReconciler) carryRenderedIn(ctx context.Context, tenant *v1alpha1
 	return nil
 }
 
-// intact reports whether a single-shard primary Secret still matches its
-// manifest digest; a hand-edited or corrupted one is rewritten (as a new
-// generation, so replicas that kept the last good one pick it up).
-func intact(primary *corev1.Secret) bool {
-	var m render.ConfigManifest
-	if json.Unmarshal(primary.Data[render.ConfigManifestKey], &m) != nil {
-		return false
-	}
-	if len(m.Shards) != 1 {
-		return true // shards are checked by the replicas that read them
-	}
-	sum := sha256.Sum256(primary.Data[render.ConfigDataKey])
-	return hex.EncodeToString(sum[:]) == m.SHA256
+// configIntact reports whether the stored configuration is whole: every
+// shard the manifest names is there and their digest matches. A Secret
+// edited or deleted by hand is rewritten (as a new generation) rather than
+// left for replicas to refuse. Shards are read from the cache: they are
+// written before the primary, so a cache that has the primary has them.
+func (r *TenantReconciler) configIntact(ctx context.Context, primary *corev1.Secret) bool {
+	return render.ConfigIntact(primary, func(name string) (*corev1.Secret, error) {
+		shard := &corev1.Secret{}
+		err := r.getFresh(ctx, client.ObjectKey{Namespace: primary.Namespace, Name: name}, shard)
+		return shard, err
+	}) == nil
 }

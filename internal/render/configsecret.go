@@ -116,15 +116,23 @@ func shardName(primary string, i int) string {
 // configuration and read again.
 var ErrConfigInconsistent = errors.New("issuer config shards do not match the manifest")
 
-// ReadConfigSecrets reassembles and validates the document from the primary
-// Secret, fetching further shards by name with get.
-func ReadConfigSecrets(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (*issuerconfig.Document, error) {
+// ConfigIntact checks that the stored shards are exactly what the primary
+// Secret's manifest describes (every shard present, the digest of their
+// concatenation matching), without decompressing: the operator's cheap
+// check that what replicas will read is what it wrote.
+func ConfigIntact(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) error {
+	_, _, err := readShards(primary, get)
+	return err
+}
+
+// readShards reads the manifest and the compressed document it describes.
+func readShards(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (ConfigManifest, []byte, error) {
 	var m ConfigManifest
 	if err := json.Unmarshal(primary.Data[ConfigManifestKey], &m); err != nil {
-		return nil, fmt.Errorf("decoding %s of Secret %s: %w", ConfigManifestKey, primary.Name, err)
+		return m, nil, fmt.Errorf("decoding %s of Secret %s: %w", ConfigManifestKey, primary.Name, err)
 	}
 	if len(m.Shards) == 0 || m.Shards[0] != primary.Name {
-		return nil, fmt.Errorf("manifest of Secret %s does not list itself as the first shard", primary.Name)
+		return m, nil, fmt.Errorf("manifest of Secret %s does not list itself as the first shard", primary.Name)
 	}
 	var compressed []byte
 	for i, name := range m.Shards {
@@ -132,14 +140,24 @@ func ReadConfigSecrets(primary *corev1.Secret, get func(name string) (*corev1.Se
 		if i > 0 {
 			var err error
 			if s, err = get(name); err != nil {
-				return nil, fmt.Errorf("reading config shard %s: %w", name, err)
+				return m, nil, fmt.Errorf("reading config shard %s: %w", name, err)
 			}
 		}
 		compressed = append(compressed, s.Data[ConfigDataKey]...)
 	}
 	sum := sha256.Sum256(compressed)
 	if hex.EncodeToString(sum[:]) != m.SHA256 {
-		return nil, fmt.Errorf("generation %d: %w", m.Generation, ErrConfigInconsistent)
+		return m, nil, fmt.Errorf("generation %d: %w", m.Generation, ErrConfigInconsistent)
+	}
+	return m, compressed, nil
+}
+
+// ReadConfigSecrets reassembles and validates the document from the primary
+// Secret, fetching further shards by name with get.
+func ReadConfigSecrets(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (*issuerconfig.Document, error) {
+	m, compressed, err := readShards(primary, get)
+	if err != nil {
+		return nil, err
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(compressed))
 	if err != nil {

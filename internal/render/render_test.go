@@ -151,6 +151,9 @@ func TestShardingAndTornReads(t *testing.T) {
 	if _, err := ReadConfigSecrets(secrets[0], byName(secrets)); err != nil {
 		t.Fatalf("clean read: %v", err)
 	}
+	if err := ConfigIntact(secrets[0], byName(secrets)); err != nil {
+		t.Errorf("ConfigIntact of what was written: %v", err)
+	}
 	// A shard from another generation (update half written).
 	in.Users[len(in.Users)/2].Username = "changed"
 	next, _ := ConfigSecrets("acme", "identity", ConfigDocument(in, 2, clientID))
@@ -161,9 +164,15 @@ func TestShardingAndTornReads(t *testing.T) {
 	if _, err := ReadConfigSecrets(secrets[0], byName(torn)); !errors.Is(err, ErrConfigInconsistent) {
 		t.Errorf("torn read: got %v, want ErrConfigInconsistent", err)
 	}
+	if err := ConfigIntact(secrets[0], byName(torn)); !errors.Is(err, ErrConfigInconsistent) {
+		t.Errorf("ConfigIntact of a torn config: got %v, want ErrConfigInconsistent", err)
+	}
 	// A missing shard.
 	if _, err := ReadConfigSecrets(secrets[0], byName(secrets[:1])); err == nil || !strings.Contains(err.Error(), "acme-issuer-config-1") {
 		t.Errorf("missing shard: %v", err)
+	}
+	if err := ConfigIntact(secrets[0], byName(secrets[:1])); err == nil {
+		t.Error("ConfigIntact with a shard missing: no error")
 	}
 }
 

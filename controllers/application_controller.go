@@ -95,7 +95,7 @@ func (r *ApplicationReconciler) resolveAPIs(ctx context.Context, app *v1alpha1.A
 	if obs.tenant == nil {
 		return nil
 	}
-	apis, p, err := fetchAPIs(ctx, r.Client, app, obs.tenant, lifetime.ForTenant(obs.tenant))
+	apis, p, err := fetchAPIs(ctx, &apiLookup{reader: r.Client}, app, obs.tenant, lifetime.ForTenant(obs.tenant))
 	obs.apis, obs.apiProblem = apis, p
 	return err
 }
@@ -112,7 +112,7 @@ func (r *ApplicationReconciler) computeLifetimes(_ context.Context, app *v1alpha
 
 // fetchAPIs gets the APIs of app.Spec.APIs in order, checks each, and
 // returns their effective configuration under t (the tenant's).
-func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, tenant *v1alpha1.Tenant, t lifetime.Tenant) ([]lifetime.API, *problem, error) {
+func fetchAPIs(ctx context.Context, lookup *apiLookup, app *v1alpha1.Application, tenant *v1alpha1.Tenant, t lifetime.Tenant) ([]lifetime.API, *problem, error) {
 	tenantRef := client.ObjectKeyFromObject(tenant)
 	apis := make([]lifetime.API, 0, len(app.Spec.APIs))
 	seen := make(map[string]int, len(app.Spec.APIs))
@@ -126,8 +126,8 @@ func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, 
 		}
 		seen[key] = i
 		ns, name, _ := strings.Cut(key, "/")
-		api := &v1alpha1.API{}
-		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, api); err != nil {
+		api, err := lookup.get(ctx, types.NamespacedName{Namespace: ns, Name: name})
+		if err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, &problem{reason: v1alpha1.ReasonAPINotFound,
 					message: fmt.Sprintf("API %s listed in spec.apis[%d] does not exist", key, i)}, nil
@@ -138,13 +138,13 @@ func fetchAPIs(ctx context.Context, c client.Reader, app *v1alpha1.Application, 
 			return nil, &problem{reason: v1alpha1.ReasonAPIInOtherTenant, stalls: true,
 				message: fmt.Sprintf("API %s listed in spec.apis[%d] attaches to Tenant %s, not to this Application's Tenant %s", key, i, got, tenantRef)}, nil
 		}
-		if p, err := checkAdmission(ctx, c, tenant, "API", api); err != nil {
+		if p, err := checkAdmission(ctx, lookup.reader, tenant, "API", api); err != nil {
 			return nil, nil, err
 		} else if p != nil {
 			return nil, &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
 				message: fmt.Sprintf("API %s listed in spec.apis[%d] is in namespace %q, which Tenant %s does not admit", key, i, api.Namespace, tenantRef)}, nil
 		}
-		if owner, err := audienceOwner(ctx, c, tenant, api); err != nil {
+		if owner, err := lookup.audienceOwner(ctx, tenant, api); err != nil {
 			return nil, nil, err
 		} else if owner != "" {
 			return nil, &problem{reason: v1alpha1.ReasonAudienceConflict,

@@ -62,6 +62,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		}
 	}
 	all := ptrs(apis.Items)
+	lookup := listedAPILookup(r.Client, all)
 	for _, api := range admittedAPIs {
 		if audienceOwnerIn(api, all) != "" {
 			continue
@@ -86,7 +87,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 			continue
 		}
 		obs.applications++
-		effAPIs, p, err := fetchAPIs(ctx, r.Client, app, tenant, t)
+		effAPIs, p, err := fetchAPIs(ctx, lookup, app, tenant, t)
 		if err != nil {
 			return err
 		}

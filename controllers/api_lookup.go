@@ -1,0 +1,50 @@
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// apiLookup finds the APIs an Application lists. An Application's own
+// reconcile reads them one by one through the cache; a Tenant's reconcile
+// checks every Application of the tenant, so it lists the tenant's APIs
+// once and answers from that listing — otherwise each API reference of
+// each Application would list (and deep-copy) all of the tenant's APIs
+// again to check audience ownership.
+type apiLookup struct {
+	reader client.Reader
+	// listed, when set, are all the APIs of the tenant being reconciled.
+	listed []*v1alpha1.API
+	byKey  map[types.NamespacedName]*v1alpha1.API
+}
+
+// listedAPILookup answers from apis, the tenant's APIs listed once; APIs of
+// other tenants (a misconfigured reference) are still read through r.
+func listedAPILookup(r client.Reader, apis []*v1alpha1.API) *apiLookup {
+	l := &apiLookup{reader: r, listed: apis, byKey: make(map[types.NamespacedName]*v1alpha1.API, len(apis))}
+	for _, api := range apis {
+		l.byKey[client.ObjectKeyFromObject(api)] = api
+	}
+	return l
+}
+
+// get returns the API named key. The result must not be modified.
+func (l *apiLookup) get(ctx context.Context, key types.NamespacedName) (*v1alpha1.API, error) {
+	if api, ok := l.byKey[key]; ok {
+		return api, nil
+	}
+	api := &v1alpha1.API{}
+	return api, l.reader.Get(ctx, key, api)
+}
+
+// audienceOwner is audienceOwner over the lookup's listing when it has one.
+func (l *apiLookup) audienceOwner(ctx context.Context, tenant *v1alpha1.Tenant, api *v1alpha1.API) (string, error) {
+	if l.listed == nil {
+		return audienceOwner(ctx, l.reader, tenant, api)
+	}
+	return audienceOwnerIn(api, l.listed), nil
+}

@@ -49,7 +49,11 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		return fmt.Errorf("getting issuer config Secret %s: %w", key, err)
 	default:
 		generation, _ = strconv.ParseInt(primary.Annotations[annotationGeneration], 10, 64)
-		if primary.Annotations[annotationContentSHA256] == digest && r.configIntact(ctx, primary) {
+		intact, err := r.configIntact(ctx, primary)
+		if err != nil {
+			return fmt.Errorf("checking issuer config Secrets of %s: %w", key, err)
+		}
+		if primary.Annotations[annotationContentSHA256] == digest && intact {
 			obs.config = configRendered{generation: generation, secrets: shardNames(primary), bytes: secretBytes(primary)}
 			return nil
 		}
@@ -179,10 +183,10 @@ func (r *TenantReconciler) carryRenderedIn(ctx context.Context, tenant *v1alpha1
 // edited or deleted by hand is rewritten (as a new generation) rather than
 // left for replicas to refuse. Shards are read from the cache: they are
 // written before the primary, so a cache that has the primary has them.
-func (r *TenantReconciler) configIntact(ctx context.Context, primary *corev1.Secret) bool {
+func (r *TenantReconciler) configIntact(ctx context.Context, primary *corev1.Secret) (bool, error) {
 	return render.ConfigIntact(primary, func(name string) (*corev1.Secret, error) {
 		shard := &corev1.Secret{}
 		err := r.getFresh(ctx, client.ObjectKey{Namespace: primary.Namespace, Name: name}, shard)
 		return shard, err
-	}) == nil
+	})
 }

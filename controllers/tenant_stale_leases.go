@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -9,9 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/follow"
+	"github.com/idtenant/idtenant/internal/render"
 )
 
 // staleLeases wakes a Tenant when one of its issuer replicas stops
@@ -48,7 +52,8 @@ func (s *staleLeases) Start(ctx context.Context) error {
 		}
 		var leases coordinationv1.LeaseList
 		if err := s.cache.List(ctx, &leases, client.MatchingLabels{labelManagedBy: managedBy}); err != nil {
-			continue // the cache is not synced yet; the next tick retries
+			log.FromContext(ctx).Error(err, "listing issuer Leases to find stale replicas; retrying")
+			continue
 		}
 		var changed []*v1alpha1.Tenant
 		wasLive, changed = livenessChanged(leases.Items, wasLive, s.now())
@@ -64,9 +69,11 @@ func (s *staleLeases) Start(ctx context.Context) error {
 
 // livenessChanged is the pure part of Start: the Tenants owning a Lease
 // that was live at the previous look and is not now, or the reverse, and
-// the liveness to compare with next time. A Lease seen for the first time
-// wakes nobody: its claim was an event of its own, and at start every
-// Tenant is reconciled anyway.
+// the liveness to compare with next time. A Lease not seen before counts as
+// having been live if it has a holder: a replica that went stale between a
+// Tenant's reconcile and the first look (at start, after a leader change)
+// still wakes it; a Lease claimed since the last look was an event of its
+// own.
 func livenessChanged(leases []coordinationv1.Lease, wasLive map[types.NamespacedName]bool, now time.Time) (map[types.NamespacedName]bool, []*v1alpha1.Tenant) {
 	live := make(map[types.NamespacedName]bool, len(leases))
 	seen := map[types.NamespacedName]bool{}
@@ -75,16 +82,36 @@ func livenessChanged(leases []coordinationv1.Lease, wasLive map[types.Namespaced
 		l := &leases[i]
 		key := types.NamespacedName{Namespace: l.Namespace, Name: l.Name}
 		live[key] = follow.Live(l, now)
-		owner := metav1.GetControllerOf(l)
 		before, seenBefore := wasLive[key]
-		if !seenBefore || before == live[key] || owner == nil || owner.Kind != "Tenant" {
+		if !seenBefore {
+			before = l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != ""
+		}
+		owner, ok := slotOwner(l)
+		if before == live[key] || !ok {
 			continue
 		}
-		tenant := types.NamespacedName{Namespace: l.Namespace, Name: owner.Name}
+		tenant := types.NamespacedName{Namespace: l.Namespace, Name: owner}
 		if !seen[tenant] {
 			seen[tenant] = true
 			changed = append(changed, &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: tenant.Namespace, Name: tenant.Name}})
 		}
 	}
 	return live, changed
+}
+
+// slotOwner is the Tenant whose slot l is. An issuer may edit its own
+// Lease, owner references included, so the owner named there is believed
+// only if the Lease's name (which nobody can change) is one of that
+// Tenant's slot names — as observeIssuer counts slots by name.
+func slotOwner(l *coordinationv1.Lease) (string, bool) {
+	owner := metav1.GetControllerOf(l)
+	if owner == nil || owner.Kind != "Tenant" || !strings.HasPrefix(owner.APIVersion, v1alpha1.GroupVersion.Group+"/") {
+		return "", false
+	}
+	suffix, found := strings.CutPrefix(l.Name, render.IssuerName(owner.Name)+"-")
+	i, err := strconv.ParseUint(suffix, 10, 31)
+	if !found || err != nil || l.Name != render.LeaseName(owner.Name, int32(i)) {
+		return "", false
+	}
+	return owner.Name, true
 }

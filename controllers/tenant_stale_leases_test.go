@@ -18,6 +18,9 @@ func TestLivenessChanged(t *testing.T) {
 		if owner != "" {
 			yes := true
 			l.OwnerReferences = []metav1.OwnerReference{{APIVersion: "idtenant.dev/v1alpha1", Kind: ownerKind, Name: owner, Controller: &yes}}
+			if ownerKind != "Tenant" {
+				l.OwnerReferences[0].APIVersion = "apps/v1"
+			}
 		}
 		if renewedAgo != never {
 			holder, secs, renewed := "pod", int32(15), metav1.NewMicroTime(now.Add(-renewedAgo))
@@ -41,8 +44,15 @@ func TestLivenessChanged(t *testing.T) {
 			[]coordinationv1.Lease{lease("acme-issuer-0", "acme", "Tenant", time.Minute)}, map[string]bool{"acme-issuer-0": false}, nil},
 		{"a stale Lease renewed again (a paused replica resumed) wakes its Tenant",
 			[]coordinationv1.Lease{lease("acme-issuer-0", "acme", "Tenant", time.Second)}, map[string]bool{"acme-issuer-0": false}, []string{"acme"}},
-		{"a Lease seen for the first time wakes nobody (its claim was an event)",
+		{"a live Lease seen for the first time wakes nobody (its claim was an event)",
 			[]coordinationv1.Lease{lease("acme-issuer-0", "acme", "Tenant", time.Second)}, nil, nil},
+		{"a held Lease first seen stale (it expired before the first look) wakes its Tenant",
+			[]coordinationv1.Lease{lease("acme-issuer-0", "acme", "Tenant", 16*time.Second)}, nil, []string{"acme"}},
+		{"an unheld slot seen for the first time wakes nobody",
+			[]coordinationv1.Lease{lease("acme-issuer-0", "acme", "Tenant", never)}, nil, nil},
+		{"an owner reference naming another Tenant is not believed (the Lease's name is not its slot)",
+			[]coordinationv1.Lease{lease("evil-issuer-0", "acme", "Tenant", 16*time.Second), lease("acme-issuer-00", "acme", "Tenant", 16*time.Second)},
+			map[string]bool{"evil-issuer-0": true, "acme-issuer-00": true}, nil},
 		{"a slot never held wakes nobody",
 			[]coordinationv1.Lease{lease("acme-issuer-1", "acme", "Tenant", never)}, map[string]bool{"acme-issuer-1": false}, nil},
 		{"a released slot (holder cleared on a clean exit) wakes its Tenant",

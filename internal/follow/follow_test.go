@@ -223,5 +223,5 @@ func TestLeaseSlotsNoneYet(t *testing.T) {
 		must(t, admin.CoordinationV1().Leases(ns).Delete(context.Background(), render.LeaseName("acme", i), metav1.DeleteOptions{}))
 	}
 	l := &Leases{Client: client, Namespace: ns, Prefix: "acme-issuer", Identity: "pod-a"}
-	NewWithT(t).Expect(l.Renew(context.Background(), Report{Generation: 1})).To(MatchError(ContainSubstring("no Lease slot acme-issuer-0")))
+	NewWithT(t).Expect(l.Renew(context.Background(), Report{Generation: 1})).To(MatchError(ContainSubstring("claiming Lease slot acme-issuer-0 for pod-a")))
 }

@@ -2,6 +2,7 @@ package follow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -101,16 +102,23 @@ func (l *Leases) Renew(ctx context.Context, r Report) error {
 	for ; tried < maxSlots && (l.Slots == 0 || tried < l.Slots); tried++ {
 		name := fmt.Sprintf("%s-%d", l.Prefix, tried)
 		err := l.write(ctx, name, r, true)
-		if err == nil {
+		switch {
+		case err == nil:
 			l.held = name
 			return nil
+		case errors.Is(err, errTaken) || apierrors.IsConflict(err):
+			continue // held by a live replica, or claimed by one just now
+		case l.Slots == 0 && (apierrors.IsNotFound(err) || apierrors.IsForbidden(err)) && tried > 0:
+			// Past the last slot: it does not exist, or the Role (which
+			// names exactly the slots the operator created) does not
+			// cover it.
+			return fmt.Errorf("no free Lease slot among %s-0..%d for %s", l.Prefix, tried-1, l.Identity)
+		default:
+			// Slot 0 always exists once the operator has run; anything else
+			// (no RoleBinding yet, an expired token, the API server away)
+			// is worth saying as it is, and not worth probing further for.
+			return fmt.Errorf("claiming Lease slot %s for %s: %w", name, l.Identity, err)
 		}
-		if l.Slots == 0 && (apierrors.IsNotFound(err) || apierrors.IsForbidden(err)) {
-			break // past the last slot
-		}
-	}
-	if tried == 0 {
-		return fmt.Errorf("no Lease slot %s-0 for %s (the operator creates the slots)", l.Prefix, l.Identity)
 	}
 	return fmt.Errorf("no free Lease slot among %s-0..%d for %s", l.Prefix, tried-1, l.Identity)
 }
@@ -118,7 +126,7 @@ func (l *Leases) Renew(ctx context.Context, r Report) error {
 // maxSlots bounds probing; a Tenant allows at most 20 replicas.
 const maxSlots = 64
 
-var errTaken = fmt.Errorf("lease held by another replica")
+var errTaken = errors.New("lease held by another replica")
 
 // write updates slot name with r. With claim, it takes the slot only if it is
 // free or expired; without, only if this replica still holds it.

@@ -197,8 +197,9 @@ type loadGen struct {
 // Why poll: on loopback the issuer's write system call runs the client's
 // TCP receive path and, if the client sleeps, wakes it — on this VM an
 // inter-processor interrupt costing ~30 µs, charged to the issuer's core.
-// A client across a network never costs the issuer that; a polling
-// generator removes it, so the issuer's core measures the issuer. The
+// A client across a network does not make the issuer's write wake it (the
+// issuer still pays for its own send and the ACKs); a polling generator
+// removes the wake-up, so the issuer's core measures the issuer. The
 // benchmark reports both.
 func newLoadGen(issuer string, req []byte, conns int, poll bool) (*loadGen, error) {
 	g := &loadGen{req: req}
@@ -279,7 +280,7 @@ func (p *pollingReader) Read(buf []byte) (int, error) {
 	if cerr := p.raw.Read(func(fd uintptr) bool {
 		for {
 			n, err = syscall.Read(int(fd), buf)
-			if err != syscall.EAGAIN {
+			if err != syscall.EAGAIN && err != syscall.EINTR {
 				return true
 			}
 			runtime.Gosched()

@@ -2,12 +2,19 @@ package issuer
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 func TestAppendTokenResponseMatchesEncodingJSON(t *testing.T) {
+	// appendTokenResponse writes the seven fields zitadel/oidc's
+	// AccessTokenResponse has; a library upgrade that adds one must fail
+	// here rather than silently drop it from responses.
+	if n := reflect.TypeFor[oidc.AccessTokenResponse]().NumField(); n != 7 {
+		t.Fatalf("oidc.AccessTokenResponse has %d fields; appendTokenResponse writes 7", n)
+	}
 	for _, resp := range []oidc.AccessTokenResponse{
 		{},
 		{AccessToken: "eyJ.a-b_c.d", TokenType: oidc.BearerToken, ExpiresIn: 3600, Scope: oidc.SpaceDelimitedArray{"read:orders", "write:orders"}},

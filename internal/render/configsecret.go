@@ -11,6 +11,7 @@ import (
 	"io"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -119,11 +120,28 @@ var ErrConfigInconsistent = errors.New("issuer config shards do not match the ma
 // ConfigIntact checks that the stored shards are exactly what the primary
 // Secret's manifest describes (every shard present, the digest of their
 // concatenation matching), without decompressing: the operator's cheap
-// check that what replicas will read is what it wrote.
-func ConfigIntact(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) error {
-	_, _, err := readShards(primary, get)
-	return err
+// check that what replicas will read is what it wrote. It returns false
+// with a nil error when the stored configuration is damaged, and an error
+// only when get fails for another reason than a missing shard (a transient
+// API error says nothing about the configuration).
+func ConfigIntact(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (bool, error) {
+	_, _, err := readShards(primary, func(name string) (*corev1.Secret, error) {
+		s, err := get(name)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, &transientError{err}
+		}
+		return s, err
+	})
+	var transient *transientError
+	if errors.As(err, &transient) {
+		return false, transient.err
+	}
+	return err == nil, nil
 }
+
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
 
 // readShards reads the manifest and the compressed document it describes.
 func readShards(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (ConfigManifest, []byte, error) {
@@ -136,6 +154,11 @@ func readShards(primary *corev1.Secret, get func(name string) (*corev1.Secret, e
 	}
 	var compressed []byte
 	for i, name := range m.Shards {
+		// Shard names are fixed by the primary's name: an edited manifest
+		// cannot make a reader fetch some other Secret.
+		if name != shardName(primary.Name, i) {
+			return m, nil, fmt.Errorf("manifest of Secret %s names shard %d %q, want %q", primary.Name, i, name, shardName(primary.Name, i))
+		}
 		s := primary
 		if i > 0 {
 			var err error

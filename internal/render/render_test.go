@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -151,8 +153,8 @@ func TestShardingAndTornReads(t *testing.T) {
 	if _, err := ReadConfigSecrets(secrets[0], byName(secrets)); err != nil {
 		t.Fatalf("clean read: %v", err)
 	}
-	if err := ConfigIntact(secrets[0], byName(secrets)); err != nil {
-		t.Errorf("ConfigIntact of what was written: %v", err)
+	if ok, err := ConfigIntact(secrets[0], byName(secrets)); !ok || err != nil {
+		t.Errorf("ConfigIntact of what was written: %v, %v", ok, err)
 	}
 	// A shard from another generation (update half written).
 	in.Users[len(in.Users)/2].Username = "changed"
@@ -164,15 +166,31 @@ func TestShardingAndTornReads(t *testing.T) {
 	if _, err := ReadConfigSecrets(secrets[0], byName(torn)); !errors.Is(err, ErrConfigInconsistent) {
 		t.Errorf("torn read: got %v, want ErrConfigInconsistent", err)
 	}
-	if err := ConfigIntact(secrets[0], byName(torn)); !errors.Is(err, ErrConfigInconsistent) {
-		t.Errorf("ConfigIntact of a torn config: got %v, want ErrConfigInconsistent", err)
+	if ok, err := ConfigIntact(secrets[0], byName(torn)); ok || err != nil {
+		t.Errorf("ConfigIntact of a torn config: %v, %v; want false, nil", ok, err)
 	}
 	// A missing shard.
 	if _, err := ReadConfigSecrets(secrets[0], byName(secrets[:1])); err == nil || !strings.Contains(err.Error(), "acme-issuer-config-1") {
 		t.Errorf("missing shard: %v", err)
 	}
-	if err := ConfigIntact(secrets[0], byName(secrets[:1])); err == nil {
-		t.Error("ConfigIntact with a shard missing: no error")
+	notFound := func(name string) (*corev1.Secret, error) {
+		return nil, apierrors.NewNotFound(corev1.Resource("secrets"), name)
+	}
+	if ok, err := ConfigIntact(secrets[0], notFound); ok || err != nil {
+		t.Errorf("ConfigIntact with a shard missing: %v, %v; want false, nil", ok, err)
+	}
+	unavailable := func(string) (*corev1.Secret, error) { return nil, apierrors.NewServiceUnavailable("etcd away") }
+	if _, err := ConfigIntact(secrets[0], unavailable); err == nil || !strings.Contains(err.Error(), "etcd away") {
+		t.Errorf("ConfigIntact when the API server fails: %v; want the error, not a verdict", err)
+	}
+	// A manifest naming some other Secret as a shard is refused unread.
+	var m ConfigManifest
+	_ = json.Unmarshal(secrets[0].Data[ConfigManifestKey], &m)
+	m.Shards[1] = "someone-elses-secret"
+	edited := secrets[0].DeepCopy()
+	edited.Data[ConfigManifestKey], _ = json.Marshal(m)
+	if _, err := ReadConfigSecrets(edited, byName(secrets)); err == nil || !strings.Contains(err.Error(), `"someone-elses-secret"`) {
+		t.Errorf("foreign shard name: %v", err)
 	}
 }
 

@@ -138,9 +138,12 @@ const issuerMemoryLimit = "512Mi"
 // path allocates ~18 KiB per token, mostly inside crypto/ecdsa, so at the
 // default GOGC=100 the collector runs every couple of hundred tokens and
 // costs ~8 µs per token — an eighth of everything besides an ES256
-// signature (docs/benchmarks.md). Four times the headroom costs a few
-// MiB; GOMEMLIMIT makes the collector work harder again well before the
-// container's limit, so a large session store cannot be OOM-killed by it.
+// signature (docs/benchmarks.md). The price is a heap that may grow to
+// about five times the live data instead of two: little for a small
+// issuer. GOMEMLIMIT makes the collector work harder as the heap nears 90%
+// of the container's limit, so that headroom never by itself pushes the
+// container over it; live data (sessions) beyond the limit still does,
+// as it would at any GOGC.
 func IssuerRuntimeEnv() []corev1.EnvVar {
 	return []corev1.EnvVar{
 		{Name: "GOGC", Value: "400"},

@@ -186,7 +186,15 @@ func (k *Kubelet) start(ctx context.Context, d *appsv1.Deployment, template stri
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	kubeconfig, err := k.serviceAccountKubeconfig(ctx, d.Namespace, spec.ServiceAccountName, dir)
+	// done closes when the process exits, or now if it never starts; the
+	// token refresher stops with it.
+	done, started := make(chan struct{}), false
+	defer func() {
+		if !started {
+			close(done)
+		}
+	}()
+	kubeconfig, err := k.serviceAccountKubeconfig(ctx, d.Namespace, spec.ServiceAccountName, dir, done)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +223,8 @@ func (k *Kubelet) start(ctx context.Context, d *appsv1.Deployment, template stri
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", k.Binary, err)
 	}
-	p := &pod{name: name, template: template, primary: first, cmd: cmd, done: make(chan struct{})}
+	started = true
+	p := &pod{name: name, template: template, primary: first, cmd: cmd, done: done}
 	go func() {
 		_ = cmd.Wait()
 		logFile.Close()
@@ -255,22 +264,41 @@ func (k *Kubelet) listenAddress(ctx context.Context, d *appsv1.Deployment, first
 	return net.JoinHostPort(host, port), nil
 }
 
+// serviceAccountTokenTTL is how long the ServiceAccount tokens dev gives
+// issuer processes live; they are replaced at 80% of it, as the kubelet
+// refreshes projected tokens, so a dev session may run for days.
+const serviceAccountTokenTTL = 24 * time.Hour
+
 // serviceAccountKubeconfig requests a token for the pod's ServiceAccount
-// (as the kubelet's projected token would) and writes a kubeconfig using it.
-func (k *Kubelet) serviceAccountKubeconfig(ctx context.Context, namespace, sa, dir string) (string, error) {
+// (as the kubelet's projected token would), writes it to a file and a
+// kubeconfig that reads the token from that file (client-go re-reads it
+// every minute), and keeps replacing the token until done closes.
+func (k *Kubelet) serviceAccountKubeconfig(ctx context.Context, namespace, sa, dir string, done <-chan struct{}) (string, error) {
 	cs, err := kubernetes.NewForConfig(k.Config)
 	if err != nil {
 		return "", err
 	}
-	expiry := int64(24 * 3600)
-	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
-	if err != nil {
-		return "", fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", namespace, sa, err)
+	tokenPath := filepath.Join(dir, "token")
+	if err := writeServiceAccountToken(ctx, cs, namespace, sa, tokenPath); err != nil {
+		return "", err
 	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-time.After(serviceAccountTokenTTL * 8 / 10):
+			}
+			if err := writeServiceAccountToken(ctx, cs, namespace, sa, tokenPath); err != nil {
+				k.Log.Error(err, "refreshing an issuer's ServiceAccount token; it will stop reaching the API server when the old one expires", "file", tokenPath)
+			}
+		}
+	}()
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["dev"] = &clientcmdapi.Cluster{Server: k.Config.Host, CertificateAuthorityData: k.Config.CAData}
-	cfg.AuthInfos[sa] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.AuthInfos[sa] = &clientcmdapi.AuthInfo{TokenFile: tokenPath}
 	cfg.Contexts["dev"] = &clientcmdapi.Context{Cluster: "dev", AuthInfo: sa, Namespace: namespace}
 	cfg.CurrentContext = "dev"
 	path := filepath.Join(dir, "kubeconfig")
@@ -278,6 +306,22 @@ func (k *Kubelet) serviceAccountKubeconfig(ctx context.Context, namespace, sa, d
 		return "", err
 	}
 	return path, nil
+}
+
+// writeServiceAccountToken requests a fresh token and replaces the file
+// atomically, so a reader never sees half a token.
+func writeServiceAccountToken(ctx context.Context, cs kubernetes.Interface, namespace, sa, path string) error {
+	expiry := int64(serviceAccountTokenTTL / time.Second)
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", namespace, sa, err)
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(tr.Status.Token), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // downward resolves the Downward API fields the issuer pod uses.

@@ -293,8 +293,10 @@ type IssuerStatus struct {
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 
-	// liveReplicas counts replicas that renewed their Lease recently: issuer
-	// processes that are up. Stale Leases (a replica that died) are ignored.
+	// liveReplicas counts replicas that renewed their Lease within its
+	// duration (15s): issuer processes that are up. A replica that dies or
+	// hangs drops out about 15s after its last renewal; one that resumes
+	// counts again within a couple of seconds.
 	// +optional
 	LiveReplicas int32 `json:"liveReplicas"`
 

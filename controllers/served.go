@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -108,8 +109,9 @@ func servedProblem(ctx context.Context, cache *renderedCache, r client.Reader, t
 	return nil, nil
 }
 
+// configGeneration is the generation the primary config Secret records (0
+// if none or unreadable).
 func configGeneration(primary *corev1.Secret) int64 {
-	var g int64
-	_, _ = fmt.Sscan(primary.Annotations[annotationGeneration], &g)
+	g, _ := strconv.ParseInt(primary.Annotations[annotationGeneration], 10, 64)
 	return g
 }

@@ -48,14 +48,16 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	case err != nil:
 		return fmt.Errorf("getting issuer config Secret %s: %w", key, err)
 	default:
-		generation, _ = strconv.ParseInt(primary.Annotations[annotationGeneration], 10, 64)
-		intact, err := r.configIntact(ctx, primary)
-		if err != nil {
-			return fmt.Errorf("checking issuer config Secrets of %s: %w", key, err)
-		}
-		if primary.Annotations[annotationContentSHA256] == digest && intact {
-			obs.config = configRendered{generation: generation, secrets: shardNames(primary), bytes: secretBytes(primary)}
-			return nil
+		generation = configGeneration(primary)
+		if primary.Annotations[annotationContentSHA256] == digest {
+			intact, err := r.configIntact(ctx, primary)
+			if err != nil {
+				return fmt.Errorf("checking issuer config Secrets of %s: %w", key, err)
+			}
+			if intact {
+				obs.config = configRendered{generation: generation, secrets: shardNames(primary), bytes: secretBytes(primary)}
+				return nil
+			}
 		}
 	}
 

@@ -37,13 +37,10 @@ func (r *TenantReconciler) observeIssuer(ctx context.Context, tenant *v1alpha1.T
 	// Count only this Tenant's slots by name: an issuer may edit its own
 	// Lease (labels included) but cannot rename it, so another Tenant's
 	// issuer cannot pose as one of ours.
-	slots := map[string]bool{}
-	for i := int32(0); i < render.LeaseSlots(obs.effective.Replicas); i++ {
-		slots[render.LeaseName(tenant.Name, i)] = true
-	}
+	slots := render.LeaseSlots(obs.effective.Replicas)
 	mine := leases.Items[:0]
 	for _, l := range leases.Items {
-		if slots[l.Name] {
+		if i, ok := render.LeaseSlot(tenant.Name, l.Name); ok && i < slots {
 			mine = append(mine, l)
 		}
 	}

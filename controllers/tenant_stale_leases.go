@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -108,9 +107,7 @@ func slotOwner(l *coordinationv1.Lease) (string, bool) {
 	if owner == nil || owner.Kind != "Tenant" || !strings.HasPrefix(owner.APIVersion, v1alpha1.GroupVersion.Group+"/") {
 		return "", false
 	}
-	suffix, found := strings.CutPrefix(l.Name, render.IssuerName(owner.Name)+"-")
-	i, err := strconv.ParseUint(suffix, 10, 31)
-	if !found || err != nil || l.Name != render.LeaseName(owner.Name, int32(i)) {
+	if _, ok := render.LeaseSlot(owner.Name, l.Name); !ok {
 		return "", false
 	}
 	return owner.Name, true

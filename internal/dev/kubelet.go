@@ -48,6 +48,8 @@ type Kubelet struct {
 
 	mu   sync.Mutex
 	pods map[string][]*pod // by Deployment namespace/name
+	// tokens requests ServiceAccount tokens for the processes.
+	tokens kubernetes.Interface
 }
 
 type pod struct {
@@ -66,7 +68,11 @@ var issuerSelector = client.MatchingLabels{"app.kubernetes.io/name": "idtenant-i
 // Run converges running processes on the Deployments every second until ctx
 // ends, then stops them all.
 func (k *Kubelet) Run(ctx context.Context) error {
-	k.pods = map[string][]*pod{}
+	tokens, err := kubernetes.NewForConfig(k.Config)
+	if err != nil {
+		return fmt.Errorf("connecting to the control plane: %w", err)
+	}
+	k.pods, k.tokens = map[string][]*pod{}, tokens
 	defer k.stopAll()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -274,12 +280,8 @@ const serviceAccountTokenTTL = 24 * time.Hour
 // kubeconfig that reads the token from that file (client-go re-reads it
 // every minute), and keeps replacing the token until done closes.
 func (k *Kubelet) serviceAccountKubeconfig(ctx context.Context, namespace, sa, dir string, done <-chan struct{}) (string, error) {
-	cs, err := kubernetes.NewForConfig(k.Config)
-	if err != nil {
-		return "", err
-	}
 	tokenPath := filepath.Join(dir, "token")
-	if err := writeServiceAccountToken(ctx, cs, namespace, sa, tokenPath); err != nil {
+	if err := writeServiceAccountToken(ctx, k.tokens, namespace, sa, tokenPath); err != nil {
 		return "", err
 	}
 	go func() {
@@ -291,7 +293,7 @@ func (k *Kubelet) serviceAccountKubeconfig(ctx context.Context, namespace, sa, d
 				return
 			case <-time.After(serviceAccountTokenTTL * 8 / 10):
 			}
-			if err := writeServiceAccountToken(ctx, cs, namespace, sa, tokenPath); err != nil {
+			if err := writeServiceAccountToken(ctx, k.tokens, namespace, sa, tokenPath); err != nil {
 				k.Log.Error(err, "refreshing an issuer's ServiceAccount token; it will stop reaching the API server when the old one expires", "file", tokenPath)
 			}
 		}

@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +45,17 @@ func LeaseSlots(replicas int32) int32 { return replicas + 1 }
 // update on exactly these Leases (RBAC cannot restrict create by name).
 func LeaseName(tenantName string, i int32) string {
 	return fmt.Sprintf("%s-issuer-%d", tenantName, i)
+}
+
+// LeaseSlot is LeaseName's inverse: which of tenantName's slots leaseName
+// is, if it is one.
+func LeaseSlot(tenantName, leaseName string) (int32, bool) {
+	suffix, found := strings.CutPrefix(leaseName, IssuerName(tenantName)+"-")
+	i, err := strconv.ParseUint(suffix, 10, 31)
+	if !found || err != nil || leaseName != LeaseName(tenantName, int32(i)) {
+		return 0, false
+	}
+	return int32(i), true
 }
 
 func (w Workload) labels() map[string]string {

@@ -95,3 +95,16 @@ func TestWorkload(t *testing.T) {
 		t.Error("a single replica must not get a PDB: it would block node drains")
 	}
 }
+
+func TestLeaseSlotInvertsLeaseName(t *testing.T) {
+	for i := int32(0); i < 25; i++ {
+		if got, ok := LeaseSlot("acme", LeaseName("acme", i)); !ok || got != i {
+			t.Errorf("LeaseSlot(LeaseName(acme, %d)) = %d, %v", i, got, ok)
+		}
+	}
+	for _, name := range []string{"acme-issuer", "acme-issuer-", "acme-issuer-01", "acme-issuer--1", "acme-issuer-x", "evil-issuer-0", "acme-issuer-0-1"} {
+		if i, ok := LeaseSlot("acme", name); ok {
+			t.Errorf("LeaseSlot(acme, %q) = %d, want none", name, i)
+		}
+	}
+}

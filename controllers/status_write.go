@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,7 +21,10 @@ type conditioned interface {
 // records an Event when Ready changes. Every reconciler ends here.
 func patchStatus[T conditioned](ctx context.Context, c client.Client, rec events.EventRecorder, obj, before T) error {
 	if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return nil // deleted while we reconciled: no status to write
+		}
+		return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	recordReadyTransition(rec, obj, before.GetConditions(), obj.GetConditions())
 	return nil

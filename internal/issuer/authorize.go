@@ -2,8 +2,6 @@ package issuer
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -24,6 +22,32 @@ const (
 	codeLifetime    = time.Minute
 	pendingLifetime = 10 * time.Minute
 )
+
+// Length limits on the parameters an authorization request carries through
+// the login page (sealed) and into the code record. RFC 7636 fixes the
+// code challenge's alphabet and length; state and nonce are opaque to us,
+// and these bounds are far above what real clients send (a UUID, a JWT).
+const (
+	maxState         = 2048
+	maxNonce         = 512
+	minCodeChallenge = 43
+	maxCodeChallenge = 128
+)
+
+// checkLengths refuses oversized or malformed opaque parameters with
+// invalid_request, before anything is sealed or stored.
+func checkLengths(req *oidc.AuthRequest) error {
+	switch {
+	case len(req.State) > maxState:
+		return oidc.ErrInvalidRequest().WithDescription("state is longer than %d characters", maxState)
+	case len(req.Nonce) > maxNonce:
+		return oidc.ErrInvalidRequest().WithDescription("nonce is longer than %d characters", maxNonce)
+	case req.CodeChallenge != "" && (len(req.CodeChallenge) < minCodeChallenge || len(req.CodeChallenge) > maxCodeChallenge ||
+		strings.Trim(req.CodeChallenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") != ""):
+		return oidc.ErrInvalidRequest().WithDescription("code_challenge must be %d to %d characters of [A-Za-z0-9-._~] (RFC 7636)", minCodeChallenge, maxCodeChallenge)
+	}
+	return nil
+}
 
 // authFlow is a validated authorization request, kept while the user logs
 // in and then completed.
@@ -84,6 +108,9 @@ func (s *Server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	c := s.cfg.Load()
 	cl := r.Client.(*client)
 	req := r.Data
+	if err := checkLengths(req); err != nil {
+		return nil, err
+	}
 	flow := &authFlow{
 		ClientID: cl.id, RedirectURI: req.RedirectURI, ResponseType: string(req.ResponseType),
 		ResponseMode: string(req.ResponseMode), State: req.State, Nonce: req.Nonce,
@@ -120,19 +147,19 @@ func (s *Server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		// is ignored, not an error; its refresh tokens stay session-bound.
 		flow.Scopes = slices.DeleteFunc(flow.Scopes, func(s string) bool { return s == oidc.ScopeOfflineAccess })
 	}
-	now := s.clock.Now()
+	now := s.now()
 	ls, err := s.sessionFromHeader(ctx, c, r.Header, now)
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, s.unavailable("read session", err)
 	}
 	if ls == nil || needsLogin(req, ls, now) {
 		if slices.Contains(req.Prompt, oidc.PromptNone) {
 			return nil, oidc.ErrLoginRequired().WithDescription("the user must log in")
 		}
-		return s.toLogin(ctx, c, flow, now)
+		return s.toLogin(c, flow, now)
 	}
-	if err := s.touch(ctx, ls, now); err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+	if err := s.touch(ctx, c, ls, now); err != nil {
+		return nil, s.unavailable("touch session", err)
 	}
 	return s.complete(ctx, c, flow, ls, now)
 }
@@ -147,20 +174,14 @@ func needsLogin(req *oidc.AuthRequest, ls *liveSession, now time.Time) bool {
 	return maxAge == 0 || now.Sub(ls.AuthTime) > maxAge
 }
 
-// toLogin parks the request and sends the browser to the login page.
-func (s *Server) toLogin(ctx context.Context, c *config, flow *authFlow, now time.Time) (*op.Redirect, error) {
-	data, err := json.Marshal(flow)
+// toLogin seals the request into the login page's URL: nothing is stored
+// for a user who has not logged in.
+func (s *Server) toLogin(c *config, flow *authFlow, now time.Time) (*op.Redirect, error) {
+	sealed, err := c.seal(flow, now.Add(pendingLifetime))
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	id := randomID()
-	if err := s.store.PutPending(ctx, id, store.Pending{Request: data, CSRF: randomToken(), ExpiresAt: now.Add(pendingLifetime)}); err != nil {
-		if errors.Is(err, store.ErrFull) {
-			return nil, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "too many sign-ins in progress; try again in a few minutes"}
-		}
-		return nil, oidc.ErrServerError().WithParent(err)
-	}
-	return op.NewRedirect(c.issuer + pathLogin + "?id=" + url.QueryEscape(id)), nil
+	return op.NewRedirect(c.issuer + pathLogin + "?r=" + sealed), nil
 }
 
 // complete answers an authorization request for a live session: a code,
@@ -185,14 +206,14 @@ func (s *Server) complete(ctx context.Context, c *config, flow *authFlow, ls *li
 	var code, accessToken string
 	if flow.has("code") {
 		code = randomToken()
-		err := s.store.PutCode(ctx, digest(code), store.Code{
+		_, err := s.store.Codes().Create(ctx, c.key(store.KindCode, code), store.Code{
 			ClientID: cl.id, RedirectURI: flow.RedirectURI, CodeChallenge: flow.CodeChallenge,
 			CodeChallengeMethod: flow.CodeChallengeMethod, Nonce: flow.Nonce, Scopes: flow.Scopes,
-			APIRef: flow.Audience, SessionKey: ls.key, SID: ls.SID, Subject: ls.Subject,
+			Audience: flow.Audience, SessionKey: ls.key, SID: ls.SID, Subject: ls.Subject,
 			AuthTime: ls.AuthTime, ExpiresAt: now.Add(codeLifetime),
 		})
 		if err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
+			return nil, s.unavailable("create code", err)
 		}
 		params.Set("code", code)
 	}

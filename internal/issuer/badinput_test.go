@@ -235,7 +235,7 @@ func TestInvalidConfigIsRefused(t *testing.T) {
 				t.Fatal("RunCommand accepted an invalid config")
 			}
 			if doc, perr := issuerconfig.Parse([]byte(data)); perr == nil {
-				if _, cerr := compile(doc); cerr == nil {
+				if _, cerr := compile(doc, newStateKey()); cerr == nil {
 					t.Error("compile accepted it too")
 				}
 			}

@@ -145,7 +145,7 @@ func RunCommand(ctx context.Context, args []string) error {
 		case <-tick.C:
 			reload(false)
 		case <-gc.C:
-			srv.collect(ctx)
+			srv.collect()
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,9 +31,16 @@ type config struct {
 	clients      map[string]*client // by client_id
 	apis         map[string]*apiEntry
 	users        map[string][]byte // username -> bcrypt hash
-	keys         *keySet
-	origins      map[string]bool // union of allowedOrigins, for CORS
-	discovery    []byte
+	// fingerprints identify each user's directory entry (username and
+	// password hash, keyed): a session or refresh family whose fingerprint
+	// no longer matches belongs to a removed user or an old password.
+	fingerprints map[string]string
+	// stateKey derives record keys, seals pending requests and derives
+	// refresh token successors (see state.go).
+	stateKey  []byte
+	keys      *keySet
+	origins   map[string]bool // union of allowedOrigins, for CORS
+	discovery []byte
 }
 
 type apiEntry struct {
@@ -50,7 +58,7 @@ type allowedAPI struct {
 // compile turns a parsed document into a serving configuration. Anything
 // that cannot serve (a bad key, an algorithm without an active key) is an
 // error, and the previous generation stays in force.
-func compile(doc *issuerconfig.Document) (*config, error) {
+func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, error) {
 	iss := strings.TrimSuffix(doc.Tenant.Spec.IssuerURL, "/")
 	u, err := url.Parse(iss)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -62,16 +70,18 @@ func compile(doc *issuerconfig.Document) (*config, error) {
 	}
 	tenantObj := &v1alpha1.Tenant{ObjectMeta: meta(doc.Tenant.Name, doc.Tenant.Namespace), Spec: doc.Tenant.Spec}
 	c := &config{
-		generation: doc.Generation,
-		issuer:     iss,
-		path:       strings.TrimSuffix(u.Path, "/"),
-		secure:     u.Scheme == "https",
-		tenant:     lifetime.ForTenant(tenantObj),
-		clients:    map[string]*client{},
-		apis:       map[string]*apiEntry{},
-		users:      map[string][]byte{},
-		keys:       keys,
-		origins:    map[string]bool{},
+		generation:   doc.Generation,
+		issuer:       iss,
+		path:         strings.TrimSuffix(u.Path, "/"),
+		secure:       u.Scheme == "https",
+		tenant:       lifetime.ForTenant(tenantObj),
+		clients:      map[string]*client{},
+		apis:         map[string]*apiEntry{},
+		users:        map[string][]byte{},
+		fingerprints: map[string]string{},
+		stateKey:     doc.StateKey,
+		keys:         keys,
+		origins:      map[string]bool{},
 	}
 	if _, ok := keys.active[c.tenant.SigningAlgorithm]; !ok {
 		return nil, fmt.Errorf("no active %s key for the tenant's signingAlgorithm", c.tenant.SigningAlgorithm)
@@ -103,8 +113,12 @@ func compile(doc *issuerconfig.Document) (*config, error) {
 			c.origins[string(o)] = true
 		}
 	}
+	if len(c.stateKey) == 0 {
+		c.stateKey = fallbackStateKey
+	}
 	for _, u := range doc.Users {
 		c.users[u.Username] = []byte(u.PasswordHash)
+		c.fingerprints[u.Username] = base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeUser, u.Username, u.PasswordHash)[:18])
 	}
 	if c.discovery, err = json.Marshal(c.discoveryDocument()); err != nil {
 		return nil, fmt.Errorf("rendering discovery: %w", err)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -17,7 +18,10 @@ import (
 // UserInfo answers for a live user access token that was granted openid.
 func (s *Server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
 	c := s.cfg.Load()
-	claims, err := s.verifyAccessToken(ctx, c, r.Data.AccessToken, s.clock.Now())
+	claims, err := s.verifyAccessToken(ctx, c, r.Data.AccessToken, s.now())
+	if err != nil && !errors.Is(err, errBadToken) {
+		return nil, s.unavailable("check revocation", err)
+	}
 	if err != nil || claims.AuthTime == 0 || !slices.Contains(strings.Fields(claims.Scope), oidc.ScopeOpenID) {
 		return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "the access token is invalid, expired or revoked"}, http.StatusUnauthorized)
 	}
@@ -36,10 +40,13 @@ func (s *Server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	if cl.(*client).public {
 		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("introspection is for confidential clients"), http.StatusUnauthorized)
 	}
-	now := s.clock.Now()
+	now := s.now()
 	inactive := op.NewResponse(&oidc.IntrospectionResponse{Active: false})
 	if strings.Count(r.Data.Token, ".") == 2 {
 		claims, err := s.verifyAccessToken(ctx, c, r.Data.Token, now)
+		if err != nil && !errors.Is(err, errBadToken) {
+			return nil, s.unavailable("check revocation", err)
+		}
 		if err != nil {
 			return inactive, nil
 		}
@@ -49,43 +56,46 @@ func (s *Server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 			Subject: claims.Subject, Audience: oidc.Audience{claims.Audience}, Issuer: claims.Issuer, JWTID: claims.JTI,
 		}), nil
 	}
-	rec, ok := s.liveRefresh(ctx, c, r.Data.Token, cl.GetID())
-	if !ok {
+	fam, err := s.liveRefresh(ctx, c, r.Data.Token, cl.GetID(), now)
+	if err != nil {
+		return nil, s.unavailable("read refresh family", err)
+	}
+	if fam == nil {
 		return inactive, nil
 	}
-	exp := c.clients[rec.ClientID].eff.Refresh.ExpiryOf(rec.GrantedAt, rec.LastUsed)
-	if !now.Before(exp) {
-		return inactive, nil
-	}
+	exp := c.clients[fam.ClientID].eff.Refresh.ExpiryOf(fam.GrantedAt, fam.LastUsed)
 	return op.NewResponse(&oidc.IntrospectionResponse{
-		Active: true, Scope: rec.Scopes, ClientID: rec.ClientID, TokenType: "refresh_token",
-		Expiration: oidc.FromTime(exp), IssuedAt: oidc.FromTime(rec.LastUsed), Subject: rec.Subject, Issuer: c.issuer,
+		Active: true, Scope: fam.Scopes, ClientID: fam.ClientID, TokenType: "refresh_token",
+		Expiration: oidc.FromTime(exp), IssuedAt: oidc.FromTime(fam.LastUsed), Subject: fam.Subject, Issuer: c.issuer,
 	}), nil
 }
 
-// liveRefresh finds a current (not rotated, not revoked) refresh token of
-// clientID whose session, if bound, is alive.
-func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID string) (store.Refresh, bool) {
-	if raw == "" || len(raw) > 128 {
-		return store.Refresh{}, false
+// liveRefresh finds the family of a current refresh token of clientID that
+// would be honoured now: not rotated away, not revoked or expired, its user
+// unchanged and its session, if bound, alive. nil when it is not; an error
+// only when the store cannot answer.
+func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID string, now time.Time) (*store.RefreshFamily, error) {
+	id, ok := familyOf(raw)
+	cl := c.clients[clientID]
+	if !ok || cl == nil || cl.eff.Refresh == nil {
+		return nil, nil
 	}
-	rec, err := s.store.GetRefresh(ctx, digest(raw))
-	if err != nil || rec.ClientID != clientID || !rec.RotatedAt.IsZero() {
-		return store.Refresh{}, false
+	rec, err := s.store.Families().Get(ctx, c.key(store.KindFamily, id))
+	if err != nil {
+		return nil, ignoreNotFound(err)
 	}
-	if revoked, err := s.store.FamilyRevoked(ctx, rec.Family); err != nil || revoked {
-		return store.Refresh{}, false
+	fam := rec.Value
+	if fam.ClientID != clientID || fam.Current != c.key(kindRefreshToken, raw) || !fam.RevokedAt.IsZero() ||
+		!now.Before(cl.eff.Refresh.ExpiryOf(fam.GrantedAt, fam.LastUsed)) || s.familyEnded(c, cl, fam) != "" {
+		return nil, nil
 	}
-	if _, ok := c.clients[rec.ClientID]; !ok {
-		return store.Refresh{}, false
-	}
-	if rec.SessionKey != "" {
-		ls, err := s.sessionByKey(ctx, c, rec.SessionKey, s.clock.Now())
+	if fam.SessionKey != "" {
+		ls, err := s.sessionByKey(ctx, c, fam.SessionKey, now)
 		if err != nil || ls == nil {
-			return store.Refresh{}, false
+			return nil, err
 		}
 	}
-	return rec, true
+	return &fam, nil
 }
 
 // Revocation (RFC 7009): a client revokes its own refresh token (with its
@@ -93,23 +103,29 @@ func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID strin
 // the endpoint reveals nothing.
 func (s *Server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
 	c := s.cfg.Load()
-	now := s.clock.Now()
+	now := s.now()
 	tok := r.Data.Token
 	if strings.Count(tok, ".") == 2 {
 		var claims accessClaims
 		if err := c.verifyJWT(tok, "at+jwt", &claims); err == nil && claims.ClientID == r.Client.GetID() && now.Unix() < claims.Expiry {
-			if err := s.store.Revoke(ctx, claims.JTI, unix(claims.Expiry)); err != nil {
-				return nil, oidc.ErrServerError().WithParent(err)
+			if err := s.revokeAccess(ctx, c, claims.JTI, claims.ClientID, unix(claims.Expiry)); err != nil {
+				return nil, s.unavailable("revoke access token", err)
 			}
 		}
 		return op.NewResponse(struct{}{}), nil
 	}
-	if len(tok) <= 128 {
-		rec, err := s.store.GetRefresh(ctx, digest(tok))
-		if err == nil && rec.ClientID == r.Client.GetID() {
-			s.revokeFamily(ctx, rec, now)
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, oidc.ErrServerError().WithParent(err)
+	// A refresh token revokes its family when it is the family's current
+	// token or the one just replaced (a client revoking what it holds).
+	if id, ok := familyOf(tok); ok {
+		rec, err := s.store.Families().Get(ctx, c.key(store.KindFamily, id))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, s.unavailable("read refresh family", err)
+		case rec.Value.ClientID == r.Client.GetID() && (rec.Value.Current == c.key(kindRefreshToken, tok) || rec.Value.Previous == c.key(kindRefreshToken, tok)):
+			if err := s.revokeFamily(ctx, c, id, now); err != nil {
+				return nil, s.unavailable("revoke refresh family", err)
+			}
 		}
 	}
 	return op.NewResponse(struct{}{}), nil
@@ -119,7 +135,7 @@ func (s *Server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revoca
 // returns the user to a registered post-logout URI, or to a plain page.
 func (s *Server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
 	c := s.cfg.Load()
-	now := s.clock.Now()
+	now := s.now()
 	clientID := r.Data.ClientID
 	if hint := r.Data.IdTokenHint; hint != "" {
 		var claims idClaims
@@ -150,17 +166,13 @@ func (s *Server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 		}
 	}
 	ls, err := s.sessionFromHeader(ctx, c, r.Header, now)
+	if err == nil && ls != nil {
+		err = s.endSession(ctx, ls, "Logout")
+	}
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, s.unavailable("end session", err)
 	}
 	redirect := op.NewRedirect(target)
-	if ls != nil {
-		if err := s.store.DeleteSession(ctx, ls.key); err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
-		}
-		s.metrics.sessionsEnd.WithLabelValues("Logout").Inc()
-		s.log.Info("session ended", "reason", "Logout", "sid", ls.SID)
-	}
 	redirect.Header.Add("Set-Cookie", sessionCookieFor(c, "", -1).String())
 	return redirect, nil
 }

@@ -29,11 +29,8 @@ type grant struct {
 	authTime time.Time
 	sid      string
 	nonce    string
-
-	// Filled in while issuing, for the caller's records.
-	issuedJTI    string
-	issuedExp    time.Time
-	issuedFamily string
+	// jti of the access token; generated at minting when empty.
+	jti string
 }
 
 // userScopes are the OpenID Connect scopes any user-facing application may
@@ -87,44 +84,61 @@ func resolveScopes(requested []string, api *allowedAPI, user bool) ([]string, er
 // hasScope reports whether s was granted.
 func hasScope(scopes []string, s string) bool { return slices.Contains(scopes, s) }
 
-// mintAccess signs an access token for g at now.
-func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) {
+// accessPlan is what an access token for a grant will say.
+type accessPlan struct {
+	aud string
+	alg v1alpha1.SigningAlgorithm
+	exp time.Time
+}
+
+// planAccess decides an access token's audience, algorithm and expiry
+// without signing, so a redemption can record them first.
+func (c *config) planAccess(g *grant, now time.Time) (accessPlan, error) {
 	var (
 		life   lifetime.Setting
-		aud    string
-		alg    = c.tenant.SigningAlgorithm
-		flow   v1alpha1.AccessFlow
+		p      = accessPlan{alg: c.tenant.SigningAlgorithm}
 		appEff = g.client.eff
 	)
-	flow, _ = lifetime.FlowFor(g.client.spec.Type, g.frontChannel)
+	flow, _ := lifetime.FlowFor(g.client.spec.Type, g.frontChannel)
 	if g.api != nil {
 		t, ok := appEff.Lookup(g.api.api.ref, flow)
 		if !ok {
-			return "", time.Time{}, oidc.ErrInvalidTarget().WithDescription("no %s-flow access tokens for this audience", strings.ToLower(string(flow)))
+			return p, oidc.ErrInvalidTarget().WithDescription("no %s-flow access tokens for this audience", strings.ToLower(string(flow)))
 		}
-		life, aud, alg = t.Lifetime, g.api.api.eff.Audience, g.api.api.eff.SigningAlgorithm
+		life, p.aud, p.alg = t.Lifetime, g.api.api.eff.Audience, g.api.api.eff.SigningAlgorithm
 	} else {
 		var ok bool
 		if life, ok = appEff.UserInfoAccessToken(); !ok {
-			return "", time.Time{}, oidc.ErrInvalidTarget().WithDescription("an audience is required")
+			return p, oidc.ErrInvalidTarget().WithDescription("an audience is required")
 		}
-		aud = c.issuer + pathUserinfo
+		p.aud = c.issuer + pathUserinfo
 	}
-	exp := lifetime.TokenExpiry(now, life.Duration, g.deadline)
+	p.exp = lifetime.TokenExpiry(now, life.Duration, g.deadline)
+	return p, nil
+}
+
+// mintAccess signs an access token for g at now.
+func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) {
+	p, err := c.planAccess(g, now)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if g.jti == "" {
+		g.jti = randomID()
+	}
 	claims := accessClaims{
-		Issuer: c.issuer, Subject: g.subject, Audience: aud,
-		Expiry: exp.Unix(), IssuedAt: now.Unix(), JTI: randomID(),
+		Issuer: c.issuer, Subject: g.subject, Audience: p.aud,
+		Expiry: p.exp.Unix(), IssuedAt: now.Unix(), JTI: g.jti,
 		ClientID: g.client.id, Scope: strings.Join(g.scopes, " "), SID: g.sid,
 	}
 	if !g.authTime.IsZero() {
 		claims.AuthTime = g.authTime.Unix()
 	}
-	tok, err := sign(c.keys.active[alg].at, &claims)
+	tok, err := sign(c.keys.active[p.alg].at, &claims)
 	if err != nil {
 		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
-	g.issuedJTI, g.issuedExp = claims.JTI, exp
-	return tok, exp, nil
+	return tok, p.exp, nil
 }
 
 // mintID signs an ID token for g at now; accessToken and code, when

@@ -32,7 +32,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
@@ -207,7 +207,7 @@ type env struct {
 	t      testing.TB
 	clock  *fakeClock
 	srv    *Server
-	store  *store.Memory
+	store  *memory.Store
 	http   *httptest.Server
 	issuer string
 	doc    *issuerconfig.Document
@@ -226,7 +226,7 @@ func newEnv(t testing.TB, mutate func(*issuerconfig.Document)) *env {
 		mutate(doc)
 	}
 	clk := &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	mem := store.NewMemory()
+	mem := memory.New()
 	srv, err := New(doc, Options{Clock: clk, Store: mem})
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +270,7 @@ func (e *env) browser() *browser {
 }
 
 var (
-	reID   = regexp.MustCompile(`name="id" value="([^"]+)"`)
+	reID   = regexp.MustCompile(`name="r" value="([^"]+)"`)
 	reCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 )
 
@@ -303,7 +303,7 @@ func (b *browser) login(page, user, password string) (*http.Response, string) {
 	if id == nil || csrf == nil {
 		b.e.t.Fatalf("login page without id/csrf fields:\n%s", page)
 	}
-	form := url.Values{"id": {id[1]}, "csrf": {csrf[1]}, "username": {user}, "password": {password}}
+	form := url.Values{"r": {id[1]}, "csrf": {csrf[1]}, "username": {user}, "password": {password}}
 	resp, err := b.client.PostForm(b.e.issuer+pathLogin, form)
 	if err != nil {
 		b.e.t.Fatalf("POST login: %v", err)

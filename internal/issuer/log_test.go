@@ -55,7 +55,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	e.tokenPost(url.Values{"grant_type": {"client_credentials"}}, "m2m.shop", "wrong-secret-value")
 	e.form(pathIntrospect, url.Values{"token": {tok.AccessToken}}, "web.shop", testSecrets["web.shop"])
 	e.logout(b, tok.Extra("id_token").(string))
-	e.srv.collect(e.ctx)
+	e.srv.collect()
 
 	var cookie string
 	for _, c := range b.client.Jar.Cookies(mustURL(e.issuer)) {

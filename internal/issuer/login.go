@@ -1,8 +1,6 @@
 package issuer
 
 import (
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -30,56 +28,58 @@ var dummyHash = sync.OnceValue(func() []byte {
 const maxUsername = 256
 
 type loginView struct {
-	ID, CSRF, Username, Error string
+	// Request is the sealed authorization request the form carries.
+	Request, CSRF, Username, Error string
 	Status                    int
 }
 
-// loginPage renders the login form for a parked authorization request.
+// loginPage renders the login form for a sealed authorization request.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
-	p, err := s.store.GetPending(r.Context(), id)
-	if err != nil || !s.clock.Now().Before(p.ExpiresAt) {
-		s.renderLogin(w, loginView{Status: http.StatusBadRequest,
-			Error: "This sign-in link has expired or is not valid. Go back to the application and sign in again."})
+	sealed := r.URL.Query().Get("r")
+	c := s.cfg.Load()
+	if _, err := c.unseal(sealed, s.now()); err != nil {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: errLinkExpired})
 		return
 	}
 	// Double-submit CSRF token: the form field must match this cookie and
-	// the parked request, so another site cannot post a login into it.
-	c := s.cfg.Load()
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: p.CSRF, Path: c.path + pathLogin,
+	// the sealed request, so another site cannot post a login into it.
+	csrf := c.csrfFor(sealed)
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: c.path + pathLogin,
 		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
-	s.renderLogin(w, loginView{ID: id, CSRF: p.CSRF, Status: http.StatusOK})
+	s.renderLogin(w, loginView{Request: sealed, CSRF: csrf, Status: http.StatusOK})
 }
 
+const (
+	errLinkExpired = "This sign-in link has expired or is not valid. Go back to the application and sign in again."
+	errTryAgain    = "The sign-in service is briefly unavailable. Try again in a few seconds."
+)
+
 // loginSubmit checks the user's password and, on success, starts the SSO
-// session and completes the parked authorization request.
+// session and completes the sealed authorization request.
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The form could not be read."})
 		return
 	}
 	ctx := r.Context()
-	now := s.clock.Now()
+	now := s.now()
 	c := s.cfg.Load()
-	id, user, password := r.PostForm.Get("id"), r.PostForm.Get("username"), r.PostForm.Get("password")
+	sealed, user, password := r.PostForm.Get("r"), r.PostForm.Get("username"), r.PostForm.Get("password")
 	if len(user) > maxUsername {
 		user = user[:maxUsername]
 	}
-	p, err := s.store.GetPending(ctx, id)
-	if err != nil || !now.Before(p.ExpiresAt) {
-		s.renderLogin(w, loginView{Status: http.StatusBadRequest,
-			Error: "This sign-in link has expired or is not valid. Go back to the application and sign in again."})
+	flow, err := c.unseal(sealed, now)
+	if err != nil {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: errLinkExpired})
 		return
 	}
 	cookie, cerr := r.Cookie(csrfCookie)
-	form := r.PostForm.Get("csrf")
-	if cerr != nil || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(p.CSRF)) != 1 ||
-		subtle.ConstantTimeCompare([]byte(form), []byte(p.CSRF)) != 1 {
+	if cerr != nil || !c.csrfMatches(sealed, cookie.Value) || !c.csrfMatches(sealed, r.PostForm.Get("csrf")) {
 		s.renderLogin(w, loginView{Status: http.StatusForbidden,
 			Error: "The sign-in form was not submitted from this page. Reload the page and try again."})
 		return
 	}
-	view := loginView{ID: id, CSRF: p.CSRF, Username: user}
+	view := loginView{Request: sealed, CSRF: c.csrfFor(sealed), Username: user}
 	if wait := s.limiter.wait(user, now); wait > 0 {
 		s.metrics.loginFailures.Inc()
 		view.Status = http.StatusTooManyRequests
@@ -103,38 +103,40 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.limiter.succeed(user)
-	var flow authFlow
-	if err := json.Unmarshal(p.Request, &flow); err != nil {
-		s.renderLogin(w, loginView{Status: http.StatusInternalServerError, Error: "Something went wrong. Go back to the application and try again."})
-		return
-	}
-	if err := s.store.DeletePending(ctx, id); err != nil {
-		s.renderLogin(w, loginView{Status: http.StatusInternalServerError, Error: "Something went wrong. Try again."})
-		return
-	}
 	// A new login replaces the browser's previous session (prompt=login,
 	// max_age, or another user).
-	if old, _ := s.sessionFromHeader(ctx, c, r.Header, now); old != nil {
-		if err := s.store.DeleteSession(ctx, old.key); err == nil {
-			s.metrics.sessionsEnd.WithLabelValues("Relogin").Inc()
-		}
+	old, err := s.sessionFromHeader(ctx, c, r.Header, now)
+	if err == nil && old != nil {
+		err = s.endSession(ctx, old, "Relogin")
 	}
-	value, ls, err := s.startSession(ctx, user, now)
 	if err != nil {
-		s.renderLogin(w, loginView{Status: http.StatusInternalServerError, Error: "Something went wrong. Try again."})
+		_ = s.unavailable("end previous session", err)
+		view.Status, view.Error = http.StatusServiceUnavailable, errTryAgain
+		s.renderLogin(w, view)
+		return
+	}
+	value, ls, err := s.startSession(ctx, c, user, now)
+	if err != nil {
+		_ = s.unavailable("start session", err)
+		view.Status, view.Error = http.StatusServiceUnavailable, errTryAgain
+		s.renderLogin(w, view)
 		return
 	}
 	s.log.Info("session started", "sid", ls.SID, "client", flow.ClientID)
 	http.SetCookie(w, sessionCookieFor(c, value, 0))
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Path: c.path + pathLogin, MaxAge: -1, HttpOnly: true, Secure: c.secure})
-	redirect, err := s.complete(ctx, c, &flow, ls, now)
+	redirect, err := s.complete(ctx, c, flow, ls, now)
 	if err != nil {
 		var se op.StatusError
 		if errors.As(err, &se) {
-			s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The application's request can no longer be completed."})
+			status, msg := http.StatusBadRequest, "The application's request can no longer be completed."
+			if err == errUnavailable {
+				status, msg = http.StatusServiceUnavailable, errTryAgain
+			}
+			s.renderLogin(w, loginView{Status: status, Error: msg})
 			return
 		}
-		redirect, err = op.TryErrorRedirect(ctx, &flow, err, oidc.NewEncoder(), nil)
+		redirect, err = op.TryErrorRedirect(ctx, flow, err, oidc.NewEncoder(), nil)
 		if err != nil {
 			s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The application's request can no longer be completed."})
 			return
@@ -176,8 +178,8 @@ button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#1a5
 <main>
 <h1>Sign in</h1>
 {{if .Error}}<p class="error" id="login-error" role="alert">{{.Error}}</p>{{end}}
-{{if .ID}}<form method="post" action="login" novalidate>
-<input type="hidden" name="id" value="{{.ID}}">
+{{if .Request}}<form method="post" action="login" novalidate>
+<input type="hidden" name="r" value="{{.Request}}">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <label for="username">Username</label>
 <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="{{.Username}}"{{if .Error}} aria-describedby="login-error" aria-invalid="true"{{end}}{{if not .Username}} autofocus{{end}}>

@@ -13,6 +13,7 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 	loginFailures prometheus.Counter
 	generation    prometheus.Gauge
+	storeErrors   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		sessionsEnd: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idtenant_issuer_sessions_ended_total",
-			Help: "SSO sessions ended, by reason: Inactivity, Absolute, Logout or Relogin.",
+			Help: "SSO sessions ended, by reason: Inactivity, Absolute, UserChanged, Logout or Relogin.",
 		}, []string{"reason"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "idtenant_issuer_request_duration_seconds",
@@ -42,7 +43,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "idtenant_issuer_config_generation",
 			Help: "Generation of the issuer configuration being served.",
 		}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idtenant_issuer_store_errors_total",
+			Help: "State store operations that failed (the request was answered 503), by operation.",
+		}, []string{"operation"}),
 	}
-	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.generation)
+	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.generation, m.storeErrors)
 	return m
 }

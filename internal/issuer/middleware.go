@@ -32,6 +32,11 @@ func (r *statusRecorder) WriteHeader(code int) {
 	if r.code == 0 {
 		r.code = code
 	}
+	// Every 503 the issuer sends means "the state store is unreachable,
+	// nothing was issued": tell clients when to try again.
+	if code == http.StatusServiceUnavailable && r.Header().Get("Retry-After") == "" {
+		r.Header().Set("Retry-After", retryAfterSeconds)
+	}
 	r.ResponseWriter.WriteHeader(code)
 }
 

@@ -53,7 +53,7 @@ func TestIssuerURLWithAPath(t *testing.T) {
 
 func TestSessionCookieIsSecureOnHTTPS(t *testing.T) {
 	doc := testDoc(t, "https://id.acme.test")
-	c, err := compile(doc)
+	c, err := compile(doc, newStateKey())
 	if err != nil {
 		t.Fatal(err)
 	}

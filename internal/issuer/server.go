@@ -20,6 +20,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -59,16 +60,18 @@ type Server struct {
 	metrics *metrics
 	limiter *loginLimiter
 	handler http.Handler
+	// fallbackStateKey serves configurations without a state key.
+	fallbackStateKey []byte
 }
 
 // New compiles doc and returns a server for it.
 func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
-	s := &Server{clock: opts.Clock, store: opts.Store, log: opts.Logger}
+	s := &Server{clock: opts.Clock, store: opts.Store, log: opts.Logger, fallbackStateKey: newStateKey()}
 	if s.clock == nil {
 		s.clock = realClock{}
 	}
 	if s.store == nil {
-		s.store = store.NewMemory()
+		s.store = memory.New()
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -93,7 +96,7 @@ func (s *Server) Swap(doc *issuerconfig.Document) error {
 	if doc == nil {
 		return errors.New("nil issuer config")
 	}
-	c, err := compile(doc)
+	c, err := compile(doc, s.fallbackStateKey)
 	if err != nil {
 		return fmt.Errorf("compiling issuer config generation %d: %w", doc.Generation, err)
 	}

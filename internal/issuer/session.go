@@ -12,65 +12,128 @@ import (
 
 const sessionCookie = "idtenant_session"
 
+// sessionEndUserChanged ends a session whose user was removed from the
+// directory or changed password.
+const sessionEndUserChanged lifetime.SessionEnd = "UserChanged"
+
 // liveSession is a session that was active at the time of the check.
 type liveSession struct {
-	key string // store key (digest of the cookie)
+	key     string // record key (keyed digest of the cookie)
+	version string // record version read
 	store.Session
 	deadlines lifetime.Deadlines
 }
 
 // sessionFromHeader finds the live session named by the request's cookie.
 // A session past a deadline (computed from the configuration in force now)
-// is ended and removed, with the reason counted.
+// or of a changed user is ended and removed, with the reason counted.
 func (s *Server) sessionFromHeader(ctx context.Context, c *config, h http.Header, now time.Time) (*liveSession, error) {
 	cookie, err := (&http.Request{Header: h}).Cookie(sessionCookie)
 	if err != nil || cookie.Value == "" || len(cookie.Value) > 128 {
 		return nil, nil
 	}
-	return s.sessionByKey(ctx, c, digest(cookie.Value), now)
+	return s.sessionByKey(ctx, c, c.key(store.KindSession, cookie.Value), now)
 }
 
+// sessionByKey returns the live session stored under key, nil when there
+// is none (any more); an error only when the store cannot answer.
 func (s *Server) sessionByKey(ctx context.Context, c *config, key string, now time.Time) (*liveSession, error) {
 	if key == "" {
 		return nil, nil
 	}
-	sess, err := s.store.GetSession(ctx, key)
+	rec, err := s.store.Sessions().Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	sess := rec.Value
 	d := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity)
-	if end := d.EndAt(now); end != lifetime.SessionActive {
-		if err := s.store.DeleteSession(ctx, key); err != nil {
+	end := d.EndAt(now)
+	if fp, ok := c.fingerprints[sess.Subject]; !ok || fp != sess.UserFingerprint {
+		end = sessionEndUserChanged
+	}
+	if end != lifetime.SessionActive {
+		// Conditional: a replica that touched it meanwhile decided anew.
+		if err := s.store.Sessions().Delete(ctx, key, rec.Version); store.IsUnavailable(err) {
 			return nil, err
 		}
 		s.metrics.sessionsEnd.WithLabelValues(string(end)).Inc()
 		s.log.Info("session ended", "reason", string(end), "sid", sess.SID)
 		return nil, nil
 	}
-	return &liveSession{key: key, Session: sess, deadlines: d}, nil
+	return &liveSession{key: key, version: rec.Version, Session: sess, deadlines: d}, nil
+}
+
+// touchGranularity is how stale a session's recorded activity may be
+// before a request writes it again: 1% of the inactivity timeout, at most a
+// minute. Without it every authorization and refresh would write the
+// session; with it the idle deadline is at most that much earlier than
+// exact, never later.
+func touchGranularity(c *config) time.Duration {
+	return min(c.tenant.Session.Inactivity.Duration/100, time.Minute)
 }
 
 // touch records activity on behalf of the session's user: the idle deadline
 // slides to now + inactivityTimeout (never past the absolute deadline).
-func (s *Server) touch(ctx context.Context, ls *liveSession, now time.Time) error {
-	ls.LastActivity = now
-	return s.store.TouchSession(ctx, ls.key, now)
+// Another replica's concurrent touch is as good as ours.
+func (s *Server) touch(ctx context.Context, c *config, ls *liveSession, now time.Time) error {
+	for range 3 {
+		if now.Sub(ls.LastActivity) < touchGranularity(c) {
+			return nil
+		}
+		next := ls.Session
+		next.LastActivity = now
+		rec, err := s.store.Sessions().Update(ctx, store.Record[store.Session]{Key: ls.key, Version: ls.version, Value: next})
+		switch {
+		case err == nil:
+			ls.Session, ls.version = rec.Value, rec.Version
+			return nil
+		case errors.Is(err, store.ErrConflict):
+			cur, err := s.store.Sessions().Get(ctx, ls.key)
+			if err != nil {
+				return ignoreNotFound(err)
+			}
+			ls.Session, ls.version = cur.Value, cur.Version
+		case errors.Is(err, store.ErrNotFound):
+			return nil // ended meanwhile (logout); this request still completes
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // startSession creates a session for subject and returns the cookie value.
-func (s *Server) startSession(ctx context.Context, subject string, now time.Time) (string, *liveSession, error) {
+func (s *Server) startSession(ctx context.Context, c *config, subject string, now time.Time) (string, *liveSession, error) {
 	cookie := randomToken()
-	sess := store.Session{SID: randomID(), Subject: subject, AuthTime: now, LastActivity: now}
-	key := digest(cookie)
-	if err := s.store.PutSession(ctx, key, sess); err != nil {
+	sess := store.Session{SID: randomID(), Subject: subject, AuthTime: now, LastActivity: now, UserFingerprint: c.fingerprints[subject]}
+	key := c.key(store.KindSession, cookie)
+	rec, err := s.store.Sessions().Create(ctx, key, sess)
+	if err != nil {
 		return "", nil, err
 	}
 	s.metrics.sessionsStart.Inc()
-	d := s.cfg.Load().tenant.Session.DeadlinesOf(now, now)
-	return cookie, &liveSession{key: key, Session: sess, deadlines: d}, nil
+	d := c.tenant.Session.DeadlinesOf(now, now)
+	return cookie, &liveSession{key: key, version: rec.Version, Session: sess, deadlines: d}, nil
+}
+
+// endSession deletes a session the user left (logout, a new login).
+func (s *Server) endSession(ctx context.Context, ls *liveSession, reason string) error {
+	if err := s.store.Sessions().Delete(ctx, ls.key, ""); err != nil {
+		return err
+	}
+	s.metrics.sessionsEnd.WithLabelValues(reason).Inc()
+	s.log.Info("session ended", "reason", reason, "sid", ls.SID)
+	return nil
 }
 
 // sessionCookieFor renders the SSO cookie: host-only (no Domain), HttpOnly,
@@ -87,27 +150,42 @@ func sessionCookieFor(c *config, value string, maxAge int) *http.Cookie {
 	}
 }
 
-// collect removes expired records and ended sessions; run periodically.
-func (s *Server) collect(ctx context.Context) {
-	now := s.clock.Now()
+// collector is a store that collects its own expired records (memory);
+// the Kubernetes store is collected by the operator.
+type collector interface {
+	Collect(now time.Time, ended func(store.Session) bool) map[store.Kind]int
+}
+
+// collect removes expired records and ended sessions from a store that
+// collects itself; run periodically.
+func (s *Server) collect() {
+	col, ok := s.store.(collector)
+	if !ok {
+		return
+	}
+	now := s.now()
 	c := s.cfg.Load()
 	var ended []lifetime.SessionEnd
-	n, err := s.store.Collect(ctx, now, func(sess store.Session) bool {
+	n := col.Collect(now, func(sess store.Session) bool {
 		end := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity).EndAt(now)
+		if fp, ok := c.fingerprints[sess.Subject]; !ok || fp != sess.UserFingerprint {
+			end = sessionEndUserChanged
+		}
 		if end != lifetime.SessionActive {
 			ended = append(ended, end)
 			return true
 		}
 		return false
 	})
-	if err != nil {
-		s.log.Error("collecting expired records", "error", err)
-		return
-	}
 	for _, e := range ended {
 		s.metrics.sessionsEnd.WithLabelValues(string(e)).Inc()
 	}
-	if n > 0 {
-		s.log.Info("collected ended sessions", "count", n)
+	if len(ended) > 0 {
+		s.log.Info("collected ended sessions", "count", len(ended), "records", n)
 	}
 }
+
+// now is the issuer's time at the precision state is kept (whole seconds:
+// Kubernetes timestamps, JWT NumericDate), so every backend sees the same
+// instants.
+func (s *Server) now() time.Time { return s.clock.Now().Truncate(time.Second) }

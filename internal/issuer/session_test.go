@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/oauth2"
 
+	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -102,7 +103,7 @@ func TestPromptLoginAndMaxAgeAskAgain(t *testing.T) {
 	if r, body := b.login(page, "alice", "correct horse"); callback(t, r, body).Get("code") == "" {
 		t.Fatalf("login again: %d", r.StatusCode)
 	}
-	if n := e.store.Len()["sessions"]; n != 1 {
+	if n := e.store.Len()[store.KindSession]; n != 1 {
 		t.Errorf("%d sessions after logging in again, want 1", n)
 	}
 	if got := testutil.ToFloat64(e.srv.metrics.sessionsEnd.WithLabelValues("Relogin")); got != 1 {

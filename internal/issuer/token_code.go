@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -13,41 +14,38 @@ import (
 	"github.com/idtenant/idtenant/internal/issuer/store"
 )
 
+var errCodeInvalid = oidc.ErrInvalidGrant().WithDescription("the code is unknown, expired or already used")
+
 // CodeExchange redeems an authorization code: once, by the client it was
 // issued to, with the same redirect URI and the PKCE verifier, while the
-// session that produced it is alive.
+// session that produced it is alive. The code is consumed only once all of
+// that checks out (a request with a stolen code but no verifier does not
+// burn it), by one conditional write: of two replicas redeeming it at
+// once, one answers with tokens and the other with invalid_grant.
 func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
 	c := s.cfg.Load()
 	cl := c.clients[r.Client.GetID()]
 	if cl == nil {
 		return nil, oidc.ErrInvalidClient()
 	}
-	now := s.clock.Now()
-	key := digest(r.Data.Code)
-	code, err := s.store.TakeCode(ctx, key, now)
-	if errors.Is(err, store.ErrCodeReused) {
-		// RFC 6749 4.1.2: a replayed code revokes what it issued, since
-		// one of the two redemptions was not the client's.
-		if code.Family != "" && cl.eff.Refresh != nil {
-			s.revokeFamily(ctx, store.Refresh{Family: code.Family, ExpiresAt: now.Add(cl.eff.Refresh.Absolute.Duration)}, now)
-		}
-		if code.AccessJTI != "" {
-			if err := s.store.Revoke(ctx, code.AccessJTI, code.AccessExp); err != nil {
-				s.log.Error("revoking the access token of a replayed code", "error", err)
-			}
-		}
-		s.log.Info("authorization code replayed; its tokens are revoked", "client", cl.id, "sid", code.SID)
-		return nil, oidc.ErrInvalidGrant().WithDescription("the code is unknown, expired or already used")
+	now := s.now()
+	if r.Data.Code == "" || len(r.Data.Code) > 128 {
+		return nil, errCodeInvalid
 	}
+	rec, err := s.store.Codes().Get(ctx, c.key(store.KindCode, r.Data.Code))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the code is unknown, expired or already used")
+		return nil, errCodeInvalid
 	}
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, s.unavailable("read code", err)
+	}
+	code := rec.Value
+	if !code.RedeemedAt.IsZero() {
+		return nil, s.codeReplayed(ctx, c, cl, code, now)
 	}
 	switch {
 	case !now.Before(code.ExpiresAt):
-		return nil, oidc.ErrInvalidGrant().WithDescription("the code is unknown, expired or already used")
+		return nil, errCodeInvalid
 	case code.ClientID != cl.id:
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to another client")
 	case code.RedirectURI != r.Data.RedirectURI:
@@ -58,7 +56,7 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	}
 	ls, err := s.sessionByKey(ctx, c, code.SessionKey, now)
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, s.unavailable("read session", err)
 	}
 	if ls == nil {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the session that authorized this code has ended")
@@ -66,22 +64,63 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	g := &grant{
 		grantType: "authorization_code", client: cl, scopes: code.Scopes, subject: code.Subject,
 		deadline: ls.deadlines.Absolute, authTime: code.AuthTime, sid: code.SID, nonce: code.Nonce,
+		jti: randomID(),
 	}
-	if code.APIRef != "" {
-		a, ok := cl.apiByAudience(code.APIRef)
+	if code.Audience != "" {
+		a, ok := cl.apiByAudience(code.Audience)
 		if !ok {
 			return nil, oidc.ErrInvalidTarget().WithDescription("this application may no longer get tokens for the requested audience")
 		}
 		g.api = &a
 	}
-	resp, err := s.issueUserTokens(ctx, c, g, ls, now, nil)
+	plan, err := c.planAccess(g, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.RecordCodeTokens(ctx, key, g.issuedFamily, g.issuedJTI, g.issuedExp); err != nil {
-		s.log.Error("recording what a code issued", "error", err)
+	// The redemption records what it is about to issue, so that a replay
+	// can revoke it.
+	var familyID string
+	if cl.eff.Refresh != nil {
+		familyID = randomID()
 	}
-	return resp, nil
+	redeemed := code
+	redeemed.RedeemedAt, redeemed.Family, redeemed.AccessJTI, redeemed.AccessExp = now, familyID, g.jti, plan.exp
+	if _, err := s.store.Codes().Update(ctx, store.Record[store.Code]{Key: rec.Key, Version: rec.Version, Value: redeemed}); err != nil {
+		if store.IsUnavailable(err) {
+			return nil, s.unavailable("redeem code", err)
+		}
+		s.log.Info("authorization code redeemed concurrently; this redemption lost", "client", cl.id, "sid", code.SID)
+		return nil, errCodeInvalid
+	}
+	var refresh string
+	if familyID != "" {
+		if refresh, err = s.startFamily(ctx, c, g, ls, familyID, now); err != nil {
+			return nil, err
+		}
+	}
+	return s.issueUserTokens(c, g, now, refresh)
+}
+
+// codeReplayed answers a second redemption. RFC 6749 4.1.2: when the
+// client the code was issued to presents it again, one of the two
+// redemptions was not the client's, so what the first issued is revoked.
+// Another client presenting it cannot revoke a grant that is not its own.
+func (s *Server) codeReplayed(ctx context.Context, c *config, cl *client, code store.Code, now time.Time) error {
+	if code.ClientID != cl.id {
+		return errCodeInvalid
+	}
+	if code.Family != "" {
+		if err := s.revokeFamily(ctx, c, code.Family, now); err != nil {
+			return s.unavailable("revoke family of replayed code", err)
+		}
+	}
+	if code.AccessJTI != "" {
+		if err := s.revokeAccess(ctx, c, code.AccessJTI, code.ClientID, code.AccessExp); err != nil {
+			return s.unavailable("revoke access token of replayed code", err)
+		}
+	}
+	s.log.Info("authorization code replayed; its tokens are revoked", "client", cl.id, "sid", code.SID)
+	return errCodeInvalid
 }
 
 // checkPKCE verifies the code_verifier against the stored challenge

@@ -2,8 +2,10 @@ package issuer
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -13,88 +15,234 @@ import (
 	"github.com/idtenant/idtenant/internal/issuer/store"
 )
 
+// A refresh token is "<family id>.<secret>". The family id names the one
+// record of its grant (a lookup is one read, however often the family
+// rotated); the record holds keyed digests of the current token and the one
+// it replaced. A rotating family's next token is derived from the one
+// presented (HMAC with the tenant's state key), so a tolerated reuse within
+// reuseInterval returns the very same successor without storing it.
+
 var errRefreshInvalid = oidc.ErrInvalidGrant().WithDescription("the refresh token is invalid, expired or revoked")
 
+// maxRefreshContention bounds how often one request re-reads a family that
+// another replica changed under it.
+const maxRefreshContention = 3
+
+func familyOf(raw string) (string, bool) {
+	id, secret, ok := strings.Cut(raw, ".")
+	return id, ok && len(id) == 22 && len(secret) >= 43 && len(raw) <= 128
+}
+
+func (c *config) successor(raw string) string {
+	id, _ := familyOf(raw)
+	return id + "." + base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeSuccessor, raw))
+}
+
+// startFamily writes a new refresh family for a code exchange and returns
+// its first token.
+func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveSession, familyID string, now time.Time) (string, error) {
+	rt := g.client.eff.Refresh
+	raw := familyID + "." + randomToken()
+	fam := store.RefreshFamily{
+		ClientID: g.client.id, Subject: g.subject, Scopes: g.scopes, SID: g.sid, AuthTime: g.authTime,
+		UserFingerprint: c.fingerprints[g.subject], GrantedAt: now, LastUsed: now,
+		Current: c.key(kindRefreshToken, raw), ExpiresAt: now.Add(rt.Absolute.Duration),
+	}
+	if g.api != nil {
+		fam.Audience = g.api.api.eff.Audience
+	}
+	if !(rt.AllowOfflineAccess && hasScope(g.scopes, oidc.ScopeOfflineAccess)) {
+		fam.SessionKey = ls.key
+	}
+	if _, err := s.store.Families().Create(ctx, c.key(store.KindFamily, familyID), fam); err != nil {
+		return "", s.unavailable("create refresh family", err)
+	}
+	return raw, nil
+}
+
 // RefreshToken redeems a refresh token. With rotation, each token works
-// once: presenting an already-rotated token (outside reuseInterval) is
-// taken as theft and revokes the whole family. Session-bound tokens die
-// with the session and their use counts as the user's activity.
+// once: presenting an earlier token of the family (outside reuseInterval
+// for the one just replaced) is taken as theft and revokes the family. Of
+// two replicas rotating one token at once, one wins the conditional write;
+// the other re-reads and is judged by the same reuse rules. The family is
+// held to the application's configuration now: its APIs, scopes and
+// offline permission, its user's directory entry and its session.
 func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
 	c := s.cfg.Load()
 	cl := c.clients[r.Client.GetID()]
 	if cl == nil || cl.eff.Refresh == nil {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("this application gets no refresh tokens")
 	}
-	now := s.clock.Now()
-	key := digest(r.Data.RefreshToken)
-	rec, err := s.store.GetRefresh(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	raw := r.Data.RefreshToken
+	familyID, ok := familyOf(raw)
+	if !ok {
 		return nil, errRefreshInvalid
 	}
-	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
-	}
-	if rec.ClientID != cl.id {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
-	}
-	if revoked, err := s.store.FamilyRevoked(ctx, rec.Family); err != nil || revoked {
-		return nil, errRefreshInvalid
-	}
+	now := s.now()
+	key, digest := c.key(store.KindFamily, familyID), c.key(kindRefreshToken, raw)
 	rt := cl.eff.Refresh
-	prev, err := s.store.UseRefresh(ctx, key, now, rt.Rotation != v1alpha1.RotationDisabled)
-	if err != nil {
-		return nil, errRefreshInvalid
-	}
-	if !prev.RotatedAt.IsZero() && !rt.ReuseTolerated(prev.RotatedAt, now) {
-		s.revokeFamily(ctx, prev, now)
-		s.log.Info("refresh token reuse detected; family revoked", "client", cl.id, "sid", prev.SID)
-		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was already used; every token of this grant is now revoked")
-	}
-	if !now.Before(rt.ExpiryOf(prev.GrantedAt, prev.LastUsed)) {
-		return nil, errRefreshInvalid
-	}
-	var ls *liveSession
-	if prev.SessionKey != "" {
-		if ls, err = s.sessionByKey(ctx, c, prev.SessionKey, now); err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
+	rotate := rt.Rotation != v1alpha1.RotationDisabled
+	for range maxRefreshContention {
+		rec, err := s.store.Families().Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errRefreshInvalid
 		}
-		if ls == nil {
-			s.revokeFamily(ctx, prev, now)
-			return nil, oidc.ErrInvalidGrant().WithDescription("the session this refresh token belongs to has ended")
+		if err != nil {
+			return nil, s.unavailable("read refresh family", err)
 		}
-		if err := s.touch(ctx, ls, now); err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
+		fam := rec.Value
+		if fam.ClientID != cl.id {
+			return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
 		}
-	}
-	scopes := prev.Scopes
-	if len(r.Data.Scopes) > 0 {
-		for _, sc := range r.Data.Scopes {
-			if !slices.Contains(prev.Scopes, sc) {
-				return nil, oidc.ErrInvalidScope().WithDescription("scope %q was not part of the original grant", sanitize(sc))
+		if !fam.RevokedAt.IsZero() {
+			return nil, errRefreshInvalid
+		}
+		var next string // set when a tolerated reuse repeats the answer
+		switch {
+		case digest == fam.Current:
+		case rotate && digest == fam.Previous && rt.ReuseTolerated(fam.RotatedAt, now):
+			next = c.successor(raw)
+		default:
+			if err := s.revokeRecord(ctx, rec, now); errors.Is(err, store.ErrConflict) {
+				continue // changed meanwhile: judge again
+			} else if err != nil {
+				return nil, s.unavailable("revoke refresh family", err)
+			}
+			s.log.Info("refresh token reuse detected; family revoked", "client", cl.id, "sid", fam.SID)
+			return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was already used; every token of this grant is now revoked")
+		}
+		if !now.Before(rt.ExpiryOf(fam.GrantedAt, fam.LastUsed)) {
+			return nil, errRefreshInvalid
+		}
+		if reason := s.familyEnded(c, cl, fam); reason != "" {
+			if err := s.revokeRecord(ctx, rec, now); store.IsUnavailable(err) {
+				return nil, s.unavailable("revoke refresh family", err)
+			}
+			return nil, oidc.ErrInvalidGrant().WithDescription("%s", reason)
+		}
+		var ls *liveSession
+		if fam.SessionKey != "" {
+			if ls, err = s.sessionByKey(ctx, c, fam.SessionKey, now); err != nil {
+				return nil, s.unavailable("read session", err)
+			}
+			if ls == nil {
+				if err := s.revokeRecord(ctx, rec, now); store.IsUnavailable(err) {
+					return nil, s.unavailable("revoke refresh family", err)
+				}
+				return nil, oidc.ErrInvalidGrant().WithDescription("the session this refresh token belongs to has ended")
+			}
+			// Before the family write: a touch that fails loses nothing.
+			if err := s.touch(ctx, c, ls, now); err != nil {
+				return nil, s.unavailable("touch session", err)
 			}
 		}
-		scopes = r.Data.Scopes
+		g, err := refreshGrant(cl, fam, r.Data.Scopes)
+		if err != nil {
+			return nil, err
+		}
+		if ls != nil {
+			g.deadline = ls.deadlines.Absolute
+		}
+		if next == "" {
+			updated := fam
+			updated.LastUsed = now
+			next = raw
+			if rotate {
+				next = c.successor(raw)
+				updated.Previous, updated.Current, updated.RotatedAt = fam.Current, c.key(kindRefreshToken, next), now
+			}
+			_, err := s.store.Families().Update(ctx, store.Record[store.RefreshFamily]{Key: key, Version: rec.Version, Value: updated})
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				continue
+			case errors.Is(err, store.ErrNotFound):
+				return nil, errRefreshInvalid
+			case err != nil:
+				return nil, s.unavailable("rotate refresh token", err)
+			}
+		}
+		return s.issueUserTokens(c, g, now, next)
 	}
-	g := &grant{grantType: "refresh_token", client: cl, scopes: scopes, subject: prev.Subject, authTime: prev.AuthTime, sid: prev.SID}
-	if ls != nil {
-		g.deadline = ls.deadlines.Absolute
+	return nil, s.unavailable("rotate refresh token", errors.New("the refresh family kept changing concurrently"))
+}
+
+// familyEnded says why a family may no longer be used under the current
+// configuration, or "" when it may.
+func (s *Server) familyEnded(c *config, cl *client, fam store.RefreshFamily) string {
+	if fp, ok := c.fingerprints[fam.Subject]; !ok || fp != fam.UserFingerprint {
+		return "the user was removed or changed password; log in again"
 	}
-	if prev.APIRef != "" {
-		a, ok := cl.apiByAudience(prev.APIRef)
+	if fam.SessionKey == "" && !cl.eff.Refresh.AllowOfflineAccess {
+		return "this application may no longer use offline access; log in again"
+	}
+	return ""
+}
+
+// refreshGrant rebuilds the grant of a family under the application's
+// current configuration: scopes the application or API no longer grants
+// are dropped, and an API it may no longer call is invalid_target. A
+// client may narrow the scopes (RFC 6749 section 6), never widen them.
+func refreshGrant(cl *client, fam store.RefreshFamily, requested []string) (*grant, error) {
+	g := &grant{grantType: "refresh_token", client: cl, subject: fam.Subject, authTime: fam.AuthTime, sid: fam.SID}
+	if fam.Audience != "" {
+		a, ok := cl.apiByAudience(fam.Audience)
 		if !ok {
 			return nil, oidc.ErrInvalidTarget().WithDescription("this application may no longer get tokens for that audience")
 		}
 		g.api = &a
 	}
-	return s.issueUserTokens(ctx, c, g, ls, now, &refreshUse{raw: r.Data.RefreshToken, prev: prev})
+	scopes := fam.Scopes
+	if len(requested) > 0 {
+		for _, sc := range requested {
+			if !slices.Contains(fam.Scopes, sc) {
+				return nil, oidc.ErrInvalidScope().WithDescription("scope %q was not part of the original grant", sanitize(sc))
+			}
+		}
+		scopes = requested
+	}
+	for _, sc := range scopes {
+		allowed := slices.Contains(userScopes, sc) || (g.api != nil && slices.Contains(g.api.scopes, sc))
+		if sc == oidc.ScopeOfflineAccess && !cl.eff.Refresh.AllowOfflineAccess {
+			allowed = false
+		}
+		if allowed && !slices.Contains(g.scopes, sc) {
+			g.scopes = append(g.scopes, sc)
+		}
+	}
+	return g, nil
 }
 
-func (s *Server) revokeFamily(ctx context.Context, rec store.Refresh, now time.Time) {
-	until := rec.ExpiresAt
-	if until.Before(now) {
-		until = now
+// revokeRecord marks a family revoked at the version read; ErrConflict
+// means it changed meanwhile.
+func (s *Server) revokeRecord(ctx context.Context, rec store.Record[store.RefreshFamily], now time.Time) error {
+	if !rec.Value.RevokedAt.IsZero() {
+		return nil
 	}
-	if err := s.store.RevokeFamily(ctx, rec.Family, until); err != nil {
-		s.log.Error("revoking refresh token family", "error", err)
+	rec.Value.RevokedAt = now
+	_, err := s.store.Families().Update(ctx, rec)
+	return ignoreNotFound(err)
+}
+
+// revokeFamily revokes a family by id, whatever its version.
+func (s *Server) revokeFamily(ctx context.Context, c *config, familyID string, now time.Time) error {
+	key := c.key(store.KindFamily, familyID)
+	for range maxRefreshContention {
+		rec, err := s.store.Families().Get(ctx, key)
+		if err != nil {
+			return ignoreNotFound(err)
+		}
+		if err := s.revokeRecord(ctx, rec, now); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
 	}
+	return errors.New("the refresh family kept changing concurrently")
+}
+
+// revokeAccess records an access token as revoked until it expires.
+func (s *Server) revokeAccess(ctx context.Context, c *config, jti, clientID string, exp time.Time) error {
+	_, err := s.store.Revocations().Create(ctx, c.key(store.KindRevocation, jti), store.Revocation{ClientID: clientID, ExpiresAt: exp})
+	if errors.Is(err, store.ErrConflict) {
+		return nil // already revoked
+	}
+	return err
 }

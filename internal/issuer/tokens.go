@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
 )
 
 // accessClaims is an access token in the RFC 9068 JWT profile.
@@ -69,12 +70,6 @@ func randomID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// digest is the store key of a secret handed out (cookie, code, token).
-func digest(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // hashClaim computes at_hash / c_hash for the signing algorithm.
 func hashClaim(value string, alg string) string {
 	h, err := oidc.ClaimHash(value, jose.SignatureAlgorithm(alg))
@@ -127,14 +122,15 @@ func (s *Server) verifyAccessToken(ctx context.Context, c *config, token string,
 	if claims.Issuer != c.issuer || now.Unix() >= claims.Expiry {
 		return nil, errBadToken
 	}
-	revoked, err := s.store.Revoked(ctx, claims.JTI)
-	if err != nil {
+	_, err := s.store.Revocations().Get(ctx, c.key(store.KindRevocation, claims.JTI))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &claims, nil
+	case err != nil:
 		return nil, fmt.Errorf("checking revocation: %w", err)
-	}
-	if revoked {
+	default:
 		return nil, errBadToken
 	}
-	return &claims, nil
 }
 
 const maxTokenLen = 8 << 10

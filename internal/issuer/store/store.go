@@ -1,11 +1,20 @@
-// Package store holds the issuer's server-side state: SSO sessions, pending
-// authorization requests, authorization codes, refresh tokens and revoked
-// access tokens. Protocol code sees only the Store interface, so a durable,
-// shared implementation can replace Memory without touching it.
+// Package store holds the issuer's durable state: SSO sessions,
+// authorization codes, refresh-token families and revoked access tokens.
+// Protocol code sees only the Store interface; backends live in their own
+// packages (memory: one process, tests and throwaway tenants; kube: custom
+// resources of state.idtenant.dev, shared by every replica) and all pass the
+// same conformance cases (package storetest).
 //
-// Keys are SHA-256 digests of the secrets handed to browsers and clients
-// (cookies, codes, refresh tokens), never the secrets themselves: whoever
-// reads the store cannot replay what is in it.
+// The interface is shaped for a SQL backend too: a record is read with its
+// version, and every state transition is one conditional write (Create fails
+// if the key exists, Update and Delete fail unless the version is still the
+// one read). Two replicas racing on one code or one refresh token therefore
+// produce exactly one winner, whatever the backend.
+//
+// Keys are keyed digests of the secrets handed to browsers and clients
+// (cookies, codes, refresh tokens; see Key), never the secrets themselves:
+// whoever reads the store cannot replay what is in it, and an issuer without
+// the tenant's state key cannot even find a record.
 package store
 
 import (
@@ -15,122 +24,154 @@ import (
 )
 
 // ErrNotFound is returned when a record does not exist (or was collected).
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errors.New("record not found")
 
-// ErrCodeReused is returned by TakeCode for a code that was already taken;
-// the returned Code then says which tokens its first use issued.
-var ErrCodeReused = errors.New("authorization code already used")
+// ErrConflict is returned when a conditional write lost: Create of a key
+// that exists, Update or Delete of a record whose version changed since it
+// was read. The caller reads again and decides anew.
+var ErrConflict = errors.New("record changed concurrently")
 
-// ErrFull is returned when a store refuses more records of a kind that
-// anyone can create without logging in (pending authorization requests),
-// so a flood of requests cannot exhaust memory.
-var ErrFull = errors.New("store full")
-
-// Session is a user's single-sign-on session at the issuer.
-type Session struct {
-	// SID is the public session id put in ID tokens ("sid"); unlike the
-	// cookie it proves nothing.
-	SID          string
-	Subject      string
-	AuthTime     time.Time
-	LastActivity time.Time
+// IsUnavailable reports whether err is a backend failure rather than an
+// answer about a record: the protocol answers it with 503 and Retry-After,
+// and issues nothing whose state it could not write.
+func IsUnavailable(err error) bool {
+	return err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict)
 }
 
-// Pending is an authorization request waiting for the user to log in.
-type Pending struct {
-	// Request is the validated authorization request, encoded by the
-	// protocol layer; the store keeps it opaque.
-	Request   []byte
-	CSRF      string
-	ExpiresAt time.Time
+// Record is a stored value with the version it was read at.
+type Record[T any] struct {
+	// Key names the record (a keyed digest, see Key).
+	Key string
+	// Version is opaque: a Kubernetes resourceVersion, a counter, a row
+	// version. Update and Delete succeed only while it is current.
+	Version string
+	Value   T
 }
 
-// Code is an authorization code's grant.
-type Code struct {
-	ClientID            string
-	RedirectURI         string
-	CodeChallenge       string
-	CodeChallengeMethod string
-	Nonce               string
-	Scopes              []string
-	APIRef              string
-	SessionKey          string
-	SID                 string
-	Subject             string
-	AuthTime            time.Time
-	ExpiresAt           time.Time
-	// UsedAt is when the code was redeemed; zero until then.
-	UsedAt time.Time
-	// What the redemption issued, so a replay can revoke it (RFC 6749
-	// section 4.1.2): the refresh token family and the access token's jti.
-	Family    string
-	AccessJTI string
-	AccessExp time.Time
+// Table is one kind of record. Every method is one atomic step.
+type Table[T any] interface {
+	// Get returns the record stored under key, or ErrNotFound.
+	Get(ctx context.Context, key string) (Record[T], error)
+	// Create stores a new record; ErrConflict if key exists.
+	Create(ctx context.Context, key string, value T) (Record[T], error)
+	// Update replaces rec.Value if the stored version is still rec.Version
+	// (ErrConflict otherwise, ErrNotFound if the record is gone) and
+	// returns the record at its new version.
+	Update(ctx context.Context, rec Record[T]) (Record[T], error)
+	// Delete removes the record if its version is still version (any
+	// version when empty). Deleting a missing record is not an error.
+	Delete(ctx context.Context, key, version string) error
 }
 
-// Refresh is one refresh token of a family (the chain of rotations of one
-// grant).
-type Refresh struct {
-	Family   string
-	ClientID string
-	Subject  string
-	Scopes   []string
-	APIRef   string
-	// SessionKey binds the token to a session; empty for offline access.
-	SessionKey string
-	SID        string
-	AuthTime   time.Time
-	// GrantedAt is when the family began (the code exchange); the absolute
-	// lifetime counts from it.
-	GrantedAt time.Time
-	// LastUsed is when this token was issued or, without rotation, last used.
-	LastUsed time.Time
-	// RotatedAt is when this token was exchanged for its successor; zero
-	// while it is the family's current token.
-	RotatedAt time.Time
-	// ExpiresAt is when the record may be collected.
-	ExpiresAt time.Time
-}
-
-// Store is the issuer's state. Implementations must be safe for concurrent
-// use; every method is one atomic step.
+// Store is a tenant's issuer state.
 type Store interface {
-	PutSession(ctx context.Context, key string, s Session) error
-	GetSession(ctx context.Context, key string) (Session, error)
-	// TouchSession records activity at the given time.
-	TouchSession(ctx context.Context, key string, at time.Time) error
-	DeleteSession(ctx context.Context, key string) error
-
-	PutPending(ctx context.Context, id string, p Pending) error
-	GetPending(ctx context.Context, id string) (Pending, error)
-	DeletePending(ctx context.Context, id string) error
-
-	PutCode(ctx context.Context, key string, c Code) error
-	// TakeCode redeems a code at now: codes are single use, so a second
-	// TakeCode of the same key returns the code with ErrCodeReused. The
-	// record stays until it expires so a replay is recognised.
-	TakeCode(ctx context.Context, key string, now time.Time) (Code, error)
-	// RecordCodeTokens notes what a code's redemption issued.
-	RecordCodeTokens(ctx context.Context, key, family, accessJTI string, accessExp time.Time) error
-
-	PutRefresh(ctx context.Context, key string, r Refresh) error
-	// GetRefresh returns a refresh token without changing it.
-	GetRefresh(ctx context.Context, key string) (Refresh, error)
-	// UseRefresh returns the token as it was and, if it was current, marks
-	// it rotated at now (when rotate) or records the use (when not). A
-	// caller that sees a non-zero RotatedAt in the result knows the token
-	// had already been exchanged.
-	UseRefresh(ctx context.Context, key string, now time.Time, rotate bool) (Refresh, error)
-	// RevokeFamily makes every token of the family unusable.
-	RevokeFamily(ctx context.Context, family string, until time.Time) error
-	FamilyRevoked(ctx context.Context, family string) (bool, error)
-
-	// Revoke records an access token id (jti) as revoked until its exp.
-	Revoke(ctx context.Context, jti string, until time.Time) error
-	Revoked(ctx context.Context, jti string) (bool, error)
-
-	// Collect deletes records that expired before now, and sessions for
-	// which ended reports true (their deadlines depend on configuration the
-	// store does not know). It returns the collected sessions' count.
-	Collect(ctx context.Context, now time.Time, ended func(Session) bool) (int, error)
+	Sessions() Table[Session]
+	Codes() Table[Code]
+	Families() Table[RefreshFamily]
+	Revocations() Table[Revocation]
 }
+
+// Session is a user's single-sign-on session at the issuer. Its deadlines
+// are not stored: they follow the configuration in force at each check
+// (lifetime.Session.DeadlinesOf(AuthTime, LastActivity)).
+type Session struct {
+	// SID is the public session id put in tokens ("sid"); unlike the
+	// cookie it proves nothing.
+	SID     string `json:"sid"`
+	Subject string `json:"subject"`
+	// AuthTime is when the user logged in; the absolute timeout counts
+	// from it.
+	AuthTime time.Time `json:"authTime"`
+	// LastActivity is the last request made on the user's behalf; the
+	// inactivity timeout counts from it.
+	LastActivity time.Time `json:"lastActivity"`
+	// UserFingerprint identifies the user's directory entry at login
+	// (username and password hash, keyed): when the user is removed or
+	// the password changes, it no longer matches and the session ends.
+	UserFingerprint string `json:"userFingerprint"`
+}
+
+// Code is an authorization code's grant. The record is created when the
+// code is issued and updated once, when it is redeemed; it stays until it
+// expires so that a replay is recognised.
+type Code struct {
+	ClientID            string    `json:"clientID"`
+	RedirectURI         string    `json:"redirectURI"`
+	CodeChallenge       string    `json:"codeChallenge,omitempty"`
+	CodeChallengeMethod string    `json:"codeChallengeMethod,omitempty"`
+	Nonce               string    `json:"nonce,omitempty"`
+	Scopes              []string  `json:"scopes,omitempty"`
+	Audience            string    `json:"audience,omitempty"`
+	SessionKey          string    `json:"sessionKey"`
+	SID                 string    `json:"sid"`
+	Subject             string    `json:"subject"`
+	AuthTime            time.Time `json:"authTime"`
+	ExpiresAt           time.Time `json:"expiresAt"`
+	// RedeemedAt is when the code was exchanged; zero until then.
+	RedeemedAt time.Time `json:"redeemedAt,omitzero"`
+	// What the redemption issued, so that a replay by the same client can
+	// revoke it (RFC 6749 section 4.1.2): the refresh token family and the
+	// access token's jti and expiry.
+	Family    string    `json:"family,omitempty"`
+	AccessJTI string    `json:"accessJTI,omitempty"`
+	AccessExp time.Time `json:"accessExp,omitzero"`
+}
+
+// RefreshFamily is one grant's chain of refresh tokens: however often it
+// rotates, it is one record holding the digests of the current token and
+// of the one it replaced. Tokens carry the family's key, so a lookup is one
+// read; any older token of the family presented again is a replay.
+type RefreshFamily struct {
+	ClientID string   `json:"clientID"`
+	Subject  string   `json:"subject"`
+	Scopes   []string `json:"scopes,omitempty"`
+	Audience string   `json:"audience,omitempty"`
+	// SessionKey binds the family to a session; empty for offline access.
+	SessionKey      string    `json:"sessionKey,omitempty"`
+	SID             string    `json:"sid,omitempty"`
+	AuthTime        time.Time `json:"authTime"`
+	UserFingerprint string    `json:"userFingerprint"`
+	// GrantedAt is when the family began (the code exchange); the absolute
+	// lifetime counts from it and rotation does not extend it.
+	GrantedAt time.Time `json:"grantedAt"`
+	// LastUsed is when the current token was issued or, without rotation,
+	// last used; the inactivity lifetime counts from it.
+	LastUsed time.Time `json:"lastUsed"`
+	// Current is the keyed digest of the token that works now.
+	Current string `json:"current"`
+	// Previous is the digest of the token Current replaced, and RotatedAt
+	// when; within the application's reuseInterval it still yields Current
+	// (a client's network retry), never a parallel branch.
+	Previous  string    `json:"previous,omitempty"`
+	RotatedAt time.Time `json:"rotatedAt,omitzero"`
+	// RevokedAt is when the family was revoked (reuse detected, the client
+	// revoked it, its session ended); zero while it is live.
+	RevokedAt time.Time `json:"revokedAt,omitzero"`
+	// ExpiresAt is when the record may be collected.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Revocation records a revoked access token (by jti) until it expires.
+type Revocation struct {
+	ClientID  string    `json:"clientID,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Expiry of each record kind except sessions (whose deadlines depend on the
+// tenant's configuration): the instant from which it may be collected.
+func (c Code) Expiry() time.Time          { return c.ExpiresAt }
+func (f RefreshFamily) Expiry() time.Time { return f.ExpiresAt }
+func (r Revocation) Expiry() time.Time    { return r.ExpiresAt }
+
+// Kind names a record kind, for metrics, logs and collection.
+type Kind string
+
+const (
+	KindSession    Kind = "session"
+	KindCode       Kind = "code"
+	KindFamily     Kind = "refreshFamily"
+	KindRevocation Kind = "revocation"
+)
+
+// Kinds lists every record kind.
+var Kinds = []Kind{KindSession, KindCode, KindFamily, KindRevocation}

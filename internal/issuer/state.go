@@ -1,0 +1,67 @@
+package issuer
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"net/http"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
+)
+
+// Derivation labels: one state key per tenant, separate keys per purpose.
+const (
+	purposeSeal      = "seal"      // AEAD key of sealed authorization requests
+	purposeCSRF      = "csrf"      // login form CSRF token of a sealed request
+	purposeSuccessor = "successor" // next refresh token of a rotating family
+	purposeUser      = "user"      // fingerprint of a directory entry
+)
+
+// kindRefreshToken keys the digest of one refresh token inside its family
+// record (families themselves are keyed by their id).
+const kindRefreshToken store.Kind = "refreshToken"
+
+// derive is HMAC-SHA256(stateKey, purpose || 0 || data).
+func derive(stateKey []byte, purpose string, data ...string) []byte {
+	mac := hmac.New(sha256.New, stateKey)
+	mac.Write([]byte(purpose))
+	for _, d := range data {
+		mac.Write([]byte{0})
+		mac.Write([]byte(d))
+	}
+	return mac.Sum(nil)
+}
+
+// newStateKey is the key of a tenant whose configuration carries none
+// (an issuer run from a hand-written --config file, or tests): random per
+// process, so its records and sealed requests are this process's only.
+func newStateKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}
+
+// key is the record key of a secret handed out.
+func (c *config) key(kind store.Kind, secret string) string {
+	return store.Key(c.stateKey, kind, secret)
+}
+
+// errUnavailable answers a request whose state could not be read or
+// written: 503 (the middleware adds Retry-After), nothing issued.
+var errUnavailable = op.NewStatusError(&oidc.Error{
+	ErrorType:   "temporarily_unavailable",
+	Description: "the issuer cannot reach its state store; try again shortly",
+}, http.StatusServiceUnavailable)
+
+// unavailable logs and counts a store failure and returns errUnavailable.
+func (s *Server) unavailable(operation string, err error) error {
+	s.metrics.storeErrors.WithLabelValues(operation).Inc()
+	s.log.Error("issuer state store unavailable", "operation", operation, "error", err)
+	return errUnavailable
+}
+
+// retryAfterSeconds is what a 503 tells clients to wait.
+const retryAfterSeconds = "5"

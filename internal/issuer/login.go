@@ -30,7 +30,7 @@ const maxUsername = 256
 type loginView struct {
 	// Request is the sealed authorization request the form carries.
 	Request, CSRF, Username, Error string
-	Status                    int
+	Status                         int
 }
 
 // loginPage renders the login form for a sealed authorization request.

@@ -32,6 +32,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/lifetime"
@@ -162,6 +163,8 @@ func testDoc(t testing.TB, issuer string) *issuerconfig.Document {
 			}),
 		},
 		Users: []issuerconfig.User{{Username: "alice", PasswordHash: string(testPasswordHash)}},
+		// Replicas of one tenant share its state key.
+		StateKey: []byte("0123456789abcdef0123456789abcdef"),
 		Keys: []issuerconfig.Key{
 			{ID: "rsa-1", Algorithm: v1alpha1.RS256, Role: issuerconfig.KeyActive, PrivateKeyPEM: rsaPEM},
 			{ID: "rsa-2", Algorithm: v1alpha1.RS256, Role: issuerconfig.KeyNext, PrivateKeyPEM: rsaNextPEM},
@@ -226,8 +229,15 @@ func newEnv(t testing.TB, mutate func(*issuerconfig.Document)) *env {
 		mutate(doc)
 	}
 	clk := &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	mem := memory.New()
-	srv, err := New(doc, Options{Clock: clk, Store: mem})
+	return startEnv(t, ln, doc, clk, memory.New(), nil)
+}
+
+func startEnv(t testing.TB, ln net.Listener, doc *issuerconfig.Document, clk *fakeClock, mem *memory.Store, st store.Store) *env {
+	t.Helper()
+	if st == nil {
+		st = mem
+	}
+	srv, err := New(doc, Options{Clock: clk, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,10 +246,23 @@ func newEnv(t testing.TB, mutate func(*issuerconfig.Document)) *env {
 	hs.Listener = ln
 	hs.Start()
 	t.Cleanup(hs.Close)
-	e := &env{t: t, clock: clk, srv: srv, store: mem, http: hs, issuer: issuer, doc: doc}
+	e := &env{t: t, clock: clk, srv: srv, store: mem, http: hs, issuer: strings.TrimSuffix(doc.Tenant.Spec.IssuerURL, "/"), doc: doc}
 	e.ctx = gooidc.ClientContext(context.Background(), hs.Client())
 	e.ctx = context.WithValue(e.ctx, oauth2.HTTPClient, hs.Client())
 	return e
+}
+
+// replica starts a second issuer serving the same document from the same
+// store (another replica of the tenant), on its own loopback port. Its
+// env's issuer is the same issuer URL; requests to the replica go to
+// r.http.URL.
+func (e *env) replica() *env {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return startEnv(e.t, ln, e.doc, e.clock, e.store, nil)
 }
 
 func (e *env) provider() *gooidc.Provider {
@@ -388,7 +411,13 @@ func (e *env) verifyAccess(tok, aud string) map[string]any {
 // tokenPost posts a raw token request and decodes the JSON answer.
 func (e *env) tokenPost(form url.Values, basicUser, basicPass string) (int, map[string]any) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer+pathToken, strings.NewReader(form.Encode()))
+	return e.postForm(pathToken, form, basicUser, basicPass)
+}
+
+// postForm posts form to this env's own server (a replica's, for replicas).
+func (e *env) postForm(path string, form url.Values, basicUser, basicPass string) (int, map[string]any) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.http.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if basicUser != "" {
 		req.SetBasicAuth(url.QueryEscape(basicUser), url.QueryEscape(basicPass))

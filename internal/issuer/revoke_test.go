@@ -3,18 +3,12 @@ package issuer
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 )
 
 func (e *env) form(path string, form url.Values, user, pass string) (int, map[string]any) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	return e.do(req)
+	return e.postForm(path, form, user, pass)
 }
 
 func (e *env) logout(b *browser, idToken string) {

@@ -17,7 +17,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// --store values; the operator passes the Tenant's effective state type.
+const (
+	storeKubernetes = "kubernetes"
+	storeMemory     = "memory"
 )
 
 // RunCommand runs `idtenant issuer`: it serves the tenant described by the
@@ -31,12 +38,19 @@ func RunCommand(ctx context.Context, args []string) error {
 	poll := fs.Duration("reload-interval", 5*time.Second, "how often to check the config file for changes")
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
 	configSecret := fs.String("config-secret", "", "follow this config Secret through the Kubernetes API instead of --config (namespace from $POD_NAMESPACE)")
+	storeType := fs.String("store", storeMemory, "where sessions, codes and refresh tokens live: "+storeKubernetes+" (records in the pod's namespace, shared by replicas; needs --config-secret) or "+storeMemory+" (this process only, lost on restart)")
 	leaseSlots := fs.String("lease-slots", "", "PREFIX of the Lease slots (PREFIX-0, PREFIX-1, …) to report the served generation through (with --config-secret); PREFIX:COUNT limits the slots tried")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if (*configPath == "") == (*configSecret == "") {
 		return errors.New("exactly one of --config and --config-secret is required")
+	}
+	if *storeType != storeMemory && *storeType != storeKubernetes {
+		return fmt.Errorf("--store %q: want %s or %s", *storeType, storeKubernetes, storeMemory)
+	}
+	if *storeType == storeKubernetes && *configSecret == "" {
+		return errors.New("--store=kubernetes needs --config-secret (the pod's namespace and ServiceAccount)")
 	}
 	var handler slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
 	if !*logJSON {
@@ -62,7 +76,13 @@ func RunCommand(ctx context.Context, args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := New(doc, Options{Logger: log, Registry: reg})
+	var st store.Store
+	if *storeType == storeKubernetes {
+		if st, err = kube.openStore(doc); err != nil {
+			return err
+		}
+	}
+	srv, err := New(doc, Options{Logger: log, Registry: reg, Store: st})
 	if err != nil {
 		return err
 	}

@@ -10,9 +10,12 @@ import (
 	"strings"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/idtenant/idtenant/internal/follow"
+	"github.com/idtenant/idtenant/internal/issuer/store"
+	kubestore "github.com/idtenant/idtenant/internal/issuer/store/kube"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -21,7 +24,9 @@ import (
 // Lease slot to report the generation served. The pod's namespace and name
 // come from the Downward API ($POD_NAMESPACE, $POD_NAME).
 type kubeSource struct {
-	secrets *follow.Secrets
+	config    *rest.Config
+	namespace string
+	secrets   *follow.Secrets
 	leases  *follow.Leases
 	log     *slog.Logger
 }
@@ -41,7 +46,7 @@ func newKubeSource(ctx context.Context, secretName, leaseSlots string, log *slog
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to the Kubernetes API: %w", err)
 	}
-	k := &kubeSource{secrets: &follow.Secrets{Client: cs, Namespace: namespace, Name: secretName}, log: log}
+	k := &kubeSource{config: cfg, namespace: namespace, secrets: &follow.Secrets{Client: cs, Namespace: namespace, Name: secretName}, log: log}
 	if leaseSlots != "" {
 		// PREFIX probes the slots (what the Deployment passes); PREFIX:COUNT
 		// names them, as issuers rendered before probing existed did.
@@ -65,6 +70,19 @@ func newKubeSource(ctx context.Context, secretName, leaseSlots string, log *slog
 		return nil, nil, err
 	}
 	return k, doc, nil
+}
+
+// openStore opens the tenant's state in the pod's namespace: records owned
+// by the Tenant, named with its state key.
+func (k *kubeSource) openStore(doc *issuerconfig.Document) (store.Store, error) {
+	if doc.TenantUID == "" || len(doc.StateKey) == 0 {
+		return nil, errors.New("--store=kubernetes: the issuer configuration carries no tenant UID or state key; the operator that rendered it is older than this issuer")
+	}
+	st, err := kubestore.New(k.config, k.namespace, doc.Tenant.Name, doc.TenantUID)
+	if err != nil {
+		return nil, fmt.Errorf("opening the Kubernetes state store: %w", err)
+	}
+	return st, nil
 }
 
 // run follows new generations into srv and reports through the Lease until

@@ -54,6 +54,7 @@ type Kubelet struct {
 
 type pod struct {
 	name     string
+	listen   string // the address the process serves on
 	template string // hash of the pod template it runs
 	// primary: this replica listens on the Tenant's issuer URL.
 	primary bool
@@ -230,7 +231,7 @@ func (k *Kubelet) start(ctx context.Context, d *appsv1.Deployment, template stri
 		return nil, fmt.Errorf("starting %s: %w", k.Binary, err)
 	}
 	started = true
-	p := &pod{name: name, template: template, primary: first, cmd: cmd, done: done}
+	p := &pod{name: name, listen: listen, template: template, primary: first, cmd: cmd, done: done}
 	go func() {
 		_ = cmd.Wait()
 		logFile.Close()
@@ -245,7 +246,7 @@ func (k *Kubelet) start(ctx context.Context, d *appsv1.Deployment, template stri
 // the samples keep on loopback, and the others to free loopback ports.
 func (k *Kubelet) listenAddress(ctx context.Context, d *appsv1.Deployment, first bool) (string, error) {
 	if !first {
-		return "127.0.0.1:0", nil
+		return freeLoopbackAddress()
 	}
 	owner := metav1.GetControllerOf(d)
 	if owner == nil || owner.Kind != "Tenant" {
@@ -351,6 +352,49 @@ func override(args []string, flag, value string) []string {
 	return append(args, flag+"="+value)
 }
 
+// Replica is a running issuer process, as tests see it.
+type Replica struct {
+	Name string
+	// URL is where this replica serves (the issuer URL's scheme and host
+	// for the primary, another loopback port for the others).
+	URL string
+	PID int
+}
+
+// Replicas lists the live processes of the Deployment namespace/name,
+// the primary first.
+func (k *Kubelet) Replicas(namespace, name string) []Replica {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []Replica
+	for _, p := range k.pods[namespace+"/"+name] {
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		r := Replica{Name: p.name, URL: "http://" + p.listen, PID: p.cmd.Process.Pid}
+		if p.primary {
+			out = append([]Replica{r}, out...)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Kill ends every process of the Deployment namespace/name with SIGKILL,
+// as an OOM kill or a node failure would; the usual restart follows.
+func (k *Kubelet) Kill(namespace, name string) {
+	k.mu.Lock()
+	pods := append([]*pod(nil), k.pods[namespace+"/"+name]...)
+	k.mu.Unlock()
+	for _, p := range pods {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
 func (p *pod) stop() {
 	select {
 	case <-p.done:
@@ -374,6 +418,17 @@ func (k *Kubelet) stopAll() {
 			p.stop()
 		}
 	}
+}
+
+// freeLoopbackAddress picks a free loopback port for a non-primary replica
+// (the port is known before the process binds it, so tests can reach it).
+func freeLoopbackAddress() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 func randSuffix() string {

@@ -143,7 +143,7 @@ func newBrowser(t testing.TB, issuer string) *browser {
 }
 
 var (
-	reID   = regexp.MustCompile(`name="id" value="([^"]+)"`)
+	reID   = regexp.MustCompile(`name="r" value="([^"]+)"`)
 	reCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 )
 
@@ -158,11 +158,11 @@ func (b *browser) authorize(t testing.TB, authURL string) url.Values {
 	if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `name="password"`) {
 		id, csrf := reID.FindStringSubmatch(string(body)), reCSRF.FindStringSubmatch(string(body))
 		if id == nil || csrf == nil {
-			t.Fatalf("login page without id/csrf:\n%s", body)
+			t.Fatalf("login page without the sealed request/csrf:\n%s", body)
 		}
 		loginURL := *resp.Request.URL
 		loginURL.RawQuery = ""
-		resp, err = b.client.PostForm(loginURL.String(), url.Values{"id": {id[1]}, "csrf": {csrf[1]},
+		resp, err = b.client.PostForm(loginURL.String(), url.Values{"r": {id[1]}, "csrf": {csrf[1]},
 			"username": {"alice@acme.test"}, "password": {alicePassword}})
 		must(t, err)
 		body, _ = io.ReadAll(resp.Body)

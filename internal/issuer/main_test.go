@@ -15,5 +15,7 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(benchServeEnv); path != "" {
 		os.Exit(benchServe(path))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopBenchControlPlane()
+	os.Exit(code)
 }

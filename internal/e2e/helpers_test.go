@@ -128,13 +128,15 @@ func clientSecret(t testing.TB, ns, app string) (id, secret string) {
 type browser struct {
 	issuer *url.URL
 	client *http.Client
+	// password is what the browser's user types (alice's by default).
+	password string
 }
 
 func newBrowser(t testing.TB, issuer string) *browser {
 	u, err := url.Parse(issuer)
 	must(t, err)
 	jar, _ := cookiejar.New(nil)
-	return &browser{issuer: u, client: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+	return &browser{issuer: u, password: alicePassword, client: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 		if req.URL.Host != u.Host {
 			return http.ErrUseLastResponse
 		}
@@ -163,7 +165,7 @@ func (b *browser) authorize(t testing.TB, authURL string) url.Values {
 		loginURL := *resp.Request.URL
 		loginURL.RawQuery = ""
 		resp, err = b.client.PostForm(loginURL.String(), url.Values{"r": {id[1]}, "csrf": {csrf[1]},
-			"username": {"alice@acme.test"}, "password": {alicePassword}})
+			"username": {"alice@acme.test"}, "password": {b.password}})
 		must(t, err)
 		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()

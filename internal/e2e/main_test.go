@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +27,12 @@ import (
 )
 
 var k8s client.Client
+
+// kubelet runs the issuer processes; tests find and kill replicas with it.
+var kubelet *dev.Kubelet
+
+// apiServer is the control plane's address (host:port), to find its process.
+var apiServer string
 
 // clockOffset moves the manager's clock (key rotation) forward; the issuer
 // processes keep real time, as verifiers in the wild do.
@@ -95,7 +102,8 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	kubelet := &dev.Kubelet{Client: k8s, Config: cp.Config, Binary: binary, Dir: filepath.Join(dir, "pods"), Log: ctrl.Log.WithName("kubelet")}
+	apiServer = strings.TrimPrefix(cp.Config.Host, "https://")
+	kubelet = &dev.Kubelet{Client: k8s, Config: cp.Config, Binary: binary, Dir: filepath.Join(dir, "pods"), Log: ctrl.Log.WithName("kubelet")}
 	kubeletDone := make(chan struct{})
 	go func() { defer close(kubeletDone); _ = kubelet.Run(ctx) }()
 

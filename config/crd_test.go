@@ -15,8 +15,9 @@ import (
 // `kubectl explain` shows and the only documentation most users read.
 func TestEveryFieldIsDocumented(t *testing.T) {
 	files, err := fs.Glob(CRDs, "crd/bases/*.yaml")
-	if err != nil || len(files) != 3 {
-		t.Fatalf("want 3 CRDs, got %v (%v)", files, err)
+	// Tenant, Application, API, and the issuer's four state records.
+	if err != nil || len(files) != 7 {
+		t.Fatalf("want 7 CRDs, got %v (%v)", files, err)
 	}
 	for _, f := range files {
 		data, _ := CRDs.ReadFile(f)
@@ -26,6 +27,9 @@ func TestEveryFieldIsDocumented(t *testing.T) {
 		}
 		schema := crd.Spec.Versions[0].Schema.OpenAPIV3Schema
 		for _, top := range []string{"spec", "status"} {
+			if _, ok := schema.Properties[top]; !ok {
+				continue // state records have no status
+			}
 			var missing []string
 			walk(top, schema.Properties[top], &missing)
 			sort.Strings(missing)

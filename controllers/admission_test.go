@@ -144,6 +144,17 @@ func TestAdmissionRejects(t *testing.T) {
 			t.Spec.Replicas = new(int32(0))
 			return t
 		}(), []string{"spec.replicas", "should be greater than or equal to 1"}},
+		{"memory store with two replicas", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StateMemory}
+			t.Spec.Replicas = new(int32(2))
+			return t
+		}(), []string{"spec.state.type Memory allows spec.replicas of 1 only", "would keep its own sessions"}},
+		{"unknown state store", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.State = &v1alpha1.StateSpec{Type: "Postgres"}
+			return t
+		}(), []string{"spec.state.type", `supported values: "Kubernetes", "Memory"`}},
 		{"key rotation period below a day", func() client.Object {
 			t := validTenant(ns)
 			t.Spec.KeyRotationPeriod = d("1h")
@@ -353,6 +364,22 @@ func TestAdmissionAccepts(t *testing.T) {
 	if err := k8s.Create(ctx, native); err != nil {
 		t.Errorf("native app with custom scheme and loopback redirects: %v", err)
 	}
+	// One replica may keep its state in memory; the shared store may have
+	// the most replicas.
+	memory := validTenant(ns)
+	memory.Name = "scratch"
+	memory.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StateMemory}
+	memory.Spec.Replicas = new(int32(1))
+	if err := k8s.Create(ctx, memory); err != nil {
+		t.Errorf("memory store with one replica: %v", err)
+	}
+	shared := validTenant(ns)
+	shared.Name = "shared"
+	shared.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StateKubernetes}
+	shared.Spec.Replicas = new(int32(20))
+	if err := k8s.Create(ctx, shared); err != nil {
+		t.Errorf("kubernetes store with 20 replicas: %v", err)
+	}
 	if err := rawCreate(ns, `apiVersion: idtenant.dev/v1alpha1
 kind: Application
 metadata: {name: fractional, namespace: `+ns+`}
@@ -364,5 +391,25 @@ spec:
   refreshToken: {reuseInterval: "0s"}
 `); err != nil {
 		t.Errorf("fractional and zero durations: %v", err)
+	}
+}
+
+// TestAdmissionRejectsScalingAMemoryStore: the rule holds on update too,
+// so a Memory tenant cannot be scaled out from under its sessions.
+func TestAdmissionRejectsScalingAMemoryStore(t *testing.T) {
+	ns := newNamespace(t, nil)
+	ctx := context.Background()
+	tenant := validTenant(ns)
+	tenant.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StateMemory}
+	create(t, tenant)
+	tenant.Spec.Replicas = new(int32(3))
+	err := k8s.Update(ctx, tenant)
+	if err == nil {
+		t.Fatal("the API server let a Memory tenant scale to 3 replicas")
+	}
+	for _, w := range []string{"spec.state.type Memory allows spec.replicas of 1 only", "spec.state.type Kubernetes"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
 	}
 }

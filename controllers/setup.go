@@ -17,8 +17,12 @@ type Options struct {
 	// IssuerImage is the image issuer Deployments run; default
 	// DefaultIssuerImage.
 	IssuerImage string
-	// Now is the clock of key rotation; time.Now when nil.
+	// Now is the clock of key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
+	// StateCollection tunes the collection of expired issuer state
+	// records; zero fields take the defaults (a pass every 30s, at most
+	// 2000 deletes per round).
+	StateCollection StateCollection
 }
 
 // DefaultIssuerImage matches the image name in config/manager.
@@ -35,7 +39,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	rendered := &renderedCache{}
 	if err := (&TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, Now: opts.Now, rendered: rendered,
+		IssuerImage: opts.IssuerImage, Now: opts.Now, StateCollection: opts.StateCollection, rendered: rendered,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/controllers"
 	"github.com/idtenant/idtenant/internal/controlplane"
 	"github.com/idtenant/idtenant/internal/manager"
 )
@@ -67,7 +68,16 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "manager RBAC:", err)
 		return 1
 	}
-	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "0", HealthAddr: "0"})
+	// No client-side rate limit, as ctrl.GetConfig leaves it in a cluster
+	// (API priority and fairness applies instead): the state collector's
+	// delete budget is what paces it.
+	mgrCfg.QPS = -1
+	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: "0", HealthAddr: "0",
+		// Quick passes, so tests see records collected and counted within
+		// seconds; the default budget, so a 10,000-record backlog takes
+		// several rounds as it would in a cluster.
+		StateCollection: controllers.StateCollection{Period: 3 * time.Second, BusyPeriod: 200 * time.Millisecond,
+			StatusInterval: 500 * time.Millisecond, Workers: 8}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 1

@@ -31,7 +31,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	doc := render.ConfigDocument(render.ConfigInputs{
 		Tenant: tenant, Applications: obs.served.apps, SecretDigests: obs.served.digests,
 		APIs: obs.served.apis, Users: obs.users, Keys: keys.ConfigKeys(obs.keys),
-		EffectiveDigests: obs.served.effective,
+		EffectiveDigests: obs.served.effective, StateKey: obs.stateKey,
 	}, 0, ClientID)
 	content, err := json.Marshal(doc)
 	if err != nil {

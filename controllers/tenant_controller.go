@@ -42,10 +42,14 @@ type TenantReconciler struct {
 	Recorder  events.EventRecorder
 	// IssuerImage is the idtenant image the issuer Deployment runs.
 	IssuerImage string
-	// Now is the clock for key rotation; time.Now when nil.
+	// Now is the clock for key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
+	// StateCollection tunes the collection of expired issuer state.
+	StateCollection StateCollection
 
 	rendered *renderedCache
+	// state holds the state collector's latest numbers per Tenant.
+	state *stateObservations
 }
 
 func (r *TenantReconciler) now() time.Time {
@@ -113,6 +117,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		r.renderConfig,
 		r.applyWorkload,
 		r.observeIssuer,
+		r.observeState,
 	)
 }
 
@@ -175,6 +180,16 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(&staleLeases{cache: mgr.GetCache(), now: r.now, events: stale}); err != nil {
 		return err
 	}
+	// The state collector counts and collects issuer state records and
+	// wakes a Tenant when its numbers changed.
+	if r.state == nil {
+		r.state = &stateObservations{}
+	}
+	counted := make(chan event.TypedGenericEvent[client.Object])
+	if err := mgr.Add(&stateCollector{api: mgr.GetAPIReader(), writer: mgr.GetClient(), tenants: mgr.GetCache(), now: r.now,
+		opts: r.StateCollection, observed: r.state, wake: counted}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// Owned children: drift (an edit, a deletion) is repaired.
@@ -197,6 +212,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(allTenants),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WatchesRawSource(source.Channel(stale, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(counted, &handler.EnqueueRequestForObject{})).
 		Named("tenant").
 		Complete(r)
 }

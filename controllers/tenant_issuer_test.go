@@ -29,7 +29,8 @@ func TestIssuerReplicasReport(t *testing.T) {
 	eventually(t, func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tn)).To(Succeed())
 		g.Expect(tn.Status.Issuer).NotTo(BeNil())
-		g.Expect(tn.Status.Advisories).To(ContainElement(HaveField("Reason", "ReplicasDoNotShareSessions")), "two replicas do not share sessions yet")
+		g.Expect(tn.Status.Effective.StateType).To(Equal(v1alpha1.StateKubernetes), "the default store is shown as in force")
+		g.Expect(tn.Status.Advisories).To(BeEmpty(), "two replicas share the Kubernetes store: nothing to advise")
 		rendered = tn.Status.Issuer.ConfigGeneration
 		c := condition(g, tn, v1alpha1.ConditionIssuerAvailable)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))

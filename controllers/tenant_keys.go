@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -14,12 +15,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
 // keysSecretKey holds the JSON list of keys.Key in the signing-keys Secret.
 const keysSecretKey = "keys.json"
+
+// stateKeySecretKey holds the tenant's state key in the signing-keys
+// Secret: issuerconfig.StateKeySize random bytes, generated once and never
+// rotated. The issuer names state records with keyed digests under it, so
+// a new key would orphan every stored session, code and refresh token.
+const stateKeySecretKey = "state-key"
 
 // verificationMargin is added to the longest token lifetime before a retired
 // key leaves the JWKS: clock skew between issuer and verifiers.
@@ -29,18 +37,21 @@ const verificationMargin = 5 * time.Minute
 func KeysSecretName(tenantName string) string { return tenantName + "-signing-keys" }
 
 // reconcileKeys owns the signing-keys Secret: it generates the first keys and
-// steps the rotation (internal/keys.Plan) with the reconciler's clock.
+// steps the rotation (internal/keys.Plan) with the reconciler's clock, and
+// generates the tenant's state key once.
 func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
 	name := client.ObjectKey{Namespace: tenant.Namespace, Name: KeysSecretName(tenant.Name)}
 	secret := &corev1.Secret{}
 	var current []keys.Key
+	var stateKey []byte
 	err := r.getFresh(ctx, name, secret)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return fmt.Errorf("getting signing keys Secret %s: %w", name, err)
 	case previousIncarnation(secret, tenant):
-		// A deleted predecessor's keys: never reused, replaced below.
+		// A deleted predecessor's keys: never reused, replaced below. Its
+		// state key goes too: the new Tenant starts with no sessions.
 		secret.OwnerReferences = nil
 		if err := controllerutil.SetControllerReference(tenant, secret, r.Scheme()); err != nil {
 			return err
@@ -57,7 +68,27 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 				message: fmt.Sprintf("Secret %s key %s is not a valid key list (%v); fix or delete it to generate new keys", name, keysSecretKey, err)}
 			return nil
 		}
+		var present bool
+		if stateKey, present = secret.Data[stateKeySecretKey]; present && len(stateKey) != issuerconfig.StateKeySize {
+			// Not replaced silently either: a new key logs every user out.
+			obs.keysProblem = &problem{reason: v1alpha1.ReasonKeysInvalid, stalls: true,
+				message: fmt.Sprintf("Secret %s key %s holds %d bytes, want %d; restore it, or delete that key to generate a new one (every stored session, code and refresh token is then lost)",
+					name, stateKeySecretKey, len(stateKey), issuerconfig.StateKeySize)}
+			return nil
+		}
 	}
+	// A new Secret, a predecessor's, or one written before state keys
+	// existed: generate the key now, once. If the read above was stale the
+	// conditional write below fails and the next reconcile reads the key
+	// that won.
+	newStateKey := stateKey == nil
+	if newStateKey {
+		stateKey = make([]byte, issuerconfig.StateKeySize)
+		if _, err := rand.Read(stateKey); err != nil {
+			return fmt.Errorf("generating the state key: %w", err)
+		}
+	}
+	obs.stateKey = stateKey
 
 	policy := keys.Policy{Period: obs.effective.KeyRotationPeriod.Duration, Retention: obs.served.longest + verificationMargin}
 	obs.keyPolicy = policy
@@ -66,7 +97,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 		return err
 	}
 	obs.keys = planned
-	if !changed && secret.Name != "" {
+	if !changed && !newStateKey && secret.Name != "" {
 		return nil
 	}
 	data, err := json.Marshal(planned)
@@ -81,7 +112,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 		secret = &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name.Name, Namespace: name.Namespace, Labels: ownedLabels(tenant)},
 			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{keysSecretKey: data},
+			Data:       map[string][]byte{keysSecretKey: data, stateKeySecretKey: stateKey},
 		}
 		if err := controllerutil.SetControllerReference(tenant, secret, r.Scheme()); err != nil {
 			return err
@@ -91,7 +122,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 		}
 		return nil
 	}
-	secret.Data = map[string][]byte{keysSecretKey: data}
+	secret.Data = map[string][]byte{keysSecretKey: data, stateKeySecretKey: stateKey}
 	secret.Labels = mergeLabels(secret.Labels, ownedLabels(tenant))
 	if err := r.Update(ctx, secret); err != nil {
 		return fmt.Errorf("updating signing keys Secret %s: %w", name, err)

@@ -27,11 +27,17 @@ type tenantObservation struct {
 	keys        []keys.Key
 	keyPolicy   keys.Policy
 	keysProblem *problem
+	// stateKey is the tenant's state key; it goes into the issuer
+	// configuration and nowhere else.
+	stateKey []byte
 	// config is the rendered configuration; deployment the issuer's name.
 	config     configRendered
 	deployment string
 	// replicas is what the issuer replicas report.
 	replicas issuerReplicas
+	// state is the state collector's latest count (Kubernetes store), nil
+	// before its first pass over this Tenant.
+	state *v1alpha1.StateStatus
 	// ownershipProblem is set when an object the Tenant would own exists
 	// under someone else's control.
 	ownershipProblem *problem
@@ -73,12 +79,7 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 	} else if tenant.Status.Issuer != nil {
 		st.Issuer = tenant.Status.Issuer.DeepCopy() // last good, kept while a problem blocks rendering
 	}
-	if obs.effective.Replicas > 1 {
-		st.Advisories = append(st.Advisories, v1alpha1.Advisory{Reason: "ReplicasDoNotShareSessions",
-			Message: fmt.Sprintf("spec.replicas is %d, but sessions, authorization codes and refresh tokens live in each issuer replica's memory: "+
-				"a code issued by one replica cannot be redeemed at another. Use 1 replica for user flows until a shared store exists; "+
-				"client_credentials is unaffected.", obs.effective.Replicas)})
-	}
+	st.State = stateStatus(tenant, obs)
 	r := readyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
 	for _, p := range []*problem{obs.ownershipProblem, obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
 		if p != nil {
@@ -103,4 +104,18 @@ func issuerProblem(obs tenantObservation) *problem {
 		return &problem{reason: v1alpha1.ReasonIssuerPending, message: fmt.Sprintf("%d of %d live issuer replicas serve configuration generation %d.", rep.synced, rep.live, gen)}
 	}
 	return nil
+}
+
+// stateStatus is status.state: the collector's latest count with the
+// Kubernetes store, else the last one published (a new leader has not
+// counted yet); nothing with the Memory store, which the operator cannot
+// see into.
+func stateStatus(tenant *v1alpha1.Tenant, obs tenantObservation) *v1alpha1.StateStatus {
+	switch {
+	case obs.effective.StateType != v1alpha1.StateKubernetes:
+		return nil
+	case obs.state != nil:
+		return obs.state
+	}
+	return tenant.Status.State.DeepCopy()
 }

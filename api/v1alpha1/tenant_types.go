@@ -7,6 +7,7 @@ import (
 // TenantSpec declares one OpenID Connect issuer: where it is reached, how it
 // signs, how long user sessions last, and what the Applications and APIs
 // attached to it may ask for.
+// +kubebuilder:validation:XValidation:rule="!has(self.state) || !has(self.state.type) || self.state.type != 'Memory' || !has(self.replicas) || self.replicas <= 1",message="spec.state.type Memory allows spec.replicas of 1 only: each replica would keep its own sessions, codes and refresh tokens, so a code issued by one could not be redeemed at another; use spec.state.type Kubernetes (the default) to run more replicas"
 // +kubebuilder:validation:XValidation:rule="!has(self.session) || !has(self.session.inactivityTimeout) || !self.session.inactivityTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.session.absoluteTimeout) ? (!self.session.absoluteTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.session.inactivityTimeout) <= duration(self.session.absoluteTimeout)) : duration(self.session.inactivityTimeout) <= duration('168h'))",message="spec.session.inactivityTimeout must not exceed spec.session.absoluteTimeout (default 168h): a session cannot stay idle longer than it may live"
 type TenantSpec struct {
 	// issuerURL is the public URL of this tenant's issuer: the "iss" claim of
@@ -69,14 +70,66 @@ type TenantSpec struct {
 	UsersSecretRef *LocalSecretReference `json:"usersSecretRef,omitempty"`
 
 	// replicas is the number of issuer processes serving this tenant.
-	// Default 1; range 1 to 20. Sessions, authorization codes and refresh
-	// tokens are kept in each replica's memory for now, so with more than
-	// one replica user flows need a shared store (not yet available);
-	// machine-to-machine tokens are unaffected. Status says so.
+	// Default 1; range 1 to 20. With the Kubernetes state store (the
+	// default) every replica shares the same sessions, codes and refresh
+	// tokens, so a user may hit any of them; the Memory store allows one
+	// replica only. Scaling restarts no replica.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=20
 	Replicas *int32 `json:"replicas,omitempty"`
+
+	// state says where the issuer keeps what it must remember between
+	// requests: users' single-sign-on sessions, authorization codes until
+	// they expire (so a replayed code is recognised), refresh-token
+	// families (the current token of each grant, and whether it was
+	// revoked) and revoked access tokens. Records hold keyed digests of
+	// codes and tokens, never a usable credential. A user who has not
+	// logged in yet stores nothing: the pending login travels sealed in the
+	// login page. Default: type Kubernetes.
+	// +optional
+	State *StateSpec `json:"state,omitempty"`
+}
+
+// StateType names an issuer state store.
+// +kubebuilder:validation:Enum=Kubernetes;Memory
+type StateType string
+
+const (
+	// StateKubernetes keeps issuer state as custom resources of the
+	// state.idtenant.dev group (Session, AuthorizationCode, RefreshFamily,
+	// RevokedToken) in the Tenant's namespace, owned by the Tenant.
+	StateKubernetes StateType = "Kubernetes"
+	// StateMemory keeps issuer state in the issuer process's memory.
+	StateMemory StateType = "Memory"
+)
+
+// StateSpec chooses the issuer's state store.
+type StateSpec struct {
+	// type is Kubernetes (default) or Memory.
+	//
+	// Kubernetes: state is stored as custom resources of the
+	// state.idtenant.dev group (kinds Session, AuthorizationCode,
+	// RefreshFamily, RevokedToken) in the Tenant's namespace, owned by the
+	// Tenant, so deleting the Tenant deletes them. Users stay logged in
+	// and refresh tokens keep working across issuer restarts, rollouts and
+	// evictions, and every replica sees the same state. The issuer may only
+	// create, get, update and delete these records (it never lists them);
+	// the operator deletes expired ones and reports their numbers in
+	// status.state. Each login, code and token grant costs a few writes to
+	// the Kubernetes API server.
+	//
+	// Memory: state lives in the issuer process only. Every restart,
+	// rollout, eviction or crash logs every user out and invalidates every
+	// outstanding authorization code and refresh token (access and ID
+	// tokens already issued keep working until they expire, and revoked
+	// access tokens become accepted again until then). Only one replica is
+	// allowed, since replicas would not share state. For tests and
+	// throwaway tenants.
+	//
+	// Changing the type restarts the issuer pods; state is not migrated.
+	// +optional
+	Type StateType `json:"type,omitempty"`
 }
 
 // LocalSecretReference names a Secret in the same namespace.
@@ -252,6 +305,56 @@ type TenantStatus struct {
 	// +optional
 	// +listType=atomic
 	Advisories []Advisory `json:"advisories,omitempty"`
+
+	// state counts the issuer's stored state and reports its garbage
+	// collection. Present with the Kubernetes state store only (the
+	// operator cannot see into an issuer's memory), once the operator
+	// has counted the tenant's records.
+	// +optional
+	State *StateStatus `json:"state,omitempty"`
+}
+
+// StateStatus is what the operator found in a tenant's Kubernetes state
+// store on its last full pass over the tenant's records. The operator
+// lists and collects the records periodically (every 30s by default) and
+// refreshes this status when the numbers change, at most about once a
+// minute; the idtenant_state_* metrics follow every pass. A large backlog
+// is deleted a bounded number of records at a time, so that the API server
+// is never flooded; the numbers are refreshed when a pass over all the
+// tenant's records completes.
+type StateStatus struct {
+	// sessions counts live single-sign-on sessions: users who can get
+	// tokens without typing a password, under the session timeouts in
+	// force now.
+	// +optional
+	Sessions int64 `json:"sessions"`
+
+	// refreshFamilies counts live refresh-token grants: neither revoked
+	// nor expired. However often a grant's refresh token rotated, it counts
+	// once.
+	// +optional
+	RefreshFamilies int64 `json:"refreshFamilies"`
+
+	// awaitingCollection counts records that have expired and were not
+	// deleted yet: ended sessions, expired codes, refresh-token families
+	// and revoked-token records. A number that keeps growing means the
+	// operator cannot keep up or cannot delete (see its logs).
+	// +optional
+	AwaitingCollection int64 `json:"awaitingCollection"`
+
+	// oldestExpiredAge is how long the oldest record awaiting collection
+	// has been expired, as a Go duration ("0s" when none waits). Expired
+	// records do not work: this measures housekeeping, not security.
+	// +optional
+	OldestExpiredAge metav1.Duration `json:"oldestExpiredAge"`
+
+	// lastCollectedAt is when the pass these numbers come from finished.
+	// +optional
+	LastCollectedAt *metav1.Time `json:"lastCollectedAt,omitempty"`
+
+	// collected is how many expired records that pass deleted.
+	// +optional
+	Collected int64 `json:"collected"`
 }
 
 // IssuerStatus reports the rendered configuration and signing keys.
@@ -350,6 +453,11 @@ type TenantEffective struct {
 	// replicas is the number of issuer processes requested.
 	// +required
 	Replicas int32 `json:"replicas"`
+
+	// stateType is the issuer's state store in force: spec.state.type, or
+	// Kubernetes when it is not set.
+	// +required
+	StateType StateType `json:"stateType"`
 }
 
 // EffectiveSession reports the session timeouts in force.
@@ -374,6 +482,7 @@ type EffectiveSession struct {
 // +kubebuilder:printcolumn:name="Max-Session",type=string,JSONPath=`.status.effective.session.absoluteTimeout.duration`,description="Absolute session timeout in force"
 // +kubebuilder:printcolumn:name="Apps",type=integer,JSONPath=`.status.applications`,priority=1
 // +kubebuilder:printcolumn:name="APIs",type=integer,JSONPath=`.status.apis`,priority=1
+// +kubebuilder:printcolumn:name="Sessions",type=integer,JSONPath=`.status.state.sessions`,priority=1,description="Live single-sign-on sessions (Kubernetes state store)"
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Tenant struct {

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
@@ -37,7 +39,20 @@ type Document struct {
 	// Keys are the signing keys; every key is published in the JWKS. There
 	// is one active key per algorithm in use (the Tenant's and any API's).
 	Keys []Key `json:"keys,omitempty"`
+	// TenantUID is the Tenant's metadata.uid: state records the issuer
+	// creates are owned by it (ownerReferences), so deleting the Tenant
+	// deletes them.
+	TenantUID types.UID `json:"tenantUID,omitempty"`
+	// StateKey is the tenant's 256-bit state key, generated once by the
+	// operator and never rotated (a new key would orphan every stored
+	// record). The issuer derives state record names from it (keyed
+	// digests of cookies, codes and token ids) and seals pending login
+	// requests with it. Secret: never logged, never in status.
+	StateKey []byte `json:"stateKey,omitempty"`
 }
+
+// StateKeySize is the length of Document.StateKey in bytes.
+const StateKeySize = 32
 
 // Object is a declared object reduced to what the issuer needs.
 type Object[S any] struct {
@@ -166,6 +181,10 @@ func (d *Document) Validate() error {
 	}
 	if len(d.Keys) > 0 && active == 0 {
 		errs = append(errs, errors.New("keys: no active key"))
+	}
+	if d.StateKey != nil && len(d.StateKey) != StateKeySize {
+		// The length only: the key itself never appears in an error.
+		errs = append(errs, fmt.Errorf("stateKey: %d bytes, want %d", len(d.StateKey), StateKeySize))
 	}
 	return errors.Join(errs...)
 }

@@ -20,4 +20,5 @@ const (
 	DefaultReplicas                     = int32(1)
 	DefaultSigningAlgorithm             = v1alpha1.RS256
 	DefaultPolicyMode                   = v1alpha1.PolicyClamp
+	DefaultStateType                    = v1alpha1.StateKubernetes
 )

@@ -99,20 +99,31 @@ func TestForTenantSession(t *testing.T) {
 func TestForTenantDefaults(t *testing.T) {
 	got := ForTenant(tenant(nil))
 	if got.SigningAlgorithm != v1alpha1.RS256 || got.PolicyMode != v1alpha1.PolicyClamp || got.Replicas != 1 ||
-		got.KeyRotationPeriod.Duration != h(2160) {
+		got.KeyRotationPeriod.Duration != h(2160) || got.StateType != v1alpha1.StateKubernetes {
 		t.Errorf("defaults = %+v", got)
+	}
+	if st := got.Status(); st.StateType != v1alpha1.StateKubernetes {
+		t.Errorf("status shows state type %q by default, want Kubernetes", st.StateType)
+	}
+	// A state block without a type still means the default store.
+	if got := ForTenant(tenant(func(s *v1alpha1.TenantSpec) { s.State = &v1alpha1.StateSpec{} })); got.StateType != v1alpha1.StateKubernetes {
+		t.Errorf("empty spec.state: state type %q, want Kubernetes", got.StateType)
 	}
 	got = ForTenant(tenant(func(s *v1alpha1.TenantSpec) {
 		s.SigningAlgorithm = v1alpha1.ES256
 		s.Replicas = new(int32(3))
 		s.Policy = &v1alpha1.LifetimePolicy{Mode: v1alpha1.PolicyReject}
+		s.State = &v1alpha1.StateSpec{Type: v1alpha1.StateMemory}
 	}))
-	if got.SigningAlgorithm != v1alpha1.ES256 || got.PolicyMode != v1alpha1.PolicyReject || got.Replicas != 3 {
+	if got.SigningAlgorithm != v1alpha1.ES256 || got.PolicyMode != v1alpha1.PolicyReject || got.Replicas != 3 || got.StateType != v1alpha1.StateMemory {
 		t.Errorf("explicit = %+v", got)
 	}
 	st := got.Status()
 	if st.Session.AbsoluteTimeout.Seconds != 168*3600 || st.Session.AbsoluteTimeout.Duration != "168h" {
 		t.Errorf("status session = %+v", st.Session)
+	}
+	if st.StateType != v1alpha1.StateMemory {
+		t.Errorf("status state type = %q, want Memory", st.StateType)
 	}
 }
 

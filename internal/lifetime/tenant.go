@@ -26,6 +26,8 @@ type Tenant struct {
 	KeyRotationPeriod Setting
 	PolicyMode        v1alpha1.PolicyMode
 	Replicas          int32
+	// StateType is the issuer's state store.
+	StateType v1alpha1.StateType
 
 	policy ceilings
 }
@@ -57,6 +59,10 @@ func ForTenant(t *v1alpha1.Tenant) Tenant {
 		KeyRotationPeriod: request(spec.KeyRotationPeriod, DefaultKeyRotationPeriod, ref("keyRotationPeriod")).setting(),
 		PolicyMode:        DefaultPolicyMode,
 		Replicas:          DefaultReplicas,
+		StateType:         DefaultStateType,
+	}
+	if spec.State != nil {
+		out.StateType = orDefault(spec.State.Type, DefaultStateType)
 	}
 	if spec.Replicas != nil {
 		out.Replicas = *spec.Replicas
@@ -87,6 +93,7 @@ func (t Tenant) Status() v1alpha1.TenantEffective {
 		KeyRotationPeriod: t.KeyRotationPeriod.Status(),
 		PolicyMode:        t.PolicyMode,
 		Replicas:          t.Replicas,
+		StateType:         t.StateType,
 	}
 }
 

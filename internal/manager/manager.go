@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers"
 )
@@ -45,6 +46,9 @@ type Options struct {
 	// Restartable lets a process build the manager more than once (tests
 	// that kill and restart it); controller names must otherwise be unique.
 	Restartable bool
+	// StateCollection tunes the collection of expired issuer state
+	// records (zero: a pass every 30s, at most 2000 deletes per round).
+	StateCollection controllers.StateCollection
 }
 
 // NewScheme registers the built-in types and idtenant's.
@@ -54,6 +58,9 @@ func NewScheme() *runtime.Scheme {
 		panic(err) // static registration; cannot fail at run time
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := statev1alpha1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s
@@ -73,6 +80,13 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		LeaderElectionID:        "idtenant-manager.idtenant.dev",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		Controller:              ctrlconfig.Controller{SkipNameValidation: &opts.Restartable},
+		// Issuer state records are never cached: a tenant may hold
+		// 100,000 sessions. Should anything read them through the
+		// manager's client, it reads the API server.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{
+			&statev1alpha1.Session{}, &statev1alpha1.AuthorizationCode{},
+			&statev1alpha1.RefreshFamily{}, &statev1alpha1.RevokedToken{},
+		}}},
 		// Cache only what idtenant creates, not every Secret, Deployment or
 		// Lease in the cluster.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
@@ -89,7 +103,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, Now: opts.Now}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, Now: opts.Now, StateCollection: opts.StateCollection}); err != nil {
 		return nil, err
 	}
 	if opts.HealthAddr != "0" && opts.HealthAddr != "" {

@@ -23,6 +23,8 @@ type ConfigInputs struct {
 	// EffectiveDigests maps "Application ns/name" and "API ns/name" to the
 	// digest of the object's effective lifetimes.
 	EffectiveDigests map[string]string
+	// StateKey is the tenant's state key (issuerconfig.StateKeySize bytes).
+	StateKey []byte
 }
 
 // ConfigDocument renders the issuer configuration at generation. Objects are
@@ -34,8 +36,10 @@ func ConfigDocument(in ConfigInputs, generation int64, clientID func(*v1alpha1.A
 		Tenant: issuerconfig.Object[v1alpha1.TenantSpec]{
 			Name: in.Tenant.Name, Namespace: in.Tenant.Namespace, Generation: in.Tenant.Generation, Spec: in.Tenant.Spec,
 		},
-		Users: slices.SortedFunc(slices.Values(in.Users), func(a, b issuerconfig.User) int { return cmp.Compare(a.Username, b.Username) }),
-		Keys:  slices.Clone(in.Keys),
+		Users:     slices.SortedFunc(slices.Values(in.Users), func(a, b issuerconfig.User) int { return cmp.Compare(a.Username, b.Username) }),
+		Keys:      slices.Clone(in.Keys),
+		TenantUID: in.Tenant.UID,
+		StateKey:  slices.Clone(in.StateKey),
 	}
 	for _, a := range in.Applications {
 		id := clientID(a)

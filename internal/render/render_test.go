@@ -230,3 +230,29 @@ func TestParseHtpasswd(t *testing.T) {
 		}
 	}
 }
+
+// The issuer needs the Tenant's UID (owner of its state records) and the
+// state key (record names, sealed login requests) from the document, and
+// both survive the trip through the config Secrets.
+func TestConfigDocumentCarriesStateKeyAndTenantUID(t *testing.T) {
+	in := inputs(1, 1)
+	in.Tenant.UID = "6a1f0c2e-2b8e-4a5e-9d0c-6d9a4f1f7c11"
+	in.StateKey = make([]byte, issuerconfig.StateKeySize)
+	_, _ = rand.Read(in.StateKey)
+	doc := ConfigDocument(in, 1, clientID)
+	in.StateKey[0] ^= 0xff // the document holds its own copy
+	secrets, err := ConfigSecrets("acme", "identity", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadConfigSecrets(secrets[0], byName(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TenantUID != in.Tenant.UID {
+		t.Errorf("tenantUID = %q, want %q", got.TenantUID, in.Tenant.UID)
+	}
+	if len(got.StateKey) != issuerconfig.StateKeySize || got.StateKey[0] == in.StateKey[0] {
+		t.Errorf("stateKey did not round-trip as rendered (%d bytes)", len(got.StateKey))
+	}
+}

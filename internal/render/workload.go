@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
 // Ports of the issuer container.
@@ -30,6 +33,29 @@ type Workload struct {
 	// ConfigSecrets are the names of the configuration Secrets, primary
 	// first: the only Secrets the issuer may read.
 	ConfigSecrets []string
+	// State is the issuer's state store; Kubernetes when empty.
+	State v1alpha1.StateType
+}
+
+// Values of the issuer's --store flag.
+const (
+	StoreFlagKubernetes = "kubernetes"
+	StoreFlagMemory     = "memory"
+)
+
+// StateGroup is the API group of the issuer's state records.
+const StateGroup = "state.idtenant.dev"
+
+// StateResources are the state record resources the issuer writes with the
+// Kubernetes store (and the operator collects).
+var StateResources = []string{"sessions", "authorizationcodes", "refreshfamilies", "revokedtokens"}
+
+// StoreFlag is the issuer's --store value for a state type.
+func StoreFlag(t v1alpha1.StateType) string {
+	if t == v1alpha1.StateMemory {
+		return StoreFlagMemory
+	}
+	return StoreFlagKubernetes
 }
 
 // IssuerName is the name shared by the issuer's Deployment, Service,
@@ -80,20 +106,31 @@ func (w Workload) ServiceAccount() *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: w.meta()}
 }
 
-// Role lets the issuer read only its own configuration Secrets and renew
-// only its own Lease slots.
+// Role lets the issuer read only its own configuration Secrets, renew
+// only its own Lease slots and, with the Kubernetes store, create, read,
+// update and delete state records. RBAC cannot limit create by name, so
+// the state rule names no objects; it grants no list, watch or patch: the
+// issuer finds a record by its name (a keyed digest only the tenant's
+// state key yields), so other tenants' records in the namespace stay out
+// of its reach, and every write is an update conditional on
+// resourceVersion.
 func (w Workload) Role() *rbacv1.Role {
 	leases := make([]string, 0, LeaseSlots(w.Replicas))
 	for i := int32(0); i < LeaseSlots(w.Replicas); i++ {
 		leases = append(leases, LeaseName(w.TenantName, i))
 	}
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: w.ConfigSecrets, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: leases, Verbs: []string{"get", "update"}},
+	}
+	if StoreFlag(w.State) == StoreFlagKubernetes {
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{StateGroup}, Resources: slices.Clone(StateResources),
+			Verbs: []string{"create", "get", "update", "delete"}})
+	}
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: w.meta(),
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: w.ConfigSecrets, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: leases, Verbs: []string{"get", "update"}},
-		},
+		Rules:      rules,
 	}
 }
 
@@ -206,6 +243,10 @@ func (w Workload) Deployment() *appsv1.Deployment {
 							// so scaling changes no pod template: no restart,
 							// no lost sessions.
 							"--lease-slots=" + IssuerName(w.TenantName),
+							// The store is in the pod template: changing it
+							// rolls the pods, which a live swap of a
+							// replica's state could not do safely.
+							"--store=" + StoreFlag(w.State),
 							fmt.Sprintf("--listen=:%d", IssuerHTTPPort),
 							fmt.Sprintf("--metrics-listen=:%d", IssuerMetricsPort),
 						},

@@ -6,9 +6,12 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
 // Scaling a Tenant must not change the issuer's pod template: a changed
@@ -69,6 +72,10 @@ func TestWorkload(t *testing.T) {
 		t.Errorf("args = %v", c.Args)
 	}
 
+	if !slices.Contains(c.Args, "--store=kubernetes") {
+		t.Errorf("args = %v, want --store=kubernetes by default", c.Args)
+	}
+
 	role := w.Role()
 	secrets, leases := role.Rules[0], role.Rules[1]
 	if !slices.Equal(secrets.ResourceNames, w.ConfigSecrets) || slices.Contains(secrets.Verbs, "create") {
@@ -79,8 +86,12 @@ func TestWorkload(t *testing.T) {
 		t.Errorf("leases rule = %+v, want update on exactly %v", leases, want)
 	}
 	for _, r := range role.Rules {
-		if len(r.ResourceNames) == 0 || strings.Contains(strings.Join(r.Verbs, ","), "*") {
-			t.Errorf("rule without resourceNames or with wildcard verbs: %+v", r)
+		if strings.Contains(strings.Join(r.Verbs, ","), "*") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
+			t.Errorf("rule with wildcards: %+v", r)
+		}
+		// Only state records may go unnamed: RBAC cannot limit create by name.
+		if len(r.ResourceNames) == 0 && !slices.Equal(r.APIGroups, []string{"state.idtenant.dev"}) {
+			t.Errorf("rule without resourceNames: %+v", r)
 		}
 	}
 	if rb := w.RoleBinding(); rb.Subjects[0].Name != "acme-issuer" || rb.RoleRef.Name != "acme-issuer" {
@@ -106,5 +117,61 @@ func TestLeaseSlotInvertsLeaseName(t *testing.T) {
 		if i, ok := LeaseSlot("acme", name); ok {
 			t.Errorf("LeaseSlot(acme, %q) = %d, want none", name, i)
 		}
+	}
+}
+
+// With the Kubernetes store the issuer may create, read, update and delete
+// its state records and nothing more: no list or watch (it finds a record
+// by its keyed name, so other tenants' records in the namespace stay out
+// of reach), no patch (every write is conditional on resourceVersion).
+// With the Memory store it gets no access to them at all.
+func TestRoleGrantsStateRecords(t *testing.T) {
+	w := Workload{TenantName: "acme", Namespace: "identity", Replicas: 2, ConfigSecrets: []string{"acme-issuer-config"}}
+	stateRules := func(w Workload) []rbacv1.PolicyRule {
+		var out []rbacv1.PolicyRule
+		for _, r := range w.Role().Rules {
+			if slices.Contains(r.APIGroups, "state.idtenant.dev") {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for _, typ := range []v1alpha1.StateType{"", v1alpha1.StateKubernetes} {
+		w.State = typ
+		rules := stateRules(w)
+		if len(rules) != 1 {
+			t.Fatalf("state %q: %d rules for state.idtenant.dev, want 1", typ, len(rules))
+		}
+		r := rules[0]
+		if !slices.Equal(r.APIGroups, []string{"state.idtenant.dev"}) ||
+			!slices.Equal(r.Resources, []string{"sessions", "authorizationcodes", "refreshfamilies", "revokedtokens"}) ||
+			!slices.Equal(r.Verbs, []string{"create", "get", "update", "delete"}) || len(r.ResourceNames) != 0 {
+			t.Errorf("state %q: rule = %+v", typ, r)
+		}
+	}
+	w.State = v1alpha1.StateMemory
+	if rules := stateRules(w); len(rules) != 0 {
+		t.Errorf("Memory store: the issuer needs no state records, got %+v", rules)
+	}
+}
+
+// The store is part of the pod template, so changing it rolls the issuer
+// pods (a running replica cannot swap its state store), and each value
+// reaches the issuer as its --store flag.
+func TestStoreFlagRollsPods(t *testing.T) {
+	kube := Workload{TenantName: "acme", Namespace: "identity", Image: "idtenant:1", Replicas: 1, State: v1alpha1.StateKubernetes}
+	mem := kube
+	mem.State = v1alpha1.StateMemory
+	def := kube
+	def.State = ""
+	args := func(w Workload) []string { return w.Deployment().Spec.Template.Spec.Containers[0].Args }
+	if !slices.Contains(args(kube), "--store=kubernetes") || !slices.Contains(args(mem), "--store=memory") {
+		t.Errorf("args: kubernetes %v, memory %v", args(kube), args(mem))
+	}
+	if equality.Semantic.DeepEqual(kube.Deployment().Spec.Template, mem.Deployment().Spec.Template) {
+		t.Error("changing the store does not change the pod template: the pods would keep the old store")
+	}
+	if !equality.Semantic.DeepEqual(kube.Deployment().Spec.Template, def.Deployment().Spec.Template) {
+		t.Error("the default store must render exactly as an explicit Kubernetes store (no roll on writing the default)")
 	}
 }

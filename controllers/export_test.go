@@ -1,0 +1,48 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// StateCollectorForTest drives the state collector's rounds one by one over
+// a fixed list of Tenants, which need not exist in the API server (so the
+// manager's own collector never visits their records).
+type StateCollectorForTest struct {
+	c *stateCollector
+}
+
+// NewStateCollectorForTest reads records through api and deletes them
+// through writer.
+func NewStateCollectorForTest(api client.Reader, writer client.Writer, tenants []v1alpha1.Tenant, now func() time.Time, opts StateCollection) *StateCollectorForTest {
+	return &StateCollectorForTest{c: &stateCollector{api: api, writer: writer, tenants: fixedTenants(tenants), now: now,
+		opts: opts.withDefaults(), observed: &stateObservations{}}}
+}
+
+// Round runs one round; busy says it stopped on the delete budget.
+func (s *StateCollectorForTest) Round(ctx context.Context) (busy bool, err error) { return s.c.round(ctx) }
+
+// Observed is what the last finished pass over tenant found.
+func (s *StateCollectorForTest) Observed(tenant *v1alpha1.Tenant) *v1alpha1.StateStatus {
+	return s.c.observed.get(tenant)
+}
+
+type fixedTenants []v1alpha1.Tenant
+
+func (f fixedTenants) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return errors.New("fixedTenants: Get is not supported")
+}
+
+func (f fixedTenants) List(_ context.Context, list client.ObjectList, _ ...client.ListOption) error {
+	l, ok := list.(*v1alpha1.TenantList)
+	if !ok {
+		return errors.New("fixedTenants lists Tenants only")
+	}
+	l.Items = append([]v1alpha1.Tenant(nil), f...)
+	return nil
+}

@@ -1,0 +1,48 @@
+package controllers
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// Metrics of the issuer state store, refreshed by every collection pass
+// (Tenant status is refreshed less often) and served on the manager's
+// metrics endpoint.
+var (
+	stateRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "idtenant_state_records",
+		Help: "Issuer state records of a Tenant with the Kubernetes store, by kind (Session, AuthorizationCode, RefreshFamily, RevokedToken) " +
+			"and state: live (still in force; includes revoked refresh families and redeemed codes, kept until they expire) or expired (awaiting collection).",
+	}, []string{"namespace", "tenant", "kind", "state"})
+	stateCollectedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idtenant_state_collected_total",
+		Help: "Expired issuer state records the operator deleted, by kind.",
+	}, []string{"namespace", "tenant", "kind"})
+	stateOldestExpired = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "idtenant_state_oldest_expired_seconds",
+		Help: "How long the oldest issuer state record awaiting collection has been expired; 0 when none waits.",
+	}, []string{"namespace", "tenant"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(stateRecords, stateCollectedTotal, stateOldestExpired)
+}
+
+func exportStateMetrics(tenant *v1alpha1.Tenant, tally [4]kindTally, st v1alpha1.StateStatus) {
+	for i, k := range tally {
+		name := stateKinds[i].name
+		stateRecords.WithLabelValues(tenant.Namespace, tenant.Name, name, "live").Set(float64(k.live))
+		stateRecords.WithLabelValues(tenant.Namespace, tenant.Name, name, "expired").Set(float64(k.awaiting))
+	}
+	stateOldestExpired.WithLabelValues(tenant.Namespace, tenant.Name).Set(st.OldestExpiredAge.Seconds())
+}
+
+func deleteStateMetrics(key types.NamespacedName) {
+	labels := prometheus.Labels{"namespace": key.Namespace, "tenant": key.Name}
+	stateRecords.DeletePartialMatch(labels)
+	stateCollectedTotal.DeletePartialMatch(labels)
+	stateOldestExpired.DeletePartialMatch(labels)
+}

@@ -1,0 +1,519 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// The collector deletes expired records, so it must hold delete and list;
+// create, get and update only because the issuer's Role grants them (RBAC
+// forbids granting what one does not hold). No watch: records are never
+// cached in the manager.
+// +kubebuilder:rbac:groups=state.idtenant.dev,resources=sessions;authorizationcodes;refreshfamilies;revokedtokens,verbs=get;list;create;update;delete
+
+// StateCollection tunes the collection of expired issuer state records.
+// Zero fields take the defaults.
+type StateCollection struct {
+	// Period between two passes over every Tenant's records. Default 30s.
+	Period time.Duration
+	// BusyPeriod is the pause before the next round when a round stopped
+	// because it used its whole delete budget. Default 2s.
+	BusyPeriod time.Duration
+	// Budget is the most delete requests one round sends. Default 2000.
+	Budget int
+	// PageSize is the most records one list request returns. Default 500.
+	PageSize int64
+	// Workers send a page's deletes in parallel. Default 4.
+	Workers int
+	// StatusInterval is the least time between two wakes of one Tenant's
+	// reconciler to publish changed numbers. Default 1m.
+	StatusInterval time.Duration
+}
+
+func (o StateCollection) withDefaults() StateCollection {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.Period, 30*time.Second)
+	def(&o.BusyPeriod, 2*time.Second)
+	def(&o.StatusInterval, time.Minute)
+	if o.Budget <= 0 {
+		o.Budget = 2000
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 500
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	return o
+}
+
+// stateObservations hands the collector's latest numbers to the Tenant
+// reconciler, which alone writes Tenant status.
+type stateObservations struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]stateObservation
+}
+
+type stateObservation struct {
+	uid    types.UID
+	status v1alpha1.StateStatus
+}
+
+func (s *stateObservations) set(t *v1alpha1.Tenant, st v1alpha1.StateStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[types.NamespacedName]stateObservation{}
+	}
+	s.m[client.ObjectKeyFromObject(t)] = stateObservation{uid: t.UID, status: st}
+}
+
+// get returns the latest numbers of tenant, nil before the first pass (or
+// if they belong to a deleted Tenant of the same name).
+func (s *stateObservations) get(t *v1alpha1.Tenant) *v1alpha1.StateStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.m[client.ObjectKeyFromObject(t)]
+	if !ok || o.uid != t.UID {
+		return nil
+	}
+	return o.status.DeepCopy()
+}
+
+func (s *stateObservations) forget(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+}
+
+// observeState picks up the collector's latest numbers for status.
+func (r *TenantReconciler) observeState(_ context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	if r.state != nil {
+		obs.state = r.state.get(tenant)
+	}
+	return nil
+}
+
+// stateRecord is one listed record as the collector sees it.
+type stateRecord struct {
+	obj client.Object
+	// expiredAt is when the record stopped working; zero while it works.
+	expiredAt time.Time
+	// counted: a live session, or a live (unrevoked) refresh family.
+	counted bool
+}
+
+// stateKind is one kind of state record.
+type stateKind struct {
+	// name is the Kind, as metrics label it.
+	name    string
+	newList func() client.ObjectList
+	// records classifies a listed page at now under the tenant's settings.
+	records func(list client.ObjectList, t lifetime.Tenant, now time.Time) []stateRecord
+}
+
+// over reports when a record with deadline at stopped working, zero if it
+// still works at now. A deadline is exclusive, as lifetime.Deadlines.EndAt.
+func over(at, now time.Time) time.Time {
+	if now.Before(at) {
+		return time.Time{}
+	}
+	return at
+}
+
+var stateKinds = []stateKind{
+	{name: "Session", newList: func() client.ObjectList { return &statev1alpha1.SessionList{} },
+		records: func(l client.ObjectList, t lifetime.Tenant, now time.Time) []stateRecord {
+			items := l.(*statev1alpha1.SessionList).Items
+			out := make([]stateRecord, len(items))
+			for i := range items {
+				s := &items[i]
+				// Deadlines follow the settings in force now, as the issuer's.
+				d := t.Session.DeadlinesOf(s.Spec.AuthTime.Time, s.Spec.LastActivity.Time)
+				out[i] = stateRecord{obj: s}
+				if d.EndAt(now) != lifetime.SessionActive {
+					out[i].expiredAt = d.Idle // never after Absolute: the first to pass
+				} else {
+					out[i].counted = true
+				}
+			}
+			return out
+		}},
+	{name: "AuthorizationCode", newList: func() client.ObjectList { return &statev1alpha1.AuthorizationCodeList{} },
+		records: func(l client.ObjectList, _ lifetime.Tenant, now time.Time) []stateRecord {
+			items := l.(*statev1alpha1.AuthorizationCodeList).Items
+			out := make([]stateRecord, len(items))
+			for i := range items {
+				out[i] = stateRecord{obj: &items[i], expiredAt: over(items[i].Spec.ExpiresAt.Time, now)}
+			}
+			return out
+		}},
+	{name: "RefreshFamily", newList: func() client.ObjectList { return &statev1alpha1.RefreshFamilyList{} },
+		records: func(l client.ObjectList, _ lifetime.Tenant, now time.Time) []stateRecord {
+			items := l.(*statev1alpha1.RefreshFamilyList).Items
+			out := make([]stateRecord, len(items))
+			for i := range items {
+				f := &items[i]
+				// A revoked family is kept until it expires, so that its
+				// tokens are recognised as revoked; it is not live.
+				exp := over(f.Spec.ExpiresAt.Time, now)
+				out[i] = stateRecord{obj: f, expiredAt: exp, counted: exp.IsZero() && f.Spec.RevokedAt == nil}
+			}
+			return out
+		}},
+	{name: "RevokedToken", newList: func() client.ObjectList { return &statev1alpha1.RevokedTokenList{} },
+		records: func(l client.ObjectList, _ lifetime.Tenant, now time.Time) []stateRecord {
+			items := l.(*statev1alpha1.RevokedTokenList).Items
+			out := make([]stateRecord, len(items))
+			for i := range items {
+				out[i] = stateRecord{obj: &items[i], expiredAt: over(items[i].Spec.ExpiresAt.Time, now)}
+			}
+			return out
+		}},
+}
+
+// kindTally is what a pass found of one kind.
+type kindTally struct {
+	live, counted, awaiting, collected int64
+	oldestExpired                      time.Time
+}
+
+func (k *kindTally) expired(at time.Time) {
+	k.awaiting++
+	if k.oldestExpired.IsZero() || at.Before(k.oldestExpired) {
+		k.oldestExpired = at
+	}
+}
+
+// statePass is one pass over a tenant's records, kind after kind, page
+// after page. It pauses when a round's delete budget runs out and resumes
+// in the next round from its continue token.
+type statePass struct {
+	tenant types.NamespacedName
+	uid    types.UID
+	kind   int    // index into stateKinds
+	cont   string // continue token within the kind
+	tally  [4]kindTally
+}
+
+// status sums a finished pass up at now.
+func (p *statePass) status(now time.Time) v1alpha1.StateStatus {
+	st := v1alpha1.StateStatus{LastCollectedAt: &metav1.Time{Time: now.Truncate(time.Second)}}
+	var oldest time.Time
+	for i, k := range p.tally {
+		switch stateKinds[i].name {
+		case "Session":
+			st.Sessions = k.counted
+		case "RefreshFamily":
+			st.RefreshFamilies = k.counted
+		}
+		st.AwaitingCollection += k.awaiting
+		st.Collected += k.collected
+		if !k.oldestExpired.IsZero() && (oldest.IsZero() || k.oldestExpired.Before(oldest)) {
+			oldest = k.oldestExpired
+		}
+	}
+	if !oldest.IsZero() {
+		st.OldestExpiredAge = metav1.Duration{Duration: now.Sub(oldest).Truncate(time.Second)}
+	}
+	return st
+}
+
+// stateCollector deletes expired issuer state records of every Tenant with
+// the Kubernetes store and counts what remains. It runs on the leader only.
+//
+// Records are listed from the API server, a page at a time, never through
+// the manager's cache: a tenant may hold 100,000 sessions, which must not
+// sit in the manager's memory. Each round sends at most Budget deletes, so
+// a large backlog drains over several rounds (BusyPeriod apart) instead of
+// flooding the API server; a pass over a big tenant resumes where the
+// previous round stopped. Every delete is conditional on the listed
+// resourceVersion: a session an issuer touched meanwhile is kept.
+//
+// It writes no status: it keeps its numbers in memory and wakes the Tenant
+// reconciler, which computes the whole status in one place.
+type stateCollector struct {
+	// api lists records from the API server, never a cache; writer
+	// deletes them; tenants lists Tenants (from the manager's cache).
+	api     client.Reader
+	writer  client.Writer
+	tenants client.Reader
+	now     func() time.Time
+	opts    StateCollection
+	// observed receives each finished pass; wake tells the Tenant
+	// reconciler (nil: nobody to tell).
+	observed *stateObservations
+	wake     chan<- event.TypedGenericEvent[client.Object]
+
+	// cursor is the key of the Tenant the current sweep visits next, ""
+	// at the start of a sweep; pass is a pass paused by the budget.
+	cursor string
+	pass   *statePass
+	// woken is what each Tenant's status was last told, and when.
+	woken map[types.NamespacedName]wokenWith
+	// exported are the Tenants with metric series.
+	exported map[types.NamespacedName]bool
+}
+
+type wokenWith struct {
+	status v1alpha1.StateStatus
+	at     time.Time
+}
+
+// NeedLeaderElection: one collector in the cluster.
+func (c *stateCollector) NeedLeaderElection() bool { return true }
+
+// Start implements manager.Runnable.
+func (c *stateCollector) Start(ctx context.Context) error {
+	c.opts = c.opts.withDefaults()
+	for {
+		busy, err := c.round(ctx)
+		if err != nil {
+			log.FromContext(ctx).Error(err, "collecting issuer state records; retrying next period")
+		}
+		wait := c.opts.Period
+		if busy {
+			wait = c.opts.BusyPeriod
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// round visits Tenants from the cursor on until the sweep is done or the
+// delete budget is used up; busy says the latter.
+func (c *stateCollector) round(ctx context.Context) (busy bool, err error) {
+	var list v1alpha1.TenantList
+	if err := c.tenants.List(ctx, &list); err != nil {
+		return false, fmt.Errorf("listing Tenants: %w", err)
+	}
+	var tenants []*v1alpha1.Tenant
+	present := map[types.NamespacedName]bool{}
+	for i := range list.Items {
+		t := &list.Items[i]
+		if t.DeletionTimestamp.IsZero() && lifetime.ForTenant(t).StateType == v1alpha1.StateKubernetes {
+			tenants = append(tenants, t)
+			present[client.ObjectKeyFromObject(t)] = true
+		}
+	}
+	c.forgetAllBut(present)
+	slices.SortFunc(tenants, func(a, b *v1alpha1.Tenant) int {
+		return compareKeys(client.ObjectKeyFromObject(a), client.ObjectKeyFromObject(b))
+	})
+	budget := c.opts.Budget
+	for _, t := range tenants {
+		key := client.ObjectKeyFromObject(t)
+		if c.cursor != "" && key.String() < c.cursor {
+			continue // visited earlier in this sweep
+		}
+		if c.pass == nil || c.pass.tenant != key || c.pass.uid != t.UID {
+			c.pass = &statePass{tenant: key, uid: t.UID}
+		}
+		done, err := c.collect(ctx, t, c.pass, &budget)
+		if err != nil {
+			// This tenant keeps its last numbers; the others go on.
+			log.FromContext(ctx).Error(err, "collecting issuer state records", "tenant", klog.KObj(t))
+			c.pass = nil
+			continue
+		}
+		if !done {
+			c.cursor = key.String()
+			return true, nil
+		}
+		c.publish(ctx, t, c.pass)
+		c.pass = nil
+	}
+	c.cursor = ""
+	return budget <= 0, nil
+}
+
+func compareKeys(a, b types.NamespacedName) int {
+	switch as, bs := a.String(), b.String(); {
+	case as < bs:
+		return -1
+	case as > bs:
+		return 1
+	}
+	return 0
+}
+
+// collect continues pass over tenant's records; done is false when the
+// budget ran out first.
+func (c *stateCollector) collect(ctx context.Context, tenant *v1alpha1.Tenant, pass *statePass, budget *int) (done bool, err error) {
+	eff := lifetime.ForTenant(tenant)
+	for ; pass.kind < len(stateKinds); pass.kind, pass.cont = pass.kind+1, "" {
+		kind := stateKinds[pass.kind]
+		tally := &pass.tally[pass.kind]
+		for {
+			if *budget <= 0 {
+				return false, nil
+			}
+			// A page never holds more records than the budget left, so
+			// every expired record listed can be deleted at once and a
+			// paused pass resumes exactly after the last one handled.
+			list := kind.newList()
+			err := c.api.List(ctx, list, client.InNamespace(tenant.Namespace),
+				client.MatchingLabels{statev1alpha1.TenantLabel: tenant.Name},
+				client.Limit(min(c.opts.PageSize, int64(*budget))), client.Continue(pass.cont))
+			if apierrors.IsResourceExpired(err) && pass.cont != "" {
+				// The paused listing's snapshot is gone (etcd compaction):
+				// count this kind again from the start.
+				*tally = kindTally{collected: tally.collected}
+				pass.cont = ""
+				continue
+			}
+			if err != nil {
+				return false, fmt.Errorf("listing %s records: %w", kind.name, err)
+			}
+			if err := c.collectPage(ctx, tenant, kind, kind.records(list, eff, c.now()), tally, budget); err != nil {
+				return false, err
+			}
+			if pass.cont = list.GetContinue(); pass.cont == "" {
+				break
+			}
+		}
+	}
+	return true, nil
+}
+
+// collectPage counts a page's records and deletes as many expired ones as
+// the budget allows, Workers at a time.
+func (c *stateCollector) collectPage(ctx context.Context, tenant *v1alpha1.Tenant, kind stateKind, records []stateRecord, tally *kindTally, budget *int) error {
+	var doomed []stateRecord
+	for _, r := range records {
+		switch {
+		case r.expiredAt.IsZero():
+			tally.live++
+			if r.counted {
+				tally.counted++
+			}
+		case *budget > 0:
+			*budget--
+			doomed = append(doomed, r)
+		default:
+			tally.expired(r.expiredAt)
+		}
+	}
+	results := make([]error, len(doomed))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(c.opts.Workers, len(doomed)) {
+		wg.Go(func() {
+			for i := range next {
+				obj := doomed[i].obj
+				uid, rv := obj.GetUID(), obj.GetResourceVersion()
+				results[i] = c.writer.Delete(ctx, obj, client.Preconditions{UID: &uid, ResourceVersion: &rv})
+			}
+		})
+	}
+	for i := range doomed {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	var failed []error
+	for i, err := range results {
+		switch {
+		case err == nil:
+			tally.collected++
+			stateCollectedTotal.WithLabelValues(tenant.Namespace, tenant.Name, kind.name).Inc()
+		case apierrors.IsNotFound(err):
+			// Deleted meanwhile (an issuer ended it): gone either way.
+		case apierrors.IsConflict(err):
+			// Changed since it was listed (a session touched, a family
+			// rotated): in use after all; the next pass looks again.
+			tally.live++
+			if kind.name == "Session" || kind.name == "RefreshFamily" {
+				tally.counted++
+			}
+		default:
+			tally.expired(doomed[i].expiredAt)
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("deleting %d expired %s records (first error): %w", len(failed), kind.name, failed[0])
+	}
+	return nil
+}
+
+// publish hands a finished pass to metrics and status.
+func (c *stateCollector) publish(ctx context.Context, tenant *v1alpha1.Tenant, pass *statePass) {
+	key := client.ObjectKeyFromObject(tenant)
+	now := c.now()
+	st := pass.status(now)
+	if c.exported == nil {
+		c.exported = map[types.NamespacedName]bool{}
+	}
+	c.exported[key] = true
+	exportStateMetrics(tenant, pass.tally, st)
+	if c.observed != nil {
+		c.observed.set(tenant, st)
+	}
+	if c.wake == nil {
+		return
+	}
+	if c.woken == nil {
+		c.woken = map[types.NamespacedName]wokenWith{}
+	}
+	last, seen := c.woken[key]
+	if seen && !(stateChanged(last.status, st) && now.Sub(last.at) >= c.opts.StatusInterval) {
+		return
+	}
+	select {
+	case c.wake <- event.TypedGenericEvent[client.Object]{Object: &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}:
+		c.woken[key] = wokenWith{status: st, at: now}
+	case <-ctx.Done():
+	}
+}
+
+// stateChanged reports whether status published as before would now say
+// something else worth a write: a count, or the backlog's age by a minute
+// or more. The pass time alone is not worth waking a Tenant for.
+func stateChanged(before, now v1alpha1.StateStatus) bool {
+	age := before.OldestExpiredAge.Duration - now.OldestExpiredAge.Duration
+	return before.Sessions != now.Sessions || before.RefreshFamilies != now.RefreshFamilies ||
+		before.AwaitingCollection != now.AwaitingCollection || before.Collected != now.Collected ||
+		age >= time.Minute || age <= -time.Minute
+}
+
+// forgetAllBut drops numbers and metric series of Tenants that are gone or
+// no longer use the Kubernetes store.
+func (c *stateCollector) forgetAllBut(present map[types.NamespacedName]bool) {
+	for key := range c.exported {
+		if !present[key] {
+			deleteStateMetrics(key)
+			delete(c.exported, key)
+			delete(c.woken, key)
+			if c.observed != nil {
+				c.observed.forget(key)
+			}
+		}
+	}
+	if c.pass != nil && !present[c.pass.tenant] {
+		c.pass = nil
+	}
+}

@@ -1,0 +1,53 @@
+package issuerconfig
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+func TestValidateStateKey(t *testing.T) {
+	doc := func(key []byte) *Document {
+		return &Document{APIVersion: APIVersion, StateKey: key,
+			Tenant: Object[v1alpha1.TenantSpec]{Name: "acme", Spec: v1alpha1.TenantSpec{IssuerURL: "https://id.acme.example"}}}
+	}
+	secret := strings.Repeat("k", StateKeySize)
+	cases := []struct {
+		name string
+		key  []byte
+		ok   bool
+	}{
+		{"absent", nil, true},
+		{"256 bits", []byte(secret), true},
+		{"empty but present", []byte{}, false},
+		{"128 bits", []byte(secret[:16]), false},
+		{"too long", []byte(secret + "x"), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := doc(c.key).Validate()
+			if (err == nil) != c.ok {
+				t.Fatalf("Validate() = %v, want ok=%v", err, c.ok)
+			}
+			if err != nil && (!strings.Contains(err.Error(), "stateKey") || strings.Contains(err.Error(), "kkkk")) {
+				t.Errorf("error must name stateKey and never show the key: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseStateKey(t *testing.T) {
+	// "stateKey" is base64 in JSON, as encoding/json writes []byte.
+	const base = `{"apiVersion":"issuer.idtenant.dev/v1","generation":1,"tenant":{"name":"acme","namespace":"id","spec":{"issuerURL":"https://id.acme.example"}},"tenantUID":"u-1"`
+	d, err := Parse([]byte(base + `,"stateKey":"` + strings.Repeat("A", 43) + `="}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.StateKey) != StateKeySize || d.TenantUID != "u-1" {
+		t.Errorf("parsed stateKey of %d bytes, tenantUID %q", len(d.StateKey), d.TenantUID)
+	}
+	if _, err := Parse([]byte(base + `,"stateKey":"AAAA"}`)); err == nil {
+		t.Error("a 3-byte state key was accepted")
+	}
+}

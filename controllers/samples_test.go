@@ -55,6 +55,9 @@ func TestSamples(t *testing.T) {
 	if s := tenant.Status.Effective.Session; s.InactivityTimeout.Duration != "12h" || s.AbsoluteTimeout.Seconds != 604800 {
 		t.Errorf("tenant session = %+v", s)
 	}
+	if tenant.Status.Effective.StateType != v1alpha1.StateKubernetes {
+		t.Errorf("tenant state store = %q, want Kubernetes", tenant.Status.Effective.StateType)
+	}
 
 	// The storefront is a SinglePage app: browser-flow lifetimes, and the
 	// billing API's 2h default lowered to the tenant's 1h browser ceiling.

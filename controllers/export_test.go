@@ -24,10 +24,13 @@ func NewStateCollectorForTest(api client.Reader, writer client.Writer, tenants [
 		opts: opts.withDefaults(), observed: &stateObservations{}}}
 }
 
-// Round runs one round; busy says it stopped on the delete budget.
-func (s *StateCollectorForTest) Round(ctx context.Context) (busy bool, err error) { return s.c.round(ctx) }
+// Round runs a full round; busy says the delete budget ran out and a
+// backlog is left.
+func (s *StateCollectorForTest) Round(ctx context.Context) (busy bool, err error) {
+	return s.c.round(ctx, true)
+}
 
-// Observed is what the last finished pass over tenant found.
+// Observed is what the last pass over tenant found.
 func (s *StateCollectorForTest) Observed(tenant *v1alpha1.Tenant) *v1alpha1.StateStatus {
 	return s.c.observed.get(tenant)
 }

@@ -31,8 +31,8 @@ func init() {
 	metrics.Registry.MustRegister(stateRecords, stateCollectedTotal, stateOldestExpired)
 }
 
-func exportStateMetrics(tenant *v1alpha1.Tenant, tally [4]kindTally, st v1alpha1.StateStatus) {
-	for i, k := range tally {
+func exportStateMetrics(tenant *v1alpha1.Tenant, found tally, st v1alpha1.StateStatus) {
+	for i, k := range found {
 		name := stateKinds[i].name
 		stateRecords.WithLabelValues(tenant.Namespace, tenant.Name, name, "live").Set(float64(k.live))
 		stateRecords.WithLabelValues(tenant.Namespace, tenant.Name, name, "expired").Set(float64(k.awaiting))

@@ -204,22 +204,14 @@ func (k *kindTally) expired(at time.Time) {
 	}
 }
 
-// statePass is one pass over a tenant's records, kind after kind, page
-// after page. It pauses when a round's delete budget runs out and resumes
-// in the next round from its continue token.
-type statePass struct {
-	tenant types.NamespacedName
-	uid    types.UID
-	kind   int    // index into stateKinds
-	cont   string // continue token within the kind
-	tally  [4]kindTally
-}
+// tally is what one pass over a tenant's records found, per kind.
+type tally [4]kindTally
 
-// status sums a finished pass up at now.
-func (p *statePass) status(now time.Time) v1alpha1.StateStatus {
+// status sums a pass up at now.
+func (t *tally) status(now time.Time) v1alpha1.StateStatus {
 	st := v1alpha1.StateStatus{LastCollectedAt: &metav1.Time{Time: now.Truncate(time.Second)}}
 	var oldest time.Time
-	for i, k := range p.tally {
+	for i, k := range t {
 		switch stateKinds[i].name {
 		case "Session":
 			st.Sessions = k.counted
@@ -241,13 +233,16 @@ func (p *statePass) status(now time.Time) v1alpha1.StateStatus {
 // stateCollector deletes expired issuer state records of every Tenant with
 // the Kubernetes store and counts what remains. It runs on the leader only.
 //
-// Records are listed from the API server, a page at a time, never through
-// the manager's cache: a tenant may hold 100,000 sessions, which must not
-// sit in the manager's memory. Each round sends at most Budget deletes, so
-// a large backlog drains over several rounds (BusyPeriod apart) instead of
-// flooding the API server; a pass over a big tenant resumes where the
-// previous round stopped. Every delete is conditional on the listed
-// resourceVersion: a session an issuer touched meanwhile is kept.
+// Every Period, a pass over each such Tenant lists its records from the
+// API server, a page at a time, never through the manager's cache (a
+// tenant may hold 100,000 sessions, which must not sit in the manager's
+// memory), counts them and deletes the expired ones. Every delete is
+// conditional on the listed resourceVersion: a session an issuer touched
+// meanwhile is kept. A round sends at most Budget deletes; expired records
+// beyond it are counted as awaiting collection, and the Tenants left with
+// such a backlog get another pass BusyPeriod later, so a large backlog
+// drains over several rounds instead of flooding the API server. Which
+// Tenant spends the budget first rotates from round to round.
 //
 // It writes no status: it keeps its numbers in memory and wakes the Tenant
 // reconciler, which computes the whole status in one place.
@@ -259,15 +254,15 @@ type stateCollector struct {
 	tenants client.Reader
 	now     func() time.Time
 	opts    StateCollection
-	// observed receives each finished pass; wake tells the Tenant
+	// observed receives each pass's numbers; wake tells the Tenant
 	// reconciler (nil: nobody to tell).
 	observed *stateObservations
 	wake     chan<- event.TypedGenericEvent[client.Object]
 
-	// cursor is the key of the Tenant the current sweep visits next, ""
-	// at the start of a sweep; pass is a pass paused by the budget.
-	cursor string
-	pass   *statePass
+	// rotation picks the Tenant that spends the budget first.
+	rotation int
+	// backlog are the Tenants whose last pass left expired records.
+	backlog map[types.NamespacedName]bool
 	// woken is what each Tenant's status was last told, and when.
 	woken map[types.NamespacedName]wokenWith
 	// exported are the Tenants with metric series.
@@ -282,16 +277,23 @@ type wokenWith struct {
 // NeedLeaderElection: one collector in the cluster.
 func (c *stateCollector) NeedLeaderElection() bool { return true }
 
-// Start implements manager.Runnable.
+// Start implements manager.Runnable: a full round every Period, and a
+// round over the Tenants left with a backlog BusyPeriod after a round that
+// used its whole budget.
 func (c *stateCollector) Start(ctx context.Context) error {
 	c.opts = c.opts.withDefaults()
+	full := true
+	nextFull := time.Now()
 	for {
-		busy, err := c.round(ctx)
+		busy, err := c.round(ctx, full)
 		if err != nil {
 			log.FromContext(ctx).Error(err, "collecting issuer state records; retrying next period")
 		}
-		wait := c.opts.Period
-		if busy {
+		if full {
+			nextFull = time.Now().Add(c.opts.Period)
+		}
+		wait := time.Until(nextFull)
+		if busy && c.opts.BusyPeriod < wait {
 			wait = c.opts.BusyPeriod
 		}
 		select {
@@ -299,12 +301,14 @@ func (c *stateCollector) Start(ctx context.Context) error {
 			return nil
 		case <-time.After(wait):
 		}
+		full = !time.Now().Before(nextFull)
 	}
 }
 
-// round visits Tenants from the cursor on until the sweep is done or the
-// delete budget is used up; busy says the latter.
-func (c *stateCollector) round(ctx context.Context) (busy bool, err error) {
+// round makes a pass over every Tenant with the Kubernetes store (full) or
+// over those left with a backlog; busy says the delete budget ran out and
+// a backlog is left.
+func (c *stateCollector) round(ctx context.Context, full bool) (busy bool, err error) {
 	var list v1alpha1.TenantList
 	if err := c.tenants.List(ctx, &list); err != nil {
 		return false, fmt.Errorf("listing Tenants: %w", err)
@@ -314,39 +318,39 @@ func (c *stateCollector) round(ctx context.Context) (busy bool, err error) {
 	for i := range list.Items {
 		t := &list.Items[i]
 		if t.DeletionTimestamp.IsZero() && lifetime.ForTenant(t).StateType == v1alpha1.StateKubernetes {
-			tenants = append(tenants, t)
 			present[client.ObjectKeyFromObject(t)] = true
+			if full || c.backlog[client.ObjectKeyFromObject(t)] {
+				tenants = append(tenants, t)
+			}
 		}
 	}
 	c.forgetAllBut(present)
+	if len(tenants) == 0 {
+		return false, nil
+	}
 	slices.SortFunc(tenants, func(a, b *v1alpha1.Tenant) int {
 		return compareKeys(client.ObjectKeyFromObject(a), client.ObjectKeyFromObject(b))
 	})
+	c.rotation++
+	first := c.rotation % len(tenants)
+	tenants = slices.Concat(tenants[first:], tenants[:first])
+	if c.backlog == nil {
+		c.backlog = map[types.NamespacedName]bool{}
+	}
 	budget := c.opts.Budget
 	for _, t := range tenants {
 		key := client.ObjectKeyFromObject(t)
-		if c.cursor != "" && key.String() < c.cursor {
-			continue // visited earlier in this sweep
-		}
-		if c.pass == nil || c.pass.tenant != key || c.pass.uid != t.UID {
-			c.pass = &statePass{tenant: key, uid: t.UID}
-		}
-		done, err := c.collect(ctx, t, c.pass, &budget)
+		found, err := c.collect(ctx, t, &budget)
 		if err != nil {
 			// This tenant keeps its last numbers; the others go on.
 			log.FromContext(ctx).Error(err, "collecting issuer state records", "tenant", klog.KObj(t))
-			c.pass = nil
 			continue
 		}
-		if !done {
-			c.cursor = key.String()
-			return true, nil
-		}
-		c.publish(ctx, t, c.pass)
-		c.pass = nil
+		st := c.publish(ctx, t, found)
+		c.backlog[key] = st.AwaitingCollection > 0
+		busy = busy || (budget <= 0 && st.AwaitingCollection > 0)
 	}
-	c.cursor = ""
-	return budget <= 0, nil
+	return busy, nil
 }
 
 func compareKeys(a, b types.NamespacedName) int {
@@ -359,47 +363,33 @@ func compareKeys(a, b types.NamespacedName) int {
 	return 0
 }
 
-// collect continues pass over tenant's records; done is false when the
-// budget ran out first.
-func (c *stateCollector) collect(ctx context.Context, tenant *v1alpha1.Tenant, pass *statePass, budget *int) (done bool, err error) {
+// collect makes one pass over tenant's records: it counts every one and
+// deletes expired ones while the budget lasts.
+func (c *stateCollector) collect(ctx context.Context, tenant *v1alpha1.Tenant, budget *int) (tally, error) {
+	var found tally
 	eff := lifetime.ForTenant(tenant)
-	for ; pass.kind < len(stateKinds); pass.kind, pass.cont = pass.kind+1, "" {
-		kind := stateKinds[pass.kind]
-		tally := &pass.tally[pass.kind]
+	for i, kind := range stateKinds {
+		cont := ""
 		for {
-			if *budget <= 0 {
-				return false, nil
-			}
-			// A page never holds more records than the budget left, so
-			// every expired record listed can be deleted at once and a
-			// paused pass resumes exactly after the last one handled.
 			list := kind.newList()
-			err := c.api.List(ctx, list, client.InNamespace(tenant.Namespace),
+			if err := c.api.List(ctx, list, client.InNamespace(tenant.Namespace),
 				client.MatchingLabels{statev1alpha1.TenantLabel: tenant.Name},
-				client.Limit(min(c.opts.PageSize, int64(*budget))), client.Continue(pass.cont))
-			if apierrors.IsResourceExpired(err) && pass.cont != "" {
-				// The paused listing's snapshot is gone (etcd compaction):
-				// count this kind again from the start.
-				*tally = kindTally{collected: tally.collected}
-				pass.cont = ""
-				continue
+				client.Limit(c.opts.PageSize), client.Continue(cont)); err != nil {
+				return found, fmt.Errorf("listing %s records: %w", kind.name, err)
 			}
-			if err != nil {
-				return false, fmt.Errorf("listing %s records: %w", kind.name, err)
+			if err := c.collectPage(ctx, tenant, kind, kind.records(list, eff, c.now()), &found[i], budget); err != nil {
+				return found, err
 			}
-			if err := c.collectPage(ctx, tenant, kind, kind.records(list, eff, c.now()), tally, budget); err != nil {
-				return false, err
-			}
-			if pass.cont = list.GetContinue(); pass.cont == "" {
+			if cont = list.GetContinue(); cont == "" {
 				break
 			}
 		}
 	}
-	return true, nil
+	return found, nil
 }
 
 // collectPage counts a page's records and deletes as many expired ones as
-// the budget allows, Workers at a time.
+// the budget allows, Workers at a time; the others await the next pass.
 func (c *stateCollector) collectPage(ctx context.Context, tenant *v1alpha1.Tenant, kind stateKind, records []stateRecord, tally *kindTally, budget *int) error {
 	var doomed []stateRecord
 	for _, r := range records {
@@ -460,34 +450,35 @@ func (c *stateCollector) collectPage(ctx context.Context, tenant *v1alpha1.Tenan
 	return nil
 }
 
-// publish hands a finished pass to metrics and status.
-func (c *stateCollector) publish(ctx context.Context, tenant *v1alpha1.Tenant, pass *statePass) {
+// publish hands a pass's numbers to metrics and status, and returns them.
+func (c *stateCollector) publish(ctx context.Context, tenant *v1alpha1.Tenant, found tally) v1alpha1.StateStatus {
 	key := client.ObjectKeyFromObject(tenant)
 	now := c.now()
-	st := pass.status(now)
+	st := found.status(now)
 	if c.exported == nil {
 		c.exported = map[types.NamespacedName]bool{}
 	}
 	c.exported[key] = true
-	exportStateMetrics(tenant, pass.tally, st)
+	exportStateMetrics(tenant, found, st)
 	if c.observed != nil {
 		c.observed.set(tenant, st)
 	}
 	if c.wake == nil {
-		return
+		return st
 	}
 	if c.woken == nil {
 		c.woken = map[types.NamespacedName]wokenWith{}
 	}
 	last, seen := c.woken[key]
 	if seen && !(stateChanged(last.status, st) && now.Sub(last.at) >= c.opts.StatusInterval) {
-		return
+		return st
 	}
 	select {
 	case c.wake <- event.TypedGenericEvent[client.Object]{Object: &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}:
 		c.woken[key] = wokenWith{status: st, at: now}
 	case <-ctx.Done():
 	}
+	return st
 }
 
 // stateChanged reports whether status published as before would now say
@@ -508,12 +499,10 @@ func (c *stateCollector) forgetAllBut(present map[types.NamespacedName]bool) {
 			deleteStateMetrics(key)
 			delete(c.exported, key)
 			delete(c.woken, key)
+			delete(c.backlog, key)
 			if c.observed != nil {
 				c.observed.forget(key)
 			}
 		}
-	}
-	if c.pass != nil && !present[c.pass.tenant] {
-		c.pass = nil
 	}
 }

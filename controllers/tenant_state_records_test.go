@@ -89,14 +89,14 @@ func TestStateRecordsClassify(t *testing.T) {
 	}
 }
 
-func TestStatePassStatus(t *testing.T) {
+func TestTallyStatus(t *testing.T) {
 	now := time.Date(2026, 11, 27, 9, 0, 0, 500, time.UTC)
-	p := statePass{tally: [4]kindTally{
+	p := tally{
 		{live: 5, counted: 5, awaiting: 1, collected: 10, oldestExpired: now.Add(-90 * time.Second)},
 		{live: 2, awaiting: 3, collected: 1, oldestExpired: now.Add(-time.Hour)},
 		{live: 4, counted: 3, collected: 2},
 		{},
-	}}
+	}
 	st := p.status(now)
 	if st.Sessions != 5 || st.RefreshFamilies != 3 || st.AwaitingCollection != 4 || st.Collected != 13 {
 		t.Errorf("counts = %+v", st)
@@ -104,7 +104,7 @@ func TestStatePassStatus(t *testing.T) {
 	if st.OldestExpiredAge.Duration != time.Hour || !st.LastCollectedAt.Time.Equal(now.Truncate(time.Second)) {
 		t.Errorf("oldest expired age %v at %v", st.OldestExpiredAge.Duration, st.LastCollectedAt)
 	}
-	if empty := (&statePass{}).status(now); empty.OldestExpiredAge.Duration != 0 {
+	if empty := (&tally{}).status(now); empty.OldestExpiredAge.Duration != 0 {
 		t.Errorf("no backlog, but oldest expired age %v", empty.OldestExpiredAge.Duration)
 	}
 }

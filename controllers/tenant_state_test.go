@@ -171,7 +171,9 @@ func (r records) meta(name string) metav1.ObjectMeta {
 	return m
 }
 
-func (r records) at(d time.Duration) metav1.Time { return metav1.NewTime(r.now.Add(d).Truncate(time.Second)) }
+func (r records) at(d time.Duration) metav1.Time {
+	return metav1.NewTime(r.now.Add(d).Truncate(time.Second))
+}
 
 // session is live when lastActivity is recent (the tests' tenants idle out
 // after 1h).

@@ -31,8 +31,9 @@ import (
 type StateCollection struct {
 	// Period between two passes over every Tenant's records. Default 30s.
 	Period time.Duration
-	// BusyPeriod is the pause before the next round when a round stopped
-	// because it used its whole delete budget. Default 2s.
+	// BusyPeriod is the pause after a round that used its whole delete
+	// budget before another round over the Tenants it left with a
+	// backlog. Default 2s.
 	BusyPeriod time.Duration
 	// Budget is the most delete requests one round sends. Default 2000.
 	Budget int

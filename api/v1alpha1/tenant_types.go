@@ -315,13 +315,13 @@ type TenantStatus struct {
 }
 
 // StateStatus is what the operator found in a tenant's Kubernetes state
-// store on its last full pass over the tenant's records. The operator
-// lists and collects the records periodically (every 30s by default) and
+// store on its last pass over the tenant's records. The operator counts
+// the records and deletes the expired ones every 30s (by default), and
 // refreshes this status when the numbers change, at most about once a
 // minute; the idtenant_state_* metrics follow every pass. A large backlog
-// is deleted a bounded number of records at a time, so that the API server
-// is never flooded; the numbers are refreshed when a pass over all the
-// tenant's records completes.
+// is deleted a bounded number of records per round (2000 by default,
+// rounds a few seconds apart) so that the API server is never flooded;
+// awaitingCollection shows what is left meanwhile.
 type StateStatus struct {
 	// sessions counts live single-sign-on sessions: users who can get
 	// tokens without typing a password, under the session timeouts in

@@ -309,19 +309,19 @@ type TenantStatus struct {
 	// state counts the issuer's stored state and reports its garbage
 	// collection. Present with the Kubernetes state store only (the
 	// operator cannot see into an issuer's memory), once the operator
-	// has counted the tenant's records.
+	// has counted the tenant's records. The operator counts them and
+	// deletes the expired ones every 30s (by default) and refreshes this
+	// when the numbers change, at most about once a minute; the
+	// idtenant_state_* metrics follow every pass. A large backlog is
+	// deleted at most 2000 records per round, rounds a few seconds apart,
+	// so that the API server is never flooded; awaitingCollection shows
+	// what is left meanwhile.
 	// +optional
 	State *StateStatus `json:"state,omitempty"`
 }
 
 // StateStatus is what the operator found in a tenant's Kubernetes state
-// store on its last pass over the tenant's records. The operator counts
-// the records and deletes the expired ones every 30s (by default), and
-// refreshes this status when the numbers change, at most about once a
-// minute; the idtenant_state_* metrics follow every pass. A large backlog
-// is deleted a bounded number of records per round (2000 by default,
-// rounds a few seconds apart) so that the API server is never flooded;
-// awaitingCollection shows what is left meanwhile.
+// store on its last pass over the tenant's records.
 type StateStatus struct {
 	// sessions counts live single-sign-on sessions: users who can get
 	// tokens without typing a password, under the session timeouts in

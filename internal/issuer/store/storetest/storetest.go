@@ -124,6 +124,20 @@ func conformance[T any]() []struct {
 			got.Value = k.full
 			equal(t, "second Update's value", mustUpdate(t, tb, got).Value, k.full)
 		}},
+		{"UpdateUnchangedValueIsAWrite", func(t *testing.T, tb store.Table[T], k kind[T]) {
+			// Writing back the value read still moves the version (a backend
+			// must not skip a write that changes nothing), so two callers
+			// doing so at one version cannot both win.
+			key := newKey(t, k.name)
+			rec := mustCreate(t, tb, key, k.full)
+			upd := mustUpdate(t, tb, rec)
+			if upd.Version == rec.Version {
+				t.Fatalf("Update of an unchanged value kept version %q", rec.Version)
+			}
+			if _, err := tb.Update(t.Context(), rec); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("second unchanged Update at the old version: %v, want ErrConflict", err)
+			}
+		}},
 		{"UpdateStaleConflicts", func(t *testing.T, tb store.Table[T], k kind[T]) {
 			key := newKey(t, k.name)
 			stale := mustCreate(t, tb, key, k.full)
@@ -211,7 +225,10 @@ func conformance[T any]() []struct {
 					}
 					// Every racer has read the same version before any writes.
 					start.Wait()
-					rec.Value = k.changed
+					// Half write the value back unchanged, half change it.
+					if i%2 == 1 {
+						rec.Value = k.changed
+					}
 					wins[i], errs[i] = tb.Update(t.Context(), rec)
 				})
 			}

@@ -31,7 +31,7 @@ var k8s client.Client
 // kubelet runs the issuer processes; tests find and kill replicas with it.
 var kubelet *dev.Kubelet
 
-// apiServer is the control plane's address (host:port), to find its process.
+// apiServer is the control plane's URL, to find its process.
 var apiServer string
 
 // clockOffset moves the manager's clock (key rotation) forward; the issuer
@@ -102,7 +102,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	apiServer = strings.TrimPrefix(cp.Config.Host, "https://")
+	apiServer = cp.Config.Host
+	if !strings.Contains(apiServer, "://") {
+		apiServer = "https://" + apiServer
+	}
 	kubelet = &dev.Kubelet{Client: k8s, Config: cp.Config, Binary: binary, Dir: filepath.Join(dir, "pods"), Log: ctrl.Log.WithName("kubelet")}
 	kubeletDone := make(chan struct{})
 	go func() { defer close(kubeletDone); _ = kubelet.Run(ctx) }()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,25 +29,39 @@ import (
 	"github.com/idtenant/idtenant/internal/render"
 )
 
-// webLogin signs the browser in to the back office (a confidential web
-// application with refresh tokens) and returns its tokens.
-func (s *shop) webLogin(t testing.TB, b *browser, prompt string) (*oauth2.Token, url.Values) {
+// webConfig is the back office's OAuth configuration (a confidential web
+// application with refresh tokens).
+func (s *shop) webConfig(t testing.TB) oauth2.Config {
 	t.Helper()
-	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, s.issuer)
+	provider, err := oidc.NewProvider(context.Background(), s.issuer)
 	must(t, err)
 	id, secret := clientSecret(t, s.ns, s.web.Name)
-	cfg := oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: provider.Endpoint(),
+	return oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: provider.Endpoint(),
 		RedirectURL: string(s.web.Spec.RedirectURIs[0]), Scopes: []string{oidc.ScopeOpenID, "orders:read"}}
+}
+
+// webAuthorize runs the browser part of the back office's sign-in and
+// returns what the issuer sends back to the application.
+func (s *shop) webAuthorize(t testing.TB, b *browser, prompt string) url.Values {
+	t.Helper()
+	cfg := s.webConfig(t)
 	opts := []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("audience", s.orders.Spec.Audience)}
 	if prompt != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("prompt", prompt))
 	}
-	back := b.authorize(t, cfg.AuthCodeURL("st", opts...))
+	return b.authorize(t, cfg.AuthCodeURL("st", opts...))
+}
+
+// webLogin signs the browser in to the back office and returns its tokens
+// (nil when the issuer answered with an error, in back).
+func (s *shop) webLogin(t testing.TB, b *browser, prompt string) (*oauth2.Token, url.Values) {
+	t.Helper()
+	back := s.webAuthorize(t, b, prompt)
 	if back.Get("code") == "" {
 		return nil, back
 	}
-	tok, err := cfg.Exchange(ctx, back.Get("code"))
+	cfg := s.webConfig(t)
+	tok, err := cfg.Exchange(context.Background(), back.Get("code"))
 	must(t, err)
 	return tok, back
 }
@@ -149,12 +162,7 @@ func TestReplicasShareState(t *testing.T) {
 
 	// A code issued at A (the browser talks to the issuer URL, which is
 	// replica A), redeemed at B.
-	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, s.issuer)
-	must(t, err)
-	id, secret := clientSecret(t, s.ns, s.web.Name)
-	cfg := oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: provider.Endpoint(),
-		RedirectURL: string(s.web.Spec.RedirectURIs[0]), Scopes: []string{oidc.ScopeOpenID, "orders:read"}}
+	cfg := s.webConfig(t)
 	code := func() string {
 		back := newBrowser(t, s.issuer).authorize(t, cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("audience", s.orders.Spec.Audience)))
 		g.Expect(back.Get("code")).NotTo(BeEmpty(), "%v", back)
@@ -226,8 +234,7 @@ func TestUserChangesEndSessions(t *testing.T) {
 	must(t, err)
 	setUsers("alice@acme.test:" + string(newHash) + "\n")
 	eventually(t, func(g Gomega) {
-		_, back := s.webLogin(t, b, "none")
-		g.Expect(back.Get("error")).To(Equal("login_required"), "prompt=none after a password change")
+		g.Expect(s.webAuthorize(t, b, "none").Get("error")).To(Equal("login_required"), "prompt=none after a password change")
 	})
 	status, body, _ := s.post(t, s.issuer, "/oauth/token", refreshForm(tok.RefreshToken))
 	g.Expect(status).To(Equal(http.StatusBadRequest), "refresh after a password change: %v", body)
@@ -237,8 +244,7 @@ func TestUserChangesEndSessions(t *testing.T) {
 	tok, _ = s.webLogin(t, b2, "")
 	setUsers("bob@acme.test:" + aliceHash + "\n")
 	eventually(t, func(g Gomega) {
-		_, back := s.webLogin(t, b2, "none")
-		g.Expect(back.Get("error")).To(Equal("login_required"), "prompt=none after the user was removed")
+		g.Expect(s.webAuthorize(t, b2, "none").Get("error")).To(Equal("login_required"), "prompt=none after the user was removed")
 	})
 	status, body, _ = s.post(t, s.issuer, "/oauth/token", refreshForm(tok.RefreshToken))
 	g.Expect(status).To(Equal(http.StatusBadRequest), "refresh after the user was removed: %v", body)
@@ -304,8 +310,9 @@ func TestAnonymousFloodCreatesNothing(t *testing.T) {
 
 // apiServerPID finds the kube-apiserver process of the test control plane.
 func apiServerPID(t testing.TB) int {
-	_, port, err := net.SplitHostPort(apiServer)
+	u, err := url.Parse(apiServer)
 	must(t, err)
+	port := u.Port()
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		data, err := os.ReadFile(p)
@@ -318,7 +325,7 @@ func apiServerPID(t testing.TB) int {
 			return pid
 		}
 	}
-	t.Skip("kube-apiserver process not found")
+	t.Fatalf("kube-apiserver process with --secure-port=%s not found", port)
 	return 0
 }
 

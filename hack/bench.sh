@@ -37,6 +37,22 @@ echo "$out" | awk '/^Benchmark/ {
   printf "%-50s %10s %12s %7s %14s %10s %11s %11s %16s\n", name, tps, raw, ratio, ius, cpu, gen, share, lat
 }'
 
+# Issuer state: the memory store against the Kubernetes store (a real
+# kube-apiserver and etcd on this machine), in one run.
+echo
+echo "issuer state (memory vs Kubernetes store, API server on this machine):"
+printf '%-46s %12s %14s %14s %14s\n' benchmark refresh/s µs/roundtrip objects/session bytes/session
+(cd internal/issuer && "$bin" -test.run '^$' -test.bench 'BenchmarkState' -test.benchtime "$BENCHTIME") | awk '/^Benchmark/ {
+  name=$1; sub(/-[0-9]+$/, "", name); rps=""; rt=""; obj=""; by="";
+  for (i = 3; i < NF; i++) {
+    if ($(i+1) == "refresh/s") rps=$i;
+    if ($(i+1) == "µs/roundtrip") rt=$i;
+    if ($(i+1) == "objects/session") obj=$i;
+    if ($(i+1) == "bytes/session") by=$i;
+  }
+  printf "%-46s %12s %14s %14s %14s\n", name, rps, rt, obj, by
+}'
+
 # Operator benchmarks: a real control plane, the manager and issuer processes
 # (internal/e2e). Apply-to-served latency over 50 changes, and tenants with
 # 1000 and 5000 Applications. Set SCALE=0 to skip the (minutes-long) scale run.

@@ -27,8 +27,8 @@ type kubeSource struct {
 	config    *rest.Config
 	namespace string
 	secrets   *follow.Secrets
-	leases  *follow.Leases
-	log     *slog.Logger
+	leases    *follow.Leases
+	log       *slog.Logger
 }
 
 // newKubeSource connects with the pod's ServiceAccount (in-cluster, or

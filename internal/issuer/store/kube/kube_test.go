@@ -75,15 +75,41 @@ func issuerEnv(tb testing.TB) (ns string, cfg *rest.Config) {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "issuer-state"},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "issuer", Namespace: ns}},
 	}))
-	cfg = rest.CopyConfig(adminCfg)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: serviceAccountUser(ns),
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+	// The API server's authorizer learns of the binding through an
+	// informer: wait until it has, or the first request may be refused.
+	deadline := time.Now().Add(10 * time.Second)
+	for !allowed(tb, ns, "delete", "revokedtokens") {
+		if time.Now().After(deadline) {
+			tb.Fatal("the issuer's Role is not in force after 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	cfg = rest.CopyConfig(adminCfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(ns), Groups: serviceAccountGroups(ns)}
 	return ns, cfg
 }
 
 func serviceAccountUser(ns string) string { return "system:serviceaccount:" + ns + ":issuer" }
+
+func serviceAccountGroups(ns string) []string {
+	return []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}
+}
+
+// allowed asks the API server whether the issuer's ServiceAccount in ns
+// may verb the state resource res.
+func allowed(tb testing.TB, ns, verb, res string) bool {
+	tb.Helper()
+	sar, err := admin.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
+		Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: serviceAccountUser(ns), Groups: serviceAccountGroups(ns),
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: ns, Verb: verb, Group: statev1.GroupVersion.Group, Resource: res,
+			},
+		},
+	}, metav1.CreateOptions{})
+	must(tb, err)
+	return sar.Status.Allowed
+}
 
 func issuerStore(tb testing.TB) (*kube.Store, string, types.UID) {
 	tb.Helper()
@@ -111,18 +137,8 @@ func TestIdentityIsLeastPrivileged(t *testing.T) {
 			"create": true, "get": true, "update": true, "delete": true,
 			"list": false, "watch": false, "patch": false, "deletecollection": false,
 		} {
-			sar, err := admin.AuthorizationV1().SubjectAccessReviews().Create(t.Context(), &authorizationv1.SubjectAccessReview{
-				Spec: authorizationv1.SubjectAccessReviewSpec{
-					User:   serviceAccountUser(ns),
-					Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
-					ResourceAttributes: &authorizationv1.ResourceAttributes{
-						Namespace: ns, Verb: verb, Group: statev1.GroupVersion.Group, Resource: res,
-					},
-				},
-			}, metav1.CreateOptions{})
-			must(t, err)
-			if sar.Status.Allowed != want {
-				t.Errorf("%s %s allowed = %v, want %v", verb, res, sar.Status.Allowed, want)
+			if got := allowed(t, ns, verb, res); got != want {
+				t.Errorf("%s %s allowed = %v, want %v", verb, res, got, want)
 			}
 		}
 	}
@@ -226,7 +242,8 @@ func TestObjects(t *testing.T) {
 		}
 	}
 
-	// An Update keeps the metadata as documented and marks the write.
+	// An Update keeps the metadata as documented, marks the write and
+	// drops managedFields.
 	rec, err := s.Families().Get(ctx, keys["refreshfamilies"])
 	must(t, err)
 	rec.Value.LastUsed = t0.Add(time.Minute)
@@ -238,7 +255,8 @@ func TestObjects(t *testing.T) {
 	var obj statev1.RefreshFamily
 	must(t, json.Unmarshal(raw, &obj))
 	if obj.ResourceVersion != upd.Version || obj.Labels[statev1.TenantLabel] != tenant ||
-		len(obj.OwnerReferences) != 1 || obj.OwnerReferences[0].UID != uid || obj.Annotations[kube.WriteAnnotation] == "" {
+		len(obj.OwnerReferences) != 1 || obj.OwnerReferences[0].UID != uid || obj.Annotations[kube.WriteAnnotation] == "" ||
+		len(obj.ManagedFields) != 0 {
 		t.Errorf("after Update: %+v", obj.ObjectMeta)
 	}
 }

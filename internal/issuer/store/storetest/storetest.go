@@ -11,6 +11,8 @@
 //     sub-second precision.
 //   - A zero time in an optional field reads back as the zero time.
 //   - An empty slice may read back as nil; the suite stores nil.
+//   - An Update is a write even when the value is unchanged: the version
+//     moves, so two callers writing back what they read cannot both win.
 //   - Every case uses its own keys, so a backend may share one store (one
 //     namespace, one database) across cases.
 package storetest
@@ -486,4 +488,3 @@ func Samples(t0 time.Time) (store.Session, store.Code, store.RefreshFamily, stor
 	t0 = t0.UTC().Truncate(time.Second)
 	return sessionKind(t0).full, codeKind(t0).full, familyKind(t0).full, revocationKind(t0).full
 }
-

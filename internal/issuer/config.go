@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -35,6 +36,10 @@ type config struct {
 	// password hash, keyed): a session or refresh family whose fingerprint
 	// no longer matches belongs to a removed user or an old password.
 	fingerprints map[string]string
+	// dummyCost is the bcrypt cost compared against for unknown usernames:
+	// the cost most users' hashes have, so an unknown user takes as long as
+	// a known one with a wrong password.
+	dummyCost int
 	// stateKey derives record keys, seals pending requests and derives
 	// refresh token successors (see state.go).
 	stateKey  []byte
@@ -116,8 +121,15 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 	if len(c.stateKey) == 0 {
 		c.stateKey = fallbackStateKey
 	}
+	costs := map[int]int{}
+	c.dummyCost = bcrypt.DefaultCost
 	for _, u := range doc.Users {
 		c.users[u.Username] = []byte(u.PasswordHash)
+		if cost, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil {
+			if costs[cost]++; costs[cost] > costs[c.dummyCost] || (costs[cost] == costs[c.dummyCost] && cost > c.dummyCost) {
+				c.dummyCost = cost
+			}
+		}
 		c.fingerprints[u.Username] = base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeUser, u.Username, u.PasswordHash)[:18])
 	}
 	if c.discovery, err = json.Marshal(c.discoveryDocument()); err != nil {

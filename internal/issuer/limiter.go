@@ -1,18 +1,34 @@
 package issuer
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
 
-// loginLimiter slows down password guessing per username: after
-// freeFailures consecutive failures, each further attempt must wait a delay
-// that doubles with every failure, up to maxDelay. A success clears the
-// record. It keys on the username typed, known or not, so it behaves the
-// same for both and reveals nothing about who exists.
+// loginLimiter bounds password guessing without handing anyone a way to
+// lock a user out:
+//
+//   - per (username, client address): freeFailures failures, then each
+//     attempt waits a delay that doubles up to 15 minutes. Failures from one
+//     address never slow the same user down anywhere else.
+//   - per client address, whatever the usernames: a spray of guesses over
+//     many accounts from one address is slowed down after 50 failures (up
+//     to 5 minutes), and it may run at most two password checks at once,
+//     so one address cannot occupy every core with bcrypt.
+//   - per sign-in request (a sealed authorization request): at most
+//     maxAttemptsPerRequest password checks, then the user starts over
+//     from the application.
+//
+// Usernames are keyed as typed, known or not, so the limiter behaves the
+// same for both and reveals nothing about who exists. The table is bounded:
+// when full it drops records whose delay is over, then those below any
+// lockout threshold, then the oldest tenth — never everything at once.
 type loginLimiter struct {
-	mu sync.Mutex
-	m  map[string]failures
+	mu       sync.Mutex
+	entries  map[string]failures
+	inflight map[string]int
+	max      int
 }
 
 type failures struct {
@@ -20,65 +36,142 @@ type failures struct {
 	last  time.Time
 }
 
+type limitPolicy struct {
+	free       int
+	first, max time.Duration
+}
+
+var (
+	perUserAddress = limitPolicy{free: freeFailures, first: time.Second, max: 15 * time.Minute}
+	perAddress     = limitPolicy{free: 50, first: time.Second, max: 5 * time.Minute}
+)
+
 const (
 	freeFailures = 5
-	firstDelay   = time.Second
-	maxDelay     = 15 * time.Minute
-	// maxTracked bounds memory under a spray of random usernames; old
-	// records are dropped first.
+	// maxAttemptsPerRequest bounds the password checks one sign-in request
+	// gets, successful or not.
+	maxAttemptsPerRequest = 10
+	// maxInflightPerAddress bounds concurrent bcrypt work per address.
+	maxInflightPerAddress = 2
+	// maxTracked bounds memory under a spray of random usernames.
 	maxTracked = 100_000
 )
 
-func newLoginLimiter() *loginLimiter { return &loginLimiter{m: map[string]failures{}} }
+func newLoginLimiter() *loginLimiter {
+	return &loginLimiter{entries: map[string]failures{}, inflight: map[string]int{}, max: maxTracked}
+}
 
-// wait returns how long user must still wait before the next attempt.
-func (l *loginLimiter) wait(user string, now time.Time) time.Duration {
+func userKey(user, addr string) string { return "u\x00" + user + "\x00" + addr }
+func addrKey(addr string) string       { return "a\x00" + addr }
+func requestKey(req string) string     { return "r\x00" + req }
+
+// verdict is what the limiter decided about one password attempt.
+type verdict struct {
+	// wait > 0: refuse, try again after it.
+	wait time.Duration
+	// exhausted: this sign-in request has used its attempts.
+	exhausted bool
+	// release must be called after the password check when admitted.
+	release func()
+}
+
+// admit decides whether a password attempt for user from addr, within the
+// sign-in request req (a digest), may be checked now.
+func (l *loginLimiter) admit(user, addr, req string, now time.Time) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f, ok := l.m[user]
-	if !ok || f.count < freeFailures {
+	if l.entries[requestKey(req)].count >= maxAttemptsPerRequest {
+		return verdict{exhausted: true}
+	}
+	wait := max(l.delayLocked(userKey(user, addr), perUserAddress, now), l.delayLocked(addrKey(addr), perAddress, now))
+	if wait > 0 {
+		return verdict{wait: wait}
+	}
+	if l.inflight[addr] >= maxInflightPerAddress {
+		return verdict{wait: time.Second}
+	}
+	l.inflight[addr]++
+	l.bumpLocked(requestKey(req), now)
+	return verdict{release: func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.inflight[addr]--; l.inflight[addr] <= 0 {
+			delete(l.inflight, addr)
+		}
+	}}
+}
+
+func (l *loginLimiter) delayLocked(key string, p limitPolicy, now time.Time) time.Duration {
+	f, ok := l.entries[key]
+	if !ok || f.count < p.free {
 		return 0
 	}
-	until := f.last.Add(delayAfter(f.count))
-	if now.Before(until) {
+	if until := f.last.Add(p.delayAfter(f.count)); now.Before(until) {
 		return until.Sub(now)
 	}
 	return 0
 }
 
-func delayAfter(count int) time.Duration {
-	shift := count - freeFailures
+func (p limitPolicy) delayAfter(count int) time.Duration {
+	shift := count - p.free
 	if shift > 20 {
-		return maxDelay
+		return p.max
 	}
-	d := firstDelay << shift
-	if d > maxDelay {
-		return maxDelay
-	}
-	return d
+	return min(p.first<<shift, p.max)
 }
 
-func (l *loginLimiter) fail(user string, now time.Time) {
+// fail records a wrong password for user from addr.
+func (l *loginLimiter) fail(user, addr string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.m) >= maxTracked {
-		for k, f := range l.m {
-			if now.Sub(f.last) > maxDelay {
-				delete(l.m, k)
-			}
-		}
-		if len(l.m) >= maxTracked {
-			clear(l.m)
-		}
+	l.bumpLocked(userKey(user, addr), now)
+	l.bumpLocked(addrKey(addr), now)
+}
+
+// succeed clears user's failures from addr. The address's own count stays:
+// an attacker holding one valid account must not reset it by logging in.
+func (l *loginLimiter) succeed(user, addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.entries, userKey(user, addr))
+}
+
+func (l *loginLimiter) bumpLocked(key string, now time.Time) {
+	if _, ok := l.entries[key]; !ok && len(l.entries) >= l.max {
+		l.evictLocked(now)
 	}
-	f := l.m[user]
+	f := l.entries[key]
 	f.count++
 	f.last = now
-	l.m[user] = f
+	l.entries[key] = f
 }
 
-func (l *loginLimiter) succeed(user string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.m, user)
+// evictLocked makes room: records idle for longer than any delay first,
+// then records below any lockout threshold (a spray's one-failure keys),
+// and only then the oldest tenth. Lockouts survive a flood of new keys.
+func (l *loginLimiter) evictLocked(now time.Time) {
+	for _, drop := range []func(failures) bool{
+		func(f failures) bool { return now.Sub(f.last) > perUserAddress.max },
+		func(f failures) bool { return f.count < freeFailures },
+	} {
+		for k, f := range l.entries {
+			if drop(f) {
+				delete(l.entries, k)
+			}
+		}
+		if len(l.entries) < l.max {
+			return
+		}
+	}
+	oldest := make([]time.Time, 0, len(l.entries))
+	for _, f := range l.entries {
+		oldest = append(oldest, f.last)
+	}
+	slices.SortFunc(oldest, time.Time.Compare) // rare: only when full
+	cut := oldest[len(oldest)/10]
+	for k, f := range l.entries {
+		if !f.last.After(cut) {
+			delete(l.entries, k)
+		}
+	}
 }

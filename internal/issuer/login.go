@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"net"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,14 +16,31 @@ import (
 
 const csrfCookie = "idtenant_csrf"
 
-// dummyHash is compared against when the username is unknown, so a wrong
-// username costs the same bcrypt time as a wrong password. It is computed
-// on first use, not at package init, so the manager (same binary) never
-// pays for it.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("idtenant-no-such-user"), bcrypt.DefaultCost)
+// dummyHashes hold one hash per bcrypt cost, compared against when the
+// username is unknown so that a wrong username costs the same bcrypt time
+// as a wrong password. Computed on first use (the manager, same binary,
+// never pays for them).
+var dummyHashes sync.Map // cost -> []byte
+
+func dummyHashFor(cost int) []byte {
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, _ := bcrypt.GenerateFromPassword([]byte("idtenant-no-such-user"), cost)
+	dummyHashes.Store(cost, h)
 	return h
-})
+}
+
+// clientAddress is the address password guessing is limited by: the
+// connection's peer. Behind a proxy that is the proxy, so the per-address
+// limits then apply to all its clients together (see docs/security.md).
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
 
 // maxUsername bounds what the limiter keys on and what is compared.
 const maxUsername = 256
@@ -80,10 +98,18 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view := loginView{Request: sealed, CSRF: c.csrfFor(sealed), Username: user}
-	if wait := s.limiter.wait(user, now); wait > 0 {
+	addr := clientAddress(r)
+	v := s.limiter.admit(user, addr, c.csrfFor(sealed), now)
+	switch {
+	case v.exhausted:
+		s.metrics.loginFailures.Inc()
+		s.renderLogin(w, loginView{Status: http.StatusTooManyRequests,
+			Error: "Too many attempts with this sign-in link. Go back to the application and sign in again."})
+		return
+	case v.wait > 0:
 		s.metrics.loginFailures.Inc()
 		view.Status = http.StatusTooManyRequests
-		secs := int(math.Ceil(wait.Seconds()))
+		secs := int(math.Ceil(v.wait.Seconds()))
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		view.Error = fmt.Sprintf("Too many failed attempts. Wait %d seconds before trying again.", secs)
 		s.renderLogin(w, view)
@@ -91,10 +117,12 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	hash, known := c.users[user]
 	if !known {
-		hash = dummyHash()
+		hash = dummyHashFor(c.dummyCost)
 	}
-	if len(password) > 72 || bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
-		s.limiter.fail(user, now)
+	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && known
+	v.release()
+	if !ok {
+		s.limiter.fail(user, addr, now)
 		s.metrics.loginFailures.Inc()
 		s.log.Info("login failed") // no username: it may be a mistyped password
 		view.Status = http.StatusUnauthorized
@@ -102,7 +130,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, view)
 		return
 	}
-	s.limiter.succeed(user)
+	s.limiter.succeed(user, addr)
 	// A new login replaces the browser's previous session (prompt=login,
 	// max_age, or another user).
 	old, err := s.sessionFromHeader(ctx, c, r.Header, now)

@@ -208,6 +208,9 @@ func TestReadConfigSecretsRejectsCorruption(t *testing.T) {
 	}
 }
 
+// cost5Hash is what `htpasswd -nbB carol secret` writes (cost 5).
+const cost5Hash = "$2y$05$Q6JybEr6yzDS8EBPjCqKTOtcRPFZyqbMZh6TyKtn6ZJXjTdK0PfLm"
+
 func TestParseHtpasswd(t *testing.T) {
 	good := "# staff\nalice@acme.test:" + aliceHash + "\n\nbob:" + strings.Replace(aliceHash, "$2a$", "$2y$", 1) + "\n"
 	users, err := ParseHtpasswd([]byte(good))
@@ -220,10 +223,15 @@ func TestParseHtpasswd(t *testing.T) {
 		"no colon":       {"carol", "line 1: want username:bcrypt-hash"},
 		"empty name":     {":" + aliceHash, "line 1: want username:bcrypt-hash"},
 		"duplicate user": {"a:" + aliceHash + "\na:" + aliceHash, `line 2: user "a" already defined on line 1`},
+		// htpasswd -nbB writes cost 5: refused, naming the line and user.
+		"cheap hash": {"ok:" + aliceHash + "\ncarol:" + cost5Hash, `htpasswd line 2 (user "carol"): bcrypt cost 5 is below the minimum 10`},
 	} {
 		_, err := ParseHtpasswd([]byte(c.in))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", name, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "$2y$05$") {
+			t.Errorf("%s: error echoes the hash: %v", name, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") && name == "plain" {
 			t.Errorf("%s: error echoes the password: %v", name, err)

@@ -6,11 +6,20 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // UsersSecretKey is the key of the users Secret that holds htpasswd lines.
 const UsersSecretKey = "htpasswd"
+
+// MinBcryptCost is the lowest bcrypt cost accepted. Below it a hash is
+// cheap to crack offline, and logins of users with cheap hashes answer
+// measurably faster than those of unknown users (whose decoy comparison
+// runs at the cost most users have), revealing who exists.
+// `htpasswd -nbB` writes cost 5; `htpasswd -nbBC 10` writes 10.
+const MinBcryptCost = 10
 
 // ParseHtpasswd reads "username:bcrypt-hash" lines (blank lines and #
 // comments allowed). Only bcrypt ($2a$, $2b$, $2y$) is accepted: the other
@@ -30,7 +39,10 @@ func ParseHtpasswd(data []byte) ([]issuerconfig.User, error) {
 			return nil, fmt.Errorf("htpasswd line %d: want username:bcrypt-hash", n)
 		}
 		if !isBcrypt(hash) {
-			return nil, fmt.Errorf("htpasswd line %d (user %q): only bcrypt hashes are accepted; create entries with `htpasswd -nbB user password`", n, name)
+			return nil, fmt.Errorf("htpasswd line %d (user %q): only bcrypt hashes are accepted; create entries with `htpasswd -nbBC %d user password`", n, name, MinBcryptCost)
+		}
+		if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost < MinBcryptCost {
+			return nil, fmt.Errorf("htpasswd line %d (user %q): bcrypt cost %d is below the minimum %d; create entries with `htpasswd -nbBC %d user password`", n, name, cost, MinBcryptCost, MinBcryptCost)
 		}
 		if prev, dup := seen[name]; dup {
 			return nil, fmt.Errorf("htpasswd line %d: user %q already defined on line %d", n, name, prev)

@@ -27,7 +27,8 @@ type config struct {
 	// issuer is the issuer URL without a trailing slash; path is its path
 	// (requests arrive under it).
 	issuer, path string
-	secure       bool // https issuer: Secure cookies
+	secure       bool // https issuer: Secure, __Host- cookies
+	cookies      cookies
 	tenant       lifetime.Tenant
 	clients      map[string]*client // by client_id
 	apis         map[string]*apiEntry
@@ -79,6 +80,7 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		issuer:       iss,
 		path:         strings.TrimSuffix(u.Path, "/"),
 		secure:       u.Scheme == "https",
+		cookies:      cookieNames(u.Scheme == "https", strings.TrimSuffix(u.Path, "/")),
 		tenant:       lifetime.ForTenant(tenantObj),
 		clients:      map[string]*client{},
 		apis:         map[string]*apiEntry{},
@@ -221,8 +223,15 @@ func (c *config) compileClient(a *issuerconfig.Application) (*client, error) {
 	return cl, nil
 }
 
+// discoveryMetadata adds what the library's type lacks.
+type discoveryMetadata struct {
+	*oidc.DiscoveryConfiguration
+	// RFC 9207: authorization responses carry iss.
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+}
+
 // discoveryDocument is the OpenID Provider metadata of this generation.
-func (c *config) discoveryDocument() *oidc.DiscoveryConfiguration {
+func (c *config) discoveryDocument() discoveryMetadata {
 	algs := []string{string(c.tenant.SigningAlgorithm)}
 	rts := []string{"code"}
 	scopes := []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess}
@@ -241,7 +250,7 @@ func (c *config) discoveryDocument() *oidc.DiscoveryConfiguration {
 		}
 	}
 	slices.Sort(scopes[3:])
-	return &oidc.DiscoveryConfiguration{
+	return discoveryMetadata{AuthorizationResponseIssParameterSupported: true, DiscoveryConfiguration: &oidc.DiscoveryConfiguration{
 		Issuer:                                    c.issuer,
 		AuthorizationEndpoint:                     c.issuer + pathAuthorize,
 		TokenEndpoint:                             c.issuer + pathToken,
@@ -262,5 +271,5 @@ func (c *config) discoveryDocument() *oidc.DiscoveryConfiguration {
 		ClaimsSupported:                           []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "at_hash", "c_hash", "preferred_username"},
 		CodeChallengeMethodsSupported:             []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 		RequestParameterSupported:                 false,
-	}
+	}}
 }

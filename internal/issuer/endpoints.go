@@ -29,8 +29,10 @@ func (s *Server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 }
 
 // Introspect (RFC 7662) tells an authenticated confidential client whether
-// a token is active: access tokens of this issuer for any caller (resource
-// servers), refresh tokens only for the client they were issued to.
+// a token is active: an access token to the client it was issued to or to
+// the resource server it is for (see mayIntrospect), a refresh token only
+// to the client it was issued to. Anyone else learns "inactive", which
+// says nothing about the token.
 func (s *Server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	c := s.cfg.Load()
 	cl, err := s.VerifyClient(ctx, &op.Request[op.ClientCredentials]{Header: r.Header, Form: r.Form, Data: r.Data.ClientCredentials})
@@ -47,7 +49,7 @@ func (s *Server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 		if err != nil && !errors.Is(err, errBadToken) {
 			return nil, s.unavailable("check revocation", err)
 		}
-		if err != nil {
+		if err != nil || !c.mayIntrospect(cl.(*client), claims) {
 			return inactive, nil
 		}
 		return op.NewResponse(&oidc.IntrospectionResponse{
@@ -68,6 +70,27 @@ func (s *Server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 		Active: true, Scope: fam.Scopes, ClientID: fam.ClientID, TokenType: "refresh_token",
 		Expiration: oidc.FromTime(exp), IssuedAt: oidc.FromTime(fam.LastUsed), Subject: fam.Subject, Issuer: c.issuer,
 	}), nil
+}
+
+// mayIntrospect: the client the token was issued to, or a confidential
+// client of the team that owns the token's API — an Application in the
+// API's namespace, which is how a resource server authenticates here. A
+// client of another team learns nothing about tokens it could not use.
+func (c *config) mayIntrospect(caller *client, claims *accessClaims) bool {
+	if caller.id == claims.ClientID {
+		return true
+	}
+	for _, a := range c.apis {
+		if a.eff.Audience == claims.Audience {
+			return namespaceOf(a.ref) == namespaceOf(caller.ref)
+		}
+	}
+	return false
+}
+
+func namespaceOf(ref string) string {
+	ns, _, _ := strings.Cut(ref, "/")
+	return ns
 }
 
 // liveRefresh finds the family of a current refresh token of clientID that

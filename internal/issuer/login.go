@@ -1,11 +1,11 @@
 package issuer
 
 import (
-	"net"
 	"errors"
 	"fmt"
 	"html/template"
 	"math"
+	"net"
 	"net/http"
 	"sync"
 
@@ -13,8 +13,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/crypto/bcrypt"
 )
-
-const csrfCookie = "idtenant_csrf"
 
 // dummyHashes hold one hash per bcrypt cost, compared against when the
 // username is unknown so that a wrong username costs the same bcrypt time
@@ -62,8 +60,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	// Double-submit CSRF token: the form field must match this cookie and
 	// the sealed request, so another site cannot post a login into it.
 	csrf := c.csrfFor(sealed)
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: c.path + pathLogin,
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, csrfCookieFor(c, csrf, 0))
 	s.renderLogin(w, loginView{Request: sealed, CSRF: csrf, Status: http.StatusOK})
 }
 
@@ -91,7 +88,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: errLinkExpired})
 		return
 	}
-	cookie, cerr := r.Cookie(csrfCookie)
+	cookie, cerr := r.Cookie(c.cookies.csrf)
 	if cerr != nil || !c.csrfMatches(sealed, cookie.Value) || !c.csrfMatches(sealed, r.PostForm.Get("csrf")) {
 		s.renderLogin(w, loginView{Status: http.StatusForbidden,
 			Error: "The sign-in form was not submitted from this page. Reload the page and try again."})
@@ -152,7 +149,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("session started", "sid", ls.SID, "client", flow.ClientID)
 	http.SetCookie(w, sessionCookieFor(c, value, 0))
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Path: c.path + pathLogin, MaxAge: -1, HttpOnly: true, Secure: c.secure})
+	http.SetCookie(w, csrfCookieFor(c, "", -1))
 	redirect, err := s.complete(ctx, c, flow, ls, now)
 	if err != nil {
 		var se op.StatusError
@@ -174,12 +171,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, v loginView) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	securityHeaders(w.Header())
 	w.WriteHeader(v.Status)
 	if err := loginTemplate.Execute(w, v); err != nil {
 		s.log.Error("rendering login page", "error", err)

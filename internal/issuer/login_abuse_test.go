@@ -116,4 +116,3 @@ func TestUnknownUsersTakeAsLongAsKnownOnes(t *testing.T) {
 		t.Errorf("known user %s vs unknown user %s: ratio %.2f > 1.5 reveals who exists", known, unknown, ratio)
 	}
 }
-

@@ -86,6 +86,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			http.Error(rec, `{"error":"invalid_request","error_description":"use POST"}`, http.StatusMethodNotAllowed)
 			return
 		}
+		if postOnly[r.URL.Path] && r.URL.RawQuery != "" {
+			// The form parser would merge the query into the form: a client
+			// secret, code or token in a URL ends up in access logs and
+			// browser history, so it is refused, not ignored.
+			http.Error(rec, `{"error":"invalid_request","error_description":"parameters of this endpoint travel in the POST body, never in the URL"}`, http.StatusBadRequest)
+			return
+		}
 		if len(r.URL.RawQuery) > maxQueryBytes {
 			http.Error(rec, `{"error":"invalid_request","error_description":"query too long"}`, http.StatusRequestURITooLong)
 			return

@@ -10,8 +10,6 @@ import (
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
-const sessionCookie = "idtenant_session"
-
 // sessionEndUserChanged ends a session whose user was removed from the
 // directory or changed password.
 const sessionEndUserChanged lifetime.SessionEnd = "UserChanged"
@@ -28,7 +26,7 @@ type liveSession struct {
 // A session past a deadline (computed from the configuration in force now)
 // or of a changed user is ended and removed, with the reason counted.
 func (s *Server) sessionFromHeader(ctx context.Context, c *config, h http.Header, now time.Time) (*liveSession, error) {
-	cookie, err := (&http.Request{Header: h}).Cookie(sessionCookie)
+	cookie, err := (&http.Request{Header: h}).Cookie(c.cookies.session)
 	if err != nil || cookie.Value == "" || len(cookie.Value) > 128 {
 		return nil, nil
 	}
@@ -134,20 +132,6 @@ func (s *Server) endSession(ctx context.Context, ls *liveSession, reason string)
 	s.metrics.sessionsEnd.WithLabelValues(reason).Inc()
 	s.log.Info("session ended", "reason", reason, "sid", ls.SID)
 	return nil
-}
-
-// sessionCookieFor renders the SSO cookie: host-only (no Domain), HttpOnly,
-// SameSite=Lax so top-level redirects from applications carry it, Secure on
-// an https issuer. It has no Max-Age: the server-side record decides.
-func sessionCookieFor(c *config, value string, maxAge int) *http.Cookie {
-	path := c.path
-	if path == "" {
-		path = "/"
-	}
-	return &http.Cookie{
-		Name: sessionCookie, Value: value, Path: path, MaxAge: maxAge,
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
-	}
 }
 
 // collector is a store that collects its own expired records (memory);

@@ -1,0 +1,93 @@
+package issuer
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+)
+
+// logoutPage answers GET /logout. With a valid id_token_hint (an ID token
+// this issuer signed, expired or not) the request comes from an
+// application that had a session here, and the library ends the session.
+// Without one anyone could end a user's session from another site with a
+// mere link or <img>, so the user is asked to confirm with a form that
+// posts back (the session cookie is SameSite=Lax: a cross-site POST does
+// not carry it, and the Origin check below refuses it anyway).
+func (s *Server) logoutPage(next http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := s.cfg.Load()
+		q := r.URL.Query()
+		var claims idClaims
+		if hint := q.Get("id_token_hint"); hint != "" && c.verifyJWT(hint, "JWT", &claims) == nil && claims.Issuer == c.issuer {
+			next.ServeHTTP(w, r)
+			return
+		}
+		fields := url.Values{}
+		for _, k := range []string{"client_id", "post_logout_redirect_uri", "state", "ui_locales"} {
+			if v := q.Get(k); v != "" {
+				fields.Set(k, v)
+			}
+		}
+		securityHeaders(w.Header())
+		w.WriteHeader(http.StatusOK)
+		if err := logoutTemplate.Execute(w, fields); err != nil {
+			s.log.Error("rendering logout page", "error", err)
+		}
+	}
+}
+
+// logoutSubmit answers POST /logout: only from this issuer's own pages
+// (or clients that send no Origin, such as server-side logout calls).
+func (s *Server) logoutSubmit(next http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && origin != issuerOrigin(s.cfg.Load().issuer) {
+			s.renderLogin(w, loginView{Status: http.StatusForbidden, Error: "Sign-out must be confirmed on this site."})
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+}
+
+func issuerOrigin(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// securityHeaders are sent with every HTML page: no caching, no framing
+// (clickjacking), no referrer, no script, forms only back to this issuer.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+}
+
+var logoutTemplate = template.Must(template.New("logout").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign out</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;display:flex;justify-content:center;background:#f4f5f7;color:#111}
+main{background:#fff;margin-top:10vh;padding:2rem;border-radius:8px;max-width:22rem;width:100%;box-shadow:0 1px 4px rgba(0,0,0,.15)}
+button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#1a5fb4;color:#fff;border:0;border-radius:4px;cursor:pointer}
+button:focus{outline:3px solid #1a5fb4;outline-offset:2px}
+</style>
+</head>
+<body>
+<main>
+<h1>Sign out?</h1>
+<p>You are about to sign out of this identity provider.</p>
+<form method="post" action="logout">
+{{range $k, $v := .}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">
+{{end}}<button type="submit" autofocus>Sign out</button>
+</form>
+</main>
+</body>
+</html>
+`))

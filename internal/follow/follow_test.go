@@ -225,3 +225,45 @@ func TestLeaseSlotsNoneYet(t *testing.T) {
 	l := &Leases{Client: client, Namespace: ns, Prefix: "acme-issuer", Identity: "pod-a"}
 	NewWithT(t).Expect(l.Renew(context.Background(), Report{Generation: 1})).To(MatchError(ContainSubstring("claiming Lease slot acme-issuer-0 for pod-a")))
 }
+
+// TestLeaseReportsChangeAtOnce: a replica that starts serving a new
+// generation says so on its Lease within a fraction of a second, not at its
+// next renewal (every 5 s by default), so status can follow the issuer.
+func TestLeaseReportsChangeAtOnce(t *testing.T) {
+	ns, client := issuerEnv(t, 2)
+	g := NewWithT(t)
+	var mu sync.Mutex
+	gen := int64(1)
+	report := func() Report {
+		mu.Lock()
+		defer mu.Unlock()
+		return Report{Generation: gen}
+	}
+	l := &Leases{Client: client, Namespace: ns, Prefix: "acme-issuer", Identity: "pod-a"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, report) }()
+	served := func() string {
+		lease, err := admin.CoordinationV1().Leases(ns).Get(context.Background(), render.LeaseName("acme", 0), metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		return lease.Annotations[render.AnnotationServedGeneration]
+	}
+	g.Eventually(served).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal("1"))
+
+	for _, next := range []int64{2, 3} {
+		mu.Lock()
+		gen = next
+		mu.Unlock()
+		start := time.Now()
+		g.Eventually(served).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal(strconv.FormatInt(next, 10)))
+		g.Expect(time.Since(start)).To(BeNumerically("<", time.Second), "generation %d reported after %v; the renewal period is 5s", next, time.Since(start))
+	}
+
+	cancel()
+	g.Expect(<-done).To(Succeed())
+	lease, err := admin.CoordinationV1().Leases(ns).Get(context.Background(), render.LeaseName("acme", 0), metav1.GetOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(lease.Spec.HolderIdentity).To(BeNil(), "released on exit")
+}

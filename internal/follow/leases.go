@@ -44,6 +44,12 @@ type Leases struct {
 	// Duration is how long a Lease stays live without renewal. Default 15s;
 	// the replica renews every third of it.
 	Duration time.Duration
+	// ReportCheck is how often Run compares the Report with the one last
+	// written and, when it changed (a new generation served, a load error),
+	// writes it at once rather than at the next renewal. Default 50ms; the
+	// comparison reads two in-memory values, so only a change costs a
+	// request.
+	ReportCheck time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// OnError hears failed renewals (no free slot, API trouble); the
@@ -71,22 +77,47 @@ func (l *Leases) duration() time.Duration {
 func (l *Leases) Held() string { return l.held }
 
 // Run renews until ctx ends, then releases the slot so the operator stops
-// counting this replica at once.
+// counting this replica at once. A changed Report is written within
+// ReportCheck, so status follows a new generation within a fraction of a
+// second instead of up to a renewal period later; a write that fails is
+// retried at the next renewal, not at every check, so an API server in
+// trouble sees no more requests than before.
 func (l *Leases) Run(ctx context.Context, report func() Report) error {
-	tick := time.NewTicker(l.duration() / 3)
-	defer tick.Stop()
-	for {
-		if err := l.Renew(ctx, report()); err != nil && l.OnError != nil && ctx.Err() == nil {
-			l.OnError(err) // retried on the next tick
+	period := l.duration() / 3
+	renew := time.NewTicker(period)
+	defer renew.Stop()
+	check := time.NewTicker(l.reportCheck())
+	defer check.Stop()
+	last := report()
+	write := func(r Report) {
+		last = r
+		if err := l.Renew(ctx, r); err != nil && l.OnError != nil && ctx.Err() == nil {
+			l.OnError(err) // retried on the next renewal
 		}
+	}
+	write(last)
+	for {
 		select {
 		case <-ctx.Done():
 			release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return l.Release(release)
-		case <-tick.C:
+		case <-renew.C:
+			write(report())
+		case <-check.C:
+			if r := report(); r != last {
+				write(r)
+				renew.Reset(period) // that write was a renewal too
+			}
 		}
 	}
+}
+
+func (l *Leases) reportCheck() time.Duration {
+	if l.ReportCheck == 0 {
+		return 50 * time.Millisecond
+	}
+	return l.ReportCheck
 }
 
 // Renew writes r to the held slot, claiming one first if needed.

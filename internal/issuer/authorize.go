@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -181,6 +182,11 @@ func (s *Server) toLogin(c *config, flow *authFlow, now time.Time) (*op.Redirect
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
+	if len(sealed) > maxSealed {
+		// Within the length limits but escaped beyond them (control
+		// characters): refused here rather than as an expired link later.
+		return nil, oidc.ErrInvalidRequest().WithDescription("the authorization request is too large")
+	}
 	return op.NewRedirect(c.issuer + pathLogin + "?r=" + sealed), nil
 }
 
@@ -190,6 +196,12 @@ func (s *Server) complete(ctx context.Context, c *config, flow *authFlow, ls *li
 	cl, ok := c.clients[flow.ClientID]
 	if !ok {
 		return nil, oidc.ErrAccessDenied().WithDescription("the application no longer exists")
+	}
+	// A sealed request may be minutes old: the redirect URI must still be
+	// registered now.
+	if err := op.ValidateAuthReqRedirectURI(cl, flow.RedirectURI, oidc.ResponseType(flow.ResponseType)); err != nil {
+		// Shown to the user, never redirected to the unregistered URI.
+		return nil, op.NewStatusError(oidc.ErrInvalidRequestRedirectURI().WithDescription("the application's redirect URI is no longer registered"), http.StatusBadRequest)
 	}
 	g := &grant{
 		grantType: "implicit", client: cl, scopes: flow.Scopes, subject: ls.Subject,
@@ -205,7 +217,7 @@ func (s *Server) complete(ctx context.Context, c *config, flow *authFlow, ls *li
 	params := url.Values{}
 	var code, accessToken string
 	if flow.has("code") {
-		code = randomToken()
+		code = c.newSecret(store.KindCode)
 		_, err := s.store.Codes().Create(ctx, c.key(store.KindCode, code), store.Code{
 			ClientID: cl.id, RedirectURI: flow.RedirectURI, CodeChallenge: flow.CodeChallenge,
 			CodeChallengeMethod: flow.CodeChallengeMethod, Nonce: flow.Nonce, Scopes: flow.Scopes,

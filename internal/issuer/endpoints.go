@@ -98,7 +98,7 @@ func namespaceOf(ref string) string {
 // unchanged and its session, if bound, alive. nil when it is not; an error
 // only when the store cannot answer.
 func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID string, now time.Time) (*store.RefreshFamily, error) {
-	id, ok := familyOf(raw)
+	id, ok := c.familyOf(raw)
 	cl := c.clients[clientID]
 	if !ok || cl == nil || cl.eff.Refresh == nil {
 		return nil, nil
@@ -139,14 +139,14 @@ func (s *Server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revoca
 	}
 	// A refresh token revokes its family when it is the family's current
 	// token or the one just replaced (a client revoking what it holds).
-	if id, ok := familyOf(tok); ok {
+	if id, ok := c.familyOf(tok); ok {
 		rec, err := s.store.Families().Get(ctx, c.key(store.KindFamily, id))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return nil, s.unavailable("read refresh family", err)
 		case rec.Value.ClientID == r.Client.GetID() && (rec.Value.Current == c.key(kindRefreshToken, tok) || rec.Value.Previous == c.key(kindRefreshToken, tok)):
-			if err := s.revokeFamily(ctx, c, id, now); err != nil {
+			if err := s.revokeFamily(ctx, c, id, now, rec.Value.ExpiresAt); err != nil {
 				return nil, s.unavailable("revoke refresh family", err)
 			}
 		}

@@ -6,6 +6,7 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -99,6 +100,12 @@ func (s *Server) Swap(doc *issuerconfig.Document) error {
 	c, err := compile(doc, s.fallbackStateKey)
 	if err != nil {
 		return fmt.Errorf("compiling issuer config generation %d: %w", doc.Generation, err)
+	}
+	// The state key names every record and opens every sealed request:
+	// a generation that drops or changes it would make all state
+	// unreachable (and replicas disagree), so it is refused.
+	if old := s.cfg.Load(); old != nil && !bytes.Equal(old.stateKey, c.stateKey) {
+		return fmt.Errorf("issuer config generation %d changes or drops the tenant's state key; refusing it (every session and refresh token would be lost)", doc.Generation)
 	}
 	s.cfg.Store(c)
 	s.metrics.generation.Set(float64(c.generation))

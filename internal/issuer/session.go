@@ -11,7 +11,7 @@ import (
 )
 
 // sessionEndUserChanged ends a session whose user was removed from the
-// directory or changed password.
+// directory or changed password (counted when the memory store collects it).
 const sessionEndUserChanged lifetime.SessionEnd = "UserChanged"
 
 // liveSession is a session that was active at the time of the check.
@@ -24,10 +24,11 @@ type liveSession struct {
 
 // sessionFromHeader finds the live session named by the request's cookie.
 // A session past a deadline (computed from the configuration in force now)
-// or of a changed user is ended and removed, with the reason counted.
+// is ended and removed, with the reason counted; one of a changed user is
+// refused.
 func (s *Server) sessionFromHeader(ctx context.Context, c *config, h http.Header, now time.Time) (*liveSession, error) {
 	cookie, err := (&http.Request{Header: h}).Cookie(c.cookies.session)
-	if err != nil || cookie.Value == "" || len(cookie.Value) > 128 {
+	if err != nil || !c.genuine(store.KindSession, cookie.Value) {
 		return nil, nil
 	}
 	return s.sessionByKey(ctx, c, c.key(store.KindSession, cookie.Value), now)
@@ -47,12 +48,16 @@ func (s *Server) sessionByKey(ctx context.Context, c *config, key string, now ti
 		return nil, err
 	}
 	sess := rec.Value
-	d := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity)
-	end := d.EndAt(now)
 	if fp, ok := c.fingerprints[sess.Subject]; !ok || fp != sess.UserFingerprint {
-		end = sessionEndUserChanged
+		// The user was removed or changed password — or this replica has
+		// not loaded the generation that added them yet. Refuse without
+		// deleting: a replica a generation behind must not destroy what
+		// the others honour. The collector removes the record when it
+		// expires.
+		return nil, nil
 	}
-	if end != lifetime.SessionActive {
+	d := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity)
+	if end := d.EndAt(now); end != lifetime.SessionActive {
 		// Conditional: a replica that touched it meanwhile decided anew.
 		if err := s.store.Sessions().Delete(ctx, key, rec.Version); store.IsUnavailable(err) {
 			return nil, err
@@ -112,7 +117,7 @@ func ignoreNotFound(err error) error {
 
 // startSession creates a session for subject and returns the cookie value.
 func (s *Server) startSession(ctx context.Context, c *config, subject string, now time.Time) (string, *liveSession, error) {
-	cookie := randomToken()
+	cookie := c.newSecret(store.KindSession)
 	sess := store.Session{SID: randomID(), Subject: subject, AuthTime: now, LastActivity: now, UserFingerprint: c.fingerprints[subject]}
 	key := c.key(store.KindSession, cookie)
 	rec, err := s.store.Sessions().Create(ctx, key, sess)

@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -18,6 +20,7 @@ const (
 	purposeCSRF      = "csrf"      // login form CSRF token of a sealed request
 	purposeSuccessor = "successor" // next refresh token of a rotating family
 	purposeUser      = "user"      // fingerprint of a directory entry
+	purposeTag       = "tag"       // authenticity tag of a secret handed out
 )
 
 // kindRefreshToken keys the digest of one refresh token inside its family
@@ -42,6 +45,25 @@ func newStateKey() []byte {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	return k
+}
+
+// newSecret returns a fresh secret of kind to hand out (a session cookie,
+// a code, a refresh family id): 256 random bits and a 64-bit tag under the
+// state key. A forged or mangled value fails the tag before it costs a
+// store read, so guessing at cookies or codes cannot load the API server.
+func (c *config) newSecret(kind store.Kind) string {
+	r := randomToken()
+	return r + "~" + c.tag(kind, r)
+}
+
+// genuine reports whether secret is one newSecret(kind) made.
+func (c *config) genuine(kind store.Kind, secret string) bool {
+	r, t, ok := strings.Cut(secret, "~")
+	return ok && len(r) == 43 && hmac.Equal([]byte(t), []byte(c.tag(kind, r)))
+}
+
+func (c *config) tag(kind store.Kind, random string) string {
+	return base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeTag, string(kind), random)[:8])
 }
 
 // key is the record key of a secret handed out.

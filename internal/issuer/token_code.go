@@ -29,7 +29,7 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidClient()
 	}
 	now := s.now()
-	if r.Data.Code == "" || len(r.Data.Code) > 128 {
+	if !c.genuine(store.KindCode, r.Data.Code) {
 		return nil, errCodeInvalid
 	}
 	rec, err := s.store.Codes().Get(ctx, c.key(store.KindCode, r.Data.Code))
@@ -81,7 +81,7 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	// can revoke it.
 	var familyID string
 	if cl.eff.Refresh != nil {
-		familyID = randomID()
+		familyID = c.newSecret(store.KindFamily)
 	}
 	redeemed := code
 	redeemed.RedeemedAt, redeemed.Family, redeemed.AccessJTI, redeemed.AccessExp = now, familyID, g.jti, plan.exp
@@ -89,8 +89,15 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		if store.IsUnavailable(err) {
 			return nil, s.unavailable("redeem code", err)
 		}
-		s.log.Info("authorization code redeemed concurrently; this redemption lost", "client", cl.id, "sid", code.SID)
-		return nil, errCodeInvalid
+		// Another redemption won: this one is a replay of it.
+		again, err := s.store.Codes().Get(ctx, rec.Key)
+		if err != nil || again.Value.RedeemedAt.IsZero() {
+			if store.IsUnavailable(err) {
+				return nil, s.unavailable("read code", err)
+			}
+			return nil, errCodeInvalid
+		}
+		return nil, s.codeReplayed(ctx, c, cl, again.Value, now)
 	}
 	var refresh string
 	if familyID != "" {
@@ -110,7 +117,11 @@ func (s *Server) codeReplayed(ctx context.Context, c *config, cl *client, code s
 		return errCodeInvalid
 	}
 	if code.Family != "" {
-		if err := s.revokeFamily(ctx, c, code.Family, now); err != nil {
+		until := now.Add(codeLifetime)
+		if cl.eff.Refresh != nil {
+			until = now.Add(cl.eff.Refresh.Absolute.Duration)
+		}
+		if err := s.revokeFamily(ctx, c, code.Family, now, until); err != nil {
 			return s.unavailable("revoke family of replayed code", err)
 		}
 	}

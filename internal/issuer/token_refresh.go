@@ -13,9 +13,11 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
-// A refresh token is "<family id>.<secret>". The family id names the one
+// A refresh token is "<family id>.<secret>". The family id (itself tagged,
+// see newSecret) names the one
 // record of its grant (a lookup is one read, however often the family
 // rotated); the record holds keyed digests of the current token and the one
 // it replaced. A rotating family's next token is derived from the one
@@ -28,13 +30,14 @@ var errRefreshInvalid = oidc.ErrInvalidGrant().WithDescription("the refresh toke
 // another replica changed under it.
 const maxRefreshContention = 3
 
-func familyOf(raw string) (string, bool) {
+// familyOf returns the family id a refresh token names, if genuine.
+func (c *config) familyOf(raw string) (string, bool) {
 	id, secret, ok := strings.Cut(raw, ".")
-	return id, ok && len(id) == 22 && len(secret) >= 43 && len(raw) <= 128
+	return id, ok && len(secret) == 43 && c.genuine(store.KindFamily, id)
 }
 
 func (c *config) successor(raw string) string {
-	id, _ := familyOf(raw)
+	id, _, _ := strings.Cut(raw, ".")
 	return id + "." + base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeSuccessor, raw))
 }
 
@@ -54,7 +57,11 @@ func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveS
 	if !(rt.AllowOfflineAccess && hasScope(g.scopes, oidc.ScopeOfflineAccess)) {
 		fam.SessionKey = ls.key
 	}
-	if _, err := s.store.Families().Create(ctx, c.key(store.KindFamily, familyID), fam); err != nil {
+	if _, err := s.store.Families().Create(ctx, c.key(store.KindFamily, familyID), fam); errors.Is(err, store.ErrConflict) {
+		// A replay of the code got here first and left a revoked
+		// placeholder under this family's name (see revokeFamily).
+		return "", errCodeInvalid
+	} else if err != nil {
 		return "", s.unavailable("create refresh family", err)
 	}
 	return raw, nil
@@ -74,7 +81,7 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("this application gets no refresh tokens")
 	}
 	raw := r.Data.RefreshToken
-	familyID, ok := familyOf(raw)
+	familyID, ok := c.familyOf(raw)
 	if !ok {
 		return nil, errRefreshInvalid
 	}
@@ -100,7 +107,7 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		var next string // set when a tolerated reuse repeats the answer
 		switch {
 		case digest == fam.Current:
-		case rotate && digest == fam.Previous && rt.ReuseTolerated(fam.RotatedAt, now):
+		case rotate && digest == fam.Previous && reuseTolerated(rt, fam.RotatedAt, now):
 			next = c.successor(raw)
 		default:
 			if err := s.revokeRecord(ctx, rec, now); errors.Is(err, store.ErrConflict) {
@@ -115,9 +122,9 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 			return nil, errRefreshInvalid
 		}
 		if reason := s.familyEnded(c, cl, fam); reason != "" {
-			if err := s.revokeRecord(ctx, rec, now); store.IsUnavailable(err) {
-				return nil, s.unavailable("revoke refresh family", err)
-			}
+			// Refused without revoking: a replica a generation behind (a
+			// user just added, a password just changed back) must not
+			// destroy a family the others honour.
 			return nil, oidc.ErrInvalidGrant().WithDescription("%s", reason)
 		}
 		var ls *liveSession
@@ -143,9 +150,21 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		if ls != nil {
 			g.deadline = ls.deadlines.Absolute
 		}
+		// Everything that could refuse the grant is decided before the
+		// rotation is written: a successor nobody receives would turn the
+		// client's retry into "reuse".
+		if _, err := c.planAccess(g, now); err != nil {
+			return nil, err
+		}
+		if hasScope(g.scopes, oidc.ScopeOpenID) && cl.eff.IDToken == nil {
+			return nil, oidc.ErrInvalidRequest().WithDescription("this application gets no ID tokens")
+		}
 		if next == "" {
 			updated := fam
 			updated.LastUsed = now
+			// Collectable once past the absolute lifetime in force now (it
+			// may have been raised since the grant).
+			updated.ExpiresAt = fam.GrantedAt.Add(rt.Absolute.Duration)
 			next = raw
 			if rotate {
 				next = c.successor(raw)
@@ -164,6 +183,17 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return s.issueUserTokens(c, g, now, next)
 	}
 	return nil, s.unavailable("rotate refresh token", errors.New("the refresh family kept changing concurrently"))
+}
+
+// reuseTolerated applies reuseInterval at the second precision state is
+// kept in: a rotation recorded at second t may have happened up to a second
+// later, so a non-zero interval gets that second back (never less than
+// configured; zero stays zero).
+func reuseTolerated(rt *lifetime.Refresh, rotatedAt, now time.Time) bool {
+	if rt.ReuseInterval.Duration <= 0 {
+		return false
+	}
+	return rt.ReuseTolerated(rotatedAt.Add(time.Second), now)
 }
 
 // familyEnded says why a family may no longer be used under the current
@@ -223,13 +253,24 @@ func (s *Server) revokeRecord(ctx context.Context, rec store.Record[store.Refres
 	return ignoreNotFound(err)
 }
 
-// revokeFamily revokes a family by id, whatever its version.
-func (s *Server) revokeFamily(ctx context.Context, c *config, familyID string, now time.Time) error {
+// revokeFamily revokes a family by id, whatever its version. A family not
+// written yet (a code replayed while its first redemption is still being
+// answered) gets a revoked placeholder, so that redemption's create fails
+// and no token of the replayed code survives. until bounds the
+// placeholder's life.
+func (s *Server) revokeFamily(ctx context.Context, c *config, familyID string, now, until time.Time) error {
 	key := c.key(store.KindFamily, familyID)
 	for range maxRefreshContention {
 		rec, err := s.store.Families().Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			_, err = s.store.Families().Create(ctx, key, store.RefreshFamily{RevokedAt: now, GrantedAt: now, LastUsed: now, AuthTime: now, ExpiresAt: until})
+			if errors.Is(err, store.ErrConflict) {
+				continue // created meanwhile: revoke that one
+			}
+			return err
+		}
 		if err != nil {
-			return ignoreNotFound(err)
+			return err
 		}
 		if err := s.revokeRecord(ctx, rec, now); !errors.Is(err, store.ErrConflict) {
 			return err

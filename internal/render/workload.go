@@ -2,7 +2,6 @@ package render
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -107,8 +106,8 @@ func (w Workload) ServiceAccount() *corev1.ServiceAccount {
 }
 
 // Role lets the issuer read only its own configuration Secrets, renew
-// only its own Lease slots and, with the Kubernetes store, create, read,
-// update and delete state records. RBAC cannot limit create by name, so
+// only its own Lease slots and, with the Kubernetes store, create, read
+// and (per kind, see below) update or delete state records. RBAC cannot limit create by name, so
 // the state rule names no objects; it grants no list, watch or patch: the
 // issuer finds a record by its name (a keyed digest only the tenant's
 // state key yields), so other tenants' records in the namespace stay out
@@ -124,8 +123,15 @@ func (w Workload) Role() *rbacv1.Role {
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: leases, Verbs: []string{"get", "update"}},
 	}
 	if StoreFlag(w.State) == StoreFlagKubernetes {
-		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{StateGroup}, Resources: slices.Clone(StateResources),
-			Verbs: []string{"create", "get", "update", "delete"}})
+		// Only the verbs the issuer uses, per kind: it deletes ended
+		// sessions; codes and families are marked (redeemed, revoked), not
+		// deleted; a revocation is never changed or withdrawn — so a
+		// compromised issuer cannot un-revoke a token. The manager's
+		// collector deletes expired records.
+		rules = append(rules,
+			rbacv1.PolicyRule{APIGroups: []string{StateGroup}, Resources: []string{"sessions"}, Verbs: []string{"create", "get", "update", "delete"}},
+			rbacv1.PolicyRule{APIGroups: []string{StateGroup}, Resources: []string{"authorizationcodes", "refreshfamilies"}, Verbs: []string{"create", "get", "update"}},
+			rbacv1.PolicyRule{APIGroups: []string{StateGroup}, Resources: []string{"revokedtokens"}, Verbs: []string{"create", "get"}})
 	}
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},

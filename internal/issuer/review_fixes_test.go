@@ -1,0 +1,208 @@
+package issuer
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/issuer/store/memory"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// TestStaleReplicaDoesNotDestroyState: a replica that has not loaded the
+// generation with alice's new password refuses her new session and family
+// but destroys neither; once it catches up they work there too.
+func TestStaleReplicaDoesNotDestroyState(t *testing.T) {
+	a := newEnv(t, nil)
+	stale := a.replica() // keeps the old document
+	newDoc := *a.doc
+	newDoc.Users = []issuerconfig.User{{Username: "alice"}}
+	newDoc.Users[0].PasswordHash = string(mustHash(t, "new horse"))
+	newDoc.Generation++
+	if err := a.srv.Swap(&newDoc); err != nil {
+		t.Fatal(err)
+	}
+	web, secret := "web.shop", testSecrets["web.shop"]
+	b := a.browser()
+	cfg := a.oauth2Config(web, webCB, "openid")
+	resp, body := b.authorize(cfg.AuthCodeURL("s"), "alice", "new horse")
+	cb := callback(t, resp, body)
+	code := cb.Get("code")
+	if code == "" {
+		t.Fatalf("login with the new password: %v", cb)
+	}
+	status, tok := a.postForm(pathToken, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webCB}}, web, secret)
+	if status != http.StatusOK {
+		t.Fatalf("exchange at the current replica: %d %v", status, tok)
+	}
+	rt := tok["refresh_token"].(string)
+	if status, _ := stale.postForm(pathToken, refreshForm(rt), web, secret); status != http.StatusBadRequest {
+		t.Fatalf("refresh at the stale replica: %d, want refused", status)
+	}
+	if err := stale.srv.Swap(&newDoc); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := stale.postForm(pathToken, refreshForm(rt), web, secret); status != http.StatusOK {
+		t.Errorf("refresh once the replica caught up: %d %v (the stale replica destroyed the family)", status, body)
+	}
+	if n := a.store.Len()[store.KindSession]; n != 1 {
+		t.Errorf("sessions: %d, want alice's still there", n)
+	}
+}
+
+func refreshForm(rt string) url.Values {
+	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+}
+
+// TestCodeReplayDuringRedemptionRevokes: a replay arriving while the first
+// redemption is between marking the code and creating its family leaves a
+// revoked placeholder, so that redemption fails instead of handing out a
+// live refresh token.
+func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.srv.cfg.Load()
+	web, secret := "web.shop", testSecrets["web.shop"]
+	code, verifier := e.codeFor(e.browser(), web, webCB, "openid", "read:orders")
+	// Replica A marks the code redeemed and is about to create family F.
+	key := c.key(store.KindCode, code)
+	rec, err := e.store.Codes().Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	familyID := c.newSecret(store.KindFamily)
+	rec.Value.RedeemedAt, rec.Value.Family, rec.Value.AccessJTI, rec.Value.AccessExp = e.clock.Now(), familyID, "jti-a", e.clock.Now().Add(time.Hour)
+	if _, err := e.store.Codes().Update(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	// The same client replays the code at replica B.
+	if status, body := e.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret); status != http.StatusBadRequest {
+		t.Fatalf("replay: %d %v", status, body)
+	}
+	// A now creates F: refused.
+	g := &grant{client: c.clients[web], subject: "alice", scopes: []string{"openid"}}
+	sess, _ := e.store.Sessions().Get(context.Background(), rec.Value.SessionKey)
+	if _, err := e.srv.startFamily(context.Background(), c, g, &liveSession{key: sess.Key, Session: sess.Value}, familyID, e.clock.Now()); err != errCodeInvalid {
+		t.Errorf("family create after the replay: %v, want it refused", err)
+	}
+	if _, err := e.store.Revocations().Get(context.Background(), c.key(store.KindRevocation, "jti-a")); err != nil {
+		t.Errorf("the first redemption's access token is not revoked: %v", err)
+	}
+}
+
+// countingStore counts reads, as API-server GETs.
+type countingStore struct {
+	*memory.Store
+	reads atomic.Int64
+}
+
+type countingTable[T any] struct {
+	store.Table[T]
+	reads *atomic.Int64
+}
+
+func (t countingTable[T]) Get(ctx context.Context, key string) (store.Record[T], error) {
+	t.reads.Add(1)
+	return t.Table.Get(ctx, key)
+}
+
+func (s *countingStore) Sessions() store.Table[store.Session] {
+	return countingTable[store.Session]{s.Store.Sessions(), &s.reads}
+}
+func (s *countingStore) Codes() store.Table[store.Code] {
+	return countingTable[store.Code]{s.Store.Codes(), &s.reads}
+}
+func (s *countingStore) Families() store.Table[store.RefreshFamily] {
+	return countingTable[store.RefreshFamily]{s.Store.Families(), &s.reads}
+}
+
+// TestForgedSecretsCostNoStoreRead: cookies, codes and refresh tokens the
+// issuer did not make fail their tag before any store read.
+func TestForgedSecretsCostNoStoreRead(t *testing.T) {
+	ln := listen(t)
+	doc := testDoc(t, "http://"+ln.Addr().String())
+	mem := memory.New()
+	cs := &countingStore{Store: mem}
+	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, cs)
+	cfg := e.oauth2Config("web.shop", webCB, "openid")
+	for range 50 {
+		req, _ := http.NewRequest(http.MethodGet, cfg.AuthCodeURL("s"), nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: randomToken() + "~" + randomID()[:11]})
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		e.postForm(pathToken, redeemForm(randomToken()+"~"+randomID()[:11], "v", webCB), "web.shop", testSecrets["web.shop"])
+		e.postForm(pathToken, refreshForm(randomID()+"~abc."+randomToken()), "web.shop", testSecrets["web.shop"])
+
+	}
+	if n := cs.reads.Load(); n != 0 {
+		t.Errorf("forged secrets caused %d store reads, want 0", n)
+	}
+}
+
+func mustHash(t *testing.T, password string) []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func listen(t *testing.T) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// TestReuseIntervalSurvivesSecondPrecision: state keeps whole seconds, so
+// a rotation at x.9 s is recorded at x s; a retry 1.1 s later is within a
+// 2 s reuseInterval and must be honoured, not taken as theft.
+func TestReuseIntervalSurvivesSecondPrecision(t *testing.T) {
+	e := newEnv(t, func(d *issuerconfig.Document) {
+		for i := range d.Applications {
+			if d.Applications[i].ClientID == "web.shop" {
+				d.Applications[i].Spec.RefreshToken.ReuseInterval = dur("2s")
+			}
+		}
+	})
+	tok, err := e.loginFlow(e.browser(), "web.shop", webCB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(900 * time.Millisecond)
+	if status, body := e.refresh("web.shop", tok.RefreshToken); status != http.StatusOK {
+		t.Fatalf("first refresh: %d %v", status, body)
+	}
+	e.clock.Advance(1100 * time.Millisecond)
+	if status, body := e.refresh("web.shop", tok.RefreshToken); status != http.StatusOK {
+		t.Errorf("retry 1.1 s after the rotation with a 2 s reuseInterval: %d %v", status, body)
+	}
+}
+
+// TestStateKeyCannotChange: a generation that changes or drops the state
+// key is refused; the running one stays in force.
+func TestStateKeyCannotChange(t *testing.T) {
+	e := newEnv(t, nil)
+	for name, key := range map[string][]byte{"changed": []byte("fedcba9876543210fedcba9876543210"), "dropped": nil} {
+		doc := *e.doc
+		doc.Generation++
+		doc.StateKey = key
+		if err := e.srv.Swap(&doc); err == nil || !strings.Contains(err.Error(), "state key") {
+			t.Errorf("%s state key: %v, want refused", name, err)
+		}
+	}
+	if e.srv.Generation() != e.doc.Generation {
+		t.Errorf("generation %d in force, want %d", e.srv.Generation(), e.doc.Generation)
+	}
+}

@@ -92,6 +92,13 @@ type ApplicationSpec struct {
 	// +required
 	Type ApplicationType `json:"type"`
 
+	// displayName is what the login page tells users they are signing in
+	// to, e.g. "Acme Storefront". Plain text (HTML is shown as typed, never
+	// interpreted), at most 64 characters. Default: the Application's name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	DisplayName string `json:"displayName,omitempty"`
+
 	// redirectURIs are the only URIs the issuer sends authorization
 	// responses to, matched exactly (no wildcards, no fragments). Required
 	// for every type but MachineToMachine. SinglePage and RegularWeb need

@@ -25,6 +25,13 @@ type TenantSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.contains('@')",message="spec.issuerURL must not contain user information (user:password@)"
 	IssuerURL string `json:"issuerURL"`
 
+	// displayName names the identity provider on its login and sign-out
+	// pages, e.g. "Acme Corp". Plain text (HTML is shown as typed, never
+	// interpreted), at most 64 characters. Default: the Tenant's name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	DisplayName string `json:"displayName,omitempty"`
+
 	// session bounds how long a user's single-sign-on session at the issuer
 	// lives. While the session lives, applications get new tokens without the
 	// user typing a password again.

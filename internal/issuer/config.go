@@ -41,6 +41,9 @@ type config struct {
 	// the cost most users' hashes have, so an unknown user takes as long as
 	// a known one with a wrong password.
 	dummyCost int
+	// displayName is the Tenant's name for users (spec.displayName, or
+	// its name).
+	displayName string
 	// stateKey derives record keys, seals pending requests and derives
 	// refresh token successors (see state.go).
 	stateKey  []byte
@@ -120,6 +123,10 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 			c.origins[string(o)] = true
 		}
 	}
+	c.displayName = doc.Tenant.Spec.DisplayName
+	if c.displayName == "" {
+		c.displayName = doc.Tenant.Name
+	}
 	if len(c.stateKey) == 0 {
 		c.stateKey = fallbackStateKey
 	}
@@ -142,6 +149,20 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 
 func meta(name, namespace string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: namespace}
+}
+
+// appName is an application's name for users: spec.displayName, or the
+// Application's name.
+func (c *config) appName(clientID string) string {
+	cl, ok := c.clients[clientID]
+	if !ok {
+		return ""
+	}
+	if cl.spec.DisplayName != "" {
+		return cl.spec.DisplayName
+	}
+	_, name, _ := strings.Cut(cl.ref, "/")
+	return name
 }
 
 // apiByAudience finds the API an application may use for a requested

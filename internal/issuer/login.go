@@ -46,14 +46,21 @@ const maxUsername = 256
 type loginView struct {
 	// Request is the sealed authorization request the form carries.
 	Request, CSRF, Username, Error string
-	Status                         int
+	// App and Provider tell the user what they sign in to: the
+	// Application's and the Tenant's display names (plain text, escaped).
+	App, Provider string
+	// FormTarget is where a successful login redirects (the redirect
+	// URI's origin), allowed in the page's CSP form-action.
+	FormTarget string
+	Status     int
 }
 
 // loginPage renders the login form for a sealed authorization request.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	sealed := r.URL.Query().Get("r")
 	c := s.cfg.Load()
-	if _, err := c.unseal(sealed, s.now()); err != nil {
+	flow, err := c.unseal(sealed, s.now())
+	if err != nil {
 		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: errLinkExpired})
 		return
 	}
@@ -61,7 +68,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	// the sealed request, so another site cannot post a login into it.
 	csrf := c.csrfFor(sealed)
 	http.SetCookie(w, csrfCookieFor(c, csrf, 0))
-	s.renderLogin(w, loginView{Request: sealed, CSRF: csrf, Status: http.StatusOK})
+	s.renderLogin(w, loginView{Request: sealed, CSRF: csrf, Status: http.StatusOK, App: c.appName(flow.ClientID), Provider: c.displayName,
+		FormTarget: cspSource(flow.RedirectURI)})
 }
 
 const (
@@ -94,7 +102,8 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			Error: "The sign-in form was not submitted from this page. Reload the page and try again."})
 		return
 	}
-	view := loginView{Request: sealed, CSRF: c.csrfFor(sealed), Username: user}
+	view := loginView{Request: sealed, CSRF: c.csrfFor(sealed), Username: user, App: c.appName(flow.ClientID), Provider: c.displayName,
+		FormTarget: cspSource(flow.RedirectURI)}
 	addr := clientAddress(r)
 	v := s.limiter.admit(user, addr, c.csrfFor(sealed), now)
 	switch {
@@ -171,7 +180,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, v loginView) {
-	securityHeaders(w.Header())
+	securityHeaders(w.Header(), v.FormTarget)
 	w.WriteHeader(v.Status)
 	if err := loginTemplate.Execute(w, v); err != nil {
 		s.log.Error("rendering login page", "error", err)
@@ -183,7 +192,7 @@ var loginTemplate = template.Must(template.New("login").Parse(`<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in</title>
+<title>{{if .App}}Sign in to {{.App}}{{else}}Sign in{{end}}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:0;display:flex;justify-content:center;background:#f4f5f7;color:#111}
 main{background:#fff;margin-top:10vh;padding:2rem;border-radius:8px;max-width:22rem;width:100%;box-shadow:0 1px 4px rgba(0,0,0,.15)}
@@ -197,6 +206,7 @@ button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#1a5
 <body>
 <main>
 <h1>Sign in</h1>
+{{if .App}}<p id="signing-in-to">to continue to <strong>{{.App}}</strong>{{if .Provider}} with your <strong>{{.Provider}}</strong> account{{end}}</p>{{end}}
 {{if .Error}}<p class="error" id="login-error" role="alert">{{.Error}}</p>{{end}}
 {{if .Request}}<form method="post" action="login" novalidate>
 <input type="hidden" name="r" value="{{.Request}}">

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,6 +74,14 @@ func TestOneSignInRequestGetsBoundedAttempts(t *testing.T) {
 
 // loginURLOf rebuilds the login page URL from a rendered page's sealed
 // request.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func loginURLOf(t *testing.T, page string, e *env) string {
 	m := reID.FindStringSubmatch(page)
 	if m == nil {
@@ -81,11 +91,11 @@ func loginURLOf(t *testing.T, page string, e *env) string {
 }
 
 // TestUnknownUsersTakeAsLongAsKnownOnes: a wrong password for a real user
-// and any password for an unknown user cost the same bcrypt work (within
-// 1.5x, the fastest of several runs each, interleaved so host noise hits
-// both alike), also when the directory's hashes are not at bcrypt's
-// default cost: the decoy follows the users' cost (11 here; a fixed decoy
-// of cost 10 made unknown users twice as fast).
+// and any password for an unknown user cost the same bcrypt work (the
+// median ratio of adjacent pairs within 1.5x, in CPU time), also when the
+// directory's hashes are not at bcrypt's default cost: the decoy follows
+// the users' cost (11 here; a fixed decoy of cost 10 made unknown users
+// twice as fast).
 func TestUnknownUsersTakeAsLongAsKnownOnes(t *testing.T) {
 	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), 11)
 	e := newEnv(t, func(d *issuerconfig.Document) { d.Users[0].PasswordHash = string(hash) })
@@ -93,26 +103,32 @@ func TestUnknownUsersTakeAsLongAsKnownOnes(t *testing.T) {
 		t.Fatalf("decoy cost %d, want the users' cost 11", e.srv.cfg.Load().dummyCost)
 	}
 	cfg := e.oauth2Config("web.shop", webCB, "openid")
+	// CPU time this process spends, not wall time: other processes on a
+	// shared machine do not change how much bcrypt work a login costs.
 	attempt := func(user string) time.Duration {
 		b := e.browser()
 		_, page := b.get(cfg.AuthCodeURL("s"))
-		start := time.Now()
+		start := processCPU(t)
 		r, _ := b.login(page, user, "wrong")
-		d := time.Since(start)
+		d := processCPU(t) - start
 		if r.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("%s: %d", user, r.StatusCode)
 		}
 		e.clock.Advance(time.Hour) // past any delay
 		return d
 	}
-	known, unknown := time.Hour, time.Hour
-	for i := range 4 {
-		known = min(known, attempt("alice"))
-		unknown = min(unknown, attempt("mallory"+string(rune('a'+i))))
+	// Adjacent pairs see the same host load; the median of their ratios
+	// ignores the pairs a noisy neighbour disturbed.
+	attempt("mallory-warmup") // the decoy hash of this cost is computed once
+	var ratios []float64
+	for i := range 7 {
+		known, unknown := attempt("alice"), attempt("mallory"+string(rune('a'+i)))
+		ratios = append(ratios, float64(unknown)/float64(known))
 	}
-	ratio := float64(max(known, unknown)) / float64(min(known, unknown))
-	t.Logf("known user %s, unknown user %s (ratio %.2f)", known, unknown, ratio)
-	if ratio > 1.5 {
-		t.Errorf("known user %s vs unknown user %s: ratio %.2f > 1.5 reveals who exists", known, unknown, ratio)
+	slices.Sort(ratios)
+	median := ratios[len(ratios)/2]
+	t.Logf("unknown/known time ratios %.2f (median %.2f)", ratios, median)
+	if median > 1.5 || median < 1/1.5 {
+		t.Errorf("unknown/known user time: median ratio %.2f outside 1/1.5..1.5 reveals who exists", median)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 )
 
 // logoutPage answers GET /logout. With a valid id_token_hint (an ID token
@@ -28,9 +30,13 @@ func (s *Server) logoutPage(next http.Handler) http.HandlerFunc {
 				fields.Set(k, v)
 			}
 		}
-		securityHeaders(w.Header())
+		target := ""
+		if cl, ok := c.clients[fields.Get("client_id")]; ok && slices.Contains(cl.postLogoutURIs, fields.Get("post_logout_redirect_uri")) {
+			target = cspSource(fields.Get("post_logout_redirect_uri"))
+		}
+		securityHeaders(w.Header(), target)
 		w.WriteHeader(http.StatusOK)
-		if err := logoutTemplate.Execute(w, fields); err != nil {
+		if err := logoutTemplate.Execute(w, logoutView{Fields: fields, Provider: c.displayName}); err != nil {
 			s.log.Error("rendering logout page", "error", err)
 		}
 	}
@@ -48,6 +54,11 @@ func (s *Server) logoutSubmit(next http.Handler) http.HandlerFunc {
 	}
 }
 
+type logoutView struct {
+	Fields   url.Values
+	Provider string
+}
+
 func issuerOrigin(issuer string) string {
 	u, err := url.Parse(issuer)
 	if err != nil {
@@ -57,13 +68,37 @@ func issuerOrigin(issuer string) string {
 }
 
 // securityHeaders are sent with every HTML page: no caching, no framing
-// (clickjacking), no referrer, no script, forms only back to this issuer.
-func securityHeaders(h http.Header) {
+// (clickjacking), no referrer, no script, forms only to this issuer — and
+// to formTarget, where the form's answer redirects (browsers apply
+// form-action to redirects too: without it Chromium blocks the redirect of
+// a successful login to the application).
+func securityHeaders(h http.Header, formTarget string) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	formAction := "'self'"
+	if formTarget != "" {
+		formAction += " " + formTarget
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+}
+
+// cspSource is a redirect URI as a CSP source expression: its origin for
+// http(s), its scheme for a native app's private-use scheme. "" when the
+// URI cannot be expressed safely (the form then only posts to the issuer).
+func cspSource(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme == "" || strings.ContainsAny(uri, " ;,'\"") {
+		return ""
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		if u.Host == "" {
+			return ""
+		}
+		return u.Scheme + "://" + u.Host
+	}
+	return u.Scheme + ":"
 }
 
 var logoutTemplate = template.Must(template.New("logout").Parse(`<!DOCTYPE html>
@@ -82,9 +117,9 @@ button:focus{outline:3px solid #1a5fb4;outline-offset:2px}
 <body>
 <main>
 <h1>Sign out?</h1>
-<p>You are about to sign out of this identity provider.</p>
+<p>You are about to sign out of <strong>{{.Provider}}</strong>.</p>
 <form method="post" action="logout">
-{{range $k, $v := .}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">
+{{range $k, $v := .Fields}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">
 {{end}}<button type="submit" autofocus>Sign out</button>
 </form>
 </main>

@@ -83,7 +83,12 @@ func TestSamples(t *testing.T) {
 	g.Expect(meta.FindStatusCondition(spa.Status.Conditions, v1alpha1.ConditionReady).Message).To(Equal(
 		"ID tokens last 1h. Access tokens: orders 15m (browser flow), billing 1h (browser flow). " +
 			"Users log in again after 12h without activity, and after 168h at the latest. " +
-			"Refresh tokens rotate on every use, expire after 360h unused or 720h after the grant, and end with the session."))
+			"Refresh tokens rotate on every use and end with the session, 168h after login at the latest (their 360h inactivity and 720h absolute lifetimes never apply)."))
+	// Session-bound refresh tokens cannot outlive the 168h session: status
+	// says so, with the 720h default beside it.
+	g.Expect(spa.Status.Effective.RefreshToken.AbsoluteLifetime).To(Equal(v1alpha1.EffectiveLifetime{
+		Duration: "168h", Seconds: 604800, BoundBy: "Tenant acme/spec.session.absoluteTimeout",
+		Configured: &v1alpha1.ConfiguredLifetime{Duration: "720h", Seconds: 2592000, BoundBy: "Application storefront/spec.refreshToken.absoluteLifetime (default)"}}))
 
 	// The billing API asked for 24h; the tenant caps access tokens at 12h.
 	billing := &v1alpha1.API{}

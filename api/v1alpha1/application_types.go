@@ -326,7 +326,10 @@ const (
 
 // ApplicationEffective is the effective lifetimes matrix of an application.
 type ApplicationEffective struct {
-	// idToken is the exp - iat of ID tokens (absent for MachineToMachine).
+	// idToken is the longest exp - iat of ID tokens (absent for
+	// MachineToMachine): spec.idTokenLifetime, at most the session's
+	// absoluteTimeout unless the application may use offline_access (ID
+	// tokens refreshed outside a session are not cut).
 	// +optional
 	IDToken *EffectiveLifetime `json:"idToken,omitempty"`
 
@@ -366,8 +369,10 @@ type EffectiveAccessToken struct {
 	// +required
 	FlowRule string `json:"flowRule"`
 
-	// lifetime is the exp - iat of these access tokens (user-bound tokens
-	// are further cut at the session's absolute deadline).
+	// lifetime is the longest exp - iat of these access tokens: the API's
+	// lifetime for this flow, and for an application with users at most
+	// the session's absoluteTimeout (tokens expire with the session), unless
+	// it may use offline_access. Machine-to-machine tokens are not cut.
 	// +required
 	Lifetime EffectiveLifetime `json:"lifetime"`
 
@@ -391,11 +396,14 @@ type EffectiveRefreshToken struct {
 	// +required
 	ReuseInterval EffectiveLifetime `json:"reuseInterval"`
 
-	// inactivityLifetime ends an unused refresh token family.
+	// inactivityLifetime ends an unused refresh token family; with
+	// sessionBinding Session it is at most the session's absoluteTimeout.
 	// +required
 	InactivityLifetime EffectiveLifetime `json:"inactivityLifetime"`
 
-	// absoluteLifetime ends a family counted from the original grant.
+	// absoluteLifetime ends a family counted from the original grant; with
+	// sessionBinding Session the family also ends with the session, so it
+	// is at most the session's absoluteTimeout (boundBy says which).
 	// +required
 	AbsoluteLifetime EffectiveLifetime `json:"absoluteLifetime"`
 
@@ -413,7 +421,7 @@ type EffectiveRefreshToken struct {
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenantRef.name`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="ID-Token",type=string,JSONPath=`.status.effective.idToken.duration`,description="ID token lifetime in force"
+// +kubebuilder:printcolumn:name="ID-Token",type=string,JSONPath=`.status.effective.idToken.duration`,description="Longest ID token lifetime in force (at most the session's absolute timeout)"
 // +kubebuilder:printcolumn:name="Idle",type=string,JSONPath=`.status.effective.session.inactivityTimeout.duration`,description="Session inactivity timeout in force"
 // +kubebuilder:printcolumn:name="Max-Session",type=string,JSONPath=`.status.effective.session.absoluteTimeout.duration`,priority=1
 // +kubebuilder:printcolumn:name="Client-ID",type=string,JSONPath=`.status.clientID`,priority=1

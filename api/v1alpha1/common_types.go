@@ -30,8 +30,10 @@ const (
 	ES256 SigningAlgorithm = "ES256"
 )
 
-// EffectiveLifetime is a lifetime as the issuer really applies it, after
-// defaults, policy ceilings and the browser-flow rule.
+// EffectiveLifetime is a lifetime as the issuer really applies it: the
+// longest a real token can live, after defaults, policy ceilings, the
+// browser-flow rule and, for what is issued on behalf of a user, the
+// session's absolute timeout (no such token outlives the session).
 type EffectiveLifetime struct {
 	// duration is the lifetime in canonical Go duration form, for example
 	// "10h", "1h30m" or "90s" is shown as "1m30s".
@@ -47,7 +49,35 @@ type EffectiveLifetime struct {
 	// "<Kind> <name>/spec.<field>", for example
 	// "API orders/spec.tokenLifetimeForBrowserFlows" or
 	// "Tenant acme/spec.policy.maxAccessTokenLifetime". A field that was
-	// not set, so its default applied, ends in " (default)".
+	// not set, so its default applied, ends in " (default)". When the
+	// session cap decides, it is "Tenant <name>/spec.session.absoluteTimeout"
+	// and configured shows the lifetime it cut.
+	// +required
+	BoundBy string `json:"boundBy"`
+
+	// configured is present only when the session decides: the lifetime the
+	// settings give these tokens (after defaults, policy ceilings and the
+	// browser-flow rule) is longer than the Tenant's
+	// spec.session.absoluteTimeout, and nothing issued on behalf of a user
+	// outlives the session, so duration is that timeout. A token issued
+	// later in a session expires with the session, sooner still.
+	// +optional
+	Configured *ConfiguredLifetime `json:"configured,omitempty"`
+}
+
+// ConfiguredLifetime is a lifetime as the settings ask for it, before the
+// session's absolute timeout cuts it.
+type ConfiguredLifetime struct {
+	// duration is the lifetime in canonical Go duration form.
+	// +required
+	Duration string `json:"duration"`
+
+	// seconds is the same lifetime in whole seconds.
+	// +required
+	Seconds int64 `json:"seconds"`
+
+	// boundBy names the setting that decided this value, as in
+	// EffectiveLifetime.
 	// +required
 	BoundBy string `json:"boundBy"`
 }

@@ -9,7 +9,8 @@ import (
 // Advisory reasons: valid combinations a reviewer should look at twice.
 const (
 	AdviceAccessTokenOutlivesIdleSession = "AccessTokenOutlivesIdleSession"
-	AdviceIDTokenOutlivesSession         = "IDTokenOutlivesSession"
+	AdviceSessionCapsLifetimes           = "SessionCapsLifetimes"
+	AdviceUserTokensEndWithSession       = "UserTokensEndWithSession"
 	AdviceOfflineAccessOutlivesSession   = "OfflineAccessOutlivesSession"
 	AdviceRotationDisabledPublicClient   = "RefreshRotationDisabledForPublicClient"
 	AdviceFrontChannelTokens             = "FrontChannelAccessTokens"
@@ -23,21 +24,45 @@ func advise(a Application, spec v1alpha1.ApplicationSpec) []v1alpha1.Advisory {
 	}
 	idle := a.Session.Inactivity.Duration
 	for _, t := range a.AccessTokens {
-		if t.Lifetime.Duration > idle {
+		if life := a.Reachable(t.Lifetime).Duration; life > idle {
 			add(AdviceAccessTokenOutlivesIdleSession,
 				"Access tokens for %s (%s, %s flow) outlive the %s inactivity timeout: they keep working after the user's session has ended for inactivity.",
-				t.API.Name, Canonical(t.Lifetime.Duration), flowWord(t.Flow), Canonical(idle))
+				t.API.Name, Canonical(life), flowWord(t.Flow), Canonical(idle))
 		}
 	}
-	if abs := a.Session.Absolute.Duration; a.IDToken.Duration > abs {
-		add(AdviceIDTokenOutlivesSession,
-			"ID tokens are set to last %s but a session ends %s after login: tokens issued late in a session expire at its absolute deadline instead.",
-			Canonical(a.IDToken.Duration), Canonical(abs))
+	abs := a.Session.Absolute
+	// The defaults alone (sessions of 168h, refresh tokens of 720h) are the
+	// project's choice, said in status (boundBy, configured), not a
+	// reviewer's surprise: advise when somebody set one of the two.
+	var cut []string
+	for _, c := range a.cutBySession() {
+		if !c.configured.isDefault() || !abs.isDefault() {
+			cut = append(cut, c.what)
+		}
+	}
+	if len(cut) > 0 {
+		add(AdviceSessionCapsLifetimes,
+			"Sessions end %s after login (%s) and nothing issued on a user's behalf outlives its session, so %s last at most %s, "+
+				"and less when issued later in a session: status shows %s with the configured value beside it. "+
+				"Lower those lifetimes or raise the session's absoluteTimeout to make the settings say what happens.",
+			Canonical(abs.Duration), abs.BoundBy, joinAnd(cut), Canonical(abs.Duration), Canonical(abs.Duration))
 	}
 	if r := a.Refresh; r.AllowOfflineAccess {
-		add(AdviceOfflineAccessOutlivesSession,
-			"Refresh tokens requested with offline_access are not bound to the session: they keep working after logout, for up to %s (%s unused).",
+		msg := fmt.Sprintf("Refresh tokens requested with offline_access are not bound to the session: they keep working after logout, for up to %s (%s unused).",
 			Canonical(r.Absolute.Duration), Canonical(r.Inactivity.Duration))
+		// What the session would cut if the application had no offline
+		// access: the ID and access tokens that escape it.
+		bound := a
+		bound.Refresh = nil
+		var escape []string
+		for _, c := range bound.cutBySession() {
+			escape = append(escape, c.what)
+		}
+		if len(escape) > 0 {
+			msg += fmt.Sprintf(" Tokens refreshed with them are not cut at a session's end either: %s live their full lifetimes that way, "+
+				"while those issued within a session end with it, %s after login at most.", joinAnd(escape), Canonical(abs.Duration))
+		}
+		add(AdviceOfflineAccessOutlivesSession, "%s", msg)
 	}
 	if r := a.Refresh; r.Rotation == v1alpha1.RotationDisabled && (spec.Type == v1alpha1.SinglePage || spec.Type == v1alpha1.Native) {
 		add(AdviceRotationDisabledPublicClient,

@@ -17,6 +17,12 @@ type API struct {
 	SigningAlgorithm v1alpha1.SigningAlgorithm
 	Enforcement      Enforcement
 	Advisories       []v1alpha1.Advisory
+
+	// session is the tenant's: tokens issued on behalf of a user end with
+	// it. The API's own lifetimes stay as they are (machine-to-machine
+	// clients and offline_access refreshes get them in full); each
+	// Application's matrix reports what its tokens reach.
+	session Session
 }
 
 // ForAPI computes an API's effective access token lifetimes under tenant.
@@ -27,6 +33,7 @@ func ForAPI(tenant Tenant, api *v1alpha1.API) API {
 		Name:             api.Name,
 		Audience:         api.Spec.Audience,
 		SigningAlgorithm: orDefault(api.Spec.SigningAlgorithm, tenant.SigningAlgorithm),
+		session:          tenant.Session,
 	}
 	mode := tenant.PolicyMode
 
@@ -52,6 +59,16 @@ func ForAPI(tenant Tenant, api *v1alpha1.API) API {
 			Message: fmt.Sprintf("Access tokens for %s live %s in browser flows, as long as in standard flows: "+
 				"set spec.tokenLifetimeForBrowserFlows shorter, since code in a browser cannot keep a token safe.",
 				api.Name, Canonical(out.Browser.Duration)),
+		})
+	}
+	if abs := tenant.Session.Absolute; out.Standard.Duration > abs.Duration || out.Browser.Duration > abs.Duration {
+		out.Advisories = append(out.Advisories, v1alpha1.Advisory{
+			Reason: AdviceUserTokensEndWithSession,
+			Message: fmt.Sprintf("Sessions of Tenant %s end %s after login (%s), and no token issued on behalf of a user outlives its session: "+
+				"user tokens for %s live at most %s, not the %s here. Machine-to-machine clients, and applications refreshing with offline_access, get the full lifetime; "+
+				"each Application's status shows what its tokens reach.",
+				tenant.Name, Canonical(abs.Duration), abs.BoundBy, api.Name, Canonical(abs.Duration),
+				Canonical(max(out.Standard.Duration, out.Browser.Duration))),
 		})
 	}
 	return out

@@ -26,7 +26,10 @@ type Refresh struct {
 	AllowOfflineAccess bool
 }
 
-// Application is the effective lifetimes matrix of one application.
+// Application is the effective lifetimes matrix of one application. Its
+// fields hold each token's lifetime as the issuer applies it per token
+// (TokenExpiry then cuts user tokens at their session's end); Status,
+// Summary and the advisories report what tokens can reach (Reachable).
 type Application struct {
 	Type         v1alpha1.ApplicationType
 	IDToken      *Setting
@@ -156,11 +159,13 @@ func (a Application) Lookup(apiRef string, flow v1alpha1.AccessFlow) (AccessToke
 	return AccessToken{}, false
 }
 
-// Status renders the matrix as it appears in Application status.
+// Status renders the matrix as it appears in Application status: the
+// reachable lifetimes (Reachable), with the configured value beside any the
+// session cuts.
 func (a Application) Status() *v1alpha1.ApplicationEffective {
 	out := &v1alpha1.ApplicationEffective{}
 	if a.IDToken != nil {
-		s := a.IDToken.Status()
+		s := a.Reachable(*a.IDToken).Status()
 		out.IDToken = &s
 	}
 	for _, t := range a.AccessTokens {
@@ -169,7 +174,7 @@ func (a Application) Status() *v1alpha1.ApplicationEffective {
 			Audience:         t.API.Audience,
 			Flow:             t.Flow,
 			FlowRule:         t.FlowRule,
-			Lifetime:         t.Lifetime.Status(),
+			Lifetime:         a.Reachable(t.Lifetime).Status(),
 			SigningAlgorithm: t.API.SigningAlgorithm,
 			Scopes:           t.Scopes,
 		})
@@ -183,11 +188,12 @@ func (a Application) Status() *v1alpha1.ApplicationEffective {
 		if r.AllowOfflineAccess {
 			binding = "SessionUnlessOfflineAccess"
 		}
+		absolute, inactivity := a.ReachableRefresh()
 		out.RefreshToken = &v1alpha1.EffectiveRefreshToken{
 			Rotation:           r.Rotation,
 			ReuseInterval:      r.ReuseInterval.Status(),
-			InactivityLifetime: r.Inactivity.Status(),
-			AbsoluteLifetime:   r.Absolute.Status(),
+			InactivityLifetime: inactivity.Status(),
+			AbsoluteLifetime:   absolute.Status(),
 			SessionBinding:     binding,
 		}
 	}

@@ -414,8 +414,22 @@ func TestAdvisories(t *testing.T) {
 			tenant: func(s *v1alpha1.TenantSpec) {
 				s.Session = &v1alpha1.SessionSpec{InactivityTimeout: dur("1h"), AbsoluteTimeout: dur("8h")}
 			},
-			app:  func(s *v1alpha1.ApplicationSpec) { s.IDTokenLifetime = dur("9h"); s.APIs = nil },
-			want: []string{AdviceIDTokenOutlivesSession}},
+			app: func(s *v1alpha1.ApplicationSpec) {
+				s.IDTokenLifetime = dur("9h")
+				s.APIs = nil
+				s.RefreshToken = &v1alpha1.RefreshTokenSpec{AbsoluteLifetime: dur("8h")}
+			},
+			want: []string{AdviceSessionCapsLifetimes}},
+		{name: "access token cut by the session is judged by what it reaches", typ: v1alpha1.RegularWeb,
+			tenant: func(s *v1alpha1.TenantSpec) {
+				s.Session = &v1alpha1.SessionSpec{InactivityTimeout: dur("2h"), AbsoluteTimeout: dur("2h")}
+			},
+			app: func(s *v1alpha1.ApplicationSpec) {
+				s.IDTokenLifetime = dur("1h")
+				s.RefreshToken = &v1alpha1.RefreshTokenSpec{AbsoluteLifetime: dur("2h")}
+			},
+			// orders' default 24h reaches 2h: not beyond the 2h idle window.
+			want: []string{AdviceSessionCapsLifetimes}},
 		{name: "offline access", typ: v1alpha1.Native,
 			app: func(s *v1alpha1.ApplicationSpec) {
 				s.RefreshToken = &v1alpha1.RefreshTokenSpec{AllowOfflineAccess: true}
@@ -464,7 +478,7 @@ func TestSummary(t *testing.T) {
 	got := ForApplication(ten, spa, apis).Summary()
 	want := "ID tokens last 10h. Access tokens: orders 2h (browser flow), billing 2h (browser flow). " +
 		"Users log in again after 72h without activity, and after 168h at the latest. " +
-		"Refresh tokens rotate on every use, expire after 360h unused or 720h after the grant, and end with the session."
+		"Refresh tokens rotate on every use and end with the session, 168h after login at the latest (their 360h inactivity and 720h absolute lifetimes never apply)."
 	if got != want {
 		t.Errorf("summary =\n%q\nwant\n%q", got, want)
 	}

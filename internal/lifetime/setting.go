@@ -17,15 +17,27 @@ type Setting struct {
 	// BoundBy names the field that decided Duration, e.g.
 	// "API orders/spec.tokenLifetime" or "Tenant acme/spec.policy.maxAccessTokenLifetime".
 	BoundBy string
+	// Configured is set when a session's absoluteTimeout keeps tokens
+	// shorter than their own lifetime (Session.Reach): the lifetime the
+	// settings give them, and the field that decided it.
+	Configured *Setting
 }
 
 // Status renders the setting as it appears in object status.
 func (s Setting) Status() v1alpha1.EffectiveLifetime {
-	return v1alpha1.EffectiveLifetime{
+	out := v1alpha1.EffectiveLifetime{
 		Duration: Canonical(s.Duration),
 		Seconds:  int64(s.Duration / time.Second),
 		BoundBy:  s.BoundBy,
 	}
+	if c := s.Configured; c != nil {
+		out.Configured = &v1alpha1.ConfiguredLifetime{
+			Duration: Canonical(c.Duration),
+			Seconds:  int64(c.Duration / time.Second),
+			BoundBy:  c.BoundBy,
+		}
+	}
+	return out
 }
 
 // Canonical formats d as a Go duration without zero-valued trailing units:
@@ -66,8 +78,14 @@ func (r requested) setting() Setting {
 	if r.explicit {
 		return Setting{Duration: r.value, BoundBy: r.field}
 	}
-	return Setting{Duration: r.value, BoundBy: r.field + " (default)"}
+	return Setting{Duration: r.value, BoundBy: r.field + defaultSuffix}
 }
+
+// defaultSuffix ends the BoundBy of a field left out, whose default applied.
+const defaultSuffix = " (default)"
+
+// isDefault reports whether s is a default nobody wrote.
+func (s Setting) isDefault() bool { return strings.HasSuffix(s.BoundBy, defaultSuffix) }
 
 // lowerTo returns s capped at limit, attributing the cap to limit's setting.
 func lowerTo(s, limit Setting) Setting {

@@ -8,9 +8,9 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
-// Metrics of the issuer state store, refreshed by every collection pass
-// (Tenant status is refreshed less often) and served on the manager's
-// metrics endpoint.
+// Metrics of the issuer state store, refreshed by every complete collection
+// pass and by a backlog a pass in progress found (Tenant status is
+// refreshed less often), and served on the manager's metrics endpoint.
 var (
 	stateRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "idtenant_state_records",
@@ -21,6 +21,10 @@ var (
 		Name: "idtenant_state_collected_total",
 		Help: "Expired issuer state records the operator deleted, by kind.",
 	}, []string{"namespace", "tenant", "kind"})
+	stateListedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idtenant_state_listed_total",
+		Help: "Issuer state records the collector listed from the API server, by kind: the read load collection puts on the API server.",
+	}, []string{"namespace", "tenant", "kind"})
 	stateOldestExpired = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "idtenant_state_oldest_expired_seconds",
 		Help: "How long the oldest issuer state record awaiting collection has been expired; 0 when none waits.",
@@ -28,7 +32,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(stateRecords, stateCollectedTotal, stateOldestExpired)
+	metrics.Registry.MustRegister(stateRecords, stateCollectedTotal, stateListedTotal, stateOldestExpired)
 }
 
 func exportStateMetrics(tenant *v1alpha1.Tenant, found tally, st v1alpha1.StateStatus) {
@@ -44,5 +48,6 @@ func deleteStateMetrics(key types.NamespacedName) {
 	labels := prometheus.Labels{"namespace": key.Namespace, "tenant": key.Name}
 	stateRecords.DeletePartialMatch(labels)
 	stateCollectedTotal.DeletePartialMatch(labels)
+	stateListedTotal.DeletePartialMatch(labels)
 	stateOldestExpired.DeletePartialMatch(labels)
 }

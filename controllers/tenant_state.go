@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -29,14 +30,18 @@ import (
 // StateCollection tunes the collection of expired issuer state records.
 // Zero fields take the defaults.
 type StateCollection struct {
-	// Period between two passes over every Tenant's records. Default 30s.
+	// Period between the starts of two passes over every Tenant's
+	// records. Default 30s.
 	Period time.Duration
-	// BusyPeriod is the pause after a round that used its whole delete
-	// budget before another round over the Tenants it left with a
-	// backlog. Default 2s.
+	// BusyPeriod is the pause before the next round while a pass is
+	// unfinished (a round's list budget ran out) or a pass left expired
+	// records for lack of delete budget. Default 2s.
 	BusyPeriod time.Duration
 	// Budget is the most delete requests one round sends. Default 2000.
 	Budget int
+	// ListBudget is the most records one round lists, over all Tenants;
+	// a list request counts at least one. Default 4000 (8 pages).
+	ListBudget int
 	// PageSize is the most records one list request returns. Default 500.
 	PageSize int64
 	// Workers send a page's deletes in parallel. Default 4.
@@ -57,6 +62,9 @@ func (o StateCollection) withDefaults() StateCollection {
 	def(&o.StatusInterval, time.Minute)
 	if o.Budget <= 0 {
 		o.Budget = 2000
+	}
+	if o.ListBudget <= 0 {
+		o.ListBudget = 4000
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 500
@@ -231,19 +239,103 @@ func (t *tally) status(now time.Time) v1alpha1.StateStatus {
 	return st
 }
 
+// raisedBy returns t with the backlog a pass in progress has already found
+// where that is larger (more records awaiting collection of a kind, an
+// older one), and whether anything was raised.
+func (t tally) raisedBy(sofar *tally) (tally, bool) {
+	raised := false
+	for i := range t {
+		k, s := &t[i], &sofar[i]
+		if s.awaiting > k.awaiting {
+			k.awaiting, raised = s.awaiting, true
+		}
+		if !s.oldestExpired.IsZero() && (k.oldestExpired.IsZero() || s.oldestExpired.Before(k.oldestExpired)) {
+			k.oldestExpired, raised = s.oldestExpired, true
+		}
+	}
+	return t, raised
+}
+
+// pass is one walk over a tenant's records, kind after kind, page after
+// page. It may span rounds: each resumes from the continue token where the
+// last one stopped.
+type pass struct {
+	// kind is the index in stateKinds of the kind being listed; cont the
+	// continue token of its next page, "" for its first.
+	kind int
+	cont string
+	// found is what the pages listed so far held.
+	found tally
+	// skipped counts expired records left for lack of delete budget: the
+	// next pass, started without waiting for Period, comes back for them.
+	skipped int64
+	// restarted: a continue token expired once during this pass and it
+	// started over. The next expiry continues from the API server's
+	// fresh token instead (past the records listed, at the latest
+	// version), so a pass longer than the API server keeps history still
+	// ends.
+	restarted bool
+}
+
+// expired handles a continue token the API server no longer honours (410
+// Expired: older than its compaction): the pass starts over, keeping what
+// it deleted, unless it did so already and the API server offered a token
+// to continue from.
+func (p *pass) expired(err error) {
+	var status apierrors.APIStatus
+	if p.restarted && errors.As(err, &status) && status.Status().Continue != "" {
+		p.cont = status.Status().Continue
+		return
+	}
+	restarted := pass{restarted: true}
+	for i := range p.found {
+		restarted.found[i].collected = p.found[i].collected
+	}
+	*p = restarted
+}
+
+// tenantProgress is what the collector keeps of one Tenant between rounds.
+type tenantProgress struct {
+	uid types.UID
+	// pass is in progress, nil between passes.
+	pass *pass
+	// last is what the last complete pass found, and when it ended; nil
+	// before the first.
+	last   *tally
+	lastAt time.Time
+	// again: the last complete pass left expired records for lack of
+	// delete budget; the next one starts without waiting for Period.
+	again bool
+	// failed: the last visit stopped on an error; it is retried, but
+	// does not hurry the next round.
+	failed bool
+}
+
 // stateCollector deletes expired issuer state records of every Tenant with
 // the Kubernetes store and counts what remains. It runs on the leader only.
 //
-// Every Period, a pass over each such Tenant lists its records from the
-// API server, a page at a time, never through the manager's cache (a
-// tenant may hold 100,000 sessions, which must not sit in the manager's
-// memory), counts them and deletes the expired ones. Every delete is
-// conditional on the listed resourceVersion: a session an issuer touched
-// meanwhile is kept. A round sends at most Budget deletes; expired records
-// beyond it are counted as awaiting collection, and the Tenants left with
-// such a backlog get another pass BusyPeriod later, so a large backlog
-// drains over several rounds instead of flooding the API server. Which
-// Tenant spends the budget first rotates from round to round.
+// Every Period, a pass starts over each such Tenant's records (unless one
+// is still in progress): it lists them from the API server, a page at a time, never through the manager's
+// cache (a tenant may hold 100,000 sessions, which must not sit in the
+// manager's memory), counts them and deletes the expired ones. Every
+// delete is conditional on the listed resourceVersion: a session an issuer
+// touched meanwhile is kept.
+//
+// The API server's work per round is bounded whatever the number of
+// records: a round lists at most ListBudget records and sends at most
+// Budget deletes, over all Tenants. A pass the list budget stops is
+// resumed BusyPeriod later from the continue token where it stopped, never
+// from its first page, so a pass lists each record once. Expired records
+// beyond the delete budget are counted as awaiting collection and left; a
+// pass that left some is followed by another BusyPeriod later instead of
+// Period, so a large backlog drains over several rounds instead of
+// flooding the API server. Which Tenant spends the budgets first rotates
+// from round to round.
+//
+// Numbers come from complete passes only: while a pass is in progress the
+// last complete pass's numbers stand (a partial count is no total), except
+// that a backlog the pass has already found raises awaitingCollection and
+// oldestExpiredAge at once.
 //
 // It writes no status: it keeps its numbers in memory and wakes the Tenant
 // reconciler, which computes the whole status in one place.
@@ -260,10 +352,10 @@ type stateCollector struct {
 	observed *stateObservations
 	wake     chan<- event.TypedGenericEvent[client.Object]
 
-	// rotation picks the Tenant that spends the budget first.
+	// rotation picks the Tenant that spends the budgets first.
 	rotation int
-	// backlog are the Tenants whose last pass left expired records.
-	backlog map[types.NamespacedName]bool
+	// progress is each Tenant's pass and last numbers.
+	progress map[types.NamespacedName]*tenantProgress
 	// woken is what each Tenant's status was last told, and when.
 	woken map[types.NamespacedName]wokenWith
 	// exported are the Tenants with metric series.
@@ -278,9 +370,9 @@ type wokenWith struct {
 // NeedLeaderElection: one collector in the cluster.
 func (c *stateCollector) NeedLeaderElection() bool { return true }
 
-// Start implements manager.Runnable: a full round every Period, and a
-// round over the Tenants left with a backlog BusyPeriod after a round that
-// used its whole budget.
+// Start implements manager.Runnable: a full round, which starts a pass
+// over every Tenant not in one, every Period; while passes are unfinished
+// or left a backlog for lack of budget, a round BusyPeriod after the last.
 func (c *stateCollector) Start(ctx context.Context) error {
 	c.opts = c.opts.withDefaults()
 	full := true
@@ -306,23 +398,37 @@ func (c *stateCollector) Start(ctx context.Context) error {
 	}
 }
 
-// round makes a pass over every Tenant with the Kubernetes store (full) or
-// over those left with a backlog; busy says the delete budget ran out and
-// a backlog is left.
+// round advances the passes in progress and, in a full round, starts one
+// over every Tenant with the Kubernetes store that is not in one; busy says
+// a pass is unfinished or left a backlog for lack of delete budget.
 func (c *stateCollector) round(ctx context.Context, full bool) (busy bool, err error) {
 	var list v1alpha1.TenantList
 	if err := c.tenants.List(ctx, &list); err != nil {
 		return false, fmt.Errorf("listing Tenants: %w", err)
 	}
+	if c.progress == nil {
+		c.progress = map[types.NamespacedName]*tenantProgress{}
+	}
 	var tenants []*v1alpha1.Tenant
 	present := map[types.NamespacedName]bool{}
 	for i := range list.Items {
 		t := &list.Items[i]
-		if t.DeletionTimestamp.IsZero() && lifetime.ForTenant(t).StateType == v1alpha1.StateKubernetes {
-			present[client.ObjectKeyFromObject(t)] = true
-			if full || c.backlog[client.ObjectKeyFromObject(t)] {
-				tenants = append(tenants, t)
-			}
+		if !t.DeletionTimestamp.IsZero() || lifetime.ForTenant(t).StateType != v1alpha1.StateKubernetes {
+			continue
+		}
+		key := client.ObjectKeyFromObject(t)
+		present[key] = true
+		p := c.progress[key]
+		if p == nil || p.uid != t.UID {
+			// New, or deleted and created again: nothing carries over.
+			p = &tenantProgress{uid: t.UID}
+			c.progress[key] = p
+		}
+		if p.pass == nil && (full || p.again) {
+			p.pass, p.again = &pass{}, false
+		}
+		if p.pass != nil {
+			tenants = append(tenants, t)
 		}
 	}
 	c.forgetAllBut(present)
@@ -335,23 +441,42 @@ func (c *stateCollector) round(ctx context.Context, full bool) (busy bool, err e
 	c.rotation++
 	first := c.rotation % len(tenants)
 	tenants = slices.Concat(tenants[first:], tenants[:first])
-	if c.backlog == nil {
-		c.backlog = map[types.NamespacedName]bool{}
-	}
-	budget := c.opts.Budget
+	b := budgets{list: c.opts.ListBudget, deletes: c.opts.Budget}
 	for _, t := range tenants {
-		key := client.ObjectKeyFromObject(t)
-		found, err := c.collect(ctx, t, &budget)
-		if err != nil {
-			// This tenant keeps its last numbers; the others go on.
+		p := c.progress[client.ObjectKeyFromObject(t)]
+		done, err := c.advance(ctx, t, p.pass, &b)
+		if p.failed = err != nil; p.failed {
+			// The pass keeps its place and this tenant its last numbers;
+			// the others go on.
 			log.FromContext(ctx).Error(err, "collecting issuer state records", "tenant", klog.KObj(t))
-			continue
 		}
-		st := c.publish(ctx, t, found)
-		c.backlog[key] = st.AwaitingCollection > 0
-		busy = busy || (budget <= 0 && st.AwaitingCollection > 0)
+		switch {
+		case done:
+			found := p.pass.found
+			p.last, p.lastAt, p.again, p.pass = &found, c.now(), p.pass.skipped > 0, nil
+			c.publish(ctx, t, found, found.status(p.lastAt))
+		case p.last != nil:
+			// Unfinished: the last numbers stand, but a backlog found
+			// meanwhile shows at once.
+			if raised, ok := p.last.raisedBy(&p.pass.found); ok {
+				st := raised.status(c.now())
+				st.LastCollectedAt = &metav1.Time{Time: p.lastAt.Truncate(time.Second)}
+				c.publish(ctx, t, raised, st)
+			}
+		}
+	}
+	for _, p := range c.progress {
+		busy = busy || p.again || (p.pass != nil && !p.failed)
 	}
 	return busy, nil
+}
+
+// budgets is what remains of a round's budgets.
+type budgets struct {
+	// list counts records listed, each list request at least one.
+	list int
+	// deletes counts delete requests.
+	deletes int
 }
 
 func compareKeys(a, b types.NamespacedName) int {
@@ -364,34 +489,48 @@ func compareKeys(a, b types.NamespacedName) int {
 	return 0
 }
 
-// collect makes one pass over tenant's records: it counts every one and
-// deletes expired ones while the budget lasts.
-func (c *stateCollector) collect(ctx context.Context, tenant *v1alpha1.Tenant, budget *int) (tally, error) {
-	var found tally
+// advance continues tenant's pass p while the list budget lasts, counting
+// every record listed and deleting expired ones while the delete budget
+// lasts; done says p is complete.
+func (c *stateCollector) advance(ctx context.Context, tenant *v1alpha1.Tenant, p *pass, b *budgets) (done bool, err error) {
 	eff := lifetime.ForTenant(tenant)
-	for i, kind := range stateKinds {
-		cont := ""
-		for {
-			list := kind.newList()
-			if err := c.api.List(ctx, list, client.InNamespace(tenant.Namespace),
-				client.MatchingLabels{statev1alpha1.TenantLabel: tenant.Name},
-				client.Limit(c.opts.PageSize), client.Continue(cont)); err != nil {
-				return found, fmt.Errorf("listing %s records: %w", kind.name, err)
+	for p.kind < len(stateKinds) {
+		if b.list <= 0 {
+			return false, nil
+		}
+		i, kind := p.kind, stateKinds[p.kind]
+		list := kind.newList()
+		err := c.api.List(ctx, list, client.InNamespace(tenant.Namespace),
+			client.MatchingLabels{statev1alpha1.TenantLabel: tenant.Name},
+			client.Limit(min(c.opts.PageSize, int64(b.list))), client.Continue(p.cont))
+		if err != nil {
+			if p.cont != "" && (apierrors.IsResourceExpired(err) || apierrors.IsGone(err)) {
+				b.list-- // a refused request is work too, and bounds retries
+				p.expired(err)
+				continue
 			}
-			if err := c.collectPage(ctx, tenant, kind, kind.records(list, eff, c.now()), &found[i], budget); err != nil {
-				return found, err
-			}
-			if cont = list.GetContinue(); cont == "" {
-				break
-			}
+			return false, fmt.Errorf("listing %s records: %w", kind.name, err)
+		}
+		records := kind.records(list, eff, c.now())
+		b.list -= max(len(records), 1)
+		c.exporting(tenant)
+		stateListedTotal.WithLabelValues(tenant.Namespace, tenant.Name, kind.name).Add(float64(len(records)))
+		if p.cont = list.GetContinue(); p.cont == "" {
+			p.kind++
+		}
+		// The page is counted whatever its deletes do: a failure keeps
+		// its records awaiting, and the pass goes on from the next page.
+		if err := c.collectPage(ctx, tenant, kind, records, &p.found[i], &b.deletes, &p.skipped); err != nil {
+			return false, err
 		}
 	}
-	return found, nil
+	return true, nil
 }
 
 // collectPage counts a page's records and deletes as many expired ones as
-// the budget allows, Workers at a time; the others await the next pass.
-func (c *stateCollector) collectPage(ctx context.Context, tenant *v1alpha1.Tenant, kind stateKind, records []stateRecord, tally *kindTally, budget *int) error {
+// the budget allows, Workers at a time; the others await the next pass,
+// and are counted in skipped.
+func (c *stateCollector) collectPage(ctx context.Context, tenant *v1alpha1.Tenant, kind stateKind, records []stateRecord, tally *kindTally, budget *int, skipped *int64) error {
 	var doomed []stateRecord
 	for _, r := range records {
 		switch {
@@ -405,6 +544,7 @@ func (c *stateCollector) collectPage(ctx context.Context, tenant *v1alpha1.Tenan
 			doomed = append(doomed, r)
 		default:
 			tally.expired(r.expiredAt)
+			*skipped++
 		}
 	}
 	results := make([]error, len(doomed))
@@ -451,35 +591,38 @@ func (c *stateCollector) collectPage(ctx context.Context, tenant *v1alpha1.Tenan
 	return nil
 }
 
-// publish hands a pass's numbers to metrics and status, and returns them.
-func (c *stateCollector) publish(ctx context.Context, tenant *v1alpha1.Tenant, found tally) v1alpha1.StateStatus {
+// publish hands numbers to metrics and status: found and st, its summary.
+func (c *stateCollector) publish(ctx context.Context, tenant *v1alpha1.Tenant, found tally, st v1alpha1.StateStatus) {
 	key := client.ObjectKeyFromObject(tenant)
 	now := c.now()
-	st := found.status(now)
-	if c.exported == nil {
-		c.exported = map[types.NamespacedName]bool{}
-	}
-	c.exported[key] = true
+	c.exporting(tenant)
 	exportStateMetrics(tenant, found, st)
 	if c.observed != nil {
 		c.observed.set(tenant, st)
 	}
 	if c.wake == nil {
-		return st
+		return
 	}
 	if c.woken == nil {
 		c.woken = map[types.NamespacedName]wokenWith{}
 	}
 	last, seen := c.woken[key]
 	if seen && !(stateChanged(last.status, st) && now.Sub(last.at) >= c.opts.StatusInterval) {
-		return st
+		return
 	}
 	select {
 	case c.wake <- event.TypedGenericEvent[client.Object]{Object: &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}:
 		c.woken[key] = wokenWith{status: st, at: now}
 	case <-ctx.Done():
 	}
-	return st
+}
+
+// exporting notes that tenant has metric series, for forgetAllBut.
+func (c *stateCollector) exporting(tenant *v1alpha1.Tenant) {
+	if c.exported == nil {
+		c.exported = map[types.NamespacedName]bool{}
+	}
+	c.exported[client.ObjectKeyFromObject(tenant)] = true
 }
 
 // stateChanged reports whether status published as before would now say
@@ -492,15 +635,19 @@ func stateChanged(before, now v1alpha1.StateStatus) bool {
 		age >= time.Minute || age <= -time.Minute
 }
 
-// forgetAllBut drops numbers and metric series of Tenants that are gone or
-// no longer use the Kubernetes store.
+// forgetAllBut drops passes, numbers and metric series of Tenants that are
+// gone or no longer use the Kubernetes store.
 func (c *stateCollector) forgetAllBut(present map[types.NamespacedName]bool) {
+	for key := range c.progress {
+		if !present[key] {
+			delete(c.progress, key)
+		}
+	}
 	for key := range c.exported {
 		if !present[key] {
 			deleteStateMetrics(key)
 			delete(c.exported, key)
 			delete(c.woken, key)
-			delete(c.backlog, key)
 			if c.observed != nil {
 				c.observed.forget(key)
 			}

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+	"github.com/idtenant/idtenant/internal/render"
 )
 
 // TestKeyRotation moves the operator's clock through a rotation period:
@@ -77,6 +81,30 @@ func TestKeyRotation(t *testing.T) {
 		g.Expect(newKid).NotTo(Equal(oldKid))
 	})
 	g.Expect(verifies(old.AccessToken)).To(BeTrue(), "a token of the retiring key verifies until it expires")
+
+	// The retired key never signs again: its private half is gone from
+	// the signing-keys Secret and from the issuer configuration, and the
+	// issuer verifies with the public half alone.
+	eventually(t, func(g Gomega) {
+		keysSecret := &corev1.Secret{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "acme-signing-keys"}, keysSecret)).To(Succeed())
+		var stored []issuerconfig.Key
+		g.Expect(json.Unmarshal(keysSecret.Data["keys.json"], &stored)).To(Succeed())
+		primary := &corev1.Secret{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: render.ConfigSecretName("acme")}, primary)).To(Succeed())
+		doc, err := render.ReadConfigSecrets(primary, func(name string) (*corev1.Secret, error) {
+			sec := &corev1.Secret{}
+			return sec, k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: name}, sec)
+		})
+		g.Expect(err).NotTo(HaveOccurred())
+		for where, ks := range map[string][]issuerconfig.Key{"signing-keys Secret": stored, "issuer configuration": doc.Keys} {
+			i := slices.IndexFunc(ks, func(k issuerconfig.Key) bool { return k.ID == oldKid })
+			g.Expect(i).To(BeNumerically(">=", 0), "retired key published in the %s", where)
+			g.Expect(ks[i].PrivateKeyPEM).To(BeEmpty(), "retired key's private half in the %s", where)
+			g.Expect(ks[i].PublicKeyPEM).To(HavePrefix("-----BEGIN PUBLIC KEY-----"), where)
+		}
+	})
+	g.Expect(verifies(old.AccessToken)).To(BeTrue(), "verified with the public half only")
 
 	// Past the longest lifetime of any token it signed (the shop's longest is
 	// the native app's 10h ID token, plus a 5m margin): the old key is gone.

@@ -38,6 +38,19 @@ func compileKeys(keys []issuerconfig.Key) (*keySet, error) {
 	ks := &keySet{active: map[v1alpha1.SigningAlgorithm]*signingKey{}, public: map[string]*jose.JSONWebKey{}}
 	var set jose.JSONWebKeySet
 	for i, k := range keys {
+		if k.PrivateKeyPEM == "" {
+			// A retired key: the operator keeps only its public half, to
+			// publish and verify with until its tokens expire.
+			if k.Role != issuerconfig.KeyRetiring {
+				return nil, fmt.Errorf("keys[%d] (%s): an %s key needs its private key", i, k.ID, k.Role)
+			}
+			pubKey, err := parsePublicKey(k.PublicKeyPEM, k.Algorithm)
+			if err != nil {
+				return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
+			}
+			set.Keys = append(set.Keys, jose.JSONWebKey{Key: pubKey, KeyID: k.ID, Algorithm: string(k.Algorithm), Use: "sig"})
+			continue
+		}
 		priv, err := parsePrivateKey(k.PrivateKeyPEM, k.Algorithm)
 		if err != nil {
 			return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
@@ -70,6 +83,36 @@ func compileKeys(keys []issuerconfig.Key) (*keySet, error) {
 	}
 	ks.jwks = jwks
 	return ks, nil
+}
+
+// parsePublicKey reads a retired key's PKIX public key, held to the same
+// rules as private keys: RSA of 2048 bits or more for RS256, P-256 for ES256.
+func parsePublicKey(pemText string, alg v1alpha1.SigningAlgorithm) (crypto.PublicKey, error) {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return nil, errors.New("publicKeyPEM holds no PEM block")
+	}
+	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing PKIX public key: %w", err)
+	}
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		if alg != v1alpha1.RS256 {
+			return nil, fmt.Errorf("an RSA key cannot verify %s", alg)
+		}
+		if k.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("RSA key of %d bits: at least 2048 required", k.N.BitLen())
+		}
+		return k, nil
+	case *ecdsa.PublicKey:
+		if alg != v1alpha1.ES256 || k.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("an ECDSA key on %s cannot verify %s", k.Curve.Params().Name, alg)
+		}
+		return k, nil
+	default:
+		return nil, fmt.Errorf("unsupported public key type %T", key)
+	}
 }
 
 func parsePrivateKey(pemText string, alg v1alpha1.SigningAlgorithm) (crypto.Signer, error) {

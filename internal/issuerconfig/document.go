@@ -118,8 +118,15 @@ type Key struct {
 	Algorithm v1alpha1.SigningAlgorithm `json:"algorithm"`
 	// Role is active, next or retiring.
 	Role KeyRole `json:"role"`
-	// PrivateKeyPEM is the PKCS#8 PEM private key.
-	PrivateKeyPEM string `json:"privateKeyPEM"`
+	// PrivateKeyPEM is the PKCS#8 PEM private key of an active or next key.
+	// A retiring key never signs again, so its private half is dropped
+	// (from the signing-keys Secret and from this document) the moment it
+	// retires: a leaked configuration cannot mint tokens with it.
+	PrivateKeyPEM string `json:"privateKeyPEM,omitempty"`
+	// PublicKeyPEM is the PKIX PEM public key, all a retiring key keeps:
+	// enough to publish it in the JWKS and verify the tokens it signed
+	// until they expire.
+	PublicKeyPEM string `json:"publicKeyPEM,omitempty"`
 }
 
 // Parse decodes and validates a document. Unknown fields are an error, so a
@@ -172,8 +179,13 @@ func (d *Document) Validate() error {
 	}
 	active := 0
 	for i, k := range d.Keys {
-		if k.ID == "" || k.PrivateKeyPEM == "" {
-			errs = append(errs, fmt.Errorf("keys[%d]: id and privateKeyPEM are required", i))
+		switch {
+		case k.ID == "":
+			errs = append(errs, fmt.Errorf("keys[%d]: id is required", i))
+		case k.Role == KeyRetiring && k.PrivateKeyPEM == "" && k.PublicKeyPEM == "":
+			errs = append(errs, fmt.Errorf("keys[%d] (%s): a retiring key needs publicKeyPEM", i, k.ID))
+		case k.Role != KeyRetiring && k.PrivateKeyPEM == "":
+			errs = append(errs, fmt.Errorf("keys[%d] (%s): an %s key needs privateKeyPEM", i, k.ID, k.Role))
 		}
 		if k.Role == KeyActive {
 			active++

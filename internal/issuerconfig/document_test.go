@@ -51,3 +51,34 @@ func TestParseStateKey(t *testing.T) {
 		t.Error("a 3-byte state key was accepted")
 	}
 }
+
+func TestValidateKeys(t *testing.T) {
+	doc := func(keys ...Key) *Document {
+		return &Document{APIVersion: APIVersion, Keys: keys,
+			Tenant: Object[v1alpha1.TenantSpec]{Name: "acme", Spec: v1alpha1.TenantSpec{IssuerURL: "https://id.acme.example"}}}
+	}
+	active := Key{ID: "a", Algorithm: v1alpha1.RS256, Role: KeyActive, PrivateKeyPEM: "priv", PublicKeyPEM: "pub"}
+	cases := []struct {
+		name string
+		keys []Key
+		want string // "" for valid
+	}{
+		{"a retired key with its public half only", []Key{active, {ID: "r", Role: KeyRetiring, PublicKeyPEM: "pub"}}, ""},
+		{"a retired key from an older operator, private half kept", []Key{active, {ID: "r", Role: KeyRetiring, PrivateKeyPEM: "priv"}}, ""},
+		{"a retired key with nothing", []Key{active, {ID: "r", Role: KeyRetiring}}, "publicKeyPEM"},
+		{"an active key without its private half", []Key{{ID: "a", Role: KeyActive, PublicKeyPEM: "pub"}}, "privateKeyPEM"},
+		{"a next key without its private half", []Key{active, {ID: "n", Role: KeyNext, PublicKeyPEM: "pub"}}, "privateKeyPEM"},
+		{"a key without id", []Key{active, {Role: KeyNext, PrivateKeyPEM: "priv"}}, "id is required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := doc(c.keys...).Validate()
+			if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
+				t.Fatalf("Validate() = %v, want %q", err, c.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "priv") && !strings.Contains(err.Error(), "privateKeyPEM") {
+				t.Errorf("error shows key material: %v", err)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@
 package keys
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -81,7 +82,37 @@ func Generate(alg v1alpha1.SigningAlgorithm, now time.Time) (Key, error) {
 			Algorithm:     alg,
 			Role:          issuerconfig.KeyNext,
 			PrivateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+			PublicKeyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
 		},
 		CreatedAt: now,
 	}, nil
+}
+
+// publicOnly returns k without its private half, deriving the public PEM
+// first for keys stored before it was kept alongside.
+func publicOnly(k Key) (Key, error) {
+	if k.PrivateKeyPEM == "" {
+		return k, nil
+	}
+	if k.PublicKeyPEM == "" {
+		block, _ := pem.Decode([]byte(k.PrivateKeyPEM))
+		if block == nil {
+			return Key{}, fmt.Errorf("key %s: privateKeyPEM holds no PEM block", k.ID)
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return Key{}, fmt.Errorf("key %s: parsing PKCS#8 key: %w", k.ID, err)
+		}
+		signer, ok := priv.(crypto.Signer)
+		if !ok {
+			return Key{}, fmt.Errorf("key %s: unsupported key type %T", k.ID, priv)
+		}
+		der, err := x509.MarshalPKIXPublicKey(signer.Public())
+		if err != nil {
+			return Key{}, fmt.Errorf("key %s: encoding public key: %w", k.ID, err)
+		}
+		k.PublicKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	}
+	k.PrivateKeyPEM = ""
+	return k, nil
 }

@@ -20,7 +20,7 @@ func fakeGen() Generator {
 	n := 0
 	return func(alg v1alpha1.SigningAlgorithm, now time.Time) (Key, error) {
 		n++
-		return Key{Key: issuerconfig.Key{ID: fmt.Sprintf("%s-%d", alg, n), Algorithm: alg, Role: issuerconfig.KeyNext, PrivateKeyPEM: "x"}, CreatedAt: now}, nil
+		return Key{Key: issuerconfig.Key{ID: fmt.Sprintf("%s-%d", alg, n), Algorithm: alg, Role: issuerconfig.KeyNext, PrivateKeyPEM: "x", PublicKeyPEM: "x-pub"}, CreatedAt: now}, nil
 	}
 }
 
@@ -106,6 +106,9 @@ func TestPlanInvariants(t *testing.T) {
 			if _, ok := firstSeen[k.ID]; !ok {
 				firstSeen[k.ID] = now
 			}
+			if retiring := k.Role == issuerconfig.KeyRetiring; retiring != (k.PrivateKeyPEM == "") || k.PublicKeyPEM == "" {
+				t.Fatalf("at +%dh %s key %s: private half kept %v, public %q", h, k.Role, k.ID, k.PrivateKeyPEM != "", k.PublicKeyPEM)
+			}
 			if k.Role == issuerconfig.KeyRetiring {
 				if _, ok := retiredSince[k.ID]; !ok {
 					retiredSince[k.ID] = now
@@ -142,6 +145,9 @@ func TestGenerate(t *testing.T) {
 		}
 		if _, err := x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
 			t.Errorf("%s: %v", alg, err)
+		}
+		if pub, _ := pem.Decode([]byte(a.PublicKeyPEM)); pub == nil || pub.Type != "PUBLIC KEY" {
+			t.Errorf("%s: no PKIX public key kept alongside", alg)
 		}
 		if a.ID == b.ID || len(a.ID) != 16 || a.Role != issuerconfig.KeyNext || a.Algorithm != alg {
 			t.Errorf("%s: ids %q %q role %s", alg, a.ID, b.ID, a.Role)
@@ -213,5 +219,49 @@ func TestShortenedLifetimeKeepsOldKeys(t *testing.T) {
 		if d >= 121 && present {
 			t.Fatalf("day %d: key kept forever", d)
 		}
+	}
+}
+
+// TestRetiredKeysLosePrivateHalf: once a key stops signing, its private
+// half leaves the stored keys (and so the issuer configuration) at once,
+// also for a key an older operator retired with it; the public half that
+// verifiers need stays, and is the key's own.
+func TestRetiredKeysLosePrivateHalf(t *testing.T) {
+	p := Policy{Period: 240 * time.Hour, Retention: 10 * time.Hour}
+	algs := []v1alpha1.SigningAlgorithm{v1alpha1.ES256}
+	keys, _, err := Plan(nil, algs, t0, p, Generate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := keys[0]
+	keys, _, _ = Plan(keys, algs, t0.Add(216*time.Hour), p, Generate)
+	keys, changed, err := Plan(keys, algs, t0.Add(240*time.Hour), p, Generate)
+	if err != nil || !changed {
+		t.Fatalf("rotation: changed %v, %v", changed, err)
+	}
+	i := slices.IndexFunc(keys, func(k Key) bool { return k.ID == first.ID })
+	if i < 0 || keys[i].Role != issuerconfig.KeyRetiring || keys[i].PrivateKeyPEM != "" || keys[i].PublicKeyPEM != first.PublicKeyPEM {
+		t.Fatalf("retired key: %+v", keys[i].Key)
+	}
+
+	// An older operator retired a key and kept its private half, without a
+	// public PEM: the next plan derives the public half and drops the rest.
+	legacy := first
+	legacy.Role, legacy.RetiredAt, legacy.PublicKeyPEM = issuerconfig.KeyRetiring, t0.Add(240*time.Hour), ""
+	keys[i] = legacy
+	keys, changed, err = Plan(keys, algs, t0.Add(241*time.Hour), p, Generate)
+	if err != nil || !changed {
+		t.Fatalf("legacy key: changed %v, %v", changed, err)
+	}
+	i = slices.IndexFunc(keys, func(k Key) bool { return k.ID == first.ID })
+	if keys[i].PrivateKeyPEM != "" || keys[i].PublicKeyPEM != first.PublicKeyPEM {
+		t.Fatalf("legacy retired key kept its private half or got a wrong public one: %+v", keys[i].Key)
+	}
+	block, _ := pem.Decode([]byte(keys[i].PublicKeyPEM))
+	if block == nil || block.Type != "PUBLIC KEY" {
+		t.Fatal("public half is not a PKIX PEM")
+	}
+	if _, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -92,6 +92,17 @@ func Plan(current []Key, algs []v1alpha1.SigningAlgorithm, now time.Time, p Poli
 			mark()
 			continue
 		}
+		// A retired key never signs again: its private half goes at once
+		// (also from keys retired by an operator that kept it), the
+		// public half stays for verifiers until the deadline above.
+		if k.Role == issuerconfig.KeyRetiring && k.PrivateKeyPEM != "" {
+			pub, err := publicOnly(k)
+			if err != nil {
+				return nil, false, err
+			}
+			k = pub
+			mark()
+		}
 		kept = append(kept, k)
 	}
 	return kept, changed, nil

@@ -22,10 +22,12 @@ func d(s string) *metav1.Duration {
 	return &metav1.Duration{Duration: v}
 }
 
+// validTenant is a Tenant with an issuer URL of its own: two Tenants may
+// not share one (IssuerURLConflict), and the tests share a control plane.
 func validTenant(ns string) *v1alpha1.Tenant {
 	return &v1alpha1.Tenant{
 		ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: ns},
-		Spec:       v1alpha1.TenantSpec{IssuerURL: "https://id.acme.example"},
+		Spec:       v1alpha1.TenantSpec{IssuerURL: "https://id.acme.example/" + ns},
 	}
 }
 
@@ -344,7 +346,7 @@ func TestAdmissionAccepts(t *testing.T) {
 	ns := newNamespace(t, nil)
 	ctx := context.Background()
 	tenant := validTenant(ns)
-	tenant.Spec.IssuerURL = "http://127.0.0.1:9400"
+	tenant.Spec.IssuerURL = "http://127.0.0.1:9400/" + ns
 	tenant.Spec.Session = &v1alpha1.SessionSpec{InactivityTimeout: d("2400h"), AbsoluteTimeout: d("8760h")}
 	tenant.Spec.KeyRotationPeriod = d("24h")
 	if err := k8s.Create(ctx, tenant); err != nil {
@@ -368,6 +370,7 @@ func TestAdmissionAccepts(t *testing.T) {
 	// the most replicas.
 	memory := validTenant(ns)
 	memory.Name = "scratch"
+	memory.Spec.IssuerURL += "/scratch"
 	memory.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StateMemory}
 	memory.Spec.Replicas = new(int32(1))
 	if err := k8s.Create(ctx, memory); err != nil {
@@ -375,6 +378,7 @@ func TestAdmissionAccepts(t *testing.T) {
 	}
 	shared := validTenant(ns)
 	shared.Name = "shared"
+	shared.Spec.IssuerURL += "/shared"
 	shared.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StateKubernetes}
 	shared.Spec.Replicas = new(int32(20))
 	if err := k8s.Create(ctx, shared); err != nil {

@@ -9,10 +9,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -68,49 +70,19 @@ func (r *APIReconciler) resolveTenant(ctx context.Context, api *v1alpha1.API, ob
 	return err
 }
 
-// checkAudience refuses an audience an older API of the same Tenant already
-// uses: two APIs with one audience would make every token ambiguous.
+// checkAudience owns the audience verdict (AudienceConflict,
+// AudienceNotAllowed): whether this API holds its audience under the
+// Tenant's rules and recorded claims (internal/audience).
 func (r *APIReconciler) checkAudience(ctx context.Context, api *v1alpha1.API, obs *apiObservation) error {
 	if obs.tenant == nil {
 		return nil
 	}
-	owner, err := audienceOwner(ctx, r.Client, obs.tenant, api)
-	if err != nil || owner == "" {
+	v, err := (&apiLookup{reader: r.Client}).audience(ctx, obs.tenant, api)
+	if err != nil {
 		return err
 	}
-	obs.audienceProblem = &problem{reason: v1alpha1.ReasonAudienceConflict, stalls: true,
-		message: fmt.Sprintf("spec.audience %q is already used by API %s in the same Tenant; audiences must be unique per Tenant", api.Spec.Audience, owner)}
+	obs.audienceProblem = audienceProblem(obs.tenant, api, v)
 	return nil
-}
-
-// audienceOwner returns "<namespace>/<name>" of the older API of tenant
-// that claims api's audience, or "" when api owns it. Every reconciler asks
-// this one function, so they agree on the winner.
-func audienceOwner(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant, api *v1alpha1.API) (string, error) {
-	var list v1alpha1.APIList
-	if err := c.List(ctx, &list, client.MatchingFields{indexTenant: client.ObjectKeyFromObject(tenant).String()}); err != nil {
-		return "", fmt.Errorf("listing APIs of Tenant %s: %w", client.ObjectKeyFromObject(tenant), err)
-	}
-	return audienceOwnerIn(api, ptrs(list.Items)), nil
-}
-
-// audienceOwnerIn is audienceOwner's rule over APIs already listed.
-func audienceOwnerIn(api *v1alpha1.API, all []*v1alpha1.API) string {
-	for _, other := range all {
-		if other.UID != api.UID && other.Spec.Audience == api.Spec.Audience && older(other, api) {
-			return other.Namespace + "/" + other.Name
-		}
-	}
-	return ""
-}
-
-// older orders APIs by creation, then by key, so exactly one of two
-// conflicting APIs wins.
-func older(a, b *v1alpha1.API) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	return client.ObjectKeyFromObject(a).String() < client.ObjectKeyFromObject(b).String()
 }
 
 // computeLifetimes owns LifetimesClamped and the effective lifetimes.
@@ -124,7 +96,8 @@ func (r *APIReconciler) computeLifetimes(_ context.Context, api *v1alpha1.API, o
 }
 
 // listApplications fills status.applications with the Applications of the
-// same Tenant that list this API.
+// same Tenant that list this API and have its consent, and
+// status.deniedApplications with those that list it without.
 func (r *APIReconciler) listApplications(ctx context.Context, api *v1alpha1.API, obs *apiObservation) error {
 	if obs.tenant == nil {
 		return nil
@@ -135,11 +108,21 @@ func (r *APIReconciler) listApplications(ctx context.Context, api *v1alpha1.API,
 	}
 	tenant := client.ObjectKeyFromObject(obs.tenant)
 	for _, app := range list.Items {
-		if tenantKey(app.Spec.TenantRef, app.Namespace) == tenant {
+		if tenantKey(app.Spec.TenantRef, app.Namespace) != tenant {
+			continue
+		}
+		p, err := checkConsent(ctx, r.Client, api, app.Namespace)
+		if err != nil {
+			return err
+		}
+		if p == nil {
 			obs.applications = append(obs.applications, app.Namespace+"/"+app.Name)
+		} else {
+			obs.deniedApplications = append(obs.deniedApplications, app.Namespace+"/"+app.Name)
 		}
 	}
 	slices.Sort(obs.applications)
+	slices.Sort(obs.deniedApplications)
 	return nil
 }
 
@@ -168,7 +151,7 @@ func (r *APIReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Status depends on the Tenant's spec only; its status changes
 		// (counts on every attach) must not re-reconcile every dependent.
 		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant),
-			builder.WithPredicates(tenantSpecOrServingChanged)).
+			builder.WithPredicates(predicate.Or[client.Object](tenantSpecOrServingChanged, audienceClaimsChanged))).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.siblings),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(r.forApplication),
@@ -211,6 +194,31 @@ func (r *APIReconciler) forApplication(_ context.Context, o client.Object) []rec
 	return out
 }
 
+// forNamespace maps a Namespace whose labels changed to the APIs in it (the
+// Tenant may admit it by label) and to the APIs its Applications list (an
+// API may consent to it by label).
 func (r *APIReconciler) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	return listRequests(ctx, r.Client, &v1alpha1.APIList{}, client.InNamespace(o.GetName()))
+	out := listRequests(ctx, r.Client, &v1alpha1.APIList{}, client.InNamespace(o.GetName()))
+	var apps v1alpha1.ApplicationList
+	if err := r.List(ctx, &apps, client.InNamespace(o.GetName())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Applications of a relabelled namespace", "namespace", o.GetName())
+		return out
+	}
+	for i := range apps.Items {
+		out = append(out, r.forApplication(ctx, &apps.Items[i])...)
+	}
+	return out
+}
+
+// audienceClaimsChanged passes Tenant updates that change the recorded
+// audience claims: a claim forgotten or handed over may let an API hold its
+// audience.
+var audienceClaimsChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*v1alpha1.Tenant), e.ObjectNew.(*v1alpha1.Tenant)
+		return !equality.Semantic.DeepEqual(o.Status.AudienceClaims, n.Status.AudienceClaims)
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
 }

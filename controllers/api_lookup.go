@@ -2,30 +2,35 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/audience"
 )
 
 // apiLookup finds the APIs an Application lists. An Application's own
 // reconcile reads them one by one through the cache; a Tenant's reconcile
 // checks every Application of the tenant, so it lists the tenant's APIs
-// once and answers from that listing — otherwise each API reference of
-// each Application would list (and deep-copy) all of the tenant's APIs
-// again to check audience ownership.
+// and decides their audiences once, and answers from that — otherwise each
+// API reference of each Application would list (and deep-copy) all of the
+// tenant's APIs again to check audience ownership.
 type apiLookup struct {
 	reader client.Reader
-	// listed, when set, are all the APIs of the tenant being reconciled.
-	listed []*v1alpha1.API
-	byKey  map[types.NamespacedName]*v1alpha1.API
+	// listed, when set, are all the APIs of the tenant being reconciled
+	// and decision their audiences.
+	listed   []*v1alpha1.API
+	decision *audience.Decision
+	byKey    map[types.NamespacedName]*v1alpha1.API
 }
 
-// listedAPILookup answers from apis, the tenant's APIs listed once; APIs of
-// other tenants (a misconfigured reference) are still read through r.
-func listedAPILookup(r client.Reader, apis []*v1alpha1.API) *apiLookup {
-	l := &apiLookup{reader: r, listed: apis, byKey: make(map[types.NamespacedName]*v1alpha1.API, len(apis))}
+// listedAPILookup answers from apis, the tenant's APIs listed once, and
+// decision, their audiences decided once; APIs of other tenants (a
+// misconfigured reference) are still read through r.
+func listedAPILookup(r client.Reader, apis []*v1alpha1.API, decision *audience.Decision) *apiLookup {
+	l := &apiLookup{reader: r, listed: apis, decision: decision, byKey: make(map[types.NamespacedName]*v1alpha1.API, len(apis))}
 	for _, api := range apis {
 		l.byKey[client.ObjectKeyFromObject(api)] = api
 	}
@@ -41,10 +46,18 @@ func (l *apiLookup) get(ctx context.Context, key types.NamespacedName) (*v1alpha
 	return api, l.reader.Get(ctx, key, api)
 }
 
-// audienceOwner is audienceOwner over the lookup's listing when it has one.
-func (l *apiLookup) audienceOwner(ctx context.Context, tenant *v1alpha1.Tenant, api *v1alpha1.API) (string, error) {
-	if l.listed == nil {
-		return audienceOwner(ctx, l.reader, tenant, api)
+// audience decides whether api (admitted by tenant) holds its audience.
+func (l *apiLookup) audience(ctx context.Context, tenant *v1alpha1.Tenant, api *v1alpha1.API) (audience.Verdict, error) {
+	if l.decision == nil {
+		apis, err := listTenantAPIs(ctx, l.reader, tenant)
+		if err != nil {
+			return audience.Verdict{}, err
+		}
+		d, err := decideAudiences(ctx, l.reader, tenant, apis, time.Now())
+		if err != nil {
+			return audience.Verdict{}, err
+		}
+		l.decision = &d
 	}
-	return audienceOwnerIn(api, l.listed), nil
+	return l.decision.Verdicts[client.ObjectKeyFromObject(api)], nil
 }

@@ -13,12 +13,14 @@ import (
 type apiObservation struct {
 	tenant        *v1alpha1.Tenant
 	tenantProblem *problem
-	// audienceProblem is set when an older API of the same Tenant already
-	// uses this audience.
+	// audienceProblem is set when this API does not hold its audience:
+	// another API or namespace does, or the Tenant reserves it for others.
 	audienceProblem *problem
 	effective       *lifetime.API
-	// applications are "<namespace>/<name>" of Applications listing this API.
-	applications []string
+	// applications are "<namespace>/<name>" of Applications listing this
+	// API with its consent; deniedApplications those listing it without.
+	applications       []string
+	deniedApplications []string
 	// servedProblem is set while the issuer replicas do not serve this
 	// generation of the API yet.
 	servedProblem *problem
@@ -33,6 +35,7 @@ func apiStatus(api *v1alpha1.API, obs apiObservation) v1alpha1.APIStatus {
 		ObservedGeneration: gen,
 		Conditions:         append([]metav1.Condition(nil), api.Status.Conditions...),
 		Applications:       obs.applications,
+		DeniedApplications: obs.deniedApplications,
 	}
 	conds := &st.Conditions
 	if obs.tenantProblem == nil && obs.tenant == nil {

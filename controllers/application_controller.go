@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/audience"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
@@ -90,86 +91,135 @@ func (r *ApplicationReconciler) resolveTenant(ctx context.Context, app *v1alpha1
 }
 
 // resolveAPIs owns APIsResolved: every listed API exists, attaches to the
-// same Tenant, is not itself refused, and defines the requested scopes.
+// same Tenant, is not itself refused, defines the requested scopes, and its
+// owner consents to this Application's namespace. APIs without consent are
+// left out (the issuer serves the Application without them); any other
+// problem keeps the whole Application out.
 func (r *ApplicationReconciler) resolveAPIs(ctx context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
 	if obs.tenant == nil {
 		return nil
 	}
-	apis, p, err := fetchAPIs(ctx, &apiLookup{reader: r.Client}, app, obs.tenant, lifetime.ForTenant(obs.tenant))
-	obs.apis, obs.apiProblem = apis, p
+	res, err := fetchAPIs(ctx, &apiLookup{reader: r.Client}, app, obs.tenant, lifetime.ForTenant(obs.tenant))
+	obs.apis, obs.servedAPIs, obs.apiProblem = res.apis, res.kept, res.problem
 	return err
 }
 
-// computeLifetimes owns LifetimesClamped and the effective matrix.
+// computeLifetimes owns LifetimesClamped and the effective matrix: of the
+// APIs served, when some are left out for lack of consent.
 func (r *ApplicationReconciler) computeLifetimes(_ context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
-	if obs.tenant == nil || obs.apiProblem != nil {
+	if obs.tenant == nil || blocksApplication(obs.apiProblem) {
 		return nil
 	}
-	eff := lifetime.ForApplication(lifetime.ForTenant(obs.tenant), app, obs.apis)
+	eff := lifetime.ForApplication(lifetime.ForTenant(obs.tenant), withAPIs(app, obs.servedAPIs), obs.apis)
 	obs.effective = &eff
 	return nil
 }
 
+// blocksApplication says whether p keeps the whole Application out of the
+// issuer (not just some of its APIs).
+func blocksApplication(p *problem) bool { return p != nil && !p.servedWithout }
+
+// withAPIs returns app with spec.apis replaced by kept, the entries the
+// issuer serves; app itself when nothing was left out.
+func withAPIs(app *v1alpha1.Application, kept []v1alpha1.APIAccess) *v1alpha1.Application {
+	if len(kept) == len(app.Spec.APIs) {
+		return app
+	}
+	out := app.DeepCopy()
+	out.Spec.APIs = kept
+	return out
+}
+
+// resolvedAPIs is what fetchAPIs found for an Application's spec.apis.
+type resolvedAPIs struct {
+	// apis are the effective configurations of the entries served and kept
+	// those entries, in spec order.
+	apis []lifetime.API
+	kept []v1alpha1.APIAccess
+	// problem is the first entry that keeps the whole Application out, or
+	// (servedWithout) the entries left out because their API's owner does
+	// not consent.
+	problem *problem
+}
+
 // fetchAPIs gets the APIs of app.Spec.APIs in order, checks each, and
 // returns their effective configuration under t (the tenant's).
-func fetchAPIs(ctx context.Context, lookup *apiLookup, app *v1alpha1.Application, tenant *v1alpha1.Tenant, t lifetime.Tenant) ([]lifetime.API, *problem, error) {
+func fetchAPIs(ctx context.Context, lookup *apiLookup, app *v1alpha1.Application, tenant *v1alpha1.Tenant, t lifetime.Tenant) (resolvedAPIs, error) {
 	tenantRef := client.ObjectKeyFromObject(tenant)
-	apis := make([]lifetime.API, 0, len(app.Spec.APIs))
+	res := resolvedAPIs{apis: make([]lifetime.API, 0, len(app.Spec.APIs)), kept: make([]v1alpha1.APIAccess, 0, len(app.Spec.APIs))}
+	fail := func(p *problem) (resolvedAPIs, error) { return resolvedAPIs{problem: p}, nil }
+	var denied []string
 	seen := make(map[string]int, len(app.Spec.APIs))
 	for i, ref := range app.Spec.APIs {
 		key := apiKey(ref, app.Namespace)
 		// Admission cannot check this cheaply (CEL cost grows with the square
 		// of the list), so the controller does.
 		if j, dup := seen[key]; dup {
-			return nil, &problem{reason: v1alpha1.ReasonInvalidSpec, stalls: true,
-				message: fmt.Sprintf("spec.apis[%d] and spec.apis[%d] both list API %s; list each API once", j, i, key)}, nil
+			return fail(&problem{reason: v1alpha1.ReasonInvalidSpec, stalls: true,
+				message: fmt.Sprintf("spec.apis[%d] and spec.apis[%d] both list API %s; list each API once", j, i, key)})
 		}
 		seen[key] = i
 		ns, name, _ := strings.Cut(key, "/")
 		api, err := lookup.get(ctx, types.NamespacedName{Namespace: ns, Name: name})
 		if err != nil {
 			if apierrors.IsNotFound(err) {
-				return nil, &problem{reason: v1alpha1.ReasonAPINotFound,
-					message: fmt.Sprintf("API %s listed in spec.apis[%d] does not exist", key, i)}, nil
+				return fail(&problem{reason: v1alpha1.ReasonAPINotFound,
+					message: fmt.Sprintf("API %s listed in spec.apis[%d] does not exist", key, i)})
 			}
-			return nil, nil, fmt.Errorf("getting API %s: %w", key, err)
+			return resolvedAPIs{}, fmt.Errorf("getting API %s: %w", key, err)
 		}
 		if got := tenantKey(api.Spec.TenantRef, api.Namespace); got != tenantRef {
-			return nil, &problem{reason: v1alpha1.ReasonAPIInOtherTenant, stalls: true,
-				message: fmt.Sprintf("API %s listed in spec.apis[%d] attaches to Tenant %s, not to this Application's Tenant %s", key, i, got, tenantRef)}, nil
+			return fail(&problem{reason: v1alpha1.ReasonAPIInOtherTenant, stalls: true,
+				message: fmt.Sprintf("API %s listed in spec.apis[%d] attaches to Tenant %s, not to this Application's Tenant %s", key, i, got, tenantRef)})
 		}
 		if p, err := checkAdmission(ctx, lookup.reader, tenant, "API", api); err != nil {
-			return nil, nil, err
+			return resolvedAPIs{}, err
 		} else if p != nil {
-			return nil, &problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
-				message: fmt.Sprintf("API %s listed in spec.apis[%d] is in namespace %q, which Tenant %s does not admit", key, i, api.Namespace, tenantRef)}, nil
+			return fail(&problem{reason: v1alpha1.ReasonNamespaceNotAllowed, stalls: true,
+				message: fmt.Sprintf("API %s listed in spec.apis[%d] is in namespace %q, which Tenant %s does not admit", key, i, api.Namespace, tenantRef)})
 		}
-		if owner, err := lookup.audienceOwner(ctx, tenant, api); err != nil {
-			return nil, nil, err
-		} else if owner != "" {
-			return nil, &problem{reason: v1alpha1.ReasonAudienceConflict,
-				message: fmt.Sprintf("API %s listed in spec.apis[%d] is not served: its audience %q belongs to API %s", key, i, api.Spec.Audience, owner)}, nil
+		// The API owner's consent: without it this entry is left out, the
+		// rest of the Application is still served.
+		if p, err := checkConsent(ctx, lookup.reader, api, app.Namespace); err != nil {
+			return resolvedAPIs{}, err
+		} else if p != nil {
+			if !p.servedWithout {
+				return fail(p)
+			}
+			denied = append(denied, fmt.Sprintf("spec.apis[%d]: %s", i, p.message))
+			continue
+		}
+		if v, err := lookup.audience(ctx, tenant, api); err != nil {
+			return resolvedAPIs{}, err
+		} else if v.Outcome != audience.Held {
+			return fail(&problem{reason: v1alpha1.ReasonAudienceConflict,
+				message: fmt.Sprintf("API %s listed in spec.apis[%d] is not served: %s", key, i, notServedBecause(api, v))})
 		}
 		eff := lifetime.ForAPI(t, api)
 		if eff.Enforcement.Rejected() {
-			return nil, &problem{reason: v1alpha1.ReasonPolicyViolation,
-				message: fmt.Sprintf("API %s listed in spec.apis[%d] is refused by Tenant policy: %s", key, i, eff.Enforcement.Violations[0].Message())}, nil
+			return fail(&problem{reason: v1alpha1.ReasonPolicyViolation,
+				message: fmt.Sprintf("API %s listed in spec.apis[%d] is refused by Tenant policy: %s", key, i, eff.Enforcement.Violations[0].Message())})
 		}
 		for _, s := range ref.Scopes {
 			if !slices.ContainsFunc(api.Spec.Scopes, func(d v1alpha1.APIScope) bool { return d.Name == s }) {
-				return nil, &problem{reason: v1alpha1.ReasonScopeNotDefined, stalls: true,
-					message: fmt.Sprintf("scope %q in spec.apis[%d].scopes is not defined in spec.scopes of API %s", s, i, key)}, nil
+				return fail(&problem{reason: v1alpha1.ReasonScopeNotDefined, stalls: true,
+					message: fmt.Sprintf("scope %q in spec.apis[%d].scopes is not defined in spec.scopes of API %s", s, i, key)})
 			}
 		}
-		apis = append(apis, eff)
+		res.apis = append(res.apis, eff)
+		res.kept = append(res.kept, ref)
 	}
-	return apis, nil, nil
+	if len(denied) > 0 {
+		res.problem = &problem{reason: v1alpha1.ReasonAPINotShared, stalls: true, servedWithout: true,
+			message: strings.Join(denied, "; ") + ". The issuer serves this Application without those APIs: its token requests for them fail with invalid_target."}
+	}
+	return res, nil
 }
 
 // checkServed is Ready's last gate: the issuer replicas serve a
 // configuration holding this generation of the Application.
 func (r *ApplicationReconciler) checkServed(ctx context.Context, app *v1alpha1.Application, obs *applicationObservation) error {
-	if obs.tenant == nil || obs.apiProblem != nil || obs.credentialsProblem != nil || obs.effective == nil || obs.effective.Enforcement.Rejected() {
+	if obs.tenant == nil || blocksApplication(obs.apiProblem) || obs.credentialsProblem != nil || obs.effective == nil || obs.effective.Enforcement.Rejected() {
 		return nil
 	}
 	p, err := servedProblem(ctx, r.rendered, r.Client, obs.tenant, "Application", app, effectiveDigest(obs.effective.Status()))

@@ -22,6 +22,9 @@ type applicationObservation struct {
 	apis []lifetime.API
 	// apiProblem is set when an entry of spec.apis cannot be served.
 	apiProblem *problem
+	// servedAPIs are the entries of spec.apis the issuer serves (those
+	// with apis' effective configuration, in order).
+	servedAPIs []v1alpha1.APIAccess
 	// effective is the lifetimes matrix, set once tenant and APIs resolved.
 	effective *lifetime.Application
 	// credentialsSecret is the name of the owned credentials Secret.

@@ -74,7 +74,16 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 	}
 	obs.credentialsSecret = key.Name
 	if found {
-		return r.refreshCredentials(ctx, app, obs.tenant, existing)
+		if err := r.refreshCredentials(ctx, app, obs.tenant, existing); err != nil {
+			return err
+		}
+		if why := weakClientSecret(existing.Data[SecretKeyClientSecret]); why != "" {
+			// Never the secret itself, only how it falls short.
+			obs.credentialsProblem = &problem{reason: v1alpha1.ReasonWeakClientSecret, stalls: true,
+				message: fmt.Sprintf("Secret %s key %s: %s. The issuer keeps only a SHA-256 digest of client secrets, quick to check and, for a weak secret, quick to guess, so it does not serve this Application until the secret carries at least %d bits: write 32 random bytes (openssl rand -base64 32), or delete the key and the operator generates one",
+					key, SecretKeyClientSecret, why, minClientSecretBits)}
+		}
+		return nil
 	}
 	secret, err := newClientSecret()
 	if err != nil {
@@ -104,24 +113,38 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 	return nil
 }
 
-// newClientSecret returns 256 random bits, base64url without padding.
+// newClientSecret returns 256 random bits, base64url without padding. A draw
+// the strength estimate would refuse (no upper- or no lower-case letter, about
+// once in three billion) is drawn again, so generated secrets always pass.
 func newClientSecret() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generating client secret: %w", err)
+	for {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("generating client secret: %w", err)
+		}
+		if s := base64.RawURLEncoding.EncodeToString(b); weakClientSecret([]byte(s)) == "" {
+			return s, nil
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // refreshCredentials keeps the non-secret fields of an existing credentials
 // Secret current (a Tenant's issuer URL can change); the client secret itself
-// is never rewritten.
+// is never rewritten, only generated when the key is missing or empty.
 func (r *ApplicationReconciler) refreshCredentials(ctx context.Context, app *v1alpha1.Application, tenant *v1alpha1.Tenant, s *corev1.Secret) error {
 	want := map[string]string{SecretKeyClientID: ClientID(app), SecretKeyIssuerURL: tenant.Spec.IssuerURL}
 	patch := client.MergeFrom(s.DeepCopy())
 	changed := false
 	if s.Data == nil {
 		s.Data = map[string][]byte{}
+	}
+	if len(s.Data[SecretKeyClientSecret]) == 0 {
+		secret, err := newClientSecret()
+		if err != nil {
+			return err
+		}
+		s.Data[SecretKeyClientSecret] = []byte(secret)
+		changed = true
 	}
 	for k, v := range want {
 		if string(s.Data[k]) != v {

@@ -39,6 +39,11 @@ func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("indexing APIs by tenant: %w", err)
 	}
+	if err := idx.IndexField(ctx, &v1alpha1.Tenant{}, indexIssuerURL, func(o client.Object) []string {
+		return []string{normalizedIssuerURL(o.(*v1alpha1.Tenant).Spec.IssuerURL)}
+	}); err != nil {
+		return fmt.Errorf("indexing Tenants by issuer URL: %w", err)
+	}
 	if err := idx.IndexField(ctx, &v1alpha1.Application{}, indexAPIs, func(o client.Object) []string {
 		a := o.(*v1alpha1.Application)
 		keys := make([]string, 0, len(a.Spec.APIs))

@@ -63,6 +63,7 @@ func TestAPIInOtherTenant(t *testing.T) {
 	ns := newNamespace(t, nil)
 	second := validTenant(ns)
 	second.Name = "globex"
+	second.Spec.IssuerURL += "/globex"
 	api := validAPI(ns)
 	api.Spec.TenantRef.Name = "globex"
 	app := validApp(ns, v1alpha1.RegularWeb)
@@ -243,10 +244,10 @@ func TestCredentialsFollowIssuerURL(t *testing.T) {
 	NewWithT(t).Expect(k8s.Get(ctx, key, s)).To(Succeed())
 	secret := string(s.Data["client-secret"])
 
-	update(t, tenant, func(tn *v1alpha1.Tenant) { tn.Spec.IssuerURL = "https://login.acme.example" })
+	update(t, tenant, func(tn *v1alpha1.Tenant) { tn.Spec.IssuerURL = "https://login.acme.example/" + ns })
 	eventually(t, func(g Gomega) {
 		g.Expect(k8s.Get(ctx, key, s)).To(Succeed())
-		g.Expect(string(s.Data["issuer-url"])).To(Equal("https://login.acme.example"))
+		g.Expect(string(s.Data["issuer-url"])).To(Equal("https://login.acme.example/" + ns))
 		g.Expect(string(s.Data["client-secret"])).To(Equal(secret))
 	})
 }

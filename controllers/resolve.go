@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +21,10 @@ type problem struct {
 	message string
 	// stalls says whether only a spec change can fix it (see readiness).
 	stalls bool
+	// servedWithout says the object is still served, without the part the
+	// problem is about (an Application without the APIs whose owners did
+	// not consent).
+	servedWithout bool
 }
 
 // tenantKey is the Tenant an object refers to, defaulting the namespace.
@@ -123,4 +128,69 @@ func tenantAdmits(tenant *v1alpha1.Tenant, namespace string, nsLabels map[string
 	default:
 		return false, nil
 	}
+}
+
+func allowedApplicationsFrom(api *v1alpha1.API) v1alpha1.ApplicationNamespacesFrom {
+	if api.Spec.AllowedApplications == nil || api.Spec.AllowedApplications.Namespaces.From == "" {
+		return v1alpha1.ApplicationsFromSame
+	}
+	return api.Spec.AllowedApplications.Namespaces.From
+}
+
+// apiAllows decides whether api's owner consents to Applications from
+// namespace, whose labels are nsLabels (only needed for Selector). The API's
+// own namespace is always allowed.
+func apiAllows(api *v1alpha1.API, namespace string, nsLabels map[string]string) (bool, error) {
+	if namespace == api.Namespace {
+		return true, nil
+	}
+	ns := api.Spec.AllowedApplications
+	switch allowedApplicationsFrom(api) {
+	case v1alpha1.ApplicationsFromAll:
+		return true, nil
+	case v1alpha1.ApplicationsFromNames:
+		return slices.Contains(ns.Namespaces.Names, namespace), nil
+	case v1alpha1.ApplicationsFromSelector:
+		sel, err := metav1.LabelSelectorAsSelector(ns.Namespaces.Selector)
+		if err != nil {
+			return false, err
+		}
+		return sel.Matches(labels.Set(nsLabels)), nil
+	default:
+		return false, nil
+	}
+}
+
+// checkConsent reports whether api's owner consents to Applications from
+// namespace, reading the namespace's labels when the API selects by label.
+// A nil problem means consent.
+func checkConsent(ctx context.Context, c client.Reader, api *v1alpha1.API, namespace string) (*problem, error) {
+	var nsLabels map[string]string
+	if allowedApplicationsFrom(api) == v1alpha1.ApplicationsFromSelector && namespace != api.Namespace {
+		ns := &corev1.Namespace{}
+		if err := c.Get(ctx, types.NamespacedName{Name: namespace}, ns); client.IgnoreNotFound(err) != nil {
+			return nil, fmt.Errorf("getting Namespace %s: %w", namespace, err)
+		}
+		nsLabels = ns.Labels
+	}
+	key := client.ObjectKeyFromObject(api)
+	ok, err := apiAllows(api, namespace, nsLabels)
+	if err != nil {
+		return &problem{reason: v1alpha1.ReasonAPINotShared, stalls: true,
+			message: fmt.Sprintf("API %s has an invalid spec.allowedApplications.namespaces.selector: %v", key, err)}, nil
+	}
+	if ok {
+		return nil, nil
+	}
+	var how string
+	switch allowedApplicationsFrom(api) {
+	case v1alpha1.ApplicationsFromNames:
+		how = fmt.Sprintf("its spec.allowedApplications.namespaces.names does not list %q; its owner can add it there", namespace)
+	case v1alpha1.ApplicationsFromSelector:
+		how = fmt.Sprintf("namespace %q does not match its spec.allowedApplications.namespaces.selector; its owner can widen the selector or list the namespace by name (from: Names)", namespace)
+	default:
+		how = fmt.Sprintf("it allows Applications of its own namespace only (spec.allowedApplications not set); its owner can allow this one with spec.allowedApplications.namespaces {from: Names, names: [%s]}", namespace)
+	}
+	return &problem{reason: v1alpha1.ReasonAPINotShared, stalls: true, servedWithout: true,
+		message: fmt.Sprintf("API %s does not allow Applications from namespace %q: %s", key, namespace, how)}, nil
 }

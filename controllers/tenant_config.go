@@ -28,6 +28,11 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	if obs.keysProblem != nil || obs.usersProblem != nil {
 		return nil // keep serving the last good configuration
 	}
+	if obs.issuerURLProblem != nil {
+		// Not even the last good one may change: a configuration carrying
+		// another Tenant's issuer URL is never written.
+		return nil
+	}
 	doc := render.ConfigDocument(render.ConfigInputs{
 		Tenant: tenant, Applications: obs.served.apps, SecretDigests: obs.served.digests,
 		APIs: obs.served.apis, Users: obs.users, Keys: keys.ConfigKeys(obs.keys),

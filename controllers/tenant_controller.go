@@ -81,7 +81,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	if !tenant.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	obs := tenantObservation{effective: lifetime.ForTenant(tenant)}
+	obs := tenantObservation{effective: lifetime.ForTenant(tenant), audienceClaims: tenant.Status.AudienceClaims}
 	defer func() {
 		var foreign *foreignObjectError
 		if errors.As(retErr, &foreign) {
@@ -111,8 +111,10 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		// watches the clock for that and wakes this Tenant.
 	}()
 	return ctrl.Result{}, runSteps(ctx, tenant, &obs,
+		r.checkIssuerURL,
 		r.readUsers,
 		r.gatherServed,
+		r.recordAudienceClaims,
 		r.reconcileKeys,
 		r.renderConfig,
 		r.applyWorkload,
@@ -211,6 +213,10 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forCredentials)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(allTenants),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// Of two Tenants with one issuer URL the younger is Stalled until
+		// the older one goes or moves: both old and new URL are mapped.
+		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.sameIssuerURL),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(stale, &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(source.Channel(counted, &handler.EnqueueRequestForObject{})).
 		Named("tenant").

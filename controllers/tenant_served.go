@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/audience"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
@@ -62,9 +63,14 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		}
 	}
 	all := ptrs(apis.Items)
-	lookup := listedAPILookup(r.Client, all)
+	decision, err := decideAudiences(ctx, r.Client, tenant, admittedAPIs, r.now())
+	if err != nil {
+		return err
+	}
+	obs.audienceClaims = decision.Claims
+	lookup := listedAPILookup(r.Client, all, &decision)
 	for _, api := range admittedAPIs {
-		if audienceOwnerIn(api, all) != "" {
+		if decision.Verdicts[client.ObjectKeyFromObject(api)].Outcome != audience.Held {
 			continue
 		}
 		eff := lifetime.ForAPI(t, api)
@@ -87,14 +93,18 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 			continue
 		}
 		obs.applications++
-		effAPIs, p, err := fetchAPIs(ctx, lookup, app, tenant, t)
+		res, err := fetchAPIs(ctx, lookup, app, tenant, t)
 		if err != nil {
 			return err
 		}
-		if p != nil {
+		if blocksApplication(res.problem) {
 			continue
 		}
-		eff := lifetime.ForApplication(t, app, effAPIs)
+		// APIs whose owners do not consent are left out of the
+		// Application as the issuer sees it: its token requests for them
+		// fail with invalid_target.
+		app = withAPIs(app, res.kept)
+		eff := lifetime.ForApplication(t, app, res.apis)
 		if eff.Enforcement.Rejected() {
 			continue
 		}
@@ -130,7 +140,9 @@ func (r *TenantReconciler) secretDigest(ctx context.Context, app *v1alpha1.Appli
 		return "", false, fmt.Errorf("getting credentials of Application %s/%s: %w", app.Namespace, app.Name, err)
 	}
 	secret := s.Data[SecretKeyClientSecret]
-	if !metav1.IsControlledBy(s, app) || len(secret) == 0 {
+	if !metav1.IsControlledBy(s, app) || weakClientSecret(secret) != "" {
+		// A weak hand-written secret is never served: the Application
+		// says why (WeakClientSecret).
 		return "", false, nil
 	}
 	sum := sha256.Sum256(secret)

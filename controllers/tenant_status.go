@@ -41,6 +41,11 @@ type tenantObservation struct {
 	// ownershipProblem is set when an object the Tenant would own exists
 	// under someone else's control.
 	ownershipProblem *problem
+	// audienceClaims are the audience claims after this reconcile's
+	// decision (internal/audience).
+	audienceClaims []v1alpha1.AudienceClaim
+	// issuerURLProblem is set when an older Tenant uses the same issuer URL.
+	issuerURLProblem *problem
 }
 
 // DiscoveryURL is where OpenID Provider metadata lives for issuerURL.
@@ -60,6 +65,7 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 		Effective:          &eff,
 		Applications:       obs.applications,
 		APIs:               obs.apis,
+		AudienceClaims:     obs.audienceClaims,
 	}
 	if obs.config.generation > 0 {
 		st.Issuer = &v1alpha1.IssuerStatus{
@@ -81,7 +87,7 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 	}
 	st.State = stateStatus(tenant, obs)
 	r := readyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
-	for _, p := range []*problem{obs.ownershipProblem, obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
+	for _, p := range []*problem{obs.issuerURLProblem, obs.ownershipProblem, obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
 		if p != nil {
 			r = fromProblem(p)
 			break

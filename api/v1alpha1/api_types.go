@@ -14,7 +14,13 @@ type APISpec struct {
 
 	// audience is the "aud" claim of access tokens for this API and the
 	// value clients pass as the audience or resource parameter, usually the
-	// API's base URL (https://orders.example.com). Unique within the tenant.
+	// API's base URL (https://orders.example.com). Unique within the tenant,
+	// and owned by a namespace: the first namespace whose API uses an
+	// audience holds it, and keeps holding it while its API is deleted and
+	// recreated; another namespace's API with the same audience is refused
+	// (AudienceConflict) until the Tenant hands the audience over with a
+	// spec.audiences rule. Where the Tenant has such rules, only the
+	// namespaces they name may use matching audiences.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
@@ -64,6 +70,69 @@ type APISpec struct {
 	// RS256, which matters for high-volume machine-to-machine traffic.
 	// +optional
 	SigningAlgorithm SigningAlgorithm `json:"signingAlgorithm,omitempty"`
+
+	// allowedApplications is this API owner's consent: which namespaces'
+	// Applications may list this API in their spec.apis and get access
+	// tokens for its audience. Default: Applications in this API's own
+	// namespace only. An Application elsewhere that lists the API without
+	// consent reports APIsResolved=False naming this field; the issuer
+	// serves it without this API, so its token requests for this audience
+	// fail with invalid_target. The Tenant must admit the Application's
+	// namespace as well (Tenant spec.allowedNamespaces): consent here never
+	// widens what the Tenant admits. Like Gateway API's ReferenceGrant, the
+	// owner of the object being referred to decides.
+	// +optional
+	AllowedApplications *AllowedApplications `json:"allowedApplications,omitempty"`
+}
+
+// AllowedApplications says which Applications may use an API.
+type AllowedApplications struct {
+	// namespaces selects the namespaces whose Applications may use the API.
+	// +required
+	Namespaces ApplicationNamespaces `json:"namespaces"`
+}
+
+// ApplicationNamespacesFrom selects the namespaces whose Applications may use
+// an API.
+// +kubebuilder:validation:Enum=Same;Names;Selector;All
+type ApplicationNamespacesFrom string
+
+const (
+	// ApplicationsFromSame allows Applications in the API's own namespace
+	// only (the default).
+	ApplicationsFromSame ApplicationNamespacesFrom = "Same"
+	// ApplicationsFromNames also allows the namespaces listed in names.
+	ApplicationsFromNames ApplicationNamespacesFrom = "Names"
+	// ApplicationsFromSelector also allows namespaces whose labels match
+	// selector.
+	ApplicationsFromSelector ApplicationNamespacesFrom = "Selector"
+	// ApplicationsFromAll allows every namespace the Tenant admits.
+	ApplicationsFromAll ApplicationNamespacesFrom = "All"
+)
+
+// ApplicationNamespaces picks namespaces by name or by label; the API's own
+// namespace is always allowed.
+// +kubebuilder:validation:XValidation:rule="self.from == 'Names' ? (has(self.names) && size(self.names) > 0) : !has(self.names)",message="spec.allowedApplications.namespaces.names must list at least one namespace when from is Names, and only then"
+// +kubebuilder:validation:XValidation:rule="self.from == 'Selector' ? has(self.selector) : !has(self.selector)",message="spec.allowedApplications.namespaces.selector must be set when from is Selector, and only then"
+type ApplicationNamespaces struct {
+	// from is Same (this API's namespace only), Names (also the namespaces
+	// in names), Selector (also namespaces whose labels match selector) or
+	// All (every namespace the Tenant admits). Prefer Names: a namespace's
+	// labels may be changed by whoever can edit namespaces.
+	// +required
+	From ApplicationNamespacesFrom `json:"from"`
+
+	// names lists namespaces by name when from is Names.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	Names []string `json:"names,omitempty"`
+
+	// selector picks namespaces by label when from is Selector.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
 // APIScope is a permission an API defines.
@@ -85,7 +154,9 @@ type APIStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions: Ready, Reconciling and Stalled (kstatus), plus
-	// TenantResolved and LifetimesClamped.
+	// TenantResolved and LifetimesClamped. Ready is False while the API's
+	// audience belongs to another API or namespace (AudienceConflict) or
+	// the Tenant reserves it for other namespaces (AudienceNotAllowed).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -112,10 +183,19 @@ type APIStatus struct {
 	PreviousTokensValidUntil *metav1.Time `json:"previousTokensValidUntil,omitempty"`
 
 	// applications lists the Applications ("<namespace>/<name>") allowed to
-	// get tokens for this API.
+	// get tokens for this API: they list it in spec.apis and
+	// spec.allowedApplications admits their namespace.
 	// +optional
 	// +listType=atomic
 	Applications []string `json:"applications,omitempty"`
+
+	// deniedApplications lists the Applications ("<namespace>/<name>") of
+	// the same Tenant that list this API in spec.apis although
+	// spec.allowedApplications does not admit their namespace. They get no
+	// tokens for this API; the list shows the API owner who is asking.
+	// +optional
+	// +listType=atomic
+	DeniedApplications []string `json:"deniedApplications,omitempty"`
 
 	// advisories are valid but risky combinations a reviewer should see.
 	// +optional

@@ -45,6 +45,18 @@ const (
 	ReasonGenerationServed    = "GenerationServed"
 	ReasonIssuerPending       = "IssuerPending"
 	ReasonForeignObject       = "ForeignObject"
+	// ReasonAPINotShared: an Application lists an API whose
+	// spec.allowedApplications does not admit the Application's namespace.
+	ReasonAPINotShared = "APINotShared"
+	// ReasonAudienceNotAllowed: the Tenant's spec.audiences reserves the
+	// API's audience for other namespaces.
+	ReasonAudienceNotAllowed = "AudienceNotAllowed"
+	// ReasonIssuerURLConflict: an older Tenant already uses the same
+	// spec.issuerURL.
+	ReasonIssuerURLConflict = "IssuerURLConflict"
+	// ReasonWeakClientSecret: the client secret in the credentials Secret
+	// carries less than 256 bits of entropy.
+	ReasonWeakClientSecret = "WeakClientSecret"
 )
 
 // GetConditions returns the status conditions (used by generic status code).

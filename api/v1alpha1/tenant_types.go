@@ -66,6 +66,22 @@ type TenantSpec struct {
 	// +optional
 	AllowedNamespaces *AllowedNamespaces `json:"allowedNamespaces,omitempty"`
 
+	// audiences decides which namespaces' APIs may use which audiences
+	// ("aud" claims). Each rule reserves the audiences starting with its
+	// prefix for the namespaces it lists; the rule with the longest
+	// matching prefix decides, so a broad rule can be refined for one
+	// path. An API whose audience a rule covers and whose namespace that
+	// rule does not list is refused (AudienceNotAllowed) and never served.
+	// Audiences no rule covers belong to the first namespace whose API
+	// uses them (see status.audienceClaims). A rule is also how the
+	// platform team hands an audience over to another namespace: it
+	// overrides any claim. Default: no rules.
+	// +optional
+	// +listType=map
+	// +listMapKey=prefix
+	// +kubebuilder:validation:MaxItems=256
+	Audiences []AudienceRule `json:"audiences,omitempty"`
+
 	// usersSecretRef names a Secret in the Tenant's namespace holding the
 	// tenant's user directory under the key "htpasswd": one line per user,
 	// "username:bcrypt-hash", as written by `htpasswd -nbB user password`.
@@ -137,6 +153,27 @@ type StateSpec struct {
 	// Changing the type restarts the issuer pods; state is not migrated.
 	// +optional
 	Type StateType `json:"type,omitempty"`
+}
+
+// AudienceRule reserves audiences for namespaces.
+type AudienceRule struct {
+	// prefix selects audiences: an audience matches when it starts with
+	// prefix (or equals it), e.g. "https://billing.example.com/" or the
+	// exact audience. The rule with the longest matching prefix decides.
+	// An empty prefix matches every audience: with it, no audience can be
+	// used without a rule naming its namespace.
+	// +required
+	// +kubebuilder:validation:MaxLength=512
+	Prefix string `json:"prefix"`
+
+	// namespaces may use audiences matching prefix; APIs in any other
+	// namespace may not. An empty list reserves the audiences for nobody.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	Namespaces []string `json:"namespaces"`
 }
 
 // LocalSecretReference names a Secret in the same namespace.
@@ -313,6 +350,17 @@ type TenantStatus struct {
 	// +listType=atomic
 	Advisories []Advisory `json:"advisories,omitempty"`
 
+	// audienceClaims records which namespace holds each audience of this
+	// tenant: the namespace of the first API that used it, unless a
+	// spec.audiences rule decides otherwise. A claim outlives the API that
+	// made it, so an API deleted and recreated (a GitOps prune) gets its
+	// audience back and another namespace cannot take it meanwhile; each
+	// namespace keeps its 16 most recently unused claims. To move an
+	// audience to another namespace, add a spec.audiences rule.
+	// +optional
+	// +listType=atomic
+	AudienceClaims []AudienceClaim `json:"audienceClaims,omitempty"`
+
 	// state counts the issuer's stored state and reports its garbage
 	// collection. Present with the Kubernetes state store only (the
 	// operator cannot see into an issuer's memory), once the operator
@@ -325,6 +373,31 @@ type TenantStatus struct {
 	// what is left meanwhile.
 	// +optional
 	State *StateStatus `json:"state,omitempty"`
+}
+
+// AudienceClaim says which namespace holds an audience.
+type AudienceClaim struct {
+	// audience is the "aud" value.
+	// +required
+	Audience string `json:"audience"`
+
+	// namespace holds the audience: only its APIs may use it.
+	// +required
+	Namespace string `json:"namespace"`
+
+	// api is the name of the API in namespace that uses the audience now;
+	// empty while none does.
+	// +optional
+	API string `json:"api,omitempty"`
+
+	// claimedAt is when namespace first held the audience.
+	// +required
+	ClaimedAt metav1.Time `json:"claimedAt"`
+
+	// unusedSince is when the last API of namespace using the audience
+	// went away; absent while one uses it.
+	// +optional
+	UnusedSince *metav1.Time `json:"unusedSince,omitempty"`
 }
 
 // StateStatus is what the operator found in a tenant's Kubernetes state

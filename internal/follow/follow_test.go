@@ -3,9 +3,11 @@ package follow
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,10 +230,27 @@ func TestLeaseSlotsNoneYet(t *testing.T) {
 
 // TestLeaseReportsChangeAtOnce: a replica that starts serving a new
 // generation says so on its Lease within a fraction of a second, not at its
-// next renewal (every 5 s by default), so status can follow the issuer.
+// next renewal (every 5 s by default), so status can follow the issuer; and
+// once it holds its slot, each report is one request (no read first).
 func TestLeaseReportsChangeAtOnce(t *testing.T) {
-	ns, client := issuerEnv(t, 2)
+	ns, _ := issuerEnv(t, 2)
 	g := NewWithT(t)
+	var requests sync.Map // "GET" / "PUT" -> *atomic.Int32
+	count := func(method string) int32 {
+		n, _ := requests.LoadOrStore(method, new(atomic.Int32))
+		return n.(*atomic.Int32).Load()
+	}
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":acme-issuer",
+		Groups: []string{"system:serviceaccounts", "system:authenticated"}}
+	c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			n, _ := requests.LoadOrStore(req.Method, new(atomic.Int32))
+			n.(*atomic.Int32).Add(1)
+			return rt.RoundTrip(req)
+		})
+	}
+	client := kubernetes.NewForConfigOrDie(c)
 	var mu sync.Mutex
 	gen := int64(1)
 	report := func() Report {
@@ -251,6 +270,7 @@ func TestLeaseReportsChangeAtOnce(t *testing.T) {
 		return lease.Annotations[render.AnnotationServedGeneration]
 	}
 	g.Eventually(served).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal("1"))
+	gets, puts := count(http.MethodGet), count(http.MethodPut)
 
 	for _, next := range []int64{2, 3} {
 		mu.Lock()
@@ -260,6 +280,8 @@ func TestLeaseReportsChangeAtOnce(t *testing.T) {
 		g.Eventually(served).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal(strconv.FormatInt(next, 10)))
 		g.Expect(time.Since(start)).To(BeNumerically("<", time.Second), "generation %d reported after %v; the renewal period is 5s", next, time.Since(start))
 	}
+	g.Expect(count(http.MethodGet)).To(Equal(gets), "reports of a held slot read nothing")
+	g.Expect(count(http.MethodPut) - puts).To(BeNumerically(">=", 2))
 
 	cancel()
 	g.Expect(<-done).To(Succeed())
@@ -267,3 +289,7 @@ func TestLeaseReportsChangeAtOnce(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(lease.Spec.HolderIdentity).To(BeNil(), "released on exit")
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -57,6 +57,9 @@ type Leases struct {
 	OnError func(error)
 
 	held string // name of the slot held, "" if none
+	// last is the held Lease as this replica last wrote it: a renewal is
+	// one Update at its resourceVersion, not a Get and an Update.
+	last *coordinationv1.Lease
 }
 
 func (l *Leases) now() time.Time {
@@ -123,11 +126,18 @@ func (l *Leases) reportCheck() time.Duration {
 // Renew writes r to the held slot, claiming one first if needed.
 func (l *Leases) Renew(ctx context.Context, r Report) error {
 	if l.held != "" {
+		// One request while nobody else wrote the slot: an Update at the
+		// version written last. A conflict means someone did (the slot was
+		// taken over after this replica stalled, or edited): read it and
+		// judge as before.
+		if l.last != nil && l.update(ctx, l.last.DeepCopy(), r, true) == nil {
+			return nil
+		}
 		err := l.write(ctx, l.held, r, false)
 		if err == nil {
 			return nil
 		}
-		l.held = "" // lost it (taken over after we stalled): claim again
+		l.held, l.last = "", nil // lost it (taken over after we stalled): claim again
 	}
 	tried := int32(0)
 	for ; tried < maxSlots && (l.Slots == 0 || tried < l.Slots); tried++ {
@@ -167,11 +177,17 @@ func (l *Leases) write(ctx context.Context, name string, r Report, claim bool) e
 	if err != nil {
 		return err
 	}
-	now := l.now()
 	mine := lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity == l.Identity
-	if !mine && (!claim || Live(lease, now)) {
+	if !mine && (!claim || Live(lease, l.now())) {
 		return errTaken
 	}
+	return l.update(ctx, lease, r, mine)
+}
+
+// update stamps lease (read from the API server, or as last written) with
+// this replica as holder and r, and writes it at its resourceVersion.
+func (l *Leases) update(ctx context.Context, lease *coordinationv1.Lease, r Report, mine bool) error {
+	now := l.now()
 	secs := int32(l.duration() / time.Second)
 	micro := metav1.NewMicroTime(now)
 	lease.Spec.HolderIdentity = &l.Identity
@@ -185,8 +201,12 @@ func (l *Leases) write(ctx context.Context, name string, r Report, claim bool) e
 	}
 	lease.Annotations[render.AnnotationServedGeneration] = strconv.FormatInt(r.Generation, 10)
 	lease.Annotations[render.AnnotationConfigError] = r.Error
-	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
-	return err
+	written, err := l.Client.CoordinationV1().Leases(l.Namespace).Update(ctx, lease, metav1.UpdateOptions{})
+	if err != nil {
+		return err
+	}
+	l.last = written
+	return nil
 }
 
 // Release frees the held slot.
@@ -208,7 +228,7 @@ func (l *Leases) Release(ctx context.Context) error {
 	lease.Spec.HolderIdentity = nil
 	lease.Spec.RenewTime = nil
 	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
-	l.held = ""
+	l.held, l.last = "", nil
 	return err
 }
 

@@ -149,7 +149,10 @@ type APIScope struct {
 
 // APIStatus reports the effective access token lifetimes of the API.
 type APIStatus struct {
-	// observedGeneration is the metadata.generation this status describes.
+	// observedGeneration is the metadata.generation this status describes;
+	// -1 until the operator has observed the object for the first time, so
+	// kstatus (Flux, kubectl wait) and Argo CD read a new object as in
+	// progress instead of done.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -241,6 +244,7 @@ type API struct {
 
 	// status reports its effective access token lifetimes.
 	// +optional
+	// +kubebuilder:default:={"observedGeneration":-1}
 	Status APIStatus `json:"status,omitempty"`
 }
 

@@ -259,7 +259,10 @@ type RefreshTokenSpec struct {
 // ApplicationStatus reports the client as the issuer knows it and the
 // effective lifetime of everything issued to it.
 type ApplicationStatus struct {
-	// observedGeneration is the metadata.generation this status describes.
+	// observedGeneration is the metadata.generation this status describes;
+	// -1 until the operator has observed the object for the first time, so
+	// kstatus (Flux, kubectl wait) and Argo CD read a new object as in
+	// progress instead of done.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -437,6 +440,7 @@ type Application struct {
 
 	// status reports the client and its effective lifetimes.
 	// +optional
+	// +kubebuilder:default:={"observedGeneration":-1}
 	Status ApplicationStatus `json:"status,omitempty"`
 }
 

@@ -310,7 +310,10 @@ type AllowedNamespaces struct {
 
 // TenantStatus reports the issuer as it is and the session lifetimes in force.
 type TenantStatus struct {
-	// observedGeneration is the metadata.generation this status describes.
+	// observedGeneration is the metadata.generation this status describes;
+	// -1 until the operator has observed the object for the first time, so
+	// kstatus (Flux, kubectl wait) and Argo CD read a new object as in
+	// progress instead of done.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -575,6 +578,7 @@ type Tenant struct {
 
 	// status reports what the operator observed.
 	// +optional
+	// +kubebuilder:default:={"observedGeneration":-1}
 	Status TenantStatus `json:"status,omitempty"`
 }
 

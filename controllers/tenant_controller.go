@@ -140,16 +140,10 @@ func (r *TenantReconciler) readUsers(ctx context.Context, tenant *v1alpha1.Tenan
 		}
 		return fmt.Errorf("getting users Secret %s: %w", key, err)
 	}
-	data, ok := secret.Data[render.UsersSecretKey]
-	if !ok {
-		obs.usersProblem = &problem{reason: v1alpha1.ReasonUsersSecretInvalid, stalls: true,
-			message: fmt.Sprintf("Secret %s named in spec.usersSecretRef has no %q key (htpasswd lines: user:bcrypt-hash)", key, render.UsersSecretKey)}
-		return nil
-	}
-	users, err := render.ParseHtpasswd(data)
+	users, err := render.ParseUsers(secret.Data)
 	if err != nil {
 		obs.usersProblem = &problem{reason: v1alpha1.ReasonUsersSecretInvalid, stalls: true,
-			message: fmt.Sprintf("Secret %s key %q: %v", key, render.UsersSecretKey, err)}
+			message: fmt.Sprintf("Secret %s named in spec.usersSecretRef: %v", key, err)}
 		return nil
 	}
 	obs.users = users

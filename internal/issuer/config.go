@@ -32,8 +32,10 @@ type config struct {
 	tenant       lifetime.Tenant
 	clients      map[string]*client // by client_id
 	apis         map[string]*apiEntry
-	users        map[string][]byte // username -> bcrypt hash
-	// fingerprints identify each user's directory entry (username and
+	users        map[string]login // by username, for the login page
+	// people are the directory's users by subject, for their claims.
+	people map[string]*issuerconfig.User
+	// fingerprints (by subject) identify each user's directory entry (username and
 	// password hash, keyed): a session or refresh family whose fingerprint
 	// no longer matches belongs to a removed user or an old password.
 	fingerprints map[string]string
@@ -50,6 +52,12 @@ type config struct {
 	keys      *keySet
 	origins   map[string]bool // union of allowedOrigins, for CORS
 	discovery []byte
+}
+
+// login is what the login page checks for a username.
+type login struct {
+	hash    []byte
+	subject string
 }
 
 type apiEntry struct {
@@ -87,7 +95,8 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		tenant:       lifetime.ForTenant(tenantObj),
 		clients:      map[string]*client{},
 		apis:         map[string]*apiEntry{},
-		users:        map[string][]byte{},
+		users:        map[string]login{},
+		people:       map[string]*issuerconfig.User{},
 		fingerprints: map[string]string{},
 		stateKey:     doc.StateKey,
 		keys:         keys,
@@ -132,14 +141,16 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 	}
 	costs := map[int]int{}
 	c.dummyCost = bcrypt.DefaultCost
-	for _, u := range doc.Users {
-		c.users[u.Username] = []byte(u.PasswordHash)
+	for i := range doc.Users {
+		u := &doc.Users[i]
+		c.users[u.Username] = login{hash: []byte(u.PasswordHash), subject: u.Subject()}
+		c.people[u.Subject()] = u
 		if cost, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil {
 			if costs[cost]++; costs[cost] > costs[c.dummyCost] || (costs[cost] == costs[c.dummyCost] && cost > c.dummyCost) {
 				c.dummyCost = cost
 			}
 		}
-		c.fingerprints[u.Username] = base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeUser, u.Username, u.PasswordHash)[:18])
+		c.fingerprints[u.Subject()] = base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeUser, u.Subject(), u.Username, u.PasswordHash)[:18])
 	}
 	if c.discovery, err = json.Marshal(c.discoveryDocument()); err != nil {
 		return nil, fmt.Errorf("rendering discovery: %w", err)
@@ -255,7 +266,7 @@ type discoveryMetadata struct {
 func (c *config) discoveryDocument() discoveryMetadata {
 	algs := []string{string(c.tenant.SigningAlgorithm)}
 	rts := []string{"code"}
-	scopes := []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess}
+	scopes := []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, scopeGroups, oidc.ScopeOfflineAccess}
 	for _, cl := range c.clients {
 		for _, rt := range cl.responseTypes {
 			if !slices.Contains(rts, string(rt)) {
@@ -270,7 +281,7 @@ func (c *config) discoveryDocument() discoveryMetadata {
 			}
 		}
 	}
-	slices.Sort(scopes[3:])
+	slices.Sort(scopes[5:])
 	return discoveryMetadata{AuthorizationResponseIssParameterSupported: true, DiscoveryConfiguration: &oidc.DiscoveryConfiguration{
 		Issuer:                                    c.issuer,
 		AuthorizationEndpoint:                     c.issuer + pathAuthorize,
@@ -289,8 +300,9 @@ func (c *config) discoveryDocument() discoveryMetadata {
 		TokenEndpointAuthMethodsSupported:         []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
 		IntrospectionEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost},
 		RevocationEndpointAuthMethodsSupported:    []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
-		ClaimsSupported:                           []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "at_hash", "c_hash", "preferred_username"},
-		CodeChallengeMethodsSupported:             []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
-		RequestParameterSupported:                 false,
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "at_hash", "c_hash",
+			"preferred_username", "name", "email", "email_verified", "groups"},
+		CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
+		RequestParameterSupported:     false,
 	}}
 }

@@ -25,7 +25,10 @@ func (s *Server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 	if err != nil || claims.AuthTime == 0 || !slices.Contains(strings.Fields(claims.Scope), oidc.ScopeOpenID) {
 		return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "the access token is invalid, expired or revoked"}, http.StatusUnauthorized)
 	}
-	return op.NewResponse(map[string]string{"sub": claims.Subject, "preferred_username": claims.Subject}), nil
+	return op.NewResponse(struct {
+		Subject string `json:"sub"`
+		userClaims
+	}{claims.Subject, c.claimsFor(claims.Subject, strings.Fields(claims.Scope))}), nil
 }
 
 // Introspect (RFC 7662) tells an authenticated confidential client whether

@@ -35,7 +35,7 @@ type grant struct {
 
 // userScopes are the OpenID Connect scopes any user-facing application may
 // request besides its APIs' scopes.
-var userScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
+var userScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, scopeGroups, oidc.ScopeOfflineAccess}
 
 // resolveTarget finds the API named by the audience or resource parameter
 // (RFC 8707). It returns nil when neither is given; an API the application
@@ -152,7 +152,7 @@ func (c *config) mintID(g *grant, now time.Time, accessToken, code string) (stri
 	claims := idClaims{
 		Issuer: c.issuer, Subject: g.subject, Audience: g.client.id, AZP: g.client.id,
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), AuthTime: g.authTime.Unix(),
-		Nonce: g.nonce, SID: g.sid, PreferredUsername: g.subject,
+		Nonce: g.nonce, SID: g.sid, userClaims: c.claimsFor(g.subject, g.scopes),
 	}
 	if accessToken != "" {
 		claims.AtHash = hashClaim(accessToken, alg)

@@ -121,7 +121,8 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, view)
 		return
 	}
-	hash, known := c.users[user]
+	entry, known := c.users[user]
+	hash := entry.hash
 	if !known {
 		hash = dummyHashFor(c.dummyCost)
 	}
@@ -149,7 +150,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, view)
 		return
 	}
-	value, ls, err := s.startSession(ctx, c, user, now)
+	value, ls, err := s.startSession(ctx, c, entry.subject, now)
 	if err != nil {
 		_ = s.unavailable("start session", err)
 		view.Status, view.Error = http.StatusServiceUnavailable, errTryAgain

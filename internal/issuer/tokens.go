@@ -32,18 +32,23 @@ type accessClaims struct {
 
 // idClaims is an OpenID Connect ID token.
 type idClaims struct {
-	Issuer            string `json:"iss"`
-	Subject           string `json:"sub"`
-	Audience          string `json:"aud"`
-	Expiry            int64  `json:"exp"`
-	IssuedAt          int64  `json:"iat"`
-	AuthTime          int64  `json:"auth_time"`
-	Nonce             string `json:"nonce,omitempty"`
-	SID               string `json:"sid,omitempty"`
-	AZP               string `json:"azp"`
-	AtHash            string `json:"at_hash,omitempty"`
-	CHash             string `json:"c_hash,omitempty"`
-	PreferredUsername string `json:"preferred_username,omitempty"`
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Audience string `json:"aud"`
+	Expiry   int64  `json:"exp"`
+	IssuedAt int64  `json:"iat"`
+	AuthTime int64  `json:"auth_time"`
+	Nonce    string `json:"nonce,omitempty"`
+	SID      string `json:"sid,omitempty"`
+	AZP      string `json:"azp"`
+	AtHash   string `json:"at_hash,omitempty"`
+	CHash    string `json:"c_hash,omitempty"`
+	// The standard claims of the granted scopes. OpenID Connect Core 5.4
+	// requires them in the ID token only when no access token is issued;
+	// they are in every ID token too, because relying parties that never
+	// call userinfo (the Kubernetes API server, Argo CD) read email and
+	// groups from it.
+	userClaims
 }
 
 // sign serialises claims as a compact JWS.

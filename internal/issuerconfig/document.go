@@ -91,10 +91,28 @@ type Application struct {
 
 // User is one entry of the user directory.
 type User struct {
-	// Username is what the user types on the login page; also the subject.
+	// ID is the user's stable, opaque subject ("sub"): never the
+	// username, which is personal data and may change. Empty in documents
+	// of older operators: the username is then the subject.
+	ID string `json:"id,omitempty"`
+	// Username is what the user types on the login page.
 	Username string `json:"username"`
 	// PasswordHash is a bcrypt hash.
 	PasswordHash string `json:"passwordHash"`
+	// Email, EmailVerified, Name and Groups are released with the email,
+	// profile and groups scopes (OpenID Connect Core 5.4).
+	Email         string   `json:"email,omitempty"`
+	EmailVerified bool     `json:"emailVerified,omitempty"`
+	Name          string   `json:"name,omitempty"`
+	Groups        []string `json:"groups,omitempty"`
+}
+
+// Subject is the user's "sub": the ID, or the username without one.
+func (u User) Subject() string {
+	if u.ID != "" {
+		return u.ID
+	}
+	return u.Username
 }
 
 // KeyRole says what a key is used for during rotation.
@@ -170,12 +188,15 @@ func (d *Document) Validate() error {
 		}
 		audiences[a.Spec.Audience] = true
 	}
-	users := map[string]bool{}
+	users, subjects := map[string]bool{}, map[string]bool{}
 	for i, u := range d.Users {
 		if u.Username == "" || users[u.Username] {
 			errs = append(errs, fmt.Errorf("users[%d]: empty or duplicate username", i))
 		}
-		users[u.Username] = true
+		if subjects[u.Subject()] {
+			errs = append(errs, fmt.Errorf("users[%d]: duplicate id", i))
+		}
+		users[u.Username], subjects[u.Subject()] = true, true
 	}
 	active := 0
 	for i, k := range d.Keys {

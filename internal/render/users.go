@@ -38,22 +38,31 @@ func ParseHtpasswd(data []byte) ([]issuerconfig.User, error) {
 		if !ok || name == "" {
 			return nil, fmt.Errorf("htpasswd line %d: want username:bcrypt-hash", n)
 		}
-		if !isBcrypt(hash) {
-			return nil, fmt.Errorf("htpasswd line %d (user %q): only bcrypt hashes are accepted; create entries with `htpasswd -nbBC %d user password`", n, name, MinBcryptCost)
-		}
-		if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost < MinBcryptCost {
-			return nil, fmt.Errorf("htpasswd line %d (user %q): bcrypt cost %d is below the minimum %d; create entries with `htpasswd -nbBC %d user password`", n, name, cost, MinBcryptCost, MinBcryptCost)
+		if err := checkHash(hash); err != nil {
+			return nil, fmt.Errorf("htpasswd line %d (user %q): %w", n, name, err)
 		}
 		if prev, dup := seen[name]; dup {
 			return nil, fmt.Errorf("htpasswd line %d: user %q already defined on line %d", n, name, prev)
 		}
 		seen[name] = n
-		users = append(users, issuerconfig.User{Username: name, PasswordHash: hash})
+		users = append(users, issuerconfig.User{ID: DerivedUserID(name), Username: name, PasswordHash: hash})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading htpasswd: %w", err)
 	}
 	return users, nil
+}
+
+// checkHash accepts bcrypt hashes of at least MinBcryptCost; its errors
+// never echo the hash.
+func checkHash(hash string) error {
+	if !isBcrypt(hash) {
+		return fmt.Errorf("only bcrypt hashes are accepted; create entries with `htpasswd -nbBC %d user password`", MinBcryptCost)
+	}
+	if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost < MinBcryptCost {
+		return fmt.Errorf("bcrypt cost %d is below the minimum %d; create entries with `htpasswd -nbBC %d user password`", cost, MinBcryptCost, MinBcryptCost)
+	}
+	return nil
 }
 
 func isBcrypt(h string) bool {

@@ -1,0 +1,39 @@
+package issuer
+
+import "slices"
+
+// scopeGroups releases the user's groups, the claim oauth2-proxy, Grafana,
+// Argo CD and the Kubernetes API server authorize by.
+const scopeGroups = "groups"
+
+// userClaims are the standard claims a user's granted scopes release
+// (OpenID Connect Core 5.4): profile → preferred_username and name,
+// email → email and email_verified, groups → groups. They are read from
+// the directory in force when the token is issued, so a changed attribute
+// reaches the next token.
+type userClaims struct {
+	PreferredUsername string   `json:"preferred_username,omitempty"`
+	Name              string   `json:"name,omitempty"`
+	Email             string   `json:"email,omitempty"`
+	EmailVerified     *bool    `json:"email_verified,omitempty"`
+	Groups            []string `json:"groups,omitempty"`
+}
+
+func (c *config) claimsFor(subject string, scopes []string) userClaims {
+	var out userClaims
+	u, ok := c.people[subject]
+	if !ok {
+		return out
+	}
+	if slices.Contains(scopes, "profile") {
+		out.PreferredUsername, out.Name = u.Username, u.Name
+	}
+	if slices.Contains(scopes, "email") && u.Email != "" {
+		verified := u.EmailVerified
+		out.Email, out.EmailVerified = u.Email, &verified
+	}
+	if slices.Contains(scopes, scopeGroups) {
+		out.Groups = u.Groups
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package issuer
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+func directoryDoc(d *issuerconfig.Document) {
+	d.Users[0].ID = "7f9c2e61-0d4a-4c1e-9b8f-2a6d3c5e1f00"
+	d.Users[0].Email, d.Users[0].EmailVerified = "alice@acme.test", true
+	d.Users[0].Name, d.Users[0].Groups = "Alice Liddell", []string{"staff", "finance"}
+}
+
+// TestStandardClaims: the subject is the user's opaque id, and the email,
+// profile and groups scopes release the matching claims in the ID token
+// (verified by go-oidc) and at userinfo; without the scopes, nothing.
+func TestStandardClaims(t *testing.T) {
+	e := newEnv(t, directoryDoc)
+	meta := map[string]any{}
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/.well-known/openid-configuration", nil)
+	_, meta = e.do(req)
+	for _, s := range []string{"email", "profile", "groups"} {
+		if !slices.Contains(meta["scopes_supported"].([]any), any(s)) {
+			t.Errorf("discovery lacks scope %s", s)
+		}
+	}
+	for _, c := range []string{"email", "email_verified", "name", "groups", "preferred_username"} {
+		if !slices.Contains(meta["claims_supported"].([]any), any(c)) {
+			t.Errorf("discovery lacks claim %s", c)
+		}
+	}
+
+	for _, tc := range []struct {
+		scopes []string
+		want   map[string]any
+		absent []string
+	}{
+		{[]string{"openid", "email", "profile", "groups"}, map[string]any{
+			"sub": "7f9c2e61-0d4a-4c1e-9b8f-2a6d3c5e1f00", "email": "alice@acme.test", "email_verified": true,
+			"name": "Alice Liddell", "preferred_username": "alice", "groups": []any{"staff", "finance"}}, nil},
+		{[]string{"openid"}, map[string]any{"sub": "7f9c2e61-0d4a-4c1e-9b8f-2a6d3c5e1f00"},
+			[]string{"email", "email_verified", "name", "preferred_username", "groups"}},
+	} {
+		cfg := e.oauth2Config("web.shop", webCB, tc.scopes...)
+		resp, body := e.browser().authorize(cfg.AuthCodeURL("s"), "alice", "correct horse")
+		tok, err := cfg.Exchange(e.ctx, callback(t, resp, body).Get("code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := e.provider().Verifier(&gooidc.Config{ClientID: "web.shop", Now: e.clock.Now}).Verify(e.ctx, tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims map[string]any
+		_ = idt.Claims(&claims)
+		req, _ := http.NewRequest(http.MethodGet, e.issuer+pathUserinfo, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		_, info := e.do(req)
+		for where, got := range map[string]map[string]any{"ID token": claims, "userinfo": info} {
+			for k, v := range tc.want {
+				if !equalJSON(got[k], v) {
+					t.Errorf("scopes %v, %s: %s = %v, want %v", tc.scopes, where, k, got[k], v)
+				}
+			}
+			for _, k := range tc.absent {
+				if _, ok := got[k]; ok {
+					t.Errorf("scopes %v, %s: %s released without its scope", tc.scopes, where, k)
+				}
+			}
+		}
+	}
+}
+
+// TestChangedAttributesReachTheNextToken: a new email in the directory is
+// in the next ID token of the same session, without logging in again.
+func TestChangedAttributesReachTheNextToken(t *testing.T) {
+	e := newEnv(t, directoryDoc)
+	cfg := e.oauth2Config("web.shop", webCB, "openid", "email")
+	b := e.browser()
+	resp, body := b.authorize(cfg.AuthCodeURL("s"), "alice", "correct horse")
+	if _, err := cfg.Exchange(e.ctx, callback(t, resp, body).Get("code")); err != nil {
+		t.Fatal(err)
+	}
+	doc := *e.doc
+	doc.Users = []issuerconfig.User{e.doc.Users[0]}
+	doc.Users[0].Email = "alice@wonderland.test"
+	doc.Generation++
+	if err := e.srv.Swap(&doc); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = b.get(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
+	tok, err := cfg.Exchange(e.ctx, callback(t, resp, body).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, c := jwtParts(t, tok.Extra("id_token").(string)); c["email"] != "alice@wonderland.test" {
+		t.Errorf("email after the change: %v", c["email"])
+	}
+}
+
+func equalJSON(a, b any) bool {
+	as, aok := a.([]any)
+	bs, bok := b.([]any)
+	if aok && bok {
+		return slices.Equal(as, bs)
+	}
+	return a == b
+}

@@ -16,4 +16,9 @@
 //   - A session's idle window never exceeds its absolute cap.
 //   - Tokens issued for a user never outlive the session's absolute deadline
 //     (see TokenExpiry).
+//   - Status reports what a token can reach: for what is issued on behalf of
+//     a user, min(lifetime, session absoluteTimeout), computed as TokenExpiry
+//     of a token issued at the moment of login (Session.Reach), with the cut
+//     lifetime kept as Configured. Machine-to-machine tokens and tokens
+//     refreshed with offline_access have no session and are not cut.
 package lifetime

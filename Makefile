@@ -20,6 +20,8 @@ all: build
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API markers.
 	$(CONTROLLER_GEN) rbac:roleName=idtenant-manager crd:allowDangerousTypes=false paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=idtenant-manager-tenants paths="./internal/manager" \
+		output:rbac:artifacts:config=config/rbac/tenants
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.

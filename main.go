@@ -57,8 +57,14 @@ func runManager(ctx context.Context, args []string) error {
 	fl.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fl.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active manager among replicas")
 	fl.StringVar(&opts.IssuerImage, "issuer-image", envOr("IDTENANT_ISSUER_IMAGE", "idtenant:latest"), "image of the issuer Deployments (normally this manager's own image)")
+	tenantNamespaces := fl.String("tenant-namespaces", "", "comma-separated namespaces where Tenants may live; the manager then needs ClusterRole idtenant-manager-tenants bound in those namespaces only (config/tenant-namespaces). Empty: every namespace")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	for _, ns := range strings.Split(*tenantNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			opts.TenantNamespaces = append(opts.TenantNamespaces, ns)
+		}
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

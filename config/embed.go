@@ -16,7 +16,15 @@ var CRDs embed.FS
 var Samples embed.FS
 
 // ManagerRole holds config/rbac/role.yaml, the ClusterRole controller-gen
-// derives from the reconcilers' RBAC markers.
+// derives from the reconcilers' RBAC markers: what the manager needs in
+// every namespace.
 //
 //go:embed rbac/role.yaml
 var ManagerRole []byte
+
+// ManagerTenantsRole holds config/rbac/tenants/role.yaml, the ClusterRole
+// idtenant-manager-tenants: what the manager needs in the namespaces where
+// Tenants live (internal/manager/rbac.go).
+//
+//go:embed rbac/tenants/role.yaml
+var ManagerTenantsRole []byte

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestWeakClientSecret(t *testing.T) {
+func TestClientSecretStrength(t *testing.T) {
 	random := func(n int) []byte {
 		b := make([]byte, n)
 		_, _ = rand.Read(b)

@@ -23,6 +23,11 @@ type Options struct {
 	// records; zero fields take the defaults (a pass every 30s, at most
 	// 2000 deletes per round).
 	StateCollection StateCollection
+	// TenantNamespaces, when set, are the only namespaces whose Tenants
+	// are served; a Tenant elsewhere is Stalled (NamespaceNotServed). The
+	// operator then needs the rights of ClusterRole
+	// idtenant-manager-tenants in those namespaces only.
+	TenantNamespaces []string
 }
 
 // DefaultIssuerImage matches the image name in config/manager.
@@ -39,7 +44,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	rendered := &renderedCache{}
 	if err := (&TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, Now: opts.Now, StateCollection: opts.StateCollection, rendered: rendered,
+		IssuerImage: opts.IssuerImage, Now: opts.Now, StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces, rendered: rendered,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)
 	}

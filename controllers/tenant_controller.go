@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -46,6 +48,9 @@ type TenantReconciler struct {
 	Now func() time.Time
 	// StateCollection tunes the collection of expired issuer state.
 	StateCollection StateCollection
+	// TenantNamespaces, when set, are the only namespaces whose Tenants
+	// are served (Options.TenantNamespaces).
+	TenantNamespaces []string
 
 	rendered *renderedCache
 	// state holds the state collector's latest numbers per Tenant.
@@ -61,16 +66,13 @@ func (r *TenantReconciler) now() time.Time {
 
 // +kubebuilder:rbac:groups=idtenant.dev,resources=tenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=idtenant.dev,resources=tenants/status,verbs=get;update;patch
-// Children are deleted by the garbage collector through owner references;
-// only config shards and a single replica's PDB are deleted by hand. The
-// manager needs get/update on Leases only because it grants them to the
-// issuer's Role (RBAC forbids granting what one does not hold).
+// Secrets everywhere: credentials Secrets live in every namespace a Tenant
+// admits. What the Tenant reconciler creates in the Tenant's namespace only
+// (workload, RBAC, Leases, state records) is granted by a separate
+// ClusterRole, idtenant-manager-tenants, whose markers are in
+// internal/manager/rbac.go: bound cluster-wide by default, or per namespace
+// with --tenant-namespaces (docs/security.md).
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
 
 // Reconcile has the same shape as ApplicationReconciler.Reconcile.
 func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -82,6 +84,16 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		return ctrl.Result{}, nil
 	}
 	obs := tenantObservation{effective: lifetime.ForTenant(tenant), audienceClaims: tenant.Status.AudienceClaims}
+	if !servesNamespace(r.TenantNamespaces, tenant.Namespace) {
+		// Not even a Secret is written: the operator holds no rights here.
+		obs.namespaceProblem = &problem{reason: v1alpha1.ReasonNamespaceNotServed, stalls: true,
+			message: fmt.Sprintf("this operator serves Tenants only in namespaces %s (--tenant-namespaces), where it may create the issuer's workload and RBAC; move the Tenant there or add %q to that list and to the operator's RoleBindings",
+				strings.Join(r.TenantNamespaces, ", "), tenant.Namespace)}
+		if err := r.writeStatus(ctx, tenant, obs); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, terminalIfStalled(tenant.Status.Conditions)
+	}
 	defer func() {
 		var foreign *foreignObjectError
 		if errors.As(retErr, &foreign) {
@@ -183,7 +195,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	counted := make(chan event.TypedGenericEvent[client.Object])
 	if err := mgr.Add(&stateCollector{api: mgr.GetAPIReader(), writer: mgr.GetClient(), tenants: mgr.GetCache(), now: r.now,
-		opts: r.StateCollection, observed: r.state, wake: counted}); err != nil {
+		opts: r.StateCollection, observed: r.state, wake: counted, namespaces: r.TenantNamespaces}); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -228,4 +240,10 @@ func (r *TenantReconciler) forCredentials(ctx context.Context, o client.Object) 
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: tenantKey(app.Spec.TenantRef, app.Namespace)}}
+}
+
+// servesNamespace says whether Tenants in namespace are served: every
+// namespace when namespaces is empty.
+func servesNamespace(namespaces []string, namespace string) bool {
+	return len(namespaces) == 0 || slices.Contains(namespaces, namespace)
 }

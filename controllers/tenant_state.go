@@ -24,8 +24,8 @@ import (
 // The collector deletes expired records, so it must hold delete and list;
 // create, get and update only because the issuer's Role grants them (RBAC
 // forbids granting what one does not hold). No watch: records are never
-// cached in the manager.
-// +kubebuilder:rbac:groups=state.idtenant.dev,resources=sessions;authorizationcodes;refreshfamilies;revokedtokens,verbs=get;list;create;update;delete
+// cached in the manager. The rule is in internal/manager/rbac.go: records
+// live in Tenant namespaces only.
 
 // StateCollection tunes the collection of expired issuer state records.
 // Zero fields take the defaults.
@@ -351,6 +351,9 @@ type stateCollector struct {
 	// reconciler (nil: nobody to tell).
 	observed *stateObservations
 	wake     chan<- event.TypedGenericEvent[client.Object]
+	// namespaces, when set, are the only namespaces whose Tenants are
+	// served (and where the operator may list records).
+	namespaces []string
 
 	// rotation picks the Tenant that spends the budgets first.
 	rotation int
@@ -413,7 +416,7 @@ func (c *stateCollector) round(ctx context.Context, full bool) (busy bool, err e
 	present := map[types.NamespacedName]bool{}
 	for i := range list.Items {
 		t := &list.Items[i]
-		if !t.DeletionTimestamp.IsZero() || lifetime.ForTenant(t).StateType != v1alpha1.StateKubernetes {
+		if !t.DeletionTimestamp.IsZero() || lifetime.ForTenant(t).StateType != v1alpha1.StateKubernetes || !servesNamespace(c.namespaces, t.Namespace) {
 			continue
 		}
 		key := client.ObjectKeyFromObject(t)

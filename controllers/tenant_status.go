@@ -46,6 +46,9 @@ type tenantObservation struct {
 	audienceClaims []v1alpha1.AudienceClaim
 	// issuerURLProblem is set when an older Tenant uses the same issuer URL.
 	issuerURLProblem *problem
+	// namespaceProblem is set when the operator does not serve Tenants in
+	// this namespace (--tenant-namespaces).
+	namespaceProblem *problem
 }
 
 // DiscoveryURL is where OpenID Provider metadata lives for issuerURL.
@@ -87,7 +90,7 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 	}
 	st.State = stateStatus(tenant, obs)
 	r := readyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
-	for _, p := range []*problem{obs.issuerURLProblem, obs.ownershipProblem, obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
+	for _, p := range []*problem{obs.namespaceProblem, obs.issuerURLProblem, obs.ownershipProblem, obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
 		if p != nil {
 			r = fromProblem(p)
 			break

@@ -57,6 +57,9 @@ const (
 	// ReasonWeakClientSecret: the client secret in the credentials Secret
 	// carries less than 256 bits of entropy.
 	ReasonWeakClientSecret = "WeakClientSecret"
+	// ReasonNamespaceNotServed: the operator runs with --tenant-namespaces
+	// and the Tenant is in none of them.
+	ReasonNamespaceNotServed = "NamespaceNotServed"
 )
 
 // GetConditions returns the status conditions (used by generic status code).

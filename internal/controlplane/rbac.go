@@ -22,20 +22,39 @@ const (
 
 // ManagerConfig installs the manager's ServiceAccount with exactly the RBAC
 // of config/rbac and returns a config that impersonates it. Running the
-// manager with it in tests and `dev` proves the generated ClusterRole is
+// manager with it in tests and `dev` proves the generated ClusterRoles are
 // enough: a missing permission fails there, not in a user's cluster.
 func (c *ControlPlane) ManagerConfig(ctx context.Context, admin client.Client) (*rest.Config, error) {
-	if _, err := Apply(ctx, admin, config.ManagerRole); err != nil {
-		return nil, fmt.Errorf("installing the manager ClusterRole: %w", err)
+	return c.ManagerConfigFor(ctx, admin, nil)
+}
+
+// ManagerConfigFor is ManagerConfig for a manager run with
+// --tenant-namespaces: ClusterRole idtenant-manager-tenants is bound in
+// tenantNamespaces only (config/tenant-namespaces), or cluster-wide when
+// there are none (config/rbac).
+func (c *ControlPlane) ManagerConfigFor(ctx context.Context, admin client.Client, tenantNamespaces []string) (*rest.Config, error) {
+	for _, role := range [][]byte{config.ManagerRole, config.ManagerTenantsRole} {
+		if _, err := Apply(ctx, admin, role); err != nil {
+			return nil, fmt.Errorf("installing the manager ClusterRoles: %w", err)
+		}
 	}
+	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ManagerServiceAccount, Namespace: ManagerNamespace}}
+	tenantsRole := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "idtenant-manager-tenants"}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ManagerNamespace}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ManagerServiceAccount, Namespace: ManagerNamespace}},
 		&rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: "idtenant-manager"},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "idtenant-manager"},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ManagerServiceAccount, Namespace: ManagerNamespace}},
+			Subjects:   subjects,
 		},
+	}
+	if len(tenantNamespaces) == 0 {
+		objs = append(objs, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "idtenant-manager-tenants"}, RoleRef: tenantsRole, Subjects: subjects})
+	}
+	for _, ns := range tenantNamespaces {
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+			&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "idtenant-manager-tenants", Namespace: ns}, RoleRef: tenantsRole, Subjects: subjects})
 	}
 	for _, o := range objs {
 		if err := admin.Create(ctx, o); client.IgnoreAlreadyExists(err) != nil {

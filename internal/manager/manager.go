@@ -49,6 +49,12 @@ type Options struct {
 	// StateCollection tunes the collection of expired issuer state
 	// records (zero: a pass every 30s, at most 2000 deletes per round).
 	StateCollection controllers.StateCollection
+	// TenantNamespaces, when set, restricts Tenants to these namespaces:
+	// the manager watches the issuer's children (Deployments, Services,
+	// ServiceAccounts, Roles, RoleBindings, PDBs, Leases) only there, and
+	// needs ClusterRole idtenant-manager-tenants bound only there. Tenants
+	// elsewhere are Stalled (NamespaceNotServed). Empty: every namespace.
+	TenantNamespaces []string
 }
 
 // NewScheme registers the built-in types and idtenant's.
@@ -70,6 +76,33 @@ func NewScheme() *runtime.Scheme {
 // only those, not every Secret in the cluster.
 var ManagedSecrets = labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "idtenant"})
 
+// CacheOptions caches only what idtenant creates, never every Secret,
+// Deployment or Lease of the cluster: each kind is filtered by the
+// managed-by label, and the kinds that live in Tenant namespaces only are
+// watched only there when tenantNamespaces is set (the manager would not be
+// allowed to list them elsewhere). Secrets are watched everywhere, still by
+// label: Applications' credentials live in every namespace a Tenant admits.
+func CacheOptions(tenantNamespaces []string) cache.Options {
+	var where map[string]cache.Config
+	if len(tenantNamespaces) > 0 {
+		where = make(map[string]cache.Config, len(tenantNamespaces))
+		for _, ns := range tenantNamespaces {
+			where[ns] = cache.Config{}
+		}
+	}
+	tenantOnly := cache.ByObject{Label: ManagedSecrets, Namespaces: where}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}:                {Label: ManagedSecrets},
+		&corev1.ServiceAccount{}:        tenantOnly,
+		&corev1.Service{}:               tenantOnly,
+		&appsv1.Deployment{}:            tenantOnly,
+		&rbacv1.Role{}:                  tenantOnly,
+		&rbacv1.RoleBinding{}:           tenantOnly,
+		&policyv1.PodDisruptionBudget{}: tenantOnly,
+		&coordinationv1.Lease{}:         tenantOnly,
+	}}
+}
+
 // New builds a manager with every idtenant controller registered.
 func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -87,23 +120,13 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 			&statev1alpha1.Session{}, &statev1alpha1.AuthorizationCode{},
 			&statev1alpha1.RefreshFamily{}, &statev1alpha1.RevokedToken{},
 		}}},
-		// Cache only what idtenant creates, not every Secret, Deployment or
-		// Lease in the cluster.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:                {Label: ManagedSecrets},
-			&corev1.ServiceAccount{}:        {Label: ManagedSecrets},
-			&corev1.Service{}:               {Label: ManagedSecrets},
-			&appsv1.Deployment{}:            {Label: ManagedSecrets},
-			&rbacv1.Role{}:                  {Label: ManagedSecrets},
-			&rbacv1.RoleBinding{}:           {Label: ManagedSecrets},
-			&policyv1.PodDisruptionBudget{}: {Label: ManagedSecrets},
-			&coordinationv1.Lease{}:         {Label: ManagedSecrets},
-		}},
+		Cache: CacheOptions(opts.TenantNamespaces),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, Now: opts.Now, StateCollection: opts.StateCollection}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, Now: opts.Now,
+		StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces}); err != nil {
 		return nil, err
 	}
 	if opts.HealthAddr != "0" && opts.HealthAddr != "" {

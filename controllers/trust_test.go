@@ -259,7 +259,7 @@ func TestIssuerURLConflict(t *testing.T) {
 	eventually(t, func(g Gomega) { g.Expect(kstatusOf(g, second)).To(Equal(status.FailedStatus)) })
 	g.Consistently(func() error {
 		return k8s.Get(ctx, client.ObjectKey{Namespace: second.Namespace, Name: "acme-issuer-config"}, &corev1.Secret{})
-	}).WithTimeout(2 * time.Second).Should(HaveOccurred(), "no configuration carries another Tenant's issuer URL")
+	}).WithTimeout(2*time.Second).Should(HaveOccurred(), "no configuration carries another Tenant's issuer URL")
 	eventually(t, func(g Gomega) {
 		g.Expect(condition(g, first, v1alpha1.ConditionReady).Reason).NotTo(Equal(v1alpha1.ReasonIssuerURLConflict), "the first keeps its URL")
 	})

@@ -18,9 +18,10 @@ import (
 // beside UsersSecretKey (htpasswd lines, the minimal form); a username may
 // appear in only one of them.
 //
-//	- id: 7f9c2e61-0d4a-4c1e-9b8f-2a6d3c5e1f00   # the "sub"; default derived from the username
+//	# users.yaml
+//	- id: 7f9c2e61-0d4a-4c1e-9b8f-2a6d3c5e1f00 # the "sub"; default derived from the username
 //	  username: alice@acme.test
-//	  passwordHash: $2y$10$...                   # htpasswd -nbBC 10 alice@acme.test '…' | cut -d: -f2
+//	  passwordHash: $2y$10$... # htpasswd -nbBC 10 alice@acme.test '…' | cut -d: -f2
 //	  email: alice@acme.test
 //	  emailVerified: true
 //	  name: Alice Liddell

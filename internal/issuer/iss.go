@@ -24,32 +24,46 @@ type issWriter struct {
 
 func (w *issWriter) WriteHeader(code int) {
 	if code == http.StatusFound || code == http.StatusSeeOther {
-		if loc := w.Header().Get("Location"); loc != "" && !strings.HasPrefix(loc, w.issuer+"/") {
+		if loc := w.Header().Get("Location"); loc != "" && !w.ownPage(loc) {
 			w.Header().Set("Location", withIssParam(loc, w.issuer))
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// ownPage: the issuer's own login and signed-out pages are not
+// authorization responses (an application may live on the issuer's host).
+func (w *issWriter) ownPage(loc string) bool {
+	return strings.HasPrefix(loc, w.issuer+pathLogin+"?") || loc == w.issuer+pathLogin || strings.HasPrefix(loc, w.issuer+pathLoggedOut)
+}
+
+// withIssParam appends iss to the query or, for fragment responses, the
+// fragment, without decoding and re-encoding what is there (that would
+// turn a '+' in state into a space, or let an '&' in it split the value).
 func withIssParam(loc, issuer string) string {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return loc
-	}
-	if u.Fragment != "" {
-		v, err := url.ParseQuery(u.Fragment)
-		if err != nil || v.Has("iss") {
+	base, fragment, hasFragment := strings.Cut(loc, "#")
+	param := "iss=" + url.QueryEscape(issuer)
+	if hasFragment && fragment != "" {
+		if hasParam(fragment, "iss") {
 			return loc
 		}
-		v.Set("iss", issuer)
-		u.Fragment = ""
-		return u.String() + "#" + v.Encode()
+		return base + "#" + fragment + "&" + param
 	}
-	q := u.Query()
-	if q.Has("iss") {
+	path, query, _ := strings.Cut(base, "?")
+	if hasParam(query, "iss") {
 		return loc
 	}
-	q.Set("iss", issuer)
-	u.RawQuery = q.Encode()
-	return u.String()
+	if query == "" {
+		return path + "?" + param
+	}
+	return path + "?" + query + "&" + param
+}
+
+func hasParam(raw, name string) bool {
+	for _, kv := range strings.Split(raw, "&") {
+		if k, _, _ := strings.Cut(kv, "="); k == name {
+			return true
+		}
+	}
+	return false
 }

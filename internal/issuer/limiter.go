@@ -103,7 +103,7 @@ func (l *loginLimiter) admit(user, addr, req string, now time.Time) verdict {
 
 func (l *loginLimiter) delayLocked(key string, p limitPolicy, now time.Time) time.Duration {
 	f, ok := l.entries[key]
-	if !ok || f.count < p.free {
+	if !ok || f.count < p.free || forgotten(f, now) {
 		return 0
 	}
 	if until := f.last.Add(p.delayAfter(f.count)); now.Before(until) {
@@ -136,11 +136,21 @@ func (l *loginLimiter) succeed(user, addr string) {
 	delete(l.entries, userKey(user, addr))
 }
 
+// forgetAfter is how long a record lasts without a new failure: counts
+// decay instead of adding up forever (a typo a month later must not meet
+// the delay of last month's attack).
+const forgetAfter = 30 * time.Minute // twice the longest delay
+
+func forgotten(f failures, now time.Time) bool { return now.Sub(f.last) > forgetAfter }
+
 func (l *loginLimiter) bumpLocked(key string, now time.Time) {
 	if _, ok := l.entries[key]; !ok && len(l.entries) >= l.max {
 		l.evictLocked(now)
 	}
 	f := l.entries[key]
+	if forgotten(f, now) {
+		f = failures{}
+	}
 	f.count++
 	f.last = now
 	l.entries[key] = f
@@ -151,7 +161,7 @@ func (l *loginLimiter) bumpLocked(key string, now time.Time) {
 // and only then the oldest tenth. Lockouts survive a flood of new keys.
 func (l *loginLimiter) evictLocked(now time.Time) {
 	for _, drop := range []func(failures) bool{
-		func(f failures) bool { return now.Sub(f.last) > perUserAddress.max },
+		func(f failures) bool { return forgotten(f, now) },
 		func(f failures) bool { return f.count < freeFailures },
 	} {
 		for k, f := range l.entries {

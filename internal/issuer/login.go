@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -29,15 +30,38 @@ func dummyHashFor(cost int) []byte {
 	return h
 }
 
-// clientAddress is the address password guessing is limited by: the
-// connection's peer. Behind a proxy that is the proxy, so the per-address
-// limits then apply to all its clients together (see docs/security.md).
+// clientAddress is the address password guessing is limited by. Behind a
+// proxy on a private or loopback address (an ingress, a load balancer) it
+// is the rightmost X-Forwarded-For entry that is not such an address: the
+// client the proxy saw, which the client cannot forge (it can only prepend
+// entries). A peer on a public address is taken as it is. IPv6 clients are
+// counted per /64, the block one subscriber usually holds.
 func clientAddress(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip := net.ParseIP(host)
+	if ip != nil && (ip.IsPrivate() || ip.IsLoopback()) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop := net.ParseIP(strings.TrimSpace(hops[i]))
+			if hop == nil {
+				break // malformed: stop at what the proxy itself appended
+			}
+			ip = hop
+			if !hop.IsPrivate() && !hop.IsLoopback() {
+				break
+			}
+		}
+	}
+	if ip == nil {
+		return host
+	}
+	if ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
 }
 
 // maxUsername bounds what the limiter keys on and what is compared.

@@ -21,8 +21,13 @@ func (s *Server) logoutPage(next http.Handler) http.HandlerFunc {
 		q := r.URL.Query()
 		var claims idClaims
 		if hint := q.Get("id_token_hint"); hint != "" && c.verifyJWT(hint, "JWT", &claims) == nil && claims.Issuer == c.issuer {
-			next.ServeHTTP(w, r)
-			return
+			// Only a hint about this browser's own user ends its session
+			// unasked: anybody holds some ID token of this issuer.
+			ls, err := s.sessionFromHeader(r.Context(), c, r.Header, s.now())
+			if err != nil || ls == nil || ls.Subject == claims.Subject {
+				next.ServeHTTP(w, r)
+				return
+			}
 		}
 		fields := url.Values{}
 		for _, k := range []string{"client_id", "post_logout_redirect_uri", "state", "ui_locales"} {
@@ -46,12 +51,17 @@ func (s *Server) logoutPage(next http.Handler) http.HandlerFunc {
 // (or clients that send no Origin, such as server-side logout calls).
 func (s *Server) logoutSubmit(next http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if origin := r.Header.Get("Origin"); origin != "" && origin != issuerOrigin(s.cfg.Load().issuer) {
+		if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, s.cfg.Load().issuer) {
 			s.renderLogin(w, loginView{Status: http.StatusForbidden, Error: "Sign-out must be confirmed on this site."})
 			return
 		}
 		next.ServeHTTP(w, r)
 	}
+}
+
+func sameOrigin(origin, issuer string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && normalOrigin(u) == issuerOrigin(issuer)
 }
 
 type logoutView struct {
@@ -64,7 +74,23 @@ func issuerOrigin(issuer string) string {
 	if err != nil {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host
+	return normalOrigin(u)
+}
+
+// normalOrigin is scheme://host[:port] as browsers send Origin: lower
+// case, without the scheme's default port.
+func normalOrigin(u *url.URL) string {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return strings.ToLower(u.Scheme) + "://" + host
 }
 
 // securityHeaders are sent with every HTML page: no caching, no framing

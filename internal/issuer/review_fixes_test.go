@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -204,5 +205,90 @@ func TestStateKeyCannotChange(t *testing.T) {
 	}
 	if e.srv.Generation() != e.doc.Generation {
 		t.Errorf("generation %d in force, want %d", e.srv.Generation(), e.doc.Generation)
+	}
+}
+
+// TestClientAddress: behind a private proxy the client is the rightmost
+// public X-Forwarded-For hop (prepended entries are the client's own and
+// ignored); a public peer is itself; IPv6 counts per /64.
+func TestClientAddress(t *testing.T) {
+	for _, c := range []struct {
+		peer, xff, want string
+	}{
+		{"203.0.113.9:4000", "198.51.100.1", "203.0.113.9"},             // public peer: XFF not trusted
+		{"10.0.0.5:4000", "", "10.0.0.5"},                               // private peer, no proxy header
+		{"10.0.0.5:4000", "1.2.3.4, 198.51.100.7", "198.51.100.7"},      // forged first entry ignored
+		{"10.0.0.5:4000", "198.51.100.7, 10.0.0.9", "198.51.100.7"},     // two proxies
+		{"127.0.0.1:4000", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"}, // IPv6 per /64
+		{"[2001:db8:1:2::9]:4000", "", "2001:db8:1:2::/64"},
+		{"10.0.0.5:4000", "garbage, 198.51.100.7", "198.51.100.7"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/login", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := clientAddress(r); got != c.want {
+			t.Errorf("peer %s XFF %q: %q, want %q", c.peer, c.xff, got, c.want)
+		}
+	}
+}
+
+// TestLimiterForgets: a typo a month after an attack meets no delay.
+func TestLimiterForgets(t *testing.T) {
+	l := newLoginLimiter()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 60 {
+		l.fail("u", "10.0.0.1", t0)
+	}
+	later := t0.Add(30 * 24 * time.Hour)
+	l.fail("alice", "10.0.0.1", later)
+	if v := l.admit("alice", "10.0.0.1", "r", later); v.wait != 0 {
+		t.Errorf("a month after 60 failures, one typo: wait %s", v.wait)
+	}
+}
+
+// TestLogoutHintOfAnotherUserAsks: an ID token of another user (anyone
+// can hold one) does not end this browser's session unasked.
+func TestLogoutHintOfAnotherUserAsks(t *testing.T) {
+	e := newEnv(t, func(d *issuerconfig.Document) {
+		d.Users = append(d.Users, issuerconfig.User{Username: "bob", PasswordHash: d.Users[0].PasswordHash})
+	})
+	cfg := e.oauth2Config("web.shop", webCB, "openid")
+	bob := e.browser()
+	resp, body := bob.authorize(cfg.AuthCodeURL("s"), "bob", "correct horse")
+	bobTok, err := cfg.Exchange(e.ctx, callback(t, resp, body).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := e.browser()
+	if _, err := e.loginFlow(alice, "web.shop", webCB); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"id_token_hint": {bobTok.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://web.acme.test/bye"}}
+	resp, page := alice.get(e.issuer + pathEndSession + "?" + q.Encode())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Sign out?") {
+		t.Errorf("another user's hint: %d, want the confirmation page", resp.StatusCode)
+	}
+	if cb := e.silent(alice); cb.Get("code") == "" {
+		t.Errorf("alice's session ended on bob's hint: %v", cb)
+	}
+}
+
+// TestIssKeepsFragmentState: iss is appended without re-encoding the
+// response, so a state with '+', '/', '=', '&' or '%' comes back intact.
+func TestIssKeepsFragmentState(t *testing.T) {
+	for _, loc := range []string{
+		"https://web.acme.test/cb#access_token=x&state=ab%2Bcd%2Fef%3D%3D",
+		"https://web.acme.test/cb?code=c&state=x%26y%3Dz",
+		"https://web.acme.test/cb?code=c&state=%25",
+	} {
+		got := withIssParam(loc, "https://id.acme.test")
+		if !strings.HasPrefix(got, loc+"&iss=") {
+			t.Errorf("%s -> %s", loc, got)
+		}
+	}
+	if got := withIssParam("https://a.test/cb?iss=x", "https://id"); got != "https://a.test/cb?iss=x" {
+		t.Errorf("iss added twice: %s", got)
 	}
 }

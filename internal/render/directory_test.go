@@ -48,6 +48,7 @@ func TestParseUsersDirectory(t *testing.T) {
 		"unknown field":   {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  password: hunter2")}, "not a YAML list"},
 		"bad email":       {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + aliceHash + "\n  email: not-an-address")}, `entry 1 (user "a"): email "not-an-address" is not an address`},
 		"cheap hash":      {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + cost5Hash)}, `entry 1 (user "a"): passwordHash: bcrypt cost 5 is below the minimum 10`},
+		"costly hash":     {map[string][]byte{UsersSecretKey: []byte("a:$2a$31$" + strings.Repeat("a", 53))}, "bcrypt cost 31 is above the maximum 14"},
 		"no username":     {map[string][]byte{UsersDirectoryKey: []byte("- passwordHash: " + aliceHash)}, "entry 1: username is required"},
 		"twice":           {map[string][]byte{UsersSecretKey: []byte("a:" + aliceHash), UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + aliceHash)}, `user "a" is defined twice`},
 		"duplicate id":    {map[string][]byte{UsersDirectoryKey: []byte("- {id: x, username: a, passwordHash: " + aliceHash + "}\n- {id: x, username: b, passwordHash: " + aliceHash + "}")}, `id "x" of user "b" is not unique`},

@@ -21,6 +21,11 @@ const UsersSecretKey = "htpasswd"
 // `htpasswd -nbB` writes cost 5; `htpasswd -nbBC 10` writes 10.
 const MinBcryptCost = 10
 
+// MaxBcryptCost bounds the work one login attempt may cost (cost 14 is
+// ~1 s of a core); keep every user at one cost, so unknown usernames,
+// compared against a decoy at the users' common cost, take as long.
+const MaxBcryptCost = 14
+
 // ParseHtpasswd reads "username:bcrypt-hash" lines (blank lines and #
 // comments allowed). Only bcrypt ($2a$, $2b$, $2y$) is accepted: the other
 // htpasswd schemes (MD5-crypt, SHA1, plain) are too weak for passwords.
@@ -59,8 +64,12 @@ func checkHash(hash string) error {
 	if !isBcrypt(hash) {
 		return fmt.Errorf("only bcrypt hashes are accepted; create entries with `htpasswd -nbBC %d user password`", MinBcryptCost)
 	}
-	if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost < MinBcryptCost {
+	cost, err := bcrypt.Cost([]byte(hash))
+	if err != nil || cost < MinBcryptCost {
 		return fmt.Errorf("bcrypt cost %d is below the minimum %d; create entries with `htpasswd -nbBC %d user password`", cost, MinBcryptCost, MinBcryptCost)
+	}
+	if cost > MaxBcryptCost {
+		return fmt.Errorf("bcrypt cost %d is above the maximum %d: every login (and every unknown username, compared at the users' cost) would take seconds of CPU", cost, MaxBcryptCost)
 	}
 	return nil
 }

@@ -66,7 +66,8 @@ func TestTenantRendersIssuer(t *testing.T) {
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shopfront-oidc-client"}, creds)).To(Succeed())
 	sum := sha256.Sum256(creds.Data["client-secret"])
 	g.Expect(doc.Applications[0].SecretSHA256).To(Equal(hex.EncodeToString(sum[:])), "the issuer gets the digest, not the secret")
-	g.Expect(doc.Users).To(Equal([]issuerconfig.User{{Username: "alice@acme.test", PasswordHash: "$2a$10$1Uhiau72Caah0gSrQWrNmO.8dvcKXOZNH3Fq9lROb4S26Z08V2RVy"}}))
+	g.Expect(doc.Users).To(Equal([]issuerconfig.User{{ID: render.DerivedUserID("alice@acme.test"), Username: "alice@acme.test",
+		PasswordHash: "$2a$10$1Uhiau72Caah0gSrQWrNmO.8dvcKXOZNH3Fq9lROb4S26Z08V2RVy"}}), "the subject is an opaque id, never the username")
 	var active []string
 	for _, k := range doc.Keys {
 		if k.Role == issuerconfig.KeyActive {

@@ -210,7 +210,7 @@ func (t *table[T, O]) Create(ctx context.Context, key string, value T) (store.Re
 	defer cancel()
 	obj := t.object(key, "", value)
 	out := t.new()
-	err := t.s.rc.Post().Namespace(t.s.ns).Resource(t.resource).Body(obj).Do(ctx).Into(out)
+	err := t.s.rc.Post().Namespace(t.s.ns).Resource(t.resource).Param("fieldValidation", "Ignore").Body(obj).Do(ctx).Into(out)
 	switch {
 	case err == nil:
 		return t.record(out), nil
@@ -239,7 +239,7 @@ func (t *table[T, O]) Update(ctx context.Context, rec store.Record[T]) (store.Re
 	// A Create cannot strip them; the first Update does.
 	obj.SetManagedFields([]metav1.ManagedFieldsEntry{{}})
 	out := t.new()
-	err := t.s.rc.Put().Namespace(t.s.ns).Resource(t.resource).Name(rec.Key).Body(obj).Do(ctx).Into(out)
+	err := t.s.rc.Put().Namespace(t.s.ns).Resource(t.resource).Name(rec.Key).Param("fieldValidation", "Ignore").Body(obj).Do(ctx).Into(out)
 	switch {
 	case err == nil:
 		return t.record(out), nil

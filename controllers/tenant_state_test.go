@@ -68,6 +68,7 @@ func TestTenantStateKeyAndStore(t *testing.T) {
 			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"revokedtokens"}, Verbs: []string{"create", "get"}}))
 		// The collector counted the (empty) store.
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tn)).To(Succeed())
+		g.Expect(tn.Status.Effective).NotTo(BeNil(), "status not written yet")
 		g.Expect(tn.Status.Effective.StateType).To(Equal(v1alpha1.StateKubernetes))
 		g.Expect(tn.Status.State).NotTo(BeNil())
 		g.Expect(tn.Status.State.LastCollectedAt).NotTo(BeNil())

@@ -4,6 +4,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// UserClaim names a user attribute an API may ask for in access tokens.
+// +kubebuilder:validation:Enum=groups;email
+type UserClaim string
+
+const (
+	UserClaimGroups UserClaim = "groups"
+	UserClaimEmail  UserClaim = "email"
+)
+
 // APISpec declares a resource server: the audience of access tokens and how
 // long those tokens live.
 // +kubebuilder:validation:XValidation:rule="!has(self.tokenLifetimeForBrowserFlows) || !self.tokenLifetimeForBrowserFlows.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.tokenLifetime) ? (!self.tokenLifetime.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.tokenLifetimeForBrowserFlows) <= duration(self.tokenLifetime)) : duration(self.tokenLifetimeForBrowserFlows) <= duration('24h'))",message="spec.tokenLifetimeForBrowserFlows must not exceed spec.tokenLifetime (default 24h): browser flows get the shorter lifetime"
@@ -70,6 +79,17 @@ type APISpec struct {
 	// RS256, which matters for high-volume machine-to-machine traffic.
 	// +optional
 	SigningAlgorithm SigningAlgorithm `json:"signingAlgorithm,omitempty"`
+
+	// userClaims are the user's directory attributes this API reads from
+	// its access tokens, so it need not call userinfo: "groups" (to
+	// authorize by group) and/or "email". They are added to access tokens
+	// issued on behalf of a user (never to client_credentials tokens),
+	// whatever scopes the client requested: the API decides what it needs
+	// to know about the users who call it. Default: none.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=2
+	UserClaims []UserClaim `json:"userClaims,omitempty"`
 
 	// allowedApplications is this API owner's consent: which namespaces'
 	// Applications may list this API in their spec.apis and get access

@@ -155,6 +155,11 @@ func (in *APISpec) DeepCopyInto(out *APISpec) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.UserClaims != nil {
+		in, out := &in.UserClaims, &out.UserClaims
+		*out = make([]UserClaim, len(*in))
+		copy(*out, *in)
+	}
 	if in.AllowedApplications != nil {
 		in, out := &in.AllowedApplications, &out.AllowedApplications
 		*out = new(AllowedApplications)

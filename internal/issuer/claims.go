@@ -1,6 +1,10 @@
 package issuer
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
 
 // scopeGroups releases the user's groups, the claim oauth2-proxy, Grafana,
 // Argo CD and the Kubernetes API server authorize by.
@@ -36,4 +40,22 @@ func (c *config) claimsFor(subject string, scopes []string) userClaims {
 		out.Groups = u.Groups
 	}
 	return out
+}
+
+// apiUserClaims are the attributes an API asks for in the access tokens of
+// a user (API spec.userClaims), from the directory in force.
+func (c *config) apiUserClaims(api *apiEntry, subject string) (email string, groups []string) {
+	u, ok := c.people[subject]
+	if !ok {
+		return "", nil
+	}
+	for _, claim := range api.userClaims {
+		switch claim {
+		case v1alpha1.UserClaimEmail:
+			email = u.Email
+		case v1alpha1.UserClaimGroups:
+			groups = u.Groups
+		}
+	}
+	return email, groups
 }

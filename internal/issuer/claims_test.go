@@ -2,12 +2,14 @@ package issuer
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -111,4 +113,36 @@ func equalJSON(a, b any) bool {
 		return slices.Equal(as, bs)
 	}
 	return a == b
+}
+
+// TestAPIAsksForUserClaims: an API that lists groups in spec.userClaims
+// finds the user's groups in its access tokens (whatever scopes the client
+// asked for), and nothing else; client_credentials tokens carry no user.
+func TestAPIAsksForUserClaims(t *testing.T) {
+	e := newEnv(t, func(d *issuerconfig.Document) {
+		directoryDoc(d)
+		for i := range d.APIs {
+			if d.APIs[i].Name == "orders" {
+				d.APIs[i].Spec.UserClaims = []v1alpha1.UserClaim{v1alpha1.UserClaimGroups}
+			}
+		}
+	})
+	tok, err := e.loginFlow(e.browser(), "web.shop", webCB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.verifyAccess(tok.AccessToken, "https://orders.acme.test")
+	if !equalJSON(c["groups"], []any{"staff", "finance"}) {
+		t.Errorf("access token groups = %v, want the user's", c["groups"])
+	}
+	if _, ok := c["email"]; ok {
+		t.Errorf("access token carries email the API did not ask for")
+	}
+	status, body := e.postForm(pathToken, url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", testSecrets["m2m.shop"])
+	if status != http.StatusOK {
+		t.Fatalf("client_credentials: %d %v", status, body)
+	}
+	if _, cc := jwtParts(t, body["access_token"].(string)); cc["groups"] != nil {
+		t.Errorf("a client_credentials token carries groups: %v", cc["groups"])
+	}
 }

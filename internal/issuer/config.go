@@ -64,6 +64,8 @@ type apiEntry struct {
 	ref    string
 	eff    lifetime.API
 	scopes map[string]bool
+	// userClaims the API reads from user access tokens.
+	userClaims []v1alpha1.UserClaim
 }
 
 // allowedAPI is an API as one application may use it.
@@ -113,7 +115,7 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		if _, ok := keys.active[eff.SigningAlgorithm]; !ok {
 			return nil, fmt.Errorf("api %s: no active %s key", a.Ref(), eff.SigningAlgorithm)
 		}
-		e := &apiEntry{ref: a.Ref(), eff: eff, scopes: map[string]bool{}}
+		e := &apiEntry{ref: a.Ref(), eff: eff, scopes: map[string]bool{}, userClaims: a.Spec.UserClaims}
 		for _, s := range a.Spec.Scopes {
 			e.scopes[string(s.Name)] = true
 		}

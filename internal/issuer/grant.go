@@ -133,6 +133,9 @@ func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) 
 	}
 	if !g.authTime.IsZero() {
 		claims.AuthTime = g.authTime.Unix()
+		if g.api != nil {
+			claims.Email, claims.Groups = c.apiUserClaims(g.api.api, g.subject)
+		}
 	}
 	tok, err := sign(c.keys.active[p.alg].at, &claims)
 	if err != nil {

@@ -28,6 +28,9 @@ type accessClaims struct {
 	Scope    string `json:"scope,omitempty"`
 	AuthTime int64  `json:"auth_time,omitempty"`
 	SID      string `json:"sid,omitempty"`
+	// The user attributes the token's API asks for (API spec.userClaims).
+	Email  string   `json:"email,omitempty"`
+	Groups []string `json:"groups,omitempty"`
 }
 
 // idClaims is an OpenID Connect ID token.

@@ -45,16 +45,6 @@ func DerivedUserID(username string) string {
 	return "u-" + hex.EncodeToString(sum[:16])
 }
 
-type directoryEntry struct {
-	ID            string   `json:"id,omitempty"`
-	Username      string   `json:"username"`
-	PasswordHash  string   `json:"passwordHash"`
-	Email         string   `json:"email,omitempty"`
-	EmailVerified bool     `json:"emailVerified,omitempty"`
-	Name          string   `json:"name,omitempty"`
-	Groups        []string `json:"groups,omitempty"`
-}
-
 // ParseUsers reads a users Secret's data: htpasswd lines (UsersSecretKey)
 // and/or the rich directory (UsersDirectoryKey). Errors name the key and
 // the entry, never a hash.
@@ -93,7 +83,8 @@ func ParseUsers(data map[string][]byte) ([]issuerconfig.User, error) {
 }
 
 func parseDirectory(data []byte) ([]issuerconfig.User, error) {
-	var entries []directoryEntry
+	// The directory's fields are the configuration document's User fields.
+	var entries []issuerconfig.User
 	if err := yaml.UnmarshalStrict(data, &entries); err != nil {
 		// The decoder's message may quote input; say where, not what.
 		return nil, errors.New("not a YAML list of users with the fields id, username, passwordHash, email, emailVerified, name, groups")
@@ -127,12 +118,10 @@ func parseDirectory(data []byte) ([]issuerconfig.User, error) {
 		if err := checkHash(e.PasswordHash); err != nil {
 			return nil, fmt.Errorf("%s: passwordHash: %w", where, err)
 		}
-		id := e.ID
-		if id == "" {
-			id = DerivedUserID(e.Username)
+		if e.ID == "" {
+			e.ID = DerivedUserID(e.Username)
 		}
-		users = append(users, issuerconfig.User{ID: id, Username: e.Username, PasswordHash: e.PasswordHash,
-			Email: e.Email, EmailVerified: e.EmailVerified, Name: e.Name, Groups: e.Groups})
+		users = append(users, e)
 	}
 	return users, nil
 }

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,39 +97,13 @@ func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
 	}
 }
 
-// countingStore counts reads, as API-server GETs.
-type countingStore struct {
-	*memory.Store
-	reads atomic.Int64
-}
-
-type countingTable[T any] struct {
-	store.Table[T]
-	reads *atomic.Int64
-}
-
-func (t countingTable[T]) Get(ctx context.Context, key string) (store.Record[T], error) {
-	t.reads.Add(1)
-	return t.Table.Get(ctx, key)
-}
-
-func (s *countingStore) Sessions() store.Table[store.Session] {
-	return countingTable[store.Session]{s.Store.Sessions(), &s.reads}
-}
-func (s *countingStore) Codes() store.Table[store.Code] {
-	return countingTable[store.Code]{s.Store.Codes(), &s.reads}
-}
-func (s *countingStore) Families() store.Table[store.RefreshFamily] {
-	return countingTable[store.RefreshFamily]{s.Store.Families(), &s.reads}
-}
-
 // TestForgedSecretsCostNoStoreRead: cookies, codes and refresh tokens the
 // issuer did not make fail their tag before any store read.
 func TestForgedSecretsCostNoStoreRead(t *testing.T) {
 	ln := listen(t)
 	doc := testDoc(t, "http://"+ln.Addr().String())
 	mem := memory.New()
-	cs := &countingStore{Store: mem}
+	cs := &probeStore{Store: mem}
 	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, cs)
 	cfg := e.oauth2Config("web.shop", webCB, "openid")
 	for range 50 {

@@ -358,56 +358,58 @@ func TestRefreshFollowsCurrentScopes(t *testing.T) {
 	}
 }
 
-// flakyStore fails every operation while down, as an unreachable API
-// server does.
-type flakyStore struct {
+// probeStore wraps a store for tests: while down every operation fails,
+// as with an unreachable API server, and reads are counted (API GETs).
+type probeStore struct {
 	store.Store
-	down atomic.Bool
+	down  atomic.Bool
+	reads atomic.Int64
 }
 
 var errDown = errors.New("connection refused")
 
-type flakyTable[T any] struct {
+type probeTable[T any] struct {
 	store.Table[T]
-	down *atomic.Bool
+	p *probeStore
 }
 
-func (t flakyTable[T]) Get(ctx context.Context, key string) (store.Record[T], error) {
-	if t.down.Load() {
+func (t probeTable[T]) Get(ctx context.Context, key string) (store.Record[T], error) {
+	t.p.reads.Add(1)
+	if t.p.down.Load() {
 		return store.Record[T]{}, errDown
 	}
 	return t.Table.Get(ctx, key)
 }
-func (t flakyTable[T]) Create(ctx context.Context, key string, v T) (store.Record[T], error) {
-	if t.down.Load() {
+func (t probeTable[T]) Create(ctx context.Context, key string, v T) (store.Record[T], error) {
+	if t.p.down.Load() {
 		return store.Record[T]{}, errDown
 	}
 	return t.Table.Create(ctx, key, v)
 }
-func (t flakyTable[T]) Update(ctx context.Context, r store.Record[T]) (store.Record[T], error) {
-	if t.down.Load() {
+func (t probeTable[T]) Update(ctx context.Context, r store.Record[T]) (store.Record[T], error) {
+	if t.p.down.Load() {
 		return store.Record[T]{}, errDown
 	}
 	return t.Table.Update(ctx, r)
 }
-func (t flakyTable[T]) Delete(ctx context.Context, key, version string) error {
-	if t.down.Load() {
+func (t probeTable[T]) Delete(ctx context.Context, key, version string) error {
+	if t.p.down.Load() {
 		return errDown
 	}
 	return t.Table.Delete(ctx, key, version)
 }
 
-func (f *flakyStore) Sessions() store.Table[store.Session] {
-	return flakyTable[store.Session]{f.Store.Sessions(), &f.down}
+func (p *probeStore) Sessions() store.Table[store.Session] {
+	return probeTable[store.Session]{p.Store.Sessions(), p}
 }
-func (f *flakyStore) Codes() store.Table[store.Code] {
-	return flakyTable[store.Code]{f.Store.Codes(), &f.down}
+func (p *probeStore) Codes() store.Table[store.Code] {
+	return probeTable[store.Code]{p.Store.Codes(), p}
 }
-func (f *flakyStore) Families() store.Table[store.RefreshFamily] {
-	return flakyTable[store.RefreshFamily]{f.Store.Families(), &f.down}
+func (p *probeStore) Families() store.Table[store.RefreshFamily] {
+	return probeTable[store.RefreshFamily]{p.Store.Families(), p}
 }
-func (f *flakyStore) Revocations() store.Table[store.Revocation] {
-	return flakyTable[store.Revocation]{f.Store.Revocations(), &f.down}
+func (p *probeStore) Revocations() store.Table[store.Revocation] {
+	return probeTable[store.Revocation]{p.Store.Revocations(), p}
 }
 
 // TestStoreOutage: user flows answer 503 with Retry-After and issue
@@ -419,7 +421,7 @@ func TestStoreOutage(t *testing.T) {
 	}
 	doc := testDoc(t, "http://"+ln.Addr().String())
 	mem := memory.New()
-	flaky := &flakyStore{Store: mem}
+	flaky := &probeStore{Store: mem}
 	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, flaky)
 	b := e.browser()
 	tok, err := e.loginFlow(b, "web.shop", webCB)

@@ -57,6 +57,9 @@ func runManager(ctx context.Context, args []string) error {
 	fl.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fl.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active manager among replicas")
 	fl.StringVar(&opts.IssuerImage, "issuer-image", envOr("IDTENANT_ISSUER_IMAGE", "idtenant:latest"), "image of the issuer Deployments (normally this manager's own image)")
+	fl.IntVar(&opts.Workers, "workers", manager.DefaultWorkers, "objects of each kind (Tenant, Application, API) reconciled at once")
+	fl.Float64Var(&opts.KubeAPIQPS, "kube-api-qps", manager.DefaultKubeAPIQPS, "requests per second the manager sends the API server at most (client-side limit; the server's API Priority and Fairness applies as well); negative: no client-side limit")
+	fl.IntVar(&opts.KubeAPIBurst, "kube-api-burst", manager.DefaultKubeAPIBurst, "requests the manager may send in a burst above --kube-api-qps")
 	tenantNamespaces := fl.String("tenant-namespaces", "", "comma-separated namespaces where Tenants may live; the manager then needs ClusterRole idtenant-manager-tenants bound in those namespaces only (config/tenant-namespaces). Empty: every namespace")
 	if err := fl.Parse(args); err != nil {
 		return err

@@ -244,9 +244,12 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Secret{}).
 		// Status depends on the Tenant's spec only; its status changes
 		// (counts on every attach) must not re-reconcile every dependent.
-		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant),
+		Watches(&v1alpha1.Tenant{}, (&tenantDependents{client: r.Client, rendered: r.rendered, kind: "Application", all: r.forTenant}).handler(),
 			builder.WithPredicates(tenantSpecOrServingChanged)).
-		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.forAPI)).
+		// Only an API's spec (and its going) changes what an Application
+		// reports; the API's own status writes do not.
+		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.forAPI),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Named("application").

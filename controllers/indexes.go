@@ -76,6 +76,8 @@ func ptrs[T any](items []T) []*T {
 // listRequests lists objects into list and turns them into reconcile
 // requests: the body of every "this changed, reconcile those" map function.
 func listRequests(ctx context.Context, c client.Reader, list client.ObjectList, opts ...client.ListOption) []reconcile.Request {
+	// Only names are read: no need to copy thousands of cached objects.
+	opts = append(opts, client.UnsafeDisableDeepCopy)
 	if err := c.List(ctx, list, opts...); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing dependents to reconcile", "list", fmt.Sprintf("%T", list))
 		return nil

@@ -18,9 +18,19 @@ type conditioned interface {
 }
 
 // patchStatus writes obj's status, changed in memory from before, and
-// records an Event when Ready changes. Every reconciler ends here.
+// records an Event when Ready changes. Every reconciler ends here. A
+// reconcile that changed nothing sends nothing: at thousands of objects the
+// empty patches would be most of the API server's load.
 func patchStatus[T conditioned](ctx context.Context, c client.Client, rec events.EventRecorder, obj, before T) error {
-	if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+	patch := client.MergeFrom(before)
+	data, err := patch.Data(obj)
+	if err != nil {
+		return fmt.Errorf("computing status patch of %s: %w", client.ObjectKeyFromObject(obj), err)
+	}
+	if string(data) == "{}" {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.RawPatch(patch.Type(), data)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil // deleted while we reconciled: no status to write
 		}

@@ -59,7 +59,7 @@ printf '%-46s %12s %14s %14s %14s\n' benchmark refresh/s µs/roundtrip objects/s
 echo
 echo "operator (internal/e2e):"
 benches='ApplyToServed'
-if [ "${SCALE:-1}" != "0" ]; then benches='ApplyToServed|TenantScale'; fi
+if [ "${SCALE:-1}" != "0" ]; then benches='ApplyToServed|Scale'; fi
 # ApplyToServed prints one row per figure: apply -> next token carries the
 # value, apply -> status (the API and its Application) Ready with the value.
 go test ./internal/e2e/ -run '^$' -bench "$benches" -benchtime 1x -count=1 -timeout 60m | grep -E '^Benchmark' |

@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -88,7 +86,14 @@ func BenchmarkApplyToServed(b *testing.B) {
 // and returns its exp - iat (0 on any error).
 func tokenProbe(b *testing.B, s *shop, audience string) func() int64 {
 	id, secret := clientSecret(b, s.ns, s.m2m.Name)
-	provider, err := oidc.NewProvider(context.Background(), s.issuer)
+	return clientCredentialsProbe(b, s.issuer, id, secret, audience)
+}
+
+// clientCredentialsProbe returns a function that asks issuer's token
+// endpoint for one client_credentials token for audience and returns its
+// exp - iat (0 on any error).
+func clientCredentialsProbe(b *testing.B, issuer, id, secret, audience string) func() int64 {
+	provider, err := oidc.NewProvider(context.Background(), issuer)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -197,88 +202,4 @@ func statusShows(api *v1alpha1.API, app *v1alpha1.Application, audience string, 
 		}
 	}
 	return false
-}
-
-// BenchmarkTenantScale attaches 1000 and 5000 Applications (a third of them
-// confidential, with generated secrets) to one tenant and reports the time
-// until all are Ready (served by the issuer), the operator's heap, the
-// compressed config size, and how long the issuer takes to serve one more
-// change at that size.
-func BenchmarkTenantScale(b *testing.B) {
-	for _, n := range []int{1000, 5000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			ns, _ := newTenant(b, nil)
-			ctx := context.Background()
-			api := &v1alpha1.API{ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: ns}, Spec: v1alpha1.APISpec{
-				TenantRef: v1alpha1.TenantReference{Name: "acme"}, Audience: "https://orders.acme.test"}}
-			if err := k8s.Create(ctx, api); err != nil {
-				b.Fatal(err)
-			}
-			start := time.Now()
-			for i := 0; i < n; i++ {
-				app := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%05d", i), Namespace: ns},
-					Spec: v1alpha1.ApplicationSpec{TenantRef: v1alpha1.TenantReference{Name: "acme"}, Type: v1alpha1.SinglePage,
-						RedirectURIs: []v1alpha1.RedirectURI{v1alpha1.RedirectURI(fmt.Sprintf("https://app-%05d.acme.test/cb", i))},
-						APIs:         []v1alpha1.APIAccess{{Name: "orders"}}}}
-				if i%3 == 0 {
-					app.Spec.Type = v1alpha1.RegularWeb
-				}
-				if err := k8s.Create(ctx, app); err != nil {
-					b.Fatal(err)
-				}
-			}
-			created := time.Since(start)
-			for {
-				var list v1alpha1.ApplicationList
-				if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
-					b.Fatal(err)
-				}
-				ready := 0
-				for i := range list.Items {
-					for _, c := range list.Items[i].Status.Conditions {
-						if c.Type == v1alpha1.ConditionReady && c.Status == metav1.ConditionTrue && c.ObservedGeneration == list.Items[i].Generation {
-							ready++
-						}
-					}
-				}
-				if ready == n {
-					break
-				}
-				if time.Since(start) > 20*time.Minute {
-					b.Fatalf("%d of %d Ready after 20 minutes", ready, n)
-				}
-				time.Sleep(time.Second)
-			}
-			allReady := time.Since(start)
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-
-			tenant := &v1alpha1.Tenant{}
-			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme"}, tenant); err != nil {
-				b.Fatal(err)
-			}
-			// One more change at this size: until the issuer serves it.
-			before := api.DeepCopy()
-			api.Spec.TokenLifetime = &metav1.Duration{Duration: 3 * time.Hour}
-			reload := time.Now()
-			if err := k8s.Patch(ctx, api, client.MergeFrom(before)); err != nil {
-				b.Fatal(err)
-			}
-			for {
-				if err := k8s.Get(ctx, client.ObjectKeyFromObject(api), api); err != nil {
-					b.Fatal(err)
-				}
-				if api.Status.Effective != nil && api.Status.Effective.TokenLifetime.Seconds == 3*3600 {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			b.ReportMetric(created.Seconds(), "create-s")
-			b.ReportMetric(allReady.Seconds(), "all-ready-s")
-			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
-			b.ReportMetric(float64(tenant.Status.Issuer.ConfigBytes)/1024, "config-KiB")
-			b.ReportMetric(float64(time.Since(reload).Milliseconds()), "change-served-ms")
-		})
-	}
 }

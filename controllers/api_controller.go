@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -28,6 +29,8 @@ import (
 type APIReconciler struct {
 	client.Client
 	rendered *renderedCache
+	// hold delays the first "issuer pending" status of a new generation.
+	hold     pendingHold
 	Recorder events.EventRecorder
 }
 
@@ -38,6 +41,9 @@ type APIReconciler struct {
 func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	api := &v1alpha1.API{}
 	if err := r.Get(ctx, req.NamespacedName, api); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.hold.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !api.DeletionTimestamp.IsZero() {
@@ -49,7 +55,12 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 			retErr = errors.Join(retErr, patchTransient(ctx, r.Client, r.Recorder, api, retErr))
 			return
 		}
-		retErr = r.writeStatus(ctx, api, obs)
+		var held time.Duration
+		held, retErr = r.writeStatus(ctx, api, obs)
+		if held > 0 {
+			result.RequeueAfter = held
+			return
+		}
 		if retErr == nil {
 			retErr = terminalIfStalled(api.Status.Conditions)
 		}
@@ -103,7 +114,8 @@ func (r *APIReconciler) listApplications(ctx context.Context, api *v1alpha1.API,
 		return nil
 	}
 	var list v1alpha1.ApplicationList
-	if err := r.List(ctx, &list, client.MatchingFields{indexAPIs: client.ObjectKeyFromObject(api).String()}); err != nil {
+	// Read only: the cache's own objects, not copies.
+	if err := r.List(ctx, &list, client.MatchingFields{indexAPIs: client.ObjectKeyFromObject(api).String()}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing Applications of API %s: %w", client.ObjectKeyFromObject(api), err)
 	}
 	tenant := client.ObjectKeyFromObject(obs.tenant)
@@ -137,10 +149,14 @@ func (r *APIReconciler) checkServed(ctx context.Context, api *v1alpha1.API, obs 
 	return err
 }
 
-func (r *APIReconciler) writeStatus(ctx context.Context, api *v1alpha1.API, obs apiObservation) error {
+func (r *APIReconciler) writeStatus(ctx context.Context, api *v1alpha1.API, obs apiObservation) (time.Duration, error) {
+	st := apiStatus(api, obs)
+	if wait := r.hold.wait(client.ObjectKeyFromObject(api), api.Generation, api.Status.ObservedGeneration, api.Status.Conditions, st.Conditions, obs.now); wait > 0 {
+		return wait, nil
+	}
 	before := api.DeepCopy()
-	api.Status = apiStatus(api, obs)
-	return patchStatus(ctx, r.Client, r.Recorder, api, before)
+	api.Status = st
+	return 0, patchStatus(ctx, r.Client, r.Recorder, api, before)
 }
 
 // SetupWithManager watches APIs, their Tenant, the Applications that list

@@ -34,6 +34,8 @@ const credentialsRecheck = 10 * time.Second
 type ApplicationReconciler struct {
 	client.Client
 	rendered *renderedCache
+	// hold delays the first "issuer pending" status of a new generation.
+	hold pendingHold
 	// APIReader reads Secrets the manager's cache does not hold: the cache
 	// keeps only Secrets labelled as managed by idtenant.
 	APIReader client.Reader
@@ -53,6 +55,9 @@ type ApplicationReconciler struct {
 func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	app := &v1alpha1.Application{}
 	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.hold.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !app.DeletionTimestamp.IsZero() {
@@ -65,7 +70,12 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			retErr = errors.Join(retErr, patchTransient(ctx, r.Client, r.Recorder, app, retErr))
 			return
 		}
-		retErr = r.writeStatus(ctx, app, obs)
+		var held time.Duration
+		held, retErr = r.writeStatus(ctx, app, obs)
+		if held > 0 {
+			result.RequeueAfter = held
+			return
+		}
 		if retErr == nil {
 			retErr = terminalIfStalled(app.Status.Conditions)
 		}
@@ -228,11 +238,15 @@ func (r *ApplicationReconciler) checkServed(ctx context.Context, app *v1alpha1.A
 }
 
 // writeStatus patches the status derived from obs and records an Event when
-// Ready changes.
-func (r *ApplicationReconciler) writeStatus(ctx context.Context, app *v1alpha1.Application, obs applicationObservation) error {
+// Ready changes, or says how long to hold it back (pendingHold).
+func (r *ApplicationReconciler) writeStatus(ctx context.Context, app *v1alpha1.Application, obs applicationObservation) (time.Duration, error) {
+	st := applicationStatus(app, obs)
+	if wait := r.hold.wait(client.ObjectKeyFromObject(app), app.Generation, app.Status.ObservedGeneration, app.Status.Conditions, st.Conditions, obs.now); wait > 0 {
+		return wait, nil
+	}
 	before := app.DeepCopy()
-	app.Status = applicationStatus(app, obs)
-	return patchStatus(ctx, r.Client, r.Recorder, app, before)
+	app.Status = st
+	return 0, patchStatus(ctx, r.Client, r.Recorder, app, before)
 }
 
 // SetupWithManager watches Applications and everything their status depends

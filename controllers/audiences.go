@@ -35,11 +35,12 @@ func decideAudiences(ctx context.Context, c client.Reader, tenant *v1alpha1.Tena
 	return audience.Decide(tenant.Spec.Audiences, tenant.Status.AudienceClaims, candidates, now), nil
 }
 
-// listTenantAPIs lists the APIs that refer to tenant.
+// listTenantAPIs lists the APIs that refer to tenant. They are the cache's
+// own objects: callers only read them.
 func listTenantAPIs(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant) ([]*v1alpha1.API, error) {
 	var list v1alpha1.APIList
 	key := client.ObjectKeyFromObject(tenant).String()
-	if err := c.List(ctx, &list, client.MatchingFields{indexTenant: key}); err != nil {
+	if err := c.List(ctx, &list, client.MatchingFields{indexTenant: key}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing APIs of Tenant %s: %w", key, err)
 	}
 	return ptrs(list.Items), nil

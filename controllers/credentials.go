@@ -48,9 +48,24 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 	}
 	key := client.ObjectKey{Namespace: app.Namespace, Name: CredentialsSecretName(app)}
 	existing := &corev1.Secret{}
-	// A Secret of that name made by someone else is not labelled as ours,
-	// so only a live read can see it.
-	err := getFresh(ctx, r.Client, r.APIReader, key, existing)
+	// The cache holds only Secrets labelled as ours. A confidential client
+	// whose Secret it lacks tries to create one: creating never overwrites,
+	// and only when a Secret of that name exists (someone else's, or ours
+	// not cached yet) is it read live. So thousands of new Applications
+	// cost one write each, not a read and a write, and public clients,
+	// which only look for a Secret they own, never read past the cache.
+	err := r.Get(ctx, key, existing)
+	if apierrors.IsNotFound(err) && isConfidential(app.Spec.Type) {
+		created, cerr := r.createCredentials(ctx, app, obs.tenant, key)
+		if cerr != nil {
+			return cerr
+		}
+		if created {
+			obs.credentialsSecret = key.Name
+			return nil
+		}
+		err = r.APIReader.Get(ctx, key, existing)
+	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("getting credentials Secret %s: %w", key, err)
 	}
@@ -65,7 +80,11 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 		}
 		return nil
 	}
-	if found && !owned {
+	if !found {
+		// Created and deleted again between our two requests.
+		return fmt.Errorf("credentials Secret %s disappeared while being created, will re-check", key)
+	}
+	if !owned {
 		// Waiting, not stalled: the fix is deleting or renaming that Secret,
 		// which the label-filtered cache cannot see, so recheck on a timer.
 		obs.credentialsProblem = &problem{reason: v1alpha1.ReasonCredentialsError,
@@ -73,21 +92,24 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 		return nil
 	}
 	obs.credentialsSecret = key.Name
-	if found {
-		if err := r.refreshCredentials(ctx, app, obs.tenant, existing); err != nil {
-			return err
-		}
-		if why := weakClientSecret(existing.Data[SecretKeyClientSecret]); why != "" {
-			// Never the secret itself, only how it falls short.
-			obs.credentialsProblem = &problem{reason: v1alpha1.ReasonWeakClientSecret, stalls: true,
-				message: fmt.Sprintf("Secret %s key %s: %s. The issuer keeps only a SHA-256 digest of client secrets, quick to check and, for a weak secret, quick to guess, so it does not serve this Application until the secret carries at least %d bits: write 32 random bytes (openssl rand -base64 32), or delete the key and the operator generates one",
-					key, SecretKeyClientSecret, why, minClientSecretBits)}
-		}
-		return nil
+	if err := r.refreshCredentials(ctx, app, obs.tenant, existing); err != nil {
+		return err
 	}
+	if why := weakClientSecret(existing.Data[SecretKeyClientSecret]); why != "" {
+		// Never the secret itself, only how it falls short.
+		obs.credentialsProblem = &problem{reason: v1alpha1.ReasonWeakClientSecret, stalls: true,
+			message: fmt.Sprintf("Secret %s key %s: %s. The issuer keeps only a SHA-256 digest of client secrets, quick to check and, for a weak secret, quick to guess, so it does not serve this Application until the secret carries at least %d bits: write 32 random bytes (openssl rand -base64 32), or delete the key and the operator generates one",
+				key, SecretKeyClientSecret, why, minClientSecretBits)}
+	}
+	return nil
+}
+
+// createCredentials creates the credentials Secret key of app with a new
+// client secret; false when a Secret of that name already exists.
+func (r *ApplicationReconciler) createCredentials(ctx context.Context, app *v1alpha1.Application, tenant *v1alpha1.Tenant, key client.ObjectKey) (bool, error) {
 	secret, err := newClientSecret()
 	if err != nil {
-		return err
+		return false, err
 	}
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
@@ -98,19 +120,20 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 		Data: map[string][]byte{
 			SecretKeyClientID:     []byte(ClientID(app)),
 			SecretKeyClientSecret: []byte(secret),
-			SecretKeyIssuerURL:    []byte(obs.tenant.Spec.IssuerURL),
+			SecretKeyIssuerURL:    []byte(tenant.Spec.IssuerURL),
 		},
 	}
 	if err := controllerutil.SetControllerReference(app, s, r.Scheme()); err != nil {
-		return fmt.Errorf("owning credentials Secret %s: %w", key, err)
+		return false, fmt.Errorf("owning credentials Secret %s: %w", key, err)
 	}
-	if err := r.Create(ctx, s); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("credentials Secret %s appeared concurrently, will re-check: %w", key, err)
-		}
-		return fmt.Errorf("creating credentials Secret %s: %w", key, err)
+	switch err := r.Create(ctx, s); {
+	case err == nil:
+		return true, nil
+	case apierrors.IsAlreadyExists(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("creating credentials Secret %s: %w", key, err)
 	}
-	return nil
 }
 
 // newClientSecret returns 256 random bits, base64url without padding. A draw

@@ -14,7 +14,8 @@ import (
 )
 
 // recordReadyTransition emits one Event when Ready changes status or reason,
-// not on every pass, so `kubectl describe` shows the history without noise.
+// not on every pass, so `kubectl describe` shows the history without noise:
+// a Warning when a problem makes it false, Normal when it is true again.
 func recordReadyTransition(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition) {
 	if rec == nil {
 		return
@@ -23,7 +24,15 @@ func recordReadyTransition(rec events.EventRecorder, obj runtime.Object, before,
 	if now == nil {
 		return
 	}
-	if was := meta.FindStatusCondition(before, v1alpha1.ConditionReady); was != nil && was.Status == now.Status && was.Reason == now.Reason {
+	was := meta.FindStatusCondition(before, v1alpha1.ConditionReady)
+	if was != nil && was.Status == now.Status && was.Reason == now.Reason {
+		return
+	}
+	// Events tell of problems and of their end. Waiting for the issuer is
+	// neither, and nor is the first status of a new object saying Ready:
+	// importing 5,000 Applications would otherwise write 5,000 Events
+	// nobody needs to read (status says Ready already).
+	if waiting(now) || now.Status == metav1.ConditionTrue && was == nil {
 		return
 	}
 	kind := corev1.EventTypeNormal
@@ -31,6 +40,16 @@ func recordReadyTransition(rec events.EventRecorder, obj runtime.Object, before,
 		kind = corev1.EventTypeWarning
 	}
 	rec.Eventf(obj, nil, kind, now.Reason, "Reconcile", "%s", truncate(now.Message, 1024))
+}
+
+// waiting says whether a Ready condition only reports work in progress
+// that needs nobody: the issuer about to serve a change, or a step under
+// way. Every create and every change passes through it; an Event for each
+// would be a Warning nobody should act on, and at 5,000 Applications
+// thousands of extra writes to the API server.
+func waiting(ready *metav1.Condition) bool {
+	return ready.Status != metav1.ConditionTrue &&
+		(ready.Reason == v1alpha1.ReasonIssuerPending || ready.Reason == v1alpha1.ReasonProgressing)
 }
 
 // errStalled marks a reconcile that only a spec change can unblock.

@@ -9,9 +9,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/render"
 )
 
@@ -19,6 +21,7 @@ import (
 // holds, so an Application or API can tell whether its current spec is in
 // what the issuer serves.
 type renderedIndex struct {
+	uid        types.UID // of the Tenant
 	generation int64
 	objects    map[string]renderedObject // by "Application ns/name" or "API ns/name"
 }
@@ -29,12 +32,53 @@ type renderedObject struct {
 	since      int64  // the config generation that first held both
 }
 
-// renderedCache parses each tenant's configuration once per generation and
-// shares it between reconciles: thousands of Applications ask the same
-// question about the same document.
+// renderedCache keeps, per tenant, the index of the newest configuration
+// and shares it between reconciles: thousands of Applications ask the same
+// question about the same document. The Tenant reconciler puts what it
+// writes; a document is parsed only when another process wrote it (after
+// a restart, or by the leader before this one), once per generation.
 type renderedCache struct {
 	mu      sync.Mutex
 	tenants map[client.ObjectKey]*renderedIndex
+	// loading serialises parses per tenant, so concurrent reconciles that
+	// miss wait for one parse instead of each doing their own.
+	loading map[client.ObjectKey]*sync.Mutex
+}
+
+func (c *renderedCache) cached(key client.ObjectKey, uid types.UID, gen int64) *renderedIndex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Generations only grow (renderConfig never goes back), so an index
+	// newer than the cached Secret is what this process just wrote.
+	if idx := c.tenants[key]; idx != nil && idx.uid == uid && idx.generation >= gen {
+		return idx
+	}
+	return nil
+}
+
+func (c *renderedCache) loadLock(key client.ObjectKey) *sync.Mutex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loading == nil {
+		c.loading = map[client.ObjectKey]*sync.Mutex{}
+	}
+	if c.loading[key] == nil {
+		c.loading[key] = &sync.Mutex{}
+	}
+	return c.loading[key]
+}
+
+// put records doc, just written for tenant, as its newest configuration.
+func (c *renderedCache) put(tenant *v1alpha1.Tenant, doc *issuerconfig.Document) {
+	idx := indexDocument(tenant.UID, doc)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tenants == nil {
+		c.tenants = map[client.ObjectKey]*renderedIndex{}
+	}
+	if cur := c.tenants[client.ObjectKeyFromObject(tenant)]; cur == nil || cur.uid != idx.uid || cur.generation <= idx.generation {
+		c.tenants[client.ObjectKeyFromObject(tenant)] = idx
+	}
 }
 
 func (c *renderedCache) get(ctx context.Context, r client.Reader, tenant *v1alpha1.Tenant) (*renderedIndex, error) {
@@ -48,13 +92,15 @@ func (c *renderedCache) get(ctx context.Context, r client.Reader, tenant *v1alph
 		return nil, fmt.Errorf("getting issuer config of Tenant %s: %w", key, err)
 	}
 	gen := configGeneration(primary)
-	c.mu.Lock()
-	if idx := c.tenants[key]; idx != nil && idx.generation == gen {
-		c.mu.Unlock()
+	if idx := c.cached(key, tenant.UID, gen); idx != nil {
 		return idx, nil
 	}
-	c.mu.Unlock()
-
+	lock := c.loadLock(key)
+	lock.Lock()
+	defer lock.Unlock()
+	if idx := c.cached(key, tenant.UID, gen); idx != nil {
+		return idx, nil // parsed by the reconcile we waited for
+	}
 	doc, err := render.ReadConfigSecrets(primary, func(name string) (*corev1.Secret, error) {
 		s := &corev1.Secret{}
 		return s, r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: name}, s)
@@ -62,20 +108,21 @@ func (c *renderedCache) get(ctx context.Context, r client.Reader, tenant *v1alph
 	if err != nil {
 		return nil, fmt.Errorf("reading issuer config of Tenant %s: %w", key, err)
 	}
-	idx := &renderedIndex{generation: doc.Generation, objects: make(map[string]renderedObject, len(doc.Applications)+len(doc.APIs))}
+	c.put(tenant, doc)
+	return c.cached(key, tenant.UID, doc.Generation), nil
+}
+
+// indexDocument indexes the objects of doc, a configuration of the Tenant
+// with uid.
+func indexDocument(uid types.UID, doc *issuerconfig.Document) *renderedIndex {
+	idx := &renderedIndex{uid: uid, generation: doc.Generation, objects: make(map[string]renderedObject, len(doc.Applications)+len(doc.APIs))}
 	for _, a := range doc.Applications {
 		idx.objects["Application "+a.Ref()] = renderedObject{a.Generation, a.EffectiveDigest, cmp.Or(a.RenderedIn, doc.Generation)}
 	}
 	for _, a := range doc.APIs {
 		idx.objects["API "+a.Ref()] = renderedObject{a.Generation, a.EffectiveDigest, cmp.Or(a.RenderedIn, doc.Generation)}
 	}
-	c.mu.Lock()
-	if c.tenants == nil {
-		c.tenants = map[client.ObjectKey]*renderedIndex{}
-	}
-	c.tenants[key] = idx
-	c.mu.Unlock()
-	return idx, nil
+	return idx
 }
 
 // servedProblem says why obj's current spec is not yet served by every

@@ -96,6 +96,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		}
 	}
 	obs.config = configRendered{generation: doc.Generation, secrets: names(secrets), bytes: totalBytes(secrets)}
+	r.rendered.put(tenant, &doc)
 	return r.deleteStaleShards(ctx, tenant, len(secrets))
 }
 

@@ -53,6 +53,10 @@ type TenantReconciler struct {
 	TenantNamespaces []string
 
 	rendered *renderedCache
+	// applied remembers what was applied last, to skip re-applying it.
+	applied appliedObjects
+	// passes remembers each Tenant's last full pass (tenant_coalesce.go).
+	passes tenantPasses
 	// state holds the state collector's latest numbers per Tenant.
 	state *stateObservations
 }
@@ -78,11 +82,15 @@ func (r *TenantReconciler) now() time.Time {
 func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	tenant := &v1alpha1.Tenant{}
 	if err := r.Get(ctx, req.NamespacedName, tenant); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.passes.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !tenant.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
+	start := r.now()
 	obs := tenantObservation{effective: lifetime.ForTenant(tenant), audienceClaims: tenant.Status.AudienceClaims}
 	if !servesNamespace(r.TenantNamespaces, tenant.Namespace) {
 		// Not even a Secret is written: the operator holds no rights here.
@@ -94,6 +102,13 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		}
 		return ctrl.Result{}, terminalIfStalled(tenant.Status.Conditions)
 	}
+	// Inside the window after a full pass, only the issuer is observed
+	// (tenant_coalesce.go); the full pass follows when the window ends.
+	wait, last := r.passes.window(tenant, start)
+	if wait > 0 {
+		last.effective = obs.effective
+		obs = last
+	}
 	defer func() {
 		var foreign *foreignObjectError
 		if errors.As(retErr, &foreign) {
@@ -104,24 +119,38 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 			retErr = errors.Join(retErr, patchTransient(ctx, r.Client, r.Recorder, tenant, retErr))
 			return
 		}
+		if wait == 0 {
+			r.passes.record(tenant, start, r.now(), obs)
+		}
 		retErr = r.writeStatus(ctx, tenant, obs)
-		// Neither users Secrets nor foreign objects are watched (not
-		// labelled as ours): look again on a timer.
-		if retErr == nil && obs.usersProblem != nil {
-			result.RequeueAfter = usersSecretRecheck
+		if retErr != nil {
+			return
 		}
-		if retErr == nil && obs.ownershipProblem != nil {
-			result.RequeueAfter = credentialsRecheck
-		}
-		// Key rotation is due at a time, not on an event.
-		if next := keys.NextStep(obs.keys, obs.keyPolicy); retErr == nil && !next.IsZero() {
-			if wait := max(next.Sub(r.now()), time.Second); result.RequeueAfter == 0 || wait < result.RequeueAfter {
-				result.RequeueAfter = wait
+		// The earliest of: the next full pass, a recheck of what is not
+		// watched (users Secrets, foreign objects are not labelled as
+		// ours), the next key rotation step (due at a time, not on an
+		// event).
+		soonest := func(d time.Duration) {
+			if d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
+				result.RequeueAfter = d
 			}
+		}
+		soonest(wait)
+		if obs.usersProblem != nil {
+			soonest(usersSecretRecheck)
+		}
+		if obs.ownershipProblem != nil {
+			soonest(credentialsRecheck)
+		}
+		if next := keys.NextStep(obs.keys, obs.keyPolicy); !next.IsZero() {
+			soonest(max(next.Sub(r.now()), time.Second))
 		}
 		// A replica that stops renewing causes no event: staleLeases
 		// watches the clock for that and wakes this Tenant.
 	}()
+	if wait > 0 {
+		return ctrl.Result{}, runSteps(ctx, tenant, &obs, r.observeIssuer, r.observeState)
+	}
 	return ctrl.Result{}, runSteps(ctx, tenant, &obs,
 		r.checkIssuerURL,
 		r.readUsers,

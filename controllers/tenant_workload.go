@@ -75,9 +75,14 @@ func (r *TenantReconciler) apply(ctx context.Context, tenant *v1alpha1.Tenant, o
 	if err := controllerutil.SetControllerReference(tenant, obj, r.Scheme()); err != nil {
 		return fmt.Errorf("owning %T %s: %w", obj, obj.GetName(), err)
 	}
+	unchanged, remember, err := r.applied.unchanged(ctx, r.Client, obj)
+	if err != nil || unchanged {
+		return err
+	}
 	if err := r.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
 	}
+	remember(obj)
 	return nil
 }
 
@@ -103,9 +108,16 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 			return err
 		}
 	} else {
-		stale := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: render.IssuerName(tenant.Name), Namespace: tenant.Namespace}}
-		if err := r.Delete(ctx, stale); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting PodDisruptionBudget of a single replica: %w", err)
+		// Ours are labelled, so cached: no DELETE on every reconcile.
+		stale := &policyv1.PodDisruptionBudget{}
+		switch err := r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: render.IssuerName(tenant.Name)}, stale); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("getting PodDisruptionBudget of a single replica: %w", err)
+		case metav1.IsControlledBy(stale, tenant):
+			if err := r.Delete(ctx, stale); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting PodDisruptionBudget of a single replica: %w", err)
+			}
 		}
 	}
 	obs.deployment = w.Deployment().Name
@@ -122,6 +134,9 @@ func (r *TenantReconciler) ensureLeaseSlots(ctx context.Context, tenant *v1alpha
 		}}
 		if err := controllerutil.SetControllerReference(tenant, lease, r.Scheme()); err != nil {
 			return err
+		}
+		if r.Get(ctx, client.ObjectKeyFromObject(lease), &coordinationv1.Lease{}) == nil {
+			continue // created before (ours are labelled, so cached)
 		}
 		if err := r.Create(ctx, lease); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating Lease slot %s: %w", lease.Name, err)

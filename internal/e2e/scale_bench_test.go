@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +90,10 @@ func runScale(b *testing.B, c scaleCase) {
 		f.waitReady(b, 1, start.Add(5*time.Minute))
 		start = time.Now()
 	}
+	if path := os.Getenv("IDTENANT_APISERVER_PROFILE"); path != "" {
+		go profileAPIServer(b, cfg, path)
+	}
+	requestsBefore := apiRequests(b, cfg)
 	var objs []client.Object
 	for _, ns := range namespaces {
 		objs = append(objs, scaleObjects(ns, c)...)
@@ -96,6 +102,13 @@ func runScale(b *testing.B, c scaleCase) {
 	created := time.Since(start)
 	f.waitReady(b, c.tenants*(1+c.apps+c.apis), start.Add(20*time.Minute))
 	allReady := time.Since(start)
+	requests := apiRequests(b, cfg)
+	total := 0.0
+	for k, v := range requests {
+		requests[k] = v - requestsBefore[k]
+		total += requests[k]
+	}
+	b.Logf("API server requests until all Ready: %s", topRequests(requests, 12))
 	peak := peakRSS()
 	runtime.GC()
 	var ms runtime.MemStats
@@ -115,6 +128,7 @@ func runScale(b *testing.B, c scaleCase) {
 	b.ReportMetric(float64(peak)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
 	b.ReportMetric(float64(generations), "generations")
+	b.ReportMetric(total/float64(c.tenants*c.apps), "requests/app")
 	b.ReportMetric(configKiB, "config-KiB")
 	b.ReportMetric(float64(servedAt.Milliseconds()), "change-served-ms")
 	b.ReportMetric(float64(shownAt.Milliseconds()), "change-shown-ms")
@@ -237,10 +251,10 @@ func removeTenantObjects(b *testing.B, ns string) {
 type fleet struct {
 	mu         sync.Mutex
 	namespaces map[string]bool
-	ready      map[string]bool             // "Kind ns/name"
+	ready      map[string]bool                // "Kind ns/name"
 	apiTTL     map[string][2]int64            // API "ns/name" -> status.effective tokenLifetime, tokenLifetimeForBrowserFlows
 	appTTL     map[string]map[string][2]int64 // Application "ns/name" -> audience -> access token lifetime (standard, browser flows)
-	appAPIs    map[string][]string         // Application "ns/name" -> API names in spec.apis
+	appAPIs    map[string][]string            // Application "ns/name" -> API names in spec.apis
 	changed    chan struct{}
 }
 
@@ -415,6 +429,79 @@ func follow(ctx context.Context, b *testing.B, c client.WithWatch, list client.O
 			w.Stop()
 		}
 	}()
+}
+
+// profileAPIServer writes a 60 s CPU profile of kube-apiserver to path
+// (set IDTENANT_APISERVER_PROFILE to see where the server's time goes).
+func profileAPIServer(b *testing.B, cfg *rest.Config, path string) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		b.Log(err)
+		return
+	}
+	resp, err := hc.Get(strings.TrimSuffix(apiServer, "/") + "/debug/pprof/profile?seconds=60")
+	if err != nil {
+		b.Log(err)
+		return
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Log(err)
+	}
+}
+
+// apiRequests reads kube-apiserver's request counters (all clients: the
+// bench's writes, the manager's, the issuers'), summed by verb and resource.
+func apiRequests(b *testing.B, cfg *rest.Config) map[string]float64 {
+	hc, err := rest.HTTPClientFor(cfg)
+	must(b, err)
+	resp, err := hc.Get(strings.TrimSuffix(apiServer, "/") + "/metrics")
+	must(b, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	must(b, err)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		labels, value, _ := strings.Cut(strings.TrimPrefix(line, "apiserver_request_total{"), "} ")
+		get := func(name string) string {
+			_, rest, ok := strings.Cut(labels, name+"=\"")
+			if !ok {
+				return ""
+			}
+			v, _, _ := strings.Cut(rest, "\"")
+			return v
+		}
+		key := get("verb") + " " + get("resource")
+		if sub := get("subresource"); sub != "" {
+			key += "/" + sub
+		}
+		n, _ := strconv.ParseFloat(value, 64)
+		out[key] += n
+	}
+	return out
+}
+
+// topRequests lists the n largest counts, largest first.
+func topRequests(counts map[string]float64, n int) string {
+	keys := make([]string, 0, len(counts))
+	for k, v := range counts {
+		if v > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] })
+	var parts []string
+	for i, k := range keys {
+		if i == n {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // resetPeakRSS resets this process's peak resident set size (VmHWM), so

@@ -115,16 +115,20 @@ func CacheOptions(tenantNamespaces []string) cache.Options {
 		}
 	}
 	tenantOnly := cache.ByObject{Label: ManagedSecrets, Namespaces: where}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}:                {Label: ManagedSecrets},
-		&corev1.ServiceAccount{}:        tenantOnly,
-		&corev1.Service{}:               tenantOnly,
-		&appsv1.Deployment{}:            tenantOnly,
-		&rbacv1.Role{}:                  tenantOnly,
-		&rbacv1.RoleBinding{}:           tenantOnly,
-		&policyv1.PodDisruptionBudget{}: tenantOnly,
-		&coordinationv1.Lease{}:         tenantOnly,
-	}}
+	return cache.Options{
+		// Nothing reads managedFields; at 5,000 Applications they were a
+		// third of the cache's memory and of every copy made from it.
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:                {Label: ManagedSecrets},
+			&corev1.ServiceAccount{}:        tenantOnly,
+			&corev1.Service{}:               tenantOnly,
+			&appsv1.Deployment{}:            tenantOnly,
+			&rbacv1.Role{}:                  tenantOnly,
+			&rbacv1.RoleBinding{}:           tenantOnly,
+			&policyv1.PodDisruptionBudget{}: tenantOnly,
+			&coordinationv1.Lease{}:         tenantOnly,
+		}}
 }
 
 // New builds a manager with every idtenant controller registered.

@@ -24,6 +24,10 @@ import (
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
+// applicationListDelay is how long an API waits after an Application that
+// lists it changed before it updates status.applications.
+const applicationListDelay = 3 * time.Second
+
 // APIReconciler resolves an API's Tenant, computes its effective access
 // token lifetimes and lists the Applications allowed to call it.
 type APIReconciler struct {
@@ -166,11 +170,17 @@ func (r *APIReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.API{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// Status depends on the Tenant's spec only; its status changes
 		// (counts on every attach) must not re-reconcile every dependent.
+		// A new served generation concerns the APIs it newly covers; new
+		// audience claims concern them all.
+		Watches(&v1alpha1.Tenant{}, (&tenantDependents{client: r.Client, rendered: r.rendered, kind: "API", all: r.forTenant}).handler(),
+			builder.WithPredicates(tenantSpecOrServingChanged)).
 		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant),
-			builder.WithPredicates(predicate.Or[client.Object](tenantSpecOrServingChanged, audienceClaimsChanged))).
+			builder.WithPredicates(audienceClaimsChanged)).
 		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.siblings),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(r.forApplication),
+		// Applications change only status.applications, which may lag a
+		// few seconds: a burst of them is one reconcile per API.
+		Watches(&v1alpha1.Application{}, enqueueAfter(r.forApplication, applicationListDelay),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).

@@ -112,3 +112,32 @@ func (d *tenantDependents) servingChanged(ctx context.Context, old *v1alpha1.Iss
 		}
 	}
 }
+
+// enqueueAfter is handler.EnqueueRequestsFromMapFunc with a delay: what a
+// burst of events maps to is reconciled once, delay after the first of
+// them. For status that can lag a moment without misleading (an API's
+// list of the Applications that call it), where reconciling on every one
+// of 5,000 new Applications would rewrite that list thousands of times.
+func enqueueAfter(mapFn handler.MapFunc, delay time.Duration) handler.TypedEventHandler[client.Object, reconcile.Request] {
+	add := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+		for _, o := range objs {
+			for _, r := range mapFn(ctx, o) {
+				q.AddAfter(r, delay)
+			}
+		}
+	}
+	return handler.TypedFuncs[client.Object, reconcile.Request]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, q, e.Object)
+		},
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, q, e.ObjectOld, e.ObjectNew)
+		},
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, q, e.Object)
+		},
+		GenericFunc: func(ctx context.Context, e event.TypedGenericEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, q, e.Object)
+		},
+	}
+}

@@ -87,7 +87,7 @@ func runScale(b *testing.B, c scaleCase) {
 	if c.tenants == 1 {
 		// One tenant: the clock starts once its issuer runs, so the figure
 		// is about the Applications and APIs alone.
-		f.waitReady(b, 1, start.Add(5*time.Minute))
+		f.waitReady(b, 1, start, start.Add(5*time.Minute))
 		start = time.Now()
 	}
 	if path := os.Getenv("IDTENANT_APISERVER_PROFILE"); path != "" {
@@ -100,7 +100,7 @@ func runScale(b *testing.B, c scaleCase) {
 	}
 	createAll(ctx, b, writer, objs, 16)
 	created := time.Since(start)
-	f.waitReady(b, c.tenants*(1+c.apps+c.apis), start.Add(20*time.Minute))
+	f.waitReady(b, c.tenants*(1+c.apps+c.apis), start, start.Add(20*time.Minute))
 	allReady := time.Since(start)
 	requests := apiRequests(b, cfg)
 	total := 0.0
@@ -256,6 +256,9 @@ type fleet struct {
 	appTTL     map[string]map[string][2]int64 // Application "ns/name" -> audience -> access token lifetime (standard, browser flows)
 	appAPIs    map[string][]string            // Application "ns/name" -> API names in spec.apis
 	changed    chan struct{}
+	// trace, when IDTENANT_SCALE_TRACE is set, prints each Tenant status
+	// change with the time since the fleet was followed.
+	trace func(string)
 }
 
 func followFleet(ctx context.Context, b *testing.B, c client.WithWatch, namespaces []string) *fleet {
@@ -263,6 +266,10 @@ func followFleet(ctx context.Context, b *testing.B, c client.WithWatch, namespac
 		appTTL: map[string]map[string][2]int64{}, appAPIs: map[string][]string{}, changed: make(chan struct{}, 1)}
 	for _, ns := range namespaces {
 		f.namespaces[ns] = true
+	}
+	if os.Getenv("IDTENANT_SCALE_TRACE") != "" {
+		t0 := time.Now()
+		f.trace = func(s string) { fmt.Fprintf(os.Stderr, "%6.1fs %s\n", time.Since(t0).Seconds(), s) }
 	}
 	follow(ctx, b, c, &v1alpha1.TenantList{}, f.observe)
 	follow(ctx, b, c, &v1alpha1.APIList{}, f.observe)
@@ -283,6 +290,9 @@ func (f *fleet) observe(o client.Object) {
 	switch obj := o.(type) {
 	case *v1alpha1.Tenant:
 		f.ready["Tenant "+key] = ready(obj.Status.Conditions)
+		if f.trace != nil && obj.Status.Issuer != nil {
+			f.trace(fmt.Sprintf("Tenant %s: %d Applications, config generation %d, served %d", key, obj.Status.Applications, obj.Status.Issuer.ConfigGeneration, obj.Status.Issuer.ServedGeneration))
+		}
 	case *v1alpha1.API:
 		f.ready["API "+key] = ready(obj.Status.Conditions)
 		if obj.Status.Effective != nil {
@@ -317,8 +327,17 @@ func (f *fleet) observe(o client.Object) {
 	}
 }
 
-// waitReady waits until n followed objects are Ready.
-func (f *fleet) waitReady(b *testing.B, n int, deadline time.Time) {
+// waitReady waits until n followed objects are Ready, and logs when a
+// tenth, a quarter, half, three quarters and nine tenths of them were.
+// Times count from start.
+func (f *fleet) waitReady(b *testing.B, n int, start, deadline time.Time) {
+	marks := []float64{0.1, 0.25, 0.5, 0.75, 0.9}
+	var progress []string
+	defer func() {
+		if len(progress) > 0 {
+			b.Logf("Ready after: %s", strings.Join(progress, ", "))
+		}
+	}()
 	for {
 		f.mu.Lock()
 		ready := 0
@@ -328,6 +347,10 @@ func (f *fleet) waitReady(b *testing.B, n int, deadline time.Time) {
 			}
 		}
 		f.mu.Unlock()
+		for len(marks) > 0 && float64(ready) >= marks[0]*float64(n) {
+			progress = append(progress, fmt.Sprintf("%.0f%% %.1fs", marks[0]*100, time.Since(start).Seconds()))
+			marks = marks[1:]
+		}
 		if ready >= n {
 			return
 		}

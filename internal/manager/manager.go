@@ -79,7 +79,7 @@ const (
 // DefaultWorkers is Options.Workers' default. Reconciles spend most of their
 // time waiting for the API server, so a few in flight keep a large tenant's
 // import moving without adding much CPU.
-const DefaultWorkers = 4
+const DefaultWorkers = 8
 
 // NewScheme registers the built-in types and idtenant's.
 func NewScheme() *runtime.Scheme {

@@ -2,54 +2,70 @@ package controllers
 
 import (
 	"errors"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
-// recordReadyTransition emits one Event when Ready changes status or reason,
-// not on every pass, so `kubectl describe` shows the history without noise:
-// a Warning when a problem makes it false, Normal when it is true again.
-func recordReadyTransition(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition) {
+// recordReadyTransition records Events for problems and for their end, not
+// for progress: a Warning when a problem makes Ready false (once per
+// reason, not on every pass), and a Normal Ready when it is true again.
+// Waiting for something that needs nobody (the issuer about to serve a
+// change, a replica starting) records nothing, and nor does an object that
+// becomes Ready without having had a problem: importing 5,000 Applications
+// would otherwise write thousands of Events nobody needs to read, and a
+// Tenant one per configuration generation.
+func recordReadyTransition(rec events.EventRecorder, obj client.Object, before, after []metav1.Condition) {
 	if rec == nil {
 		return
 	}
 	now := meta.FindStatusCondition(after, v1alpha1.ConditionReady)
-	if now == nil {
+	if now == nil || waiting(now) {
 		return
 	}
-	was := meta.FindStatusCondition(before, v1alpha1.ConditionReady)
-	if was != nil && was.Status == now.Status && was.Reason == now.Reason {
+	uid := obj.GetUID()
+	if now.Status == metav1.ConditionTrue {
+		// The problem may have ended through a waiting state (fixed, then
+		// the issuer serving the fix), so whether one was reported is
+		// remembered rather than read from before.
+		if _, had := problemReported.LoadAndDelete(uid); had {
+			rec.Eventf(obj, nil, corev1.EventTypeNormal, now.Reason, "Reconcile", "%s", truncate(now.Message, 1024))
+		}
 		return
 	}
-	// Events tell of problems and of their end. Waiting for the issuer is
-	// neither, and nor is the first status of a new object saying Ready:
-	// importing 5,000 Applications would otherwise write 5,000 Events
-	// nobody needs to read (status says Ready already).
-	if waiting(now) || now.Status == metav1.ConditionTrue && was == nil {
+	if was := meta.FindStatusCondition(before, v1alpha1.ConditionReady); was != nil && was.Status == now.Status && was.Reason == now.Reason {
 		return
 	}
-	kind := corev1.EventTypeNormal
-	if now.Status != metav1.ConditionTrue {
-		kind = corev1.EventTypeWarning
-	}
-	rec.Eventf(obj, nil, kind, now.Reason, "Reconcile", "%s", truncate(now.Message, 1024))
+	problemReported.Store(uid, struct{}{})
+	rec.Eventf(obj, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", truncate(now.Message, 1024))
 }
 
+// problemReported holds the UIDs of objects with a Warning recorded and no
+// Ready since. After a restart of the operator the recovery of a problem
+// reported before it goes unrecorded (status still says Ready).
+var problemReported sync.Map
+
 // waiting says whether a Ready condition only reports work in progress
-// that needs nobody: the issuer about to serve a change, or a step under
-// way. Every create and every change passes through it; an Event for each
-// would be a Warning nobody should act on, and at 5,000 Applications
-// thousands of extra writes to the API server.
+// that needs nobody: the issuer about to serve a change, a step under way,
+// replicas starting or loading a new configuration. Every create and every
+// change passes through one of these. A state that lasts (a replica that
+// never starts) shows in status and in the workload's own Events.
 func waiting(ready *metav1.Condition) bool {
-	return ready.Status != metav1.ConditionTrue &&
-		(ready.Reason == v1alpha1.ReasonIssuerPending || ready.Reason == v1alpha1.ReasonProgressing)
+	if ready.Status == metav1.ConditionTrue {
+		return false
+	}
+	switch ready.Reason {
+	case v1alpha1.ReasonIssuerPending, v1alpha1.ReasonProgressing, v1alpha1.ReasonGenerationPending, v1alpha1.ReasonNoReplicaReporting:
+		return true
+	}
+	return false
 }
 
 // errStalled marks a reconcile that only a spec change can unblock.

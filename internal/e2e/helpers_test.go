@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,13 +56,43 @@ func newTenant(t testing.TB, mutate func(*v1alpha1.TenantSpec)) (ns, issuer stri
 	return ns, issuer
 }
 
+// freePort picks a free loopback port for an issuer to bind later. It
+// picks below the kernel's ephemeral range, never twice: a port the kernel
+// hands out for ":0" listeners and outgoing connections could be taken by
+// one of a hundred running issuers between this pick and the bind.
 func freePort(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+	t.Helper()
+	low := 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 20000 {
+				low = n
+			}
+		}
+	}
+	pickedPortsMu.Lock()
+	defer pickedPortsMu.Unlock()
+	for range 1000 {
+		port := strconv.Itoa(20000 + mrand.IntN(low-20000))
+		if pickedPorts[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		pickedPorts[port] = true
+		return port
+	}
+	t.Fatal("no free loopback port below the ephemeral range")
+	return ""
 }
+
+var (
+	pickedPortsMu sync.Mutex
+	pickedPorts   = map[string]bool{}
+)
 
 func must(t testing.TB, err error) {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -109,6 +110,7 @@ func runScale(b *testing.B, c scaleCase) {
 		total += requests[k]
 	}
 	b.Logf("API server requests until all Ready: %s", topRequests(requests, 12))
+	b.Logf("Events: %s", eventReasons(ctx, b, namespaces))
 	peak := peakRSS()
 	runtime.GC()
 	var ms runtime.MemStats
@@ -256,6 +258,8 @@ type fleet struct {
 	appTTL     map[string]map[string][2]int64 // Application "ns/name" -> audience -> access token lifetime (standard, browser flows)
 	appAPIs    map[string][]string            // Application "ns/name" -> API names in spec.apis
 	changed    chan struct{}
+	// why is the Ready message of objects not Ready.
+	why map[string]string
 	// trace, when IDTENANT_SCALE_TRACE is set, prints each Tenant status
 	// change with the time since the fleet was followed.
 	trace func(string)
@@ -263,7 +267,7 @@ type fleet struct {
 
 func followFleet(ctx context.Context, b *testing.B, c client.WithWatch, namespaces []string) *fleet {
 	f := &fleet{namespaces: map[string]bool{}, ready: map[string]bool{}, apiTTL: map[string][2]int64{},
-		appTTL: map[string]map[string][2]int64{}, appAPIs: map[string][]string{}, changed: make(chan struct{}, 1)}
+		appTTL: map[string]map[string][2]int64{}, appAPIs: map[string][]string{}, changed: make(chan struct{}, 1), why: map[string]string{}}
 	for _, ns := range namespaces {
 		f.namespaces[ns] = true
 	}
@@ -284,7 +288,13 @@ func (f *fleet) observe(o client.Object) {
 	key := o.GetNamespace() + "/" + o.GetName()
 	ready := func(conds []metav1.Condition) bool {
 		c := meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
-		return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == o.GetGeneration()
+		ok := c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == o.GetGeneration()
+		if !ok && c != nil {
+			f.why[key] = c.Reason + ": " + c.Message
+		} else {
+			delete(f.why, key)
+		}
+		return ok
 	}
 	f.mu.Lock()
 	switch obj := o.(type) {
@@ -357,7 +367,15 @@ func (f *fleet) waitReady(b *testing.B, n int, start, deadline time.Time) {
 		select {
 		case <-f.changed:
 		case <-time.After(time.Until(deadline)):
-			b.Fatalf("%d of %d objects Ready at the deadline", ready, n)
+			f.mu.Lock()
+			var pending []string
+			for key, why := range f.why {
+				if len(pending) < 5 {
+					pending = append(pending, key+" "+why)
+				}
+			}
+			f.mu.Unlock()
+			b.Fatalf("%d of %d objects Ready at the deadline; not Ready, for example: %s", ready, n, strings.Join(pending, "; "))
 		}
 	}
 }
@@ -525,6 +543,23 @@ func topRequests(counts map[string]float64, n int) string {
 		parts = append(parts, fmt.Sprintf("%s %.0f", k, counts[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// eventReasons counts the Events recorded in namespaces by kind, type and
+// reason: the operator should record problems, not progress.
+func eventReasons(ctx context.Context, b *testing.B, namespaces []string) string {
+	counts := map[string]float64{}
+	for _, ns := range namespaces {
+		var list eventsv1.EventList
+		must(b, k8s.List(ctx, &list, client.InNamespace(ns)))
+		for _, e := range list.Items {
+			counts[e.Regarding.Kind+" "+e.Type+"/"+e.Reason]++
+		}
+	}
+	if len(counts) == 0 {
+		return "none"
+	}
+	return topRequests(counts, 8)
 }
 
 // resetPeakRSS resets this process's peak resident set size (VmHWM), so

@@ -49,17 +49,7 @@ func BenchmarkApplyToServed(b *testing.B) {
 		if err := k8s.Patch(ctx, api, client.MergeFrom(before)); err != nil {
 			b.Fatal(err)
 		}
-		tokenDone := make(chan time.Duration, 1)
-		go func() {
-			for time.Since(start) < time.Minute {
-				if token() == want {
-					tokenDone <- time.Since(start)
-					return
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			tokenDone <- -1
-		}()
+		tokenDone := untilTokenCarries(token, want, start)
 		statusAt := time.Duration(-1)
 		if at := status.until(want, start.Add(time.Minute)); !at.IsZero() {
 			statusAt = at.Sub(start)
@@ -79,6 +69,24 @@ func BenchmarkApplyToServed(b *testing.B) {
 	report("token", served)
 	report("status", shown)
 	b.ReportMetric(changes, "changes")
+}
+
+// untilTokenCarries asks token every 5 ms, for at most a minute from
+// start, until it returns want; the channel then yields the time since
+// start (-1 after the minute).
+func untilTokenCarries(token func() int64, want int64, start time.Time) <-chan time.Duration {
+	done := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(start) < time.Minute {
+			if token() == want {
+				done <- time.Since(start)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		done <- -1
+	}()
+	return done
 }
 
 // tokenProbe returns a function that asks the token endpoint for one

@@ -213,17 +213,7 @@ func scaleChange(ctx context.Context, b *testing.B, f *fleet, ns, issuer string,
 	api.Spec.TokenLifetime = &metav1.Duration{Duration: time.Duration(want) * time.Second}
 	start := time.Now()
 	must(b, k8s.Patch(ctx, api, client.MergeFrom(before)))
-	tokenDone := make(chan time.Duration, 1)
-	go func() {
-		for time.Since(start) < time.Minute {
-			if token() == want {
-				tokenDone <- time.Since(start)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		tokenDone <- -1
-	}()
+	tokenDone := untilTokenCarries(token, want, start)
 	shown = -1
 	at, pending := f.untilShown(ns, "api-00", audience, want, start.Add(time.Minute))
 	if !at.IsZero() {

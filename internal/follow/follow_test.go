@@ -87,7 +87,16 @@ func issuerEnv(t *testing.T, slots int32) (ns string, issuerClient kubernetes.In
 	c := rest.CopyConfig(cfg)
 	c.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":acme-issuer",
 		Groups: []string{"system:serviceaccounts", "system:authenticated"}}
-	return ns, kubernetes.NewForConfigOrDie(c)
+	issuerClient = kubernetes.NewForConfigOrDie(c)
+	// The RoleBinding reaches the API server's authorizer a moment after
+	// it is written (a CI run got 403 on the first request): wait for it.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, err := issuerClient.CoordinationV1().Leases(ns).Get(ctx, render.LeaseName("acme", 0), metav1.GetOptions{})
+		if !apierrors.IsForbidden(err) {
+			break
+		}
+	}
+	return ns, issuerClient
 }
 
 func create(ctx context.Context, ns *corev1.Namespace) error {

@@ -28,33 +28,40 @@ type appliedRecord struct {
 	resourceVersion string
 }
 
+// appliedKey names obj in appliedObjects.
+func appliedKey(obj client.Object) string {
+	return fmt.Sprintf("%T %s/%s", obj, obj.GetNamespace(), obj.GetName())
+}
+
 // unchanged reports whether obj, as about to be applied, equals what was
-// applied last and the cache still holds that result. remember records a
-// successful apply of obj (its resourceVersion as the server returned it).
-func (a *appliedObjects) unchanged(ctx context.Context, cache client.Reader, obj client.Object) (bool, func(client.Object), error) {
+// applied last and the cache still holds that result; digest is obj's
+// content, for remember after the apply.
+func (a *appliedObjects) unchanged(ctx context.Context, cache client.Reader, obj client.Object) (same bool, digest [sha256.Size]byte, err error) {
 	content, err := json.Marshal(obj)
 	if err != nil {
-		return false, nil, fmt.Errorf("encoding %T %s: %w", obj, obj.GetName(), err)
+		return false, digest, fmt.Errorf("encoding %T %s: %w", obj, obj.GetName(), err)
 	}
-	digest := sha256.Sum256(content)
-	key := fmt.Sprintf("%T %s/%s", obj, obj.GetNamespace(), obj.GetName())
-	remember := func(applied client.Object) {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if a.m == nil {
-			a.m = map[string]appliedRecord{}
-		}
-		a.m[key] = appliedRecord{digest: digest, resourceVersion: applied.GetResourceVersion()}
-	}
+	digest = sha256.Sum256(content)
 	a.mu.Lock()
-	last, ok := a.m[key]
+	last, ok := a.m[appliedKey(obj)]
 	a.mu.Unlock()
 	if !ok || last.digest != digest {
-		return false, remember, nil
+		return false, digest, nil
 	}
 	cached := obj.DeepCopyObject().(client.Object)
 	if err := cache.Get(ctx, client.ObjectKeyFromObject(obj), cached); err != nil {
-		return false, remember, client.IgnoreNotFound(err)
+		return false, digest, client.IgnoreNotFound(err)
 	}
-	return cached.GetResourceVersion() == last.resourceVersion, remember, nil
+	return cached.GetResourceVersion() == last.resourceVersion, digest, nil
+}
+
+// remember records a successful apply of content digest as applied, with
+// the resourceVersion the server returned.
+func (a *appliedObjects) remember(applied client.Object, digest [sha256.Size]byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]appliedRecord{}
+	}
+	a.m[appliedKey(applied)] = appliedRecord{digest: digest, resourceVersion: applied.GetResourceVersion()}
 }

@@ -75,14 +75,14 @@ func (r *TenantReconciler) apply(ctx context.Context, tenant *v1alpha1.Tenant, o
 	if err := controllerutil.SetControllerReference(tenant, obj, r.Scheme()); err != nil {
 		return fmt.Errorf("owning %T %s: %w", obj, obj.GetName(), err)
 	}
-	unchanged, remember, err := r.applied.unchanged(ctx, r.Client, obj)
+	unchanged, digest, err := r.applied.unchanged(ctx, r.Client, obj)
 	if err != nil || unchanged {
 		return err
 	}
 	if err := r.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
 	}
-	remember(obj)
+	r.applied.remember(obj, digest)
 	return nil
 }
 

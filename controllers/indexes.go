@@ -54,6 +54,9 @@ func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("indexing Applications by API: %w", err)
 	}
+	if err := indexTenantsByUsersSecret(ctx, mgr); err != nil {
+		return fmt.Errorf("indexing Tenants by users Secret: %w", err)
+	}
 	return nil
 }
 

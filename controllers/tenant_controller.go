@@ -27,13 +27,7 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/lifetime"
-	"github.com/idtenant/idtenant/internal/render"
 )
-
-// usersSecretRecheck is how often a Tenant whose users Secret is missing
-// looks again. User Secrets are not watched: watching every Secret in the
-// cluster would cache all of them in the operator's memory.
-const usersSecretRecheck = 30 * time.Second
 
 // TenantReconciler reports a Tenant's effective session settings and how
 // many Applications and APIs are attached.
@@ -59,6 +53,8 @@ type TenantReconciler struct {
 	passes tenantPasses
 	// state holds the state collector's latest numbers per Tenant.
 	state *stateObservations
+	// users follows the users Secrets the Tenants name.
+	users *usersDirectory
 }
 
 func (r *TenantReconciler) now() time.Time {
@@ -127,8 +123,8 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 			return
 		}
 		// The earliest of: the next full pass, a recheck of what is not
-		// watched (users Secrets, foreign objects are not labelled as
-		// ours), the next key rotation step (due at a time, not on an
+		// watched (foreign objects are not labelled as ours), the next
+		// key rotation step (due at a time, not on an
 		// event).
 		soonest := func(d time.Duration) {
 			if d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
@@ -136,9 +132,6 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 			}
 		}
 		soonest(wait)
-		if obs.usersProblem != nil {
-			soonest(usersSecretRecheck)
-		}
 		if obs.ownershipProblem != nil {
 			soonest(credentialsRecheck)
 		}
@@ -164,16 +157,17 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	)
 }
 
-// readUsers reads the user directory from spec.usersSecretRef. The hashes
-// go into the issuer configuration only, never into status or logs.
+// readUsers reads the user directory from spec.usersSecretRef, parsing the
+// Secret again only when it changed (tenant_users.go). The hashes go into
+// the issuer configuration only, never into status or logs.
 func (r *TenantReconciler) readUsers(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
 	ref := tenant.Spec.UsersSecretRef
 	if ref == nil {
 		return nil
 	}
 	key := client.ObjectKey{Namespace: tenant.Namespace, Name: ref.Name}
-	secret := &corev1.Secret{}
-	if err := r.APIReader.Get(ctx, key, secret); err != nil {
+	users, parseErr, err := r.users.read(ctx, r.APIReader, key)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			obs.usersProblem = &problem{reason: v1alpha1.ReasonUsersSecretMissing,
 				message: fmt.Sprintf("Secret %s named in spec.usersSecretRef does not exist; users cannot log in until it does", key)}
@@ -181,10 +175,9 @@ func (r *TenantReconciler) readUsers(ctx context.Context, tenant *v1alpha1.Tenan
 		}
 		return fmt.Errorf("getting users Secret %s: %w", key, err)
 	}
-	users, err := render.ParseUsers(secret.Data)
-	if err != nil {
+	if parseErr != nil {
 		obs.usersProblem = &problem{reason: v1alpha1.ReasonUsersSecretInvalid, stalls: true,
-			message: fmt.Sprintf("Secret %s named in spec.usersSecretRef: %v", key, err)}
+			message: fmt.Sprintf("Secret %s named in spec.usersSecretRef: %v", key, parseErr)}
 		return nil
 	}
 	obs.users = users
@@ -222,6 +215,13 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.state == nil {
 		r.state = &stateObservations{}
 	}
+	if r.users == nil {
+		users, err := newUsersDirectory(mgr, r.TenantNamespaces)
+		if err != nil {
+			return err
+		}
+		r.users = users
+	}
 	counted := make(chan event.TypedGenericEvent[client.Object])
 	if err := mgr.Add(&stateCollector{api: mgr.GetAPIReader(), writer: mgr.GetClient(), tenants: mgr.GetCache(), now: r.now,
 		opts: r.StateCollection, observed: r.state, wake: counted, namespaces: r.TenantNamespaces}); err != nil {
@@ -254,6 +254,8 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(stale, &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(source.Channel(counted, &handler.EnqueueRequestForObject{})).
+		// A users Secret's edit reaches the next configuration.
+		WatchesRawSource(r.users.source(mgr.GetClient())).
 		Named("tenant").
 		Complete(r)
 }

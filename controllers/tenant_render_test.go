@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -124,7 +125,9 @@ func TestTenantRendersIssuer(t *testing.T) {
 }
 
 // TestUsersSecretProblems reports a missing or malformed user directory
-// without echoing any hash.
+// without echoing any hash, and follows the Secret: its creation and each
+// edit reach the configuration with nothing else changing (the Tenant is
+// not touched, and a Stalled Tenant is never retried on a timer).
 func TestUsersSecretProblems(t *testing.T) {
 	ns := newNamespace(t, nil)
 	tenant := validTenant(ns)
@@ -133,12 +136,32 @@ func TestUsersSecretProblems(t *testing.T) {
 	g := NewWithT(t)
 	g.Expect(expectNotReady(t, tenant, v1alpha1.ReasonUsersSecretMissing)).To(ContainSubstring("Secret " + ns + "/users named in spec.usersSecretRef does not exist"))
 
-	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "users", Namespace: ns},
-		StringData: map[string]string{"htpasswd": "bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"}})
-	update(t, tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Replicas = new(int32(1)) }) // nudge: user Secrets are not watched
+	users := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "users", Namespace: ns},
+		StringData: map[string]string{"htpasswd": "bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"}}
+	create(t, users)
 	msg := expectNotReady(t, tenant, v1alpha1.ReasonUsersSecretInvalid)
 	g.Expect(msg).To(ContainSubstring(`user "bob"): only bcrypt hashes are accepted`))
 	g.Expect(strings.Contains(msg, "W6ph5Mm5")).To(BeFalse(), "the hash is never echoed")
+
+	const hash = "$2a$10$1Uhiau72Caah0gSrQWrNmO.8dvcKXOZNH3Fq9lROb4S26Z08V2RVy"
+	update(t, users, func(s *corev1.Secret) { s.StringData = map[string]string{"htpasswd": "bob:" + hash + "\n"} })
+	usernames := func(g Gomega) []string {
+		var names []string
+		for _, u := range readConfig(g, ns, "acme").Users {
+			names = append(names, u.Username)
+		}
+		return names
+	}
+	eventually(t, func(g Gomega) { g.Expect(usernames(g)).To(Equal([]string{"bob"})) })
+	// Once the Tenant is Ready and every wake-up of that change is spent
+	// (the full-pass window is at most 2 s), only the Secret's own edit
+	// can bring carol in.
+	expectReady(t, tenant)
+	time.Sleep(3 * time.Second)
+	update(t, users, func(s *corev1.Secret) {
+		s.StringData = map[string]string{"htpasswd": "bob:" + hash + "\ncarol:" + hash + "\n"}
+	})
+	eventually(t, func(g Gomega) { g.Expect(usernames(g)).To(Equal([]string{"bob", "carol"})) })
 }
 
 // TestTenantNeverTakesOverForeignObjects: a Deployment or keys Secret that

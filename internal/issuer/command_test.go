@@ -83,7 +83,7 @@ func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
 		t.Fatalf("metrics: %d", code)
 	}
 	for _, want := range []string{
-		`idtenant_issuer_tokens_issued_total{flow="Standard",grant="client_credentials",kind="access_token"} 1`,
+		`idtenant_issuer_tokens_issued_total{alg="RS256",flow="Standard",grant="client_credentials",kind="access_token"} 1`,
 		`idtenant_issuer_config_generation 2`,
 		`idtenant_issuer_request_duration_seconds_bucket{code="200",endpoint="token"`,
 	} {

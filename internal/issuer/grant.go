@@ -31,6 +31,9 @@ type grant struct {
 	nonce    string
 	// jti of the access token; generated at minting when empty.
 	jti string
+	// accessAlg and idAlg are the algorithms the access and ID token of
+	// this grant were signed with (metric label).
+	accessAlg, idAlg string
 }
 
 // userScopes are the OpenID Connect scopes any user-facing application may
@@ -141,6 +144,7 @@ func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) 
 	if err != nil {
 		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
+	g.accessAlg = string(p.alg)
 	return tok, p.exp, nil
 }
 
@@ -167,6 +171,7 @@ func (c *config) mintID(g *grant, now time.Time, accessToken, code string) (stri
 	if err != nil {
 		return "", oidc.ErrServerError().WithParent(err)
 	}
+	g.idAlg = alg
 	return tok, nil
 }
 

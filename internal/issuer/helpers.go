@@ -16,13 +16,17 @@ func expiresIn(now, exp time.Time) uint64 {
 	return uint64(d)
 }
 
+// countToken counts a token of kind just minted for g.
 func (s *Server) countToken(g *grant, kind string) {
-	flow := "None"
-	if kind == "access_token" {
+	flow, alg := "None", "none" // refresh tokens are opaque, not signed
+	switch kind {
+	case "access_token":
 		f, _ := lifetime.FlowFor(g.client.spec.Type, g.frontChannel)
-		flow = string(f)
+		flow, alg = string(f), g.accessAlg
+	case "id_token":
+		alg = g.idAlg
 	}
-	s.metrics.tokens.WithLabelValues(g.grantType, flow, kind).Inc()
+	s.metrics.tokens.WithLabelValues(g.grantType, flow, kind, alg).Inc()
 }
 
 // unix turns a JWT NumericDate back into a time.

@@ -14,14 +14,15 @@ type metrics struct {
 	loginFailures prometheus.Counter
 	generation    prometheus.Gauge
 	storeErrors   *prometheus.CounterVec
+	storeLatency  *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idtenant_issuer_tokens_issued_total",
-			Help: "Tokens issued, by grant, flow (Standard or Browser for access tokens) and kind.",
-		}, []string{"grant", "flow", "kind"}),
+			Help: "Tokens issued, by grant, flow (Standard or Browser for access tokens), kind and signing algorithm (none for opaque refresh tokens).",
+		}, []string{"grant", "flow", "kind", "alg"}),
 		sessionsStart: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "idtenant_issuer_sessions_started_total",
 			Help: "SSO sessions started by a successful login.",
@@ -47,7 +48,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "idtenant_issuer_store_errors_total",
 			Help: "State store operations that failed (the request was answered 503), by operation.",
 		}, []string{"operation"}),
+		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "idtenant_issuer_store_duration_seconds",
+			Help: "State store calls by table (sessions, codes, families, revocations), operation (get, create, update, delete) " +
+				"and result (ok, not_found, conflict, error): with the Kubernetes store, each is one API server request.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"table", "operation", "result"}),
 	}
-	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.generation, m.storeErrors)
+	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.generation, m.storeErrors, m.storeLatency)
 	return m
 }

@@ -56,7 +56,8 @@ type Server struct {
 
 	cfg     atomic.Pointer[config]
 	clock   Clock
-	store   store.Store
+	store   store.Store // backend, timed (store_metrics.go)
+	backend store.Store // the same, untimed: what it can do beyond Store
 	log     *slog.Logger
 	metrics *metrics
 	limiter *loginLimiter
@@ -82,6 +83,7 @@ func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(reg)
+	s.backend, s.store = s.store, timedStore(s.store, s.metrics.storeLatency)
 	s.limiter = newLoginLimiter()
 	if err := s.Swap(doc); err != nil {
 		return nil, err

@@ -148,7 +148,7 @@ type collector interface {
 // collect removes expired records and ended sessions from a store that
 // collects itself; run periodically.
 func (s *Server) collect() {
-	col, ok := s.store.(collector)
+	col, ok := s.backend.(collector)
 	if !ok {
 		return
 	}

@@ -53,7 +53,9 @@ func main() {
 func runManager(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("manager", flag.ContinueOnError)
 	var opts manager.Options
-	fl.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	fl.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint; 0 disables it")
+	fl.BoolVar(&opts.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS to authenticated callers allowed to get /metrics (ClusterRole idtenant-metrics-reader); false: plain HTTP to anyone who reaches the port")
+	fl.StringVar(&opts.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint; empty: a self-signed certificate")
 	fl.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fl.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active manager among replicas")
 	fl.StringVar(&opts.IssuerImage, "issuer-image", envOr("IDTENANT_ISSUER_IMAGE", "idtenant:latest"), "image of the issuer Deployments (normally this manager's own image)")

@@ -28,3 +28,15 @@ var ManagerRole []byte
 //
 //go:embed rbac/tenants/role.yaml
 var ManagerTenantsRole []byte
+
+// MetricsAuthRole holds config/rbac/metrics_auth_role.yaml: the reviews the
+// manager asks the API server about callers of its HTTPS metrics endpoint.
+//
+//go:embed rbac/metrics_auth_role.yaml
+var MetricsAuthRole []byte
+
+// MetricsReaderRole holds config/rbac/metrics_reader_role.yaml: what a
+// scraper needs to read the manager's metrics.
+//
+//go:embed rbac/metrics_reader_role.yaml
+var MetricsReaderRole []byte

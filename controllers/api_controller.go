@@ -47,6 +47,7 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if err := r.Get(ctx, req.NamespacedName, api); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.hold.forget(req.NamespacedName)
+			objectMetrics.forget("API", req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -160,7 +161,15 @@ func (r *APIReconciler) writeStatus(ctx context.Context, api *v1alpha1.API, obs 
 	}
 	before := api.DeepCopy()
 	api.Status = st
-	return 0, patchStatus(ctx, r.Client, r.Recorder, api, before)
+	if err := patchStatus(ctx, r.Client, r.Recorder, api, before); err != nil {
+		return 0, err
+	}
+	var clamps int
+	if obs.effective != nil && !obs.effective.Enforcement.Rejected() {
+		clamps = len(obs.effective.Enforcement.Clamps)
+	}
+	objectMetrics.api(api, clamps)
+	return 0, nil
 }
 
 // SetupWithManager watches APIs, their Tenant, the Applications that list

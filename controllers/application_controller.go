@@ -57,6 +57,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.hold.forget(req.NamespacedName)
+			objectMetrics.forget("Application", req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -246,7 +247,11 @@ func (r *ApplicationReconciler) writeStatus(ctx context.Context, app *v1alpha1.A
 	}
 	before := app.DeepCopy()
 	app.Status = st
-	return 0, patchStatus(ctx, r.Client, r.Recorder, app, before)
+	if err := patchStatus(ctx, r.Client, r.Recorder, app, before); err != nil {
+		return 0, err
+	}
+	objectMetrics.application(app, clampCount(obs.effective))
+	return 0, nil
 }
 
 // SetupWithManager watches Applications and everything their status depends

@@ -80,6 +80,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	if err := r.Get(ctx, req.NamespacedName, tenant); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.passes.forget(req.NamespacedName)
+			objectMetrics.forget("Tenant", req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -187,7 +188,11 @@ func (r *TenantReconciler) readUsers(ctx context.Context, tenant *v1alpha1.Tenan
 func (r *TenantReconciler) writeStatus(ctx context.Context, tenant *v1alpha1.Tenant, obs tenantObservation) error {
 	before := tenant.DeepCopy()
 	tenant.Status = tenantStatus(tenant, obs)
-	return patchStatus(ctx, r.Client, r.Recorder, tenant, before)
+	if err := patchStatus(ctx, r.Client, r.Recorder, tenant, before); err != nil {
+		return err
+	}
+	objectMetrics.tenant(tenant)
+	return nil
 }
 
 // SetupWithManager watches Tenants, the Applications and APIs that attach to

@@ -34,7 +34,7 @@ func (c *ControlPlane) ManagerConfig(ctx context.Context, admin client.Client) (
 // tenantNamespaces only (config/tenant-namespaces), or cluster-wide when
 // there are none (config/rbac).
 func (c *ControlPlane) ManagerConfigFor(ctx context.Context, admin client.Client, tenantNamespaces []string) (*rest.Config, error) {
-	for _, role := range [][]byte{config.ManagerRole, config.ManagerTenantsRole} {
+	for _, role := range [][]byte{config.ManagerRole, config.ManagerTenantsRole, config.MetricsAuthRole, config.MetricsReaderRole} {
 		if _, err := Apply(ctx, admin, role); err != nil {
 			return nil, fmt.Errorf("installing the manager ClusterRoles: %w", err)
 		}
@@ -47,6 +47,11 @@ func (c *ControlPlane) ManagerConfigFor(ctx context.Context, admin client.Client
 		&rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: "idtenant-manager"},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "idtenant-manager"},
+			Subjects:   subjects,
+		},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "idtenant-metrics-auth"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "idtenant-metrics-auth"},
 			Subjects:   subjects,
 		},
 	}

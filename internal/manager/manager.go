@@ -6,6 +6,7 @@ package manager
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
@@ -34,6 +36,16 @@ import (
 type Options struct {
 	// MetricsAddr serves Prometheus metrics; "0" disables them.
 	MetricsAddr string
+	// MetricsSecure serves metrics over HTTPS and lets a request through
+	// only when its bearer token authenticates (TokenReview) and its user
+	// may get the non-resource URL /metrics (SubjectAccessReview), as
+	// kubebuilder's layout does: ClusterRole idtenant-metrics-reader
+	// grants that. Without a certificate directory the certificate is
+	// self-signed, generated at start.
+	MetricsSecure bool
+	// MetricsCertDir holds tls.crt and tls.key for MetricsSecure (from a
+	// cert-manager Certificate, say); empty: self-signed.
+	MetricsCertDir string
 	// HealthAddr serves /healthz and /readyz; "0" disables them.
 	HealthAddr string
 	// LeaderElection makes replicas elect one active manager.
@@ -144,7 +156,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  NewScheme(),
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Metrics:                 metricsOptions(opts),
 		HealthProbeBindAddress:  opts.HealthAddr,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "idtenant-manager.idtenant.dev",
@@ -175,4 +187,21 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		}
 	}
 	return mgr, nil
+}
+
+// metricsOptions serves the metrics as opts say; see Options.MetricsSecure.
+// The reviews need ClusterRole idtenant-metrics-auth
+// (config/rbac/metrics_auth_role.yaml).
+func metricsOptions(opts Options) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: opts.MetricsAddr}
+	if opts.MetricsSecure {
+		o.SecureServing = true
+		o.FilterProvider = filters.WithAuthenticationAndAuthorization
+		o.CertDir = opts.MetricsCertDir
+		// HTTP/1.1 only: HTTP/2's stream reset and continuation floods
+		// (CVE-2023-44487, CVE-2023-39325) reach a metrics port before any
+		// authentication; kubebuilder's scaffold turns it off the same way.
+		o.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	}
+	return o
 }

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -30,9 +31,11 @@ import (
 const tenantNS, elsewhere = "identity", "elsewhere"
 
 var (
-	admin   client.Client // the control plane's administrator
-	asMgr   client.Client // the manager's identity, uncached
-	running ctrl.Manager
+	admin       client.Client         // the control plane's administrator
+	clientset   *kubernetes.Clientset // the same, for subresources
+	metricsAddr string                // the manager's HTTPS metrics endpoint
+	asMgr       client.Client         // the manager's identity, uncached
+	running     ctrl.Manager
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -63,7 +66,14 @@ func run(m *testing.M) int {
 		asMgr, err = client.New(cfg, client.Options{Scheme: manager.NewScheme()})
 	}
 	if err == nil {
-		running, err = manager.New(ctx, cfg, manager.Options{MetricsAddr: "0", HealthAddr: "0", TenantNamespaces: []string{tenantNS}})
+		metricsAddr, err = freeLoopbackAddr()
+	}
+	if err == nil {
+		clientset, err = kubernetes.NewForConfig(cp.Config)
+	}
+	if err == nil {
+		// Metrics as the Deployment serves them (main.go's defaults).
+		running, err = manager.New(ctx, cfg, manager.Options{MetricsAddr: metricsAddr, MetricsSecure: true, HealthAddr: "0", TenantNamespaces: []string{tenantNS}})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

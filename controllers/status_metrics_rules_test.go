@@ -19,15 +19,20 @@ import (
 func TestPrometheusExamplesUseExportedMetrics(t *testing.T) {
 	exported := map[string][]string{} // metric name → its labels
 	descLine := regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`)
-	for _, c := range []prometheus.Collector{effectiveLifetimeSeconds, lifetimeClamps, advisoriesMetric, issuerReplicasMetric,
-		issuerGenerationMetric, stateRecords, stateCollectedTotal, stateListedTotal, stateOldestExpired} {
-		ch := make(chan *prometheus.Desc, 1)
+	for _, c := range []prometheus.Collector{objectMetrics, stateRecords, stateCollectedTotal, stateListedTotal, stateOldestExpired} {
+		ch := make(chan *prometheus.Desc, 10)
 		c.Describe(ch)
-		m := descLine.FindStringSubmatch((<-ch).String())
-		if m == nil {
-			t.Fatalf("cannot read a metric description")
+		close(ch)
+		for d := range ch {
+			m := descLine.FindStringSubmatch(d.String())
+			if m == nil {
+				t.Fatalf("cannot read the metric description %s", d)
+			}
+			exported[m[1]] = strings.Split(m[2], ",")
 		}
-		exported[m[1]] = strings.Split(m[2], ",")
+	}
+	if len(exported) < 9 {
+		t.Fatalf("read %d metric descriptions: %v", len(exported), exported)
 	}
 
 	var rules struct {

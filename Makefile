@@ -9,6 +9,13 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 BIN := $(CURDIR)/bin
 K8S_BIN := $(BIN)/k8s/$(K8S_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen
+HELM_VERSION ?= v3.22.0
+HELM := $(BIN)/helm
+KUBECTL := $(K8S_BIN)/kubectl
+# The release: dist/install.yaml, dist/chart and the image carry these.
+VERSION ?= 0.1.0
+IMAGE_REPO ?= ghcr.io/idtenant/idtenant
+IMG ?= $(IMAGE_REPO):v$(VERSION)
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
 
 .PHONY: all
@@ -28,8 +35,9 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: verify
-verify: manifests generate ## Fail if generated files are out of date.
-	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
+verify: manifests generate build-installer ## Fail if generated files are out of date.
+	@git diff --exit-code -- api config dist || { echo "generated files are stale: run 'make manifests generate build-installer' and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- api config dist)" || { git ls-files --others --exclude-standard -- api config dist; echo "untracked generated files: commit them"; exit 1; }
 
 .PHONY: fmt
 fmt:
@@ -48,9 +56,9 @@ k8s-tools: ## Build kube-apiserver, etcd and kubectl from the Go module proxy.
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s-tools.sh
 
 .PHONY: test
-test: k8s-tools ## Run every test: unit and envtest (real kube-apiserver + etcd).
+test: k8s-tools $(HELM) ## Run every test: unit and envtest (real kube-apiserver + etcd).
 	go vet ./...
-	go test ./... -count=1
+	HELM=$(HELM) go test ./... -count=1
 
 .PHONY: bench
 bench: k8s-tools ## Run the benchmarks and print a table (see docs/benchmarks.md).
@@ -66,6 +74,19 @@ dev: k8s-tools build ## Run a local control plane with the operator and the samp
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+
+$(HELM):
+	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+##@ Release
+
+.PHONY: build-installer
+build-installer: k8s-tools ## Write dist/install.yaml and dist/chart's generated files for VERSION and IMAGE_REPO.
+	VERSION=$(VERSION) IMAGE_REPO=$(IMAGE_REPO) KUBECTL=$(KUBECTL) hack/build-installer.sh
+
+.PHONY: image
+image: ## Build the OCI image without Docker into bin/image (OCI layout and a tarball for docker/podman load).
+	go run ./hack/image -tag $(IMG) -version v$(VERSION) -out $(BIN)/image
 
 .PHONY: help
 help: ## Show this help.

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -58,7 +59,7 @@ func runManager(ctx context.Context, args []string) error {
 	fl.StringVar(&opts.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint; empty: a self-signed certificate")
 	fl.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fl.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active manager among replicas")
-	fl.StringVar(&opts.IssuerImage, "issuer-image", envOr("IDTENANT_ISSUER_IMAGE", "idtenant:latest"), "image of the issuer Deployments (normally this manager's own image)")
+	fl.StringVar(&opts.IssuerImage, "issuer-image", os.Getenv("IDTENANT_ISSUER_IMAGE"), "image of the issuer Deployments; empty: this manager's own image, read from its Pod (POD_NAMESPACE, POD_NAME) and pinned to the digest the node pulled")
 	fl.IntVar(&opts.Workers, "workers", manager.DefaultWorkers, "objects of each kind (Tenant, Application, API) reconciled at once")
 	fl.Float64Var(&opts.KubeAPIQPS, "kube-api-qps", manager.DefaultKubeAPIQPS, "requests per second the manager sends the API server at most (client-side limit; the server's API Priority and Fairness applies as well); negative: no client-side limit")
 	fl.IntVar(&opts.KubeAPIBurst, "kube-api-burst", manager.DefaultKubeAPIBurst, "requests the manager may send in a burst above --kube-api-qps")
@@ -75,17 +76,19 @@ func runManager(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
+	if opts.IssuerImage == "" {
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return fmt.Errorf("connecting to the Kubernetes API: %w", err)
+		}
+		if opts.IssuerImage, err = manager.OwnImage(ctx, cs, os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME")); err != nil {
+			return fmt.Errorf("finding the issuer image: %w", err)
+		}
+	}
 	mgr, err := manager.New(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting manager")
+	ctrl.Log.WithName("setup").Info("starting manager", "issuerImage", opts.IssuerImage)
 	return mgr.Start(ctx)
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

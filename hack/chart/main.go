@@ -1,0 +1,52 @@
+// Command chart writes the generated parts of dist/chart from
+// dist/install.yaml (internal/release.ChartFiles): run by make
+// build-installer.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/idtenant/idtenant/internal/release"
+)
+
+func main() {
+	install := flag.String("install", "dist/install.yaml", "the kustomize output")
+	out := flag.String("out", "dist/chart", "the chart directory")
+	version := flag.String("version", "", "chart version (semver, no v)")
+	flag.Parse()
+	if err := run(*install, *out, *version); err != nil {
+		fmt.Fprintln(os.Stderr, "chart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(install, out, version string) error {
+	if version == "" {
+		return fmt.Errorf("-version is required")
+	}
+	data, err := os.ReadFile(install)
+	if err != nil {
+		return err
+	}
+	files, err := release.ChartFiles(data, version)
+	if err != nil {
+		return err
+	}
+	// crds/ holds only generated files: a CRD removed from config/ leaves.
+	if err := os.RemoveAll(filepath.Join(out, "crds")); err != nil {
+		return err
+	}
+	for name, content := range files {
+		path := filepath.Join(out, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -48,8 +48,9 @@ vet:
 	go vet ./...
 
 .PHONY: build
-build: ## Build the idtenant binary (manager, issuer and dev modes).
+build: ## Build the idtenant binary (manager, issuer and dev modes) and the kubectl plugin kubectl-idtenant.
 	go build -o $(BIN)/idtenant .
+	cp $(BIN)/idtenant $(BIN)/kubectl-idtenant
 
 .PHONY: k8s-tools
 k8s-tools: ## Build kube-apiserver, etcd and kubectl from the Go module proxy.

@@ -1,8 +1,12 @@
-// Command idtenant is one binary with three modes:
+// Command idtenant is one binary with three modes and two commands:
 //
 //	idtenant [manager] [flags]   the Kubernetes operator (default)
 //	idtenant issuer [flags]      the token issuer of one Tenant
 //	idtenant dev [flags]         a local control plane with the operator and samples
+//	idtenant explain application NAME -n NS    an Application's lifetimes and what decided them
+//	idtenant timeline application NAME -n NS   what happens to a user who logs in now
+//
+// Named kubectl-idtenant, it is a kubectl plugin for the two commands.
 package main
 
 import (
@@ -11,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"go.uber.org/zap/zapcore"
@@ -18,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/idtenant/idtenant/internal/cli"
 	"github.com/idtenant/idtenant/internal/dev"
 	"github.com/idtenant/idtenant/internal/issuer"
 	"github.com/idtenant/idtenant/internal/manager"
@@ -27,6 +33,10 @@ func main() {
 	mode, args := "manager", os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		mode, args = args[0], args[1:]
+	}
+	if plugin := filepath.Base(os.Args[0]) == "kubectl-idtenant"; plugin && mode != "explain" && mode != "timeline" {
+		fmt.Fprintln(os.Stderr, "usage: kubectl idtenant explain|timeline application NAME [-n NAMESPACE]")
+		os.Exit(2)
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(mode == "dev"), zap.Level(zapcore.InfoLevel)))
 	ctx := ctrl.SetupSignalHandler()
@@ -39,11 +49,13 @@ func main() {
 		err = issuer.RunCommand(ctx, args)
 	case "dev":
 		err = dev.Run(ctx, args, os.Stdout)
+	case "explain", "timeline":
+		err = cli.Run(ctx, mode, args, os.Stdout, os.Stderr, cli.Options{})
 	case "help", "-h", "--help":
-		fmt.Println("usage: idtenant [manager|issuer|dev] [flags]; idtenant <mode> -h lists a mode's flags")
+		fmt.Println("usage: idtenant [manager|issuer|dev] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant explain|timeline application NAME [-n NAMESPACE]")
 		return
 	default:
-		err = fmt.Errorf("unknown mode %q: want manager, issuer or dev", mode)
+		err = fmt.Errorf("unknown mode %q: want manager, issuer, dev, explain or timeline", mode)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "idtenant:", err)

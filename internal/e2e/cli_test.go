@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/cli"
+)
+
+// TestCLIExplainsAndDraws runs `idtenant explain` and `idtenant timeline`
+// against a running tenant whose 47m sessions cut a 2h ID token and a 3h
+// access token: the auditor sees the reachable values, the setting that
+// decided each, the configured value beside it, the replica serving the
+// newest generation, and a live discovery and JWKS check of the real issuer.
+func TestCLIExplainsAndDraws(t *testing.T) {
+	t.Parallel()
+	ns, issuer := newTenant(t, func(s *v1alpha1.TenantSpec) {
+		s.Session = &v1alpha1.SessionSpec{AbsoluteTimeout: dur("47m")}
+	})
+	ref := v1alpha1.TenantReference{Name: "acme"}
+	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: ns} }
+	tenant := &v1alpha1.Tenant{ObjectMeta: meta("acme")}
+	orders := &v1alpha1.API{ObjectMeta: meta("orders"), Spec: v1alpha1.APISpec{TenantRef: ref, Audience: "https://orders.acme.test",
+		Scopes: []v1alpha1.APIScope{{Name: "orders:read"}}, TokenLifetime: dur("3h"), TokenLifetimeForBrowserFlows: dur("20m")}}
+	web := &v1alpha1.Application{ObjectMeta: meta("backoffice"), Spec: v1alpha1.ApplicationSpec{TenantRef: ref, Type: v1alpha1.RegularWeb,
+		RedirectURIs: []v1alpha1.RedirectURI{"https://backoffice.acme.test/cb"}, IDTokenLifetime: dur("2h"),
+		APIs: []v1alpha1.APIAccess{{Name: "orders", Scopes: []v1alpha1.ScopeName{"orders:read"}}}}}
+	for _, o := range []client.Object{orders, web} {
+		must(t, k8s.Create(context.Background(), o))
+	}
+	waitReady(t, tenant, orders, web)
+
+	login := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
+	run := func(command string, args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := cli.Run(context.Background(), command, args, &out, &errOut, cli.Options{Client: k8s, Now: func() time.Time { return login }}); err != nil {
+			t.Fatalf("idtenant %s %s: %v\n%s", command, strings.Join(args, " "), err, errOut.String())
+		}
+		return out.String()
+	}
+
+	explained := run("explain", "application", "backoffice", "-n", ns)
+	capped := "Tenant acme/spec.session.absoluteTimeout"
+	for _, want := range []string{
+		"Tenant " + ns + "/acme  Ready",
+		"issuer URL " + issuer,
+		"absolute    47m    ← " + capped,
+		"Application " + ns + "/backoffice (RegularWeb)  Ready",
+		"client_id backoffice." + ns,
+		"ID token       47m    ← " + capped + " (configured 2h)",
+		"API " + ns + "/orders  https://orders.acme.test  Ready",
+		"Standard access token  47m    ← " + capped + " (configured 3h)",
+		"replicas 1 desired, 1 live, 1 on the newest",
+		"serves generation",
+		"(newest)",
+		"discovery  " + issuer + "/.well-known/openid-configuration  OK",
+		"JWKS       " + issuer,
+	} {
+		if !strings.Contains(explained, want) {
+			t.Errorf("explain lacks %q; it printed:\n%s", want, explained)
+		}
+	}
+	if strings.Contains(explained, "FAILED") {
+		t.Errorf("the live check failed against a running issuer:\n%s", explained)
+	}
+
+	svg := filepath.Join(t.TempDir(), "timeline.svg")
+	drawn := run("timeline", "application", "backoffice", "-n", ns, "--svg", svg, "--width", "40")
+	for _, want := range []string{
+		"a user who logs in at 14:00 UTC and then does nothing",
+		"ID token", "access " + ns + "/orders", "session, at most",
+		"47m     Dec 2 14:47  ← " + capped,
+	} {
+		if !strings.Contains(drawn, want) {
+			t.Errorf("timeline lacks %q; it printed:\n%s", want, drawn)
+		}
+	}
+	// Nothing outlives the session: every bar is at most as long as its.
+	for _, line := range strings.Split(drawn, "\n") {
+		if n := strings.Count(line, "█") + strings.Count(line, "▒"); n > 40 {
+			t.Errorf("a bar longer than the width: %q", line)
+		}
+	}
+	data, err := os.ReadFile(svg)
+	must(t, err)
+	var doc struct {
+		XMLName xml.Name
+		Rects   []struct {
+			Title string `xml:"title"`
+		} `xml:"rect"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil || doc.XMLName.Local != "svg" {
+		t.Fatalf("the SVG does not parse: %v\n%s", err, data)
+	}
+	if got := fmt.Sprint(len(doc.Rects)); got == "0" {
+		t.Errorf("the SVG has no bars")
+	}
+}

@@ -61,6 +61,12 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		return 1
 	}
+	// Gateway API installed, as in most clusters that expose issuers
+	// through a Gateway: Tenants' spec.exposure.gateway renders HTTPRoutes.
+	if err := controlplane.InstallGatewayAPI(ctx, k8s, cp.Config); err != nil {
+		fmt.Fprintln(os.Stderr, "Gateway API:", err)
+		return 1
+	}
 	// The manager runs as its ServiceAccount with only config/rbac's
 	// permissions, so every test also proves the RBAC is sufficient.
 	mgrCfg, err := cp.ManagerConfig(ctx, k8s)

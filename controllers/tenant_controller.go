@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/keys"
@@ -55,6 +57,8 @@ type TenantReconciler struct {
 	state *stateObservations
 	// users follows the users Secrets the Tenants name.
 	users *usersDirectory
+	// gatewayAPI: the cluster serves HTTPRoutes (checked at start).
+	gatewayAPI bool
 }
 
 func (r *TenantReconciler) now() time.Time {
@@ -153,6 +157,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		r.reconcileKeys,
 		r.renderConfig,
 		r.applyWorkload,
+		r.applyExposure,
 		r.observeIssuer,
 		r.observeState,
 	)
@@ -232,8 +237,13 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		opts: r.StateCollection, observed: r.state, wake: counted, namespaces: r.TenantNamespaces}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.gatewayAPI = gatewayAPIInstalled(mgr.GetRESTMapper()); r.gatewayAPI {
+		b = b.Owns(&gatewayv1.HTTPRoute{}) // status: the Gateway's verdict
+	}
+	return b.
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&networkingv1.Ingress{}).
 		// Owned children: drift (an edit, a deletion) is repaired.
 		Owns(&corev1.Secret{}).
 		Owns(&corev1.ServiceAccount{}).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -49,6 +50,8 @@ type tenantObservation struct {
 	// namespaceProblem is set when the operator does not serve Tenants in
 	// this namespace (--tenant-namespaces).
 	namespaceProblem *problem
+	// exposure is the Exposed condition; nil without spec.exposure.
+	exposure *exposureObservation
 }
 
 // DiscoveryURL is where OpenID Provider metadata lives for issuerURL.
@@ -89,6 +92,11 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 		st.Issuer = tenant.Status.Issuer.DeepCopy() // last good, kept while a problem blocks rendering
 	}
 	st.State = stateStatus(tenant, obs)
+	if e := obs.exposure; e != nil {
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionExposed, e.status, e.reason, e.message)
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionExposed)
+	}
 	r := readyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
 	for _, p := range []*problem{obs.namespaceProblem, obs.issuerURLProblem, obs.ownershipProblem, obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
 		if p != nil {

@@ -16,6 +16,10 @@ const (
 	ConditionIssuerAvailable = "IssuerAvailable"
 	// ConditionIssuerSynced: every live replica serves the newest generation.
 	ConditionIssuerSynced = "IssuerSynced"
+	// ConditionExposed: the issuer's HTTPRoute was accepted by its Gateway
+	// (Accepted and ResolvedRefs), or its Ingress has an address. Present
+	// only with spec.exposure.
+	ConditionExposed = "Exposed"
 )
 
 // Condition reasons, CamelCase as metav1.Condition requires.
@@ -60,6 +64,17 @@ const (
 	// ReasonNamespaceNotServed: the operator runs with --tenant-namespaces
 	// and the Tenant is in none of them.
 	ReasonNamespaceNotServed = "NamespaceNotServed"
+	// Exposed reasons: ReasonRouteAccepted (the Gateway accepted the
+	// HTTPRoute and resolved its backend), ReasonRouteNotAccepted (it did
+	// not; the message carries the Gateway's reason), ReasonAddressAssigned
+	// (the Ingress has an address), ReasonWaitingForController (no answer
+	// from the Gateway's or ingress controller yet), and
+	// ReasonGatewayAPIMissing (the Gateway API CRDs are not installed).
+	ReasonRouteAccepted        = "RouteAccepted"
+	ReasonRouteNotAccepted     = "RouteNotAccepted"
+	ReasonAddressAssigned      = "AddressAssigned"
+	ReasonWaitingForController = "WaitingForController"
+	ReasonGatewayAPIMissing    = "GatewayAPIMissing"
 )
 
 // GetConditions returns the status conditions (used by generic status code).

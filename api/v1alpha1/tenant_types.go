@@ -7,6 +7,7 @@ import (
 // TenantSpec declares one OpenID Connect issuer: where it is reached, how it
 // signs, how long user sessions last, and what the Applications and APIs
 // attached to it may ask for.
+// +kubebuilder:validation:XValidation:rule="!has(self.exposure) || self.issuerURL.startsWith('https://')",message="spec.exposure publishes the issuer through a Gateway or Ingress, which terminate TLS: spec.issuerURL must be an https URL"
 // +kubebuilder:validation:XValidation:rule="!has(self.state) || !has(self.state.type) || self.state.type != 'Memory' || !has(self.replicas) || self.replicas <= 1",message="spec.state.type Memory allows spec.replicas of 1 only: each replica would keep its own sessions, codes and refresh tokens, so a code issued by one could not be redeemed at another; use spec.state.type Kubernetes (the default) to run more replicas"
 // +kubebuilder:validation:XValidation:rule="!has(self.session) || !has(self.session.inactivityTimeout) || !self.session.inactivityTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.session.absoluteTimeout) ? (!self.session.absoluteTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.session.inactivityTimeout) <= duration(self.session.absoluteTimeout)) : duration(self.session.inactivityTimeout) <= duration('168h'))",message="spec.session.inactivityTimeout must not exceed spec.session.absoluteTimeout (default 168h): a session cannot stay idle longer than it may live"
 type TenantSpec struct {
@@ -112,6 +113,82 @@ type TenantSpec struct {
 	// login page. Default: type Kubernetes.
 	// +optional
 	State *StateSpec `json:"state,omitempty"`
+
+	// exposure publishes the issuer at spec.issuerURL through the cluster's
+	// edge: an HTTPRoute attached to a Gateway (Gateway API) or an Ingress,
+	// for the URL's host and path, to the issuer's Service. Browsers and
+	// relying parties must reach the issuer at exactly issuerURL. The
+	// Tenant's Exposed condition reports whether the Gateway accepted the
+	// route or the ingress controller gave the Ingress an address. Unset:
+	// nothing is rendered, and you route to Service <name>-issuer (port
+	// 80) yourself; see docs/exposure.md.
+	// +optional
+	Exposure *ExposureSpec `json:"exposure,omitempty"`
+}
+
+// ExposureSpec chooses how the issuer is reached from outside the cluster.
+// TLS is terminated by the Gateway or the ingress controller; the issuer
+// behind it speaks plain HTTP inside the cluster.
+// +kubebuilder:validation:XValidation:rule="has(self.gateway) != has(self.ingress)",message="spec.exposure needs exactly one of gateway (an HTTPRoute attached to a Gateway) or ingress (an Ingress)"
+type ExposureSpec struct {
+	// gateway renders an HTTPRoute (gateway.networking.k8s.io/v1) named
+	// <tenant>-issuer attached to this Gateway. The Gateway's listener
+	// terminates TLS with its own certificate (cert-manager's Gateway
+	// support can issue it); the route only matches the host and path.
+	// +optional
+	Gateway *GatewayExposure `json:"gateway,omitempty"`
+
+	// ingress renders an Ingress (networking.k8s.io/v1) named
+	// <tenant>-issuer.
+	// +optional
+	Ingress *IngressExposure `json:"ingress,omitempty"`
+}
+
+// GatewayExposure names the Gateway the issuer's HTTPRoute attaches to.
+type GatewayExposure struct {
+	// name of the Gateway.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the Gateway; default the Tenant's. A Gateway in another
+	// namespace must allow routes from the Tenant's namespace
+	// (listeners[].allowedRoutes.namespaces), or it does not accept the
+	// route and the Exposed condition says so.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// sectionName attaches to one listener of the Gateway (the https
+	// one, typically); default every listener that allows the route.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SectionName string `json:"sectionName,omitempty"`
+}
+
+// IngressExposure configures the issuer's Ingress.
+type IngressExposure struct {
+	// className is the IngressClass, e.g. nginx.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ClassName string `json:"className"`
+
+	// tlsSecretName is the Secret (kubernetes.io/tls, in the Tenant's
+	// namespace) with the certificate for the issuer URL's host. Default
+	// <tenant>-issuer-tls. With cert-manager, add its annotation (e.g.
+	// cert-manager.io/cluster-issuer) and it issues the certificate into
+	// this Secret.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+
+	// annotations are copied onto the Ingress: cert-manager's, or your
+	// ingress controller's (timeouts, rate limits).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // StateType names an issuer state store.

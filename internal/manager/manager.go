@@ -13,10 +13,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -105,6 +109,9 @@ func NewScheme() *runtime.Scheme {
 	if err := statev1alpha1.AddToScheme(s); err != nil {
 		panic(err)
 	}
+	if err := gatewayv1.Install(s); err != nil {
+		panic(err)
+	}
 	return s
 }
 
@@ -118,7 +125,10 @@ var ManagedSecrets = labels.SelectorFromSet(labels.Set{"app.kubernetes.io/manage
 // watched only there when tenantNamespaces is set (the manager would not be
 // allowed to list them elsewhere). Secrets are watched everywhere, still by
 // label: Applications' credentials live in every namespace a Tenant admits.
-func CacheOptions(tenantNamespaces []string) cache.Options {
+//
+// HTTPRoutes are cached only when gatewayAPI says the cluster serves them:
+// the cache cannot be built for a kind the API server does not know.
+func CacheOptions(tenantNamespaces []string, gatewayAPI bool) cache.Options {
 	var where map[string]cache.Config
 	if len(tenantNamespaces) > 0 {
 		where = make(map[string]cache.Config, len(tenantNamespaces))
@@ -127,7 +137,7 @@ func CacheOptions(tenantNamespaces []string) cache.Options {
 		}
 	}
 	tenantOnly := cache.ByObject{Label: ManagedSecrets, Namespaces: where}
-	return cache.Options{
+	opts := cache.Options{
 		// Nothing reads managedFields; at 5,000 Applications they were a
 		// third of the cache's memory and of every copy made from it.
 		DefaultTransform: cache.TransformStripManagedFields(),
@@ -140,7 +150,34 @@ func CacheOptions(tenantNamespaces []string) cache.Options {
 			&rbacv1.RoleBinding{}:           tenantOnly,
 			&policyv1.PodDisruptionBudget{}: tenantOnly,
 			&coordinationv1.Lease{}:         tenantOnly,
+			&networkingv1.Ingress{}:         tenantOnly,
 		}}
+	if gatewayAPI {
+		opts.ByObject[&gatewayv1.HTTPRoute{}] = tenantOnly
+	}
+	return opts
+}
+
+// servesHTTPRoutes asks the API server whether gateway.networking.k8s.io/v1
+// HTTPRoutes exist (the Gateway API CRDs are installed).
+func servesHTTPRoutes(cfg *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	list, err := dc.ServerResourcesForGroupVersion(gatewayv1.GroupVersion.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discovering the Gateway API: %w", err)
+	}
+	for _, r := range list.APIResources {
+		if r.Kind == "HTTPRoute" {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // New builds a manager with every idtenant controller registered.
@@ -153,6 +190,10 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		if opts.KubeAPIBurst != 0 {
 			cfg.Burst = opts.KubeAPIBurst
 		}
+	}
+	gatewayAPI, err := servesHTTPRoutes(cfg)
+	if err != nil {
+		return nil, err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  NewScheme(),
@@ -169,7 +210,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 			&statev1alpha1.Session{}, &statev1alpha1.AuthorizationCode{},
 			&statev1alpha1.RefreshFamily{}, &statev1alpha1.RevokedToken{},
 		}}},
-		Cache: CacheOptions(opts.TenantNamespaces),
+		Cache: CacheOptions(opts.TenantNamespaces, gatewayAPI),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

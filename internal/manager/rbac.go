@@ -2,8 +2,8 @@ package manager
 
 // What the Tenant reconciler creates in a Tenant's own namespace, and nowhere
 // else: the issuer's workload (ServiceAccount, Service, Deployment,
-// PodDisruptionBudget), its Role and RoleBinding, its Leases, and the state
-// records the collector deletes. `make manifests` renders these markers into
+// PodDisruptionBudget), its Role and RoleBinding, its Leases, its HTTPRoute
+// or Ingress (spec.exposure), and the state records the collector deletes. `make manifests` renders these markers into
 // the ClusterRole idtenant-manager-tenants (config/rbac/tenants/role.yaml),
 // apart from the cluster-wide idtenant-manager, so that an installation can
 // bind it only in the namespaces where Tenants live (--tenant-namespaces and
@@ -21,4 +21,6 @@ package manager
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=state.idtenant.dev,resources=sessions;authorizationcodes;refreshfamilies;revokedtokens,verbs=get;list;create;update;delete

@@ -1,0 +1,169 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/render"
+)
+
+// exposureObservation is the Tenant's Exposed condition.
+type exposureObservation struct {
+	status          metav1.ConditionStatus
+	reason, message string
+}
+
+// gatewayAPIInstalled says whether the API server serves HTTPRoutes
+// (gateway.networking.k8s.io/v1); asked once at start, since the manager
+// can only watch kinds that exist.
+func gatewayAPIInstalled(mapper meta.RESTMapper) bool {
+	_, err := mapper.RESTMapping(gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute").GroupKind(), gatewayv1.SchemeGroupVersion.Version)
+	return err == nil
+}
+
+// applyExposure renders spec.exposure (an HTTPRoute or an Ingress for the
+// issuer URL), removes the one no longer asked for, and reads back what the
+// Gateway's or ingress controller said about it.
+func (r *TenantReconciler) applyExposure(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	exp := tenant.Spec.Exposure
+	w := render.Workload{TenantName: tenant.Name, Namespace: tenant.Namespace}
+	key := client.ObjectKey{Namespace: tenant.Namespace, Name: render.IssuerName(tenant.Name)}
+	if r.gatewayAPI && (exp == nil || exp.Gateway == nil) {
+		if err := r.deleteOwned(ctx, tenant, key, &gatewayv1.HTTPRoute{}); err != nil {
+			return err
+		}
+	}
+	if exp == nil || exp.Ingress == nil {
+		if err := r.deleteOwned(ctx, tenant, key, &networkingv1.Ingress{}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case exp == nil:
+		obs.exposure = nil
+	case exp.Gateway != nil:
+		if !r.gatewayAPI {
+			obs.exposure = &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonGatewayAPIMissing,
+				message: "spec.exposure.gateway needs the Gateway API (HTTPRoute, gateway.networking.k8s.io/v1), which this cluster does not serve; install its CRDs and restart the operator, or use spec.exposure.ingress"}
+			return nil
+		}
+		route, err := w.HTTPRoute(tenant.Spec.IssuerURL, *exp.Gateway)
+		if err != nil {
+			return err
+		}
+		route.SetLabels(mergeLabels(route.GetLabels(), ownedLabels(tenant)))
+		if err := r.apply(ctx, tenant, route); err != nil {
+			return err
+		}
+		current := &gatewayv1.HTTPRoute{}
+		if err := r.Get(ctx, key, current); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		obs.exposure = routeExposure(current, tenant.Namespace, *exp.Gateway, tenant.Spec.IssuerURL)
+	case exp.Ingress != nil:
+		ing, err := w.Ingress(tenant.Spec.IssuerURL, *exp.Ingress)
+		if err != nil {
+			return err
+		}
+		ing.SetLabels(mergeLabels(ing.GetLabels(), ownedLabels(tenant)))
+		if err := r.apply(ctx, tenant, ing); err != nil {
+			return err
+		}
+		current := &networkingv1.Ingress{}
+		if err := r.Get(ctx, key, current); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		obs.exposure = ingressExposure(current, tenant.Spec.IssuerURL)
+	}
+	return nil
+}
+
+// deleteOwned deletes the object at key when this Tenant controls it (it
+// is cached, being labelled as ours: no request when there is none).
+func (r *TenantReconciler) deleteOwned(ctx context.Context, tenant *v1alpha1.Tenant, key client.ObjectKey, obj client.Object) error {
+	switch err := r.Get(ctx, key, obj); {
+	case apierrors.IsNotFound(err), meta.IsNoMatchError(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("getting %T %s: %w", obj, key, err)
+	case !metav1.IsControlledBy(obj, tenant):
+		return nil
+	}
+	if err := r.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting %T %s no longer in spec.exposure: %w", obj, key, err)
+	}
+	return nil
+}
+
+// routeExposure reads the HTTPRoute's status for the Gateway it attaches to,
+// as Gateway API defines it: Accepted and ResolvedRefs, each for the
+// route's current generation.
+func routeExposure(route *gatewayv1.HTTPRoute, routeNS string, gw v1alpha1.GatewayExposure, issuerURL string) *exposureObservation {
+	gwNS := gw.Namespace
+	if gwNS == "" {
+		gwNS = routeNS
+	}
+	gateway := gwNS + "/" + gw.Name
+	waiting := &exposureObservation{status: metav1.ConditionUnknown, reason: v1alpha1.ReasonWaitingForController,
+		message: fmt.Sprintf("HTTPRoute %s attaches to Gateway %s; waiting for the Gateway's controller to accept it", route.Name, gateway)}
+	for _, p := range route.Status.Parents {
+		ref := p.ParentRef
+		ns := routeNS
+		if ref.Namespace != nil {
+			ns = string(*ref.Namespace)
+		}
+		if string(ref.Name) != gw.Name || ns != gwNS || (gw.SectionName != "" && (ref.SectionName == nil || string(*ref.SectionName) != gw.SectionName)) {
+			continue
+		}
+		accepted := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted))
+		resolved := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionResolvedRefs))
+		switch {
+		case accepted == nil || accepted.ObservedGeneration < route.Generation:
+			return waiting
+		case accepted.Status != metav1.ConditionTrue:
+			return &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonRouteNotAccepted,
+				message: fmt.Sprintf("Gateway %s did not accept HTTPRoute %s (%s): %s", gateway, route.Name, accepted.Reason, strings.TrimSuffix(accepted.Message, "."))}
+		case resolved != nil && resolved.ObservedGeneration >= route.Generation && resolved.Status != metav1.ConditionTrue:
+			return &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonRouteNotAccepted,
+				message: fmt.Sprintf("Gateway %s accepted HTTPRoute %s but cannot reach the issuer Service (%s): %s", gateway, route.Name, resolved.Reason, strings.TrimSuffix(resolved.Message, "."))}
+		case resolved == nil || resolved.ObservedGeneration < route.Generation:
+			return waiting
+		}
+		return &exposureObservation{status: metav1.ConditionTrue, reason: v1alpha1.ReasonRouteAccepted,
+			message: fmt.Sprintf("Gateway %s routes %s to the issuer (HTTPRoute %s)", gateway, issuerURL, route.Name)}
+	}
+	return waiting
+}
+
+// ingressExposure: an Ingress is served once its controller publishes an
+// address (Ingress has no acceptance condition).
+func ingressExposure(ing *networkingv1.Ingress, issuerURL string) *exposureObservation {
+	var addrs []string
+	for _, lb := range ing.Status.LoadBalancer.Ingress {
+		if lb.IP != "" {
+			addrs = append(addrs, lb.IP)
+		}
+		if lb.Hostname != "" {
+			addrs = append(addrs, lb.Hostname)
+		}
+	}
+	class := ""
+	if ing.Spec.IngressClassName != nil {
+		class = *ing.Spec.IngressClassName
+	}
+	if len(addrs) == 0 {
+		return &exposureObservation{status: metav1.ConditionUnknown, reason: v1alpha1.ReasonWaitingForController,
+			message: fmt.Sprintf("Ingress %s (class %s) has no address yet; waiting for the ingress controller", ing.Name, class)}
+	}
+	return &exposureObservation{status: metav1.ConditionTrue, reason: v1alpha1.ReasonAddressAssigned,
+		message: fmt.Sprintf("Ingress %s (class %s) serves %s at %s; DNS for the host must point there", ing.Name, class, issuerURL, strings.Join(addrs, ", "))}
+}

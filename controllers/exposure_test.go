@@ -9,10 +9,12 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/render"
 )
 
 // routeStatus writes what a Gateway's controller would write on the
@@ -171,4 +173,75 @@ func TestExposureAdmission(t *testing.T) {
 			t.Errorf("%s: %v, want an error with %q", name, err, c.want)
 		}
 	}
+}
+
+// TestExposureWithACertManagerCertificate: with certManager the operator
+// asks cert-manager for the issuer host's certificate (a real
+// certificates.cert-manager.io CRD, no cert-manager running: the test
+// writes its status), and Exposed waits for it.
+func TestExposureWithACertManagerCertificate(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	tenant := validTenant(ns)
+	host := "login-" + ns + ".acme.example"
+	tenant.Spec.IssuerURL = "https://" + host
+	tenant.Spec.Exposure = &v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx", TLSSecretName: "login-tls",
+		CertManager: &v1alpha1.CertManagerTLS{IssuerRef: v1alpha1.CertManagerIssuerRef{Name: "letsencrypt", Kind: "ClusterIssuer"}}}}
+	create(t, tenant)
+
+	cert := &unstructured.Unstructured{}
+	cert.SetGroupVersionKind(render.CertificateGVK)
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, cert)).To(Succeed())
+	})
+	g := NewWithT(t)
+	spec, _, _ := unstructured.NestedMap(cert.Object, "spec")
+	g.Expect(spec).To(Equal(map[string]any{"secretName": "login-tls", "dnsNames": []any{host},
+		"issuerRef": map[string]any{"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"}}))
+	g.Expect(cert.GetOwnerReferences()).To(HaveLen(1))
+	ing := &networkingv1.Ingress{}
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, ing)).To(Succeed())
+		ing.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{{Hostname: "lb.example.net"}}
+		g.Expect(k8s.Status().Update(ctx, ing)).To(Succeed())
+	})
+	eventually(t, func(g Gomega) {
+		c := exposed(g, tenant)
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonCertificateNotReady))
+		g.Expect(c.Message).To(ContainSubstring("waiting for cert-manager to issue Certificate acme-issuer"))
+	})
+	setReady := func(status, reason, message string) {
+		eventually(t, func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(cert), cert)).To(Succeed())
+			g.Expect(unstructured.SetNestedSlice(cert.Object, []any{map[string]any{"type": "Ready", "status": status, "reason": reason,
+				"message": message, "lastTransitionTime": metav1.Now().UTC().Format("2006-01-02T15:04:05Z")}}, "status", "conditions")).To(Succeed())
+			g.Expect(k8s.Status().Update(ctx, cert)).To(Succeed())
+		})
+	}
+	setReady("False", "DoesNotExist", "Issuing certificate as Secret does not exist")
+	eventually(t, func(g Gomega) {
+		c := exposed(g, tenant)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Message).To(ContainSubstring("Certificate acme-issuer is not Ready (DoesNotExist): Issuing certificate as Secret does not exist"))
+	})
+	setReady("True", "Ready", "Certificate is up to date and has not expired")
+	eventually(t, func(g Gomega) {
+		c := exposed(g, tenant)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Message).To(ContainSubstring("at lb.example.net"))
+	})
+
+	// Without certManager the Certificate goes; the Ingress stays.
+	update(t, tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Exposure.Ingress.CertManager = nil })
+	eventually(t, func(g Gomega) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(cert), certificateObject())
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the Certificate is deleted: %v", err)
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ing), &networkingv1.Ingress{})).To(Succeed())
+	})
+}
+
+func certificateObject() *unstructured.Unstructured {
+	c := &unstructured.Unstructured{}
+	c.SetGroupVersionKind(render.CertificateGVK)
+	return c
 }

@@ -67,6 +67,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "Gateway API:", err)
 		return 1
 	}
+	// And cert-manager's Certificate, for spec.exposure.ingress.certManager.
+	if err := controlplane.InstallCertManager(ctx, k8s, cp.Config); err != nil {
+		fmt.Fprintln(os.Stderr, "cert-manager:", err)
+		return 1
+	}
 	// The manager runs as its ServiceAccount with only config/rbac's
 	// permissions, so every test also proves the RBAC is sufficient.
 	mgrCfg, err := cp.ManagerConfig(ctx, k8s)

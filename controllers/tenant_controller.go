@@ -29,6 +29,7 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/lifetime"
+	"github.com/idtenant/idtenant/internal/render"
 )
 
 // TenantReconciler reports a Tenant's effective session settings and how
@@ -57,8 +58,9 @@ type TenantReconciler struct {
 	state *stateObservations
 	// users follows the users Secrets the Tenants name.
 	users *usersDirectory
-	// gatewayAPI: the cluster serves HTTPRoutes (checked at start).
-	gatewayAPI bool
+	// gatewayAPI and certManager: the cluster serves HTTPRoutes, and
+	// cert-manager Certificates (checked at start).
+	gatewayAPI, certManager bool
 }
 
 func (r *TenantReconciler) now() time.Time {
@@ -238,8 +240,11 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr)
-	if r.gatewayAPI = gatewayAPIInstalled(mgr.GetRESTMapper()); r.gatewayAPI {
+	if r.gatewayAPI = installed(mgr.GetRESTMapper(), gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")); r.gatewayAPI {
 		b = b.Owns(&gatewayv1.HTTPRoute{}) // status: the Gateway's verdict
+	}
+	if r.certManager = installed(mgr.GetRESTMapper(), render.CertificateGVK); r.certManager {
+		b = b.Owns(certificate()) // status: Ready once issued
 	}
 	return b.
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).

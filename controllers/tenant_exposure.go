@@ -9,6 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -22,12 +24,19 @@ type exposureObservation struct {
 	reason, message string
 }
 
-// gatewayAPIInstalled says whether the API server serves HTTPRoutes
-// (gateway.networking.k8s.io/v1); asked once at start, since the manager
-// can only watch kinds that exist.
-func gatewayAPIInstalled(mapper meta.RESTMapper) bool {
-	_, err := mapper.RESTMapping(gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute").GroupKind(), gatewayv1.SchemeGroupVersion.Version)
+// installed says whether the API server serves gvk (HTTPRoutes of the
+// Gateway API, cert-manager's Certificates); asked once at start, since the
+// manager can only watch kinds that exist.
+func installed(mapper meta.RESTMapper, gvk schema.GroupVersionKind) bool {
+	_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	return err == nil
+}
+
+// certificate is an empty cert-manager Certificate, for reads and watches.
+func certificate() *unstructured.Unstructured {
+	c := &unstructured.Unstructured{}
+	c.SetGroupVersionKind(render.CertificateGVK)
+	return c
 }
 
 // applyExposure renders spec.exposure (an HTTPRoute or an Ingress for the
@@ -44,6 +53,11 @@ func (r *TenantReconciler) applyExposure(ctx context.Context, tenant *v1alpha1.T
 	}
 	if exp == nil || exp.Ingress == nil {
 		if err := r.deleteOwned(ctx, tenant, key, &networkingv1.Ingress{}); err != nil {
+			return err
+		}
+	}
+	if r.certManager && (exp == nil || exp.Ingress == nil || exp.Ingress.CertManager == nil) {
+		if err := r.deleteOwned(ctx, tenant, key, certificate()); err != nil {
 			return err
 		}
 	}
@@ -83,8 +97,64 @@ func (r *TenantReconciler) applyExposure(ctx context.Context, tenant *v1alpha1.T
 			return err
 		}
 		obs.exposure = ingressExposure(current, tenant.Spec.IssuerURL)
+		if exp.Ingress.CertManager != nil {
+			cert, err := r.applyCertificate(ctx, tenant, w, *exp.Ingress)
+			if err != nil {
+				return err
+			}
+			if problem := certificateProblem(cert, r.certManager); problem != nil && obs.exposure.status != metav1.ConditionFalse {
+				obs.exposure = problem
+			}
+		}
 	}
 	return nil
+}
+
+// applyCertificate asks cert-manager for the Ingress' certificate and
+// returns the Certificate as cached (nil when cert-manager is missing).
+func (r *TenantReconciler) applyCertificate(ctx context.Context, tenant *v1alpha1.Tenant, w render.Workload, in v1alpha1.IngressExposure) (*unstructured.Unstructured, error) {
+	if !r.certManager {
+		return nil, nil
+	}
+	cert, err := w.Certificate(tenant.Spec.IssuerURL, in)
+	if err != nil {
+		return nil, err
+	}
+	cert.SetLabels(mergeLabels(cert.GetLabels(), ownedLabels(tenant)))
+	if err := r.apply(ctx, tenant, cert); err != nil {
+		return nil, err
+	}
+	current := certificate()
+	if err := r.Get(ctx, client.ObjectKeyFromObject(cert), current); err != nil {
+		if apierrors.IsNotFound(err) {
+			return cert, nil // just created; not in the cache yet
+		}
+		return nil, err
+	}
+	return current, nil
+}
+
+// certificateProblem is why the Ingress cannot serve TLS yet: cert-manager
+// missing, or its Certificate not Ready (with cert-manager's reason).
+func certificateProblem(cert *unstructured.Unstructured, installed bool) *exposureObservation {
+	if !installed {
+		return &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonCertManagerMissing,
+			message: "spec.exposure.ingress.certManager needs cert-manager (certificates.cert-manager.io/v1), which this cluster does not serve; install it and restart the operator, or provide the TLS Secret yourself"}
+	}
+	conds, _, _ := unstructured.NestedSlice(cert.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] != "Ready" {
+			continue
+		}
+		if m["status"] == "True" {
+			return nil
+		}
+		return &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonCertificateNotReady,
+			message: fmt.Sprintf("cert-manager Certificate %s is not Ready (%v): %v", cert.GetName(), m["reason"], m["message"])}
+	}
+	return &exposureObservation{status: metav1.ConditionUnknown, reason: v1alpha1.ReasonCertificateNotReady,
+		message: fmt.Sprintf("waiting for cert-manager to issue Certificate %s", cert.GetName())}
 }
 
 // deleteOwned deletes the object at key when this Tenant controls it (it

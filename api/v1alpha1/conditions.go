@@ -75,6 +75,11 @@ const (
 	ReasonAddressAssigned      = "AddressAssigned"
 	ReasonWaitingForController = "WaitingForController"
 	ReasonGatewayAPIMissing    = "GatewayAPIMissing"
+	// ReasonCertificateNotReady: the cert-manager Certificate of the
+	// issuer's Ingress is not Ready; ReasonCertManagerMissing: cert-manager
+	// is not installed.
+	ReasonCertificateNotReady = "CertificateNotReady"
+	ReasonCertManagerMissing  = "CertManagerMissing"
 )
 
 // GetConditions returns the status conditions (used by generic status code).

@@ -184,11 +184,46 @@ type IngressExposure struct {
 	// +kubebuilder:validation:MaxLength=253
 	TLSSecretName string `json:"tlsSecretName,omitempty"`
 
-	// annotations are copied onto the Ingress: cert-manager's, or your
-	// ingress controller's (timeouts, rate limits).
+	// annotations are copied onto the Ingress: your ingress controller's
+	// (timeouts, rate limits), or cert-manager's ingress annotations.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
 	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// certManager makes the operator create a cert-manager Certificate
+	// (cert-manager.io/v1) named <tenant>-issuer for the issuer URL's host,
+	// issued by this issuer into tlsSecretName. The Exposed condition waits
+	// for it to be Ready. Needs cert-manager installed.
+	// +optional
+	CertManager *CertManagerTLS `json:"certManager,omitempty"`
+}
+
+// CertManagerTLS names the cert-manager issuer of the issuer's certificate.
+type CertManagerTLS struct {
+	// issuerRef is the cert-manager Issuer (in the Tenant's namespace) or
+	// ClusterIssuer that signs the certificate.
+	// +required
+	IssuerRef CertManagerIssuerRef `json:"issuerRef"`
+}
+
+// CertManagerIssuerRef refers to a cert-manager Issuer or ClusterIssuer.
+type CertManagerIssuerRef struct {
+	// name of the Issuer or ClusterIssuer.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// kind is Issuer (default) or ClusterIssuer.
+	// +optional
+	// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+	Kind string `json:"kind,omitempty"`
+
+	// group of the issuer; default cert-manager.io. Set it for external
+	// issuers (e.g. awspca.cert-manager.io).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Group string `json:"group,omitempty"`
 }
 
 // StateType names an issuer state store.

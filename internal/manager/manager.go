@@ -17,8 +17,10 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -34,6 +36,7 @@ import (
 	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers"
+	"github.com/idtenant/idtenant/internal/render"
 )
 
 // Options configures the manager.
@@ -126,9 +129,10 @@ var ManagedSecrets = labels.SelectorFromSet(labels.Set{"app.kubernetes.io/manage
 // allowed to list them elsewhere). Secrets are watched everywhere, still by
 // label: Applications' credentials live in every namespace a Tenant admits.
 //
-// HTTPRoutes are cached only when gatewayAPI says the cluster serves them:
-// the cache cannot be built for a kind the API server does not know.
-func CacheOptions(tenantNamespaces []string, gatewayAPI bool) cache.Options {
+// HTTPRoutes and cert-manager Certificates are cached only when the cluster
+// serves them: the cache cannot be built for a kind the API server does not
+// know.
+func CacheOptions(tenantNamespaces []string, gatewayAPI, certManager bool) cache.Options {
 	var where map[string]cache.Config
 	if len(tenantNamespaces) > 0 {
 		where = make(map[string]cache.Config, len(tenantNamespaces))
@@ -155,25 +159,30 @@ func CacheOptions(tenantNamespaces []string, gatewayAPI bool) cache.Options {
 	if gatewayAPI {
 		opts.ByObject[&gatewayv1.HTTPRoute{}] = tenantOnly
 	}
+	if certManager {
+		cert := &unstructured.Unstructured{}
+		cert.SetGroupVersionKind(render.CertificateGVK)
+		opts.ByObject[cert] = tenantOnly
+	}
 	return opts
 }
 
-// servesHTTPRoutes asks the API server whether gateway.networking.k8s.io/v1
-// HTTPRoutes exist (the Gateway API CRDs are installed).
-func servesHTTPRoutes(cfg *rest.Config) (bool, error) {
+// serves asks the API server whether it serves kind (its CRD is
+// installed).
+func serves(cfg *rest.Config, gvk schema.GroupVersionKind) (bool, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return false, err
 	}
-	list, err := dc.ServerResourcesForGroupVersion(gatewayv1.GroupVersion.String())
+	list, err := dc.ServerResourcesForGroupVersion(gvk.GroupVersion().String())
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("discovering the Gateway API: %w", err)
+		return false, fmt.Errorf("discovering %s: %w", gvk.GroupVersion(), err)
 	}
 	for _, r := range list.APIResources {
-		if r.Kind == "HTTPRoute" {
+		if r.Kind == gvk.Kind {
 			return true, nil
 		}
 	}
@@ -191,7 +200,11 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 			cfg.Burst = opts.KubeAPIBurst
 		}
 	}
-	gatewayAPI, err := servesHTTPRoutes(cfg)
+	gatewayAPI, err := serves(cfg, gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute"))
+	if err != nil {
+		return nil, err
+	}
+	certManager, err := serves(cfg, render.CertificateGVK)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +223,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 			&statev1alpha1.Session{}, &statev1alpha1.AuthorizationCode{},
 			&statev1alpha1.RefreshFamily{}, &statev1alpha1.RevokedToken{},
 		}}},
-		Cache: CacheOptions(opts.TenantNamespaces, gatewayAPI),
+		Cache: CacheOptions(opts.TenantNamespaces, gatewayAPI, certManager),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

@@ -3,7 +3,8 @@ package manager
 // What the Tenant reconciler creates in a Tenant's own namespace, and nowhere
 // else: the issuer's workload (ServiceAccount, Service, Deployment,
 // PodDisruptionBudget), its Role and RoleBinding, its Leases, its HTTPRoute
-// or Ingress (spec.exposure), and the state records the collector deletes. `make manifests` renders these markers into
+// or Ingress and cert-manager Certificate (spec.exposure), and the state
+// records the collector deletes. `make manifests` renders these markers into
 // the ClusterRole idtenant-manager-tenants (config/rbac/tenants/role.yaml),
 // apart from the cluster-wide idtenant-manager, so that an installation can
 // bind it only in the namespaces where Tenants live (--tenant-namespaces and
@@ -23,4 +24,5 @@ package manager
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=state.idtenant.dev,resources=sessions;authorizationcodes;refreshfamilies;revokedtokens,verbs=get;list;create;update;delete

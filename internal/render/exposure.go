@@ -6,6 +6,8 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -103,4 +105,44 @@ func (w Workload) Ingress(issuerURL string, in v1alpha1.IngressExposure) (*netwo
 			}},
 		},
 	}, nil
+}
+
+// CertificateGVK is cert-manager's Certificate; it is rendered as an
+// unstructured object so that idtenant does not import cert-manager.
+var CertificateGVK = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}
+
+// Certificate asks cert-manager for the issuer host's certificate, written
+// into the Ingress' TLS Secret.
+func (w Workload) Certificate(issuerURL string, in v1alpha1.IngressExposure) (*unstructured.Unstructured, error) {
+	host, _, err := issuerHostPath(issuerURL)
+	if err != nil {
+		return nil, err
+	}
+	if in.CertManager == nil {
+		return nil, fmt.Errorf("no spec.exposure.ingress.certManager")
+	}
+	secret := in.TLSSecretName
+	if secret == "" {
+		secret = TLSSecretName(w.TenantName)
+	}
+	ref := in.CertManager.IssuerRef
+	kind, group := ref.Kind, ref.Group
+	if kind == "" {
+		kind = "Issuer"
+	}
+	if group == "" {
+		group = "cert-manager.io"
+	}
+	cert := &unstructured.Unstructured{}
+	cert.SetGroupVersionKind(CertificateGVK)
+	meta := w.meta()
+	cert.SetName(meta.Name)
+	cert.SetNamespace(meta.Namespace)
+	cert.SetLabels(meta.Labels)
+	cert.Object["spec"] = map[string]any{
+		"secretName": secret,
+		"dnsNames":   []any{host},
+		"issuerRef":  map[string]any{"name": ref.Name, "kind": kind, "group": group},
+	}
+	return cert, nil
 }

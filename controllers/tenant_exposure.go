@@ -71,29 +71,15 @@ func (r *TenantReconciler) applyExposure(ctx context.Context, tenant *v1alpha1.T
 			return nil
 		}
 		route, err := w.HTTPRoute(tenant.Spec.IssuerURL, *exp.Gateway)
-		if err != nil {
-			return err
-		}
-		route.SetLabels(mergeLabels(route.GetLabels(), ownedLabels(tenant)))
-		if err := r.apply(ctx, tenant, route); err != nil {
-			return err
-		}
 		current := &gatewayv1.HTTPRoute{}
-		if err := r.Get(ctx, key, current); client.IgnoreNotFound(err) != nil {
+		if err := r.applyAndRead(ctx, tenant, route, err, current); err != nil {
 			return err
 		}
 		obs.exposure = routeExposure(current, tenant.Namespace, *exp.Gateway, tenant.Spec.IssuerURL)
 	case exp.Ingress != nil:
 		ing, err := w.Ingress(tenant.Spec.IssuerURL, *exp.Ingress)
-		if err != nil {
-			return err
-		}
-		ing.SetLabels(mergeLabels(ing.GetLabels(), ownedLabels(tenant)))
-		if err := r.apply(ctx, tenant, ing); err != nil {
-			return err
-		}
 		current := &networkingv1.Ingress{}
-		if err := r.Get(ctx, key, current); client.IgnoreNotFound(err) != nil {
+		if err := r.applyAndRead(ctx, tenant, ing, err, current); err != nil {
 			return err
 		}
 		obs.exposure = ingressExposure(current, tenant.Spec.IssuerURL)
@@ -108,6 +94,20 @@ func (r *TenantReconciler) applyExposure(ctx context.Context, tenant *v1alpha1.T
 		}
 	}
 	return nil
+}
+
+// applyAndRead applies rendered (unless rendering failed with renderErr),
+// labelled and owned as the Tenant's, and reads it back from the cache into
+// current, where its controller's status is (empty when just created).
+func (r *TenantReconciler) applyAndRead(ctx context.Context, tenant *v1alpha1.Tenant, rendered client.Object, renderErr error, current client.Object) error {
+	if renderErr != nil {
+		return renderErr
+	}
+	rendered.SetLabels(mergeLabels(rendered.GetLabels(), ownedLabels(tenant)))
+	if err := r.apply(ctx, tenant, rendered); err != nil {
+		return err
+	}
+	return client.IgnoreNotFound(r.Get(ctx, client.ObjectKeyFromObject(rendered), current))
 }
 
 // applyCertificate asks cert-manager for the Ingress' certificate and

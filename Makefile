@@ -53,7 +53,7 @@ build: ## Build the idtenant binary (manager, issuer and dev modes) and the kube
 	cp $(BIN)/idtenant $(BIN)/kubectl-idtenant
 
 .PHONY: k8s-tools
-k8s-tools: ## Build kube-apiserver, etcd and kubectl from the Go module proxy.
+k8s-tools: ## Build kube-apiserver, etcd, kubectl and kube-controller-manager from the Go module proxy.
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s-tools.sh
 
 .PHONY: test

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and kubectl from the Go module proxy into
+# Builds kube-apiserver, etcd, kubectl and kube-controller-manager from the Go module proxy into
 # bin/k8s/<version>/, the control plane that envtest and `idtenant dev` run.
 # The usual envtest installer downloads these from hosts this environment cannot
 # reach; building them needs only the module proxy (see DESIGN.md).
@@ -20,7 +20,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X ${pkg}.gitTreeState=clean"
 done
 
-for tool in etcd kube-apiserver kubectl; do
+for tool in etcd kube-apiserver kubectl kube-controller-manager; do
   if [[ -x "${OUT}/${tool}" ]]; then
     echo "k8s-tools: ${tool} present in ${OUT}, skipping"
     continue

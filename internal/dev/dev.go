@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -43,6 +44,19 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 			log.Error(err, "stopping the control plane")
 		}
 	}()
+	// The garbage collector and the namespace controller, as in a cluster:
+	// `kubectl delete tenant` removes the issuer, `kubectl delete
+	// namespace` finishes.
+	kcm, err := cp.StartControllerManager(*binDir, filepath.Join(filepath.Dir(*kubeconfigOut), "kube-controller-manager"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = kcm.Stop(stop)
+	}()
+	fmt.Fprintf(out, "idtenant dev: kube-controller-manager runs %s (log: %s)\n", strings.Join(controlplane.ClusterControllers, ", "), kcm.Log)
 
 	admin, err := client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
 	if err != nil {

@@ -74,6 +74,17 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = cp.Stop() }()
+	// Garbage collection and namespace deletion, as in a cluster.
+	kcm, err := cp.StartControllerManager("", filepath.Join(dir, "kube-controller-manager"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = kcm.Stop(stop)
+	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	k8s, err = client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})

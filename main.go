@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes"
@@ -93,7 +94,7 @@ func runManager(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("connecting to the Kubernetes API: %w", err)
 		}
-		if opts.IssuerImage, err = manager.OwnImage(ctx, cs, os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME")); err != nil {
+		if opts.IssuerImage, err = manager.OwnImage(ctx, cs, os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME"), time.Minute); err != nil {
 			return fmt.Errorf("finding the issuer image: %w", err)
 		}
 	}

@@ -163,6 +163,8 @@ func TestExposureAdmission(t *testing.T) {
 		"http":    {"http://127.0.0.1:9400", v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx"}}, "spec.issuerURL must be an https URL"},
 		"both":    {"https://id.acme.example", v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx"}, Gateway: &v1alpha1.GatewayExposure{Name: "edge"}}, "exactly one of gateway"},
 		"neither": {"https://id.acme.example", v1alpha1.ExposureSpec{}, "exactly one of gateway"},
+		"port":    {"https://id.acme.example:8443", v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx"}}, "must name a host (not an IP address) and no port"},
+		"ip":      {"https://10.0.0.7/acme", v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx"}}, "must name a host (not an IP address) and no port"},
 	} {
 		tenant := validTenant(ns)
 		tenant.Name = name
@@ -244,4 +246,30 @@ func certificateObject() *unstructured.Unstructured {
 	c := &unstructured.Unstructured{}
 	c.SetGroupVersionKind(render.CertificateGVK)
 	return c
+}
+
+// TestExposureNeverTakesAnotherTenantsURL: a Tenant whose issuer URL an
+// older Tenant already uses routes nothing there (a Gateway prefers the
+// older of two equal routes, which could be ours), and says why.
+func TestExposureNeverTakesAnotherTenantsURL(t *testing.T) {
+	ctx := context.Background()
+	url := "https://shared-" + newNamespace(t, nil) + ".acme.example"
+	older := validTenant(newNamespace(t, nil))
+	older.Spec.IssuerURL = url
+	create(t, older)
+	expectReady(t, older)
+	younger := validTenant(newNamespace(t, nil))
+	younger.Spec.IssuerURL = url
+	younger.Spec.Exposure = &v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx"}}
+	create(t, younger)
+	eventually(t, func(g Gomega) {
+		c := exposed(g, younger)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonIssuerURLConflict))
+		g.Expect(c.Message).To(HavePrefix("not routed: "))
+	})
+	err := k8s.Get(ctx, client.ObjectKey{Namespace: younger.Namespace, Name: "acme-issuer"}, &networkingv1.Ingress{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the younger Tenant rendered an Ingress for a URL it does not own: %v", err)
+	}
 }

@@ -88,11 +88,19 @@ func TestPrometheusExamplesUseExportedMetrics(t *testing.T) {
 				MatchLabels map[string]string `json:"matchLabels"`
 			} `json:"selector"`
 			Endpoints []struct {
-				Port string `json:"port"`
+				Port        string `json:"port"`
+				HonorLabels bool   `json:"honorLabels"`
 			} `json:"endpoints"`
 		} `json:"spec"`
 	}
 	readYAML(t, "../config/prometheus/monitor.yaml", &monitor)
+	// The series' namespace label is the object's; Prometheus replaces a
+	// target's labels unless told to honor them.
+	for _, e := range monitor.Spec.Endpoints {
+		if !e.HonorLabels {
+			t.Errorf("ServiceMonitor endpoint %s without honorLabels: every series would say namespace=idtenant-system", e.Port)
+		}
+	}
 	manifests, err := os.ReadFile("../config/manager/manager.yaml")
 	if err != nil {
 		t.Fatal(err)

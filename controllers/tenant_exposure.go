@@ -41,9 +41,29 @@ func certificate() *unstructured.Unstructured {
 
 // applyExposure renders spec.exposure (an HTTPRoute or an Ingress for the
 // issuer URL), removes the one no longer asked for, and reads back what the
-// Gateway's or ingress controller said about it.
+// Gateway's or ingress controller said about it. An object the API server
+// refuses (a host a Gateway cannot route) becomes the Exposed condition,
+// not a failed reconcile, so the issuer's own status keeps being observed.
 func (r *TenantReconciler) applyExposure(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	err := r.exposeIssuer(ctx, tenant, obs)
+	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
+		obs.exposure = &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonExposureInvalid,
+			message: fmt.Sprintf("the API server refused the issuer's route for %s: %v", tenant.Spec.IssuerURL, err)}
+		return nil
+	}
+	return err
+}
+
+func (r *TenantReconciler) exposeIssuer(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
 	exp := tenant.Spec.Exposure
+	if exp != nil && obs.issuerURLProblem != nil {
+		// Another, older Tenant owns this URL: routing it here would take
+		// its users (a Gateway prefers the oldest of two equal routes, and
+		// ours may be the older object). What exists stays as it was.
+		obs.exposure = &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonIssuerURLConflict,
+			message: "not routed: " + obs.issuerURLProblem.message}
+		return nil
+	}
 	w := render.Workload{TenantName: tenant.Name, Namespace: tenant.Namespace}
 	key := client.ObjectKey{Namespace: tenant.Namespace, Name: render.IssuerName(tenant.Name)}
 	if r.gatewayAPI && (exp == nil || exp.Gateway == nil) {
@@ -146,6 +166,9 @@ func certificateProblem(cert *unstructured.Unstructured, installed bool) *exposu
 		m, _ := c.(map[string]any)
 		if m["type"] != "Ready" {
 			continue
+		}
+		if gen, ok := m["observedGeneration"].(int64); ok && gen < cert.GetGeneration() {
+			break // cert-manager has not looked at this version (a new host) yet
 		}
 		if m["status"] == "True" {
 			return nil

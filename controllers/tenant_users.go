@@ -94,8 +94,12 @@ func newUsersDirectory(mgr manager.Manager, tenantNamespaces []string) (*usersDi
 func (d *usersDirectory) source(reader client.Reader) source.TypedSource[reconcile.Request] {
 	return source.Kind(d.metadata, secretMetadata(),
 		handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
-			return listRequests(ctx, reader, &v1alpha1.TenantList{},
-				client.MatchingFields{indexUsersSecret: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}.String()})
+			key := types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
+			reqs := listRequests(ctx, reader, &v1alpha1.TenantList{}, client.MatchingFields{indexUsersSecret: key.String()})
+			if len(reqs) == 0 {
+				d.forget(key) // no Tenant names it (any more): keep no hashes of it
+			}
+			return reqs
 		}))
 }
 
@@ -129,6 +133,13 @@ func (d *usersDirectory) read(ctx context.Context, api client.Reader, key types.
 	d.parsed[key] = parsedUsers{uid: secret.UID, resourceVersion: secret.ResourceVersion, users: users, err: parseErr}
 	d.mu.Unlock()
 	return users, parseErr, nil
+}
+
+// forget drops what was parsed from the Secret key.
+func (d *usersDirectory) forget(key types.NamespacedName) {
+	d.mu.Lock()
+	delete(d.parsed, key)
+	d.mu.Unlock()
 }
 
 func indexTenantsByUsersSecret(ctx context.Context, mgr manager.Manager) error {

@@ -80,6 +80,9 @@ const (
 	// is not installed.
 	ReasonCertificateNotReady = "CertificateNotReady"
 	ReasonCertManagerMissing  = "CertManagerMissing"
+	// ReasonExposureInvalid: the API server refused the rendered HTTPRoute,
+	// Ingress or Certificate.
+	ReasonExposureInvalid = "ExposureInvalid"
 )
 
 // GetConditions returns the status conditions (used by generic status code).

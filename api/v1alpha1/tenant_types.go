@@ -8,6 +8,7 @@ import (
 // signs, how long user sessions last, and what the Applications and APIs
 // attached to it may ask for.
 // +kubebuilder:validation:XValidation:rule="!has(self.exposure) || self.issuerURL.startsWith('https://')",message="spec.exposure publishes the issuer through a Gateway or Ingress, which terminate TLS: spec.issuerURL must be an https URL"
+// +kubebuilder:validation:XValidation:rule="!has(self.exposure) || self.issuerURL.matches('^https://[a-zA-Z0-9.-]*[a-zA-Z-][a-zA-Z0-9.-]*(/.*)?$')",message="spec.exposure routes a DNS host name on the Gateway's or ingress controller's port: spec.issuerURL must name a host (not an IP address) and no port"
 // +kubebuilder:validation:XValidation:rule="!has(self.state) || !has(self.state.type) || self.state.type != 'Memory' || !has(self.replicas) || self.replicas <= 1",message="spec.state.type Memory allows spec.replicas of 1 only: each replica would keep its own sessions, codes and refresh tokens, so a code issued by one could not be redeemed at another; use spec.state.type Kubernetes (the default) to run more replicas"
 // +kubebuilder:validation:XValidation:rule="!has(self.session) || !has(self.session.inactivityTimeout) || !self.session.inactivityTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.session.absoluteTimeout) ? (!self.session.absoluteTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.session.inactivityTimeout) <= duration(self.session.absoluteTimeout)) : duration(self.session.inactivityTimeout) <= duration('168h'))",message="spec.session.inactivityTimeout must not exceed spec.session.absoluteTimeout (default 168h): a session cannot stay idle longer than it may live"
 type TenantSpec struct {
@@ -214,9 +215,11 @@ type CertManagerIssuerRef struct {
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 
-	// kind is Issuer (default) or ClusterIssuer.
+	// kind is Issuer (default), ClusterIssuer, or an external issuer's
+	// kind (with group), e.g. AWSPCAClusterIssuer.
 	// +optional
-	// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Z][A-Za-z0-9]*$`
 	Kind string `json:"kind,omitempty"`
 
 	// group of the issuer; default cert-manager.io. Set it for external

@@ -68,6 +68,9 @@ func Run(ctx context.Context, command string, args []string, stdout, stderr io.W
 		return fmt.Errorf("%s: want `application NAME`", command)
 	}
 	name := positional[1]
+	if *width < 10 || *width > 400 {
+		return fmt.Errorf("--width %d: want 10 to 400 characters", *width)
+	}
 
 	c, ns := opts.Client, *namespace
 	if c == nil {

@@ -61,7 +61,7 @@ func explain(w io.Writer, v *view) {
 			root.add("advisory %s: %s", a.Reason, a.Message)
 		}
 	} else {
-		root = &node{text: fmt.Sprintf("Tenant %s (cannot be read)", tenantRef(app))}
+		root = &node{text: fmt.Sprintf("Tenant %s (cannot be read: %v)", tenantRef(app), v.tenantErr)}
 	}
 	if lc := v.live; lc != nil {
 		liveNode(root, lc)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -99,8 +100,8 @@ func TestExplainWithoutTenant(t *testing.T) {
 	app.Status.Effective = nil
 	app.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "TenantNotFound", Message: "Tenant identity/acme does not exist."}}
 	var out bytes.Buffer
-	explain(&out, &view{app: app, missing: []string{"shop/orders: not found"}})
-	for _, want := range []string{"Tenant identity/acme (cannot be read)", "NOT READY TenantNotFound: Tenant identity/acme does not exist.",
+	explain(&out, &view{app: app, tenantErr: errors.New(`tenants.idtenant.dev "acme" is forbidden`), missing: []string{"shop/orders: not found"}})
+	for _, want := range []string{`Tenant identity/acme (cannot be read: tenants.idtenant.dev "acme" is forbidden)`, "NOT READY TenantNotFound: Tenant identity/acme does not exist.",
 		"no effective lifetimes yet: TenantNotFound", "API shop/orders: not found"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("lacks %q:\n%s", want, out.String())

@@ -21,12 +21,13 @@ import (
 
 // view is everything explain and timeline show about one Application.
 type view struct {
-	app      *v1alpha1.Application
-	tenant   *v1alpha1.Tenant // nil when it cannot be read
-	apis     []*v1alpha1.API  // those in spec.apis that could be read, in order
-	missing  []string         // spec.apis entries that could not be read, and why
-	replicas []replica
-	live     *liveCheck // nil when not asked for
+	app       *v1alpha1.Application
+	tenant    *v1alpha1.Tenant // nil when it cannot be read, and why
+	tenantErr error
+	apis      []*v1alpha1.API // those in spec.apis that could be read, in order
+	missing   []string        // spec.apis entries that could not be read, and why
+	replicas  []replica
+	live      *liveCheck // nil when not asked for
 }
 
 // replica is one issuer replica as its Lease slot reports it.
@@ -52,6 +53,8 @@ func gather(ctx context.Context, c client.Reader, namespace, name string, now ti
 	if err := c.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: v.app.Spec.TenantRef.Name}, tenant); err == nil {
 		v.tenant = tenant
 		v.replicas = readReplicas(ctx, c, tenant, now)
+	} else {
+		v.tenantErr = err
 	}
 	for _, ref := range v.app.Spec.APIs {
 		ns := ref.Namespace

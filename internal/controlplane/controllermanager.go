@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -67,6 +68,9 @@ func (c *ControlPlane) StartControllerManager(binDir, dir string) (*ControllerMa
 		"--concurrent-gc-syncs=5",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Dies with its parent, even one killed by SIGKILL or a test timeout,
+	// rather than retrying against a gone API server forever.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting kube-controller-manager: %w", err)

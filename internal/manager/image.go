@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,15 +20,31 @@ const ManagerContainer = "manager"
 // cannot expose an image) and returns what IssuerImageOf says. So upgrading
 // the manager's image upgrades every issuer, and `--issuer-image` is only an
 // override.
-func OwnImage(ctx context.Context, cs kubernetes.Interface, namespace, name string) (string, error) {
+//
+// The kubelet publishes the pulled digest (containerStatuses[].imageID) a
+// moment after the container starts; OwnImage waits up to wait for it, so
+// that one start does not pin the tag and the next the digest (each change
+// of the image rolls every Tenant's issuer). After wait it takes the tag.
+func OwnImage(ctx context.Context, cs kubernetes.Interface, namespace, name string, wait time.Duration) (string, error) {
 	if namespace == "" || name == "" {
 		return "", fmt.Errorf("not running in a Pod with POD_NAMESPACE and POD_NAME set (config/manager sets them); set --issuer-image")
 	}
-	pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return "", fmt.Errorf("reading this manager's Pod %s/%s to find its image (set --issuer-image to skip): %w", namespace, name, err)
+	deadline := time.Now().Add(wait)
+	for {
+		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("reading this manager's Pod %s/%s to find its image (set --issuer-image to skip): %w", namespace, name, err)
+		}
+		image, err := IssuerImageOf(pod, ManagerContainer)
+		if err != nil || strings.Contains(image, "@sha256:") || !time.Now().Before(deadline) {
+			return image, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
-	return IssuerImageOf(pod, ManagerContainer)
 }
 
 // IssuerImageOf picks the image of container in pod, pinned to the digest

@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -200,6 +202,15 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 			cfg.Burst = opts.KubeAPIBurst
 		}
 	}
+	if opts.MetricsSecure && opts.MetricsCertDir != "" {
+		// controller-runtime would quietly fall back to a self-signed
+		// certificate; a scraper that verifies would then fail obscurely.
+		for _, f := range []string{"tls.crt", "tls.key"} {
+			if _, err := os.Stat(filepath.Join(opts.MetricsCertDir, f)); err != nil {
+				return nil, fmt.Errorf("--metrics-cert-dir %s: %w", opts.MetricsCertDir, err)
+			}
+		}
+	}
 	gatewayAPI, err := serves(cfg, gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute"))
 	if err != nil {
 		return nil, err
@@ -219,7 +230,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		// Issuer state records are never cached: a tenant may hold
 		// 100,000 sessions. Should anything read them through the
 		// manager's client, it reads the API server.
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{
+		// Unstructured: cert-manager Certificates (not imported as Go
+		// types) are read from the cache like everything else.
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true, DisableFor: []client.Object{
 			&statev1alpha1.Session{}, &statev1alpha1.AuthorizationCode{},
 			&statev1alpha1.RefreshFamily{}, &statev1alpha1.RevokedToken{},
 		}}},

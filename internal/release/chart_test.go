@@ -130,6 +130,10 @@ func TestChartValues(t *testing.T) {
 	if sm == nil || sm.GetLabels()["release"] != "kube-prometheus" {
 		t.Fatalf("ServiceMonitor %v", sm)
 	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	if len(endpoints) != 1 || endpoints[0].(map[string]any)["honorLabels"] != true {
+		t.Errorf("ServiceMonitor endpoints %v: want honorLabels, or every series says namespace=<the release's>", endpoints)
+	}
 
 	out, err := exec.Command(helm(t), "template", "idtenant", chartDir, "--namespace", "identity-ops").CombinedOutput()
 	if err != nil {

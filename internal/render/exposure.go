@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"net/url"
+	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,11 +27,14 @@ func issuerHostPath(issuerURL string) (host, path string, err error) {
 	if err != nil || u.Hostname() == "" {
 		return "", "", fmt.Errorf("spec.issuerURL %q has no host to route", issuerURL)
 	}
+	// Host names are case-insensitive; Gateway API and Ingress accept
+	// lower case only. (Admission refuses ports and IP addresses here.)
+	host = strings.ToLower(u.Hostname())
 	path = u.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
-	return u.Hostname(), path, nil
+	return host, path, nil
 }
 
 // HTTPRoute routes the issuer URL's host and path, on the Gateway named by

@@ -28,6 +28,10 @@ type Options struct {
 	// operator then needs the rights of ClusterRole
 	// idtenant-manager-tenants in those namespaces only.
 	TenantNamespaces []string
+	// GatewayAPI and CertManager say whether the cluster serves HTTPRoutes
+	// and cert-manager Certificates (the manager asked discovery once at
+	// start): only then are they watched, cached and rendered.
+	GatewayAPI, CertManager bool
 }
 
 // DefaultIssuerImage matches the image name in config/manager.
@@ -45,6 +49,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
 		IssuerImage: opts.IssuerImage, Now: opts.Now, StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces, rendered: rendered,
+		gatewayAPI: opts.GatewayAPI, certManager: opts.CertManager,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)
 	}

@@ -29,7 +29,6 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/lifetime"
-	"github.com/idtenant/idtenant/internal/render"
 )
 
 // TenantReconciler reports a Tenant's effective session settings and how
@@ -59,7 +58,7 @@ type TenantReconciler struct {
 	// users follows the users Secrets the Tenants name.
 	users *usersDirectory
 	// gatewayAPI and certManager: the cluster serves HTTPRoutes, and
-	// cert-manager Certificates (checked at start).
+	// cert-manager Certificates (Options.GatewayAPI, Options.CertManager).
 	gatewayAPI, certManager bool
 }
 
@@ -240,10 +239,10 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr)
-	if r.gatewayAPI = installed(mgr.GetRESTMapper(), gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")); r.gatewayAPI {
+	if r.gatewayAPI {
 		b = b.Owns(&gatewayv1.HTTPRoute{}) // status: the Gateway's verdict
 	}
-	if r.certManager = installed(mgr.GetRESTMapper(), render.CertificateGVK); r.certManager {
+	if r.certManager {
 		b = b.Owns(certificate()) // status: Ready once issued
 	}
 	return b.

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -22,14 +21,6 @@ import (
 type exposureObservation struct {
 	status          metav1.ConditionStatus
 	reason, message string
-}
-
-// installed says whether the API server serves gvk (HTTPRoutes of the
-// Gateway API, cert-manager's Certificates); asked once at start, since the
-// manager can only watch kinds that exist.
-func installed(mapper meta.RESTMapper, gvk schema.GroupVersionKind) bool {
-	_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	return err == nil
 }
 
 // certificate is an empty cert-manager Certificate, for reads and watches.
@@ -137,19 +128,12 @@ func (r *TenantReconciler) applyCertificate(ctx context.Context, tenant *v1alpha
 		return nil, nil
 	}
 	cert, err := w.Certificate(tenant.Spec.IssuerURL, in)
-	if err != nil {
-		return nil, err
-	}
-	cert.SetLabels(mergeLabels(cert.GetLabels(), ownedLabels(tenant)))
-	if err := r.apply(ctx, tenant, cert); err != nil {
-		return nil, err
-	}
 	current := certificate()
-	if err := r.Get(ctx, client.ObjectKeyFromObject(cert), current); err != nil {
-		if apierrors.IsNotFound(err) {
-			return cert, nil // just created; not in the cache yet
-		}
+	if err := r.applyAndRead(ctx, tenant, cert, err, current); err != nil {
 		return nil, err
+	}
+	if current.GetName() == "" {
+		return cert, nil // just created; not in the cache yet
 	}
 	return current, nil
 }

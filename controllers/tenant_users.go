@@ -122,9 +122,7 @@ func (d *usersDirectory) read(ctx context.Context, api client.Reader, key types.
 	secret := &corev1.Secret{}
 	if err := api.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			d.mu.Lock()
-			delete(d.parsed, key)
-			d.mu.Unlock()
+			d.forget(key)
 		}
 		return nil, nil, err
 	}

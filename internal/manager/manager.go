@@ -242,7 +242,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, Now: opts.Now,
-		StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces}); err != nil {
+		StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces,
+		GatewayAPI: gatewayAPI, CertManager: certManager}); err != nil {
 		return nil, err
 	}
 	if opts.HealthAddr != "0" && opts.HealthAddr != "" {

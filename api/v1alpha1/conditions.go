@@ -20,6 +20,9 @@ const (
 	// (Accepted and ResolvedRefs), or its Ingress has an address. Present
 	// only with spec.exposure.
 	ConditionExposed = "Exposed"
+	// ConditionConnectionsReady: every upstream connection answered its
+	// live discovery check (absent without spec.connections).
+	ConditionConnectionsReady = "ConnectionsReady"
 )
 
 // Condition reasons, CamelCase as metav1.Condition requires.
@@ -83,6 +86,15 @@ const (
 	// ReasonExposureInvalid: the API server refused the rendered HTTPRoute,
 	// Ingress or Certificate.
 	ReasonExposureInvalid = "ExposureInvalid"
+	// ConnectionsReady reasons, also used per connection in
+	// status.connections: ReasonConnectionsReady (all answered),
+	// ReasonDiscoveryFailed (unreachable or no valid discovery document),
+	// ReasonIssuerMismatch (discovery names another issuer),
+	// ReasonClientSecretMissing (the Secret or its key does not exist).
+	ReasonConnectionsReady    = "Ready"
+	ReasonDiscoveryFailed     = "DiscoveryFailed"
+	ReasonIssuerMismatch      = "IssuerMismatch"
+	ReasonClientSecretMissing = "ClientSecretMissing"
 )
 
 // GetConditions returns the status conditions (used by generic status code).

@@ -94,6 +94,21 @@ type TenantSpec struct {
 	// +optional
 	UsersSecretRef *LocalSecretReference `json:"usersSecretRef,omitempty"`
 
+	// connections are upstream OpenID Connect providers users may log in
+	// with, in the order the login page offers them (after the local
+	// username and password form, when usersSecretRef is set). With one
+	// connection and no local users, the login page sends users straight
+	// to it. A user who logs in through a connection gets a subject of
+	// this tenant derived from the connection's name and the upstream
+	// subject, and a session under this Tenant's timeouts. Removing a
+	// connection ends the sessions and refresh tokens it started at their
+	// next use. See docs/connections.md. At most 16.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Connections []Connection `json:"connections,omitempty"`
+
 	// replicas is the number of issuer processes serving this tenant.
 	// Default 1; range 1 to 20. With the Kubernetes state store (the
 	// default) every replica shares the same sessions, codes and refresh
@@ -491,6 +506,15 @@ type TenantStatus struct {
 	// what is left meanwhile.
 	// +optional
 	State *StateStatus `json:"state,omitempty"`
+
+	// connections reports, per spec.connections entry, whether its upstream
+	// answered a live discovery check, and the redirect URI to register
+	// there. Checked when the connection changes and every few minutes
+	// (every 30 seconds while failing).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Connections []ConnectionStatus `json:"connections,omitempty"`
 }
 
 // AudienceClaim says which namespace holds an audience.

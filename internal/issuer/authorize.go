@@ -63,6 +63,10 @@ type authFlow struct {
 	CodeChallengeMethod string   `json:"codeChallengeMethod,omitempty"`
 	Scopes              []string `json:"scopes,omitempty"`
 	Audience            string   `json:"audience,omitempty"`
+	// Prompt and MaxAge are passed on to an upstream connection, so that
+	// a forced login there is a real one too.
+	Prompt []string `json:"prompt,omitempty"`
+	MaxAge *uint    `json:"maxAge,omitempty"`
 }
 
 // authFlow carries what op.TryErrorRedirect needs to send an error back.
@@ -116,6 +120,7 @@ func (s *Server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		ClientID: cl.id, RedirectURI: req.RedirectURI, ResponseType: string(req.ResponseType),
 		ResponseMode: string(req.ResponseMode), State: req.State, Nonce: req.Nonce,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Prompt: req.Prompt, MaxAge: req.MaxAge,
 	}
 	if flow.has("code") && cl.public {
 		if flow.CodeChallenge == "" {
@@ -187,6 +192,11 @@ func (s *Server) toLogin(c *config, flow *authFlow, now time.Time) (*op.Redirect
 		// characters): refused here rather than as an expired link later.
 		return nil, oidc.ErrInvalidRequest().WithDescription("the authorization request is too large")
 	}
+	// With one way in, the login page would offer one button: go
+	// straight to the upstream.
+	if len(c.users) == 0 && len(c.connectionOrder) == 1 {
+		return op.NewRedirect(c.issuer + pathLoginUpstream + "?c=" + url.QueryEscape(c.connectionOrder[0].name) + "&r=" + sealed), nil
+	}
 	return op.NewRedirect(c.issuer + pathLogin + "?r=" + sealed), nil
 }
 
@@ -204,7 +214,7 @@ func (s *Server) complete(ctx context.Context, c *config, flow *authFlow, ls *li
 		return nil, op.NewStatusError(oidc.ErrInvalidRequestRedirectURI().WithDescription("the application's redirect URI is no longer registered"), http.StatusBadRequest)
 	}
 	g := &grant{
-		grantType: "implicit", client: cl, scopes: flow.Scopes, subject: ls.Subject,
+		grantType: "implicit", client: cl, scopes: flow.Scopes, subject: ls.Subject, person: ls.person,
 		deadline: ls.deadlines.Absolute, authTime: ls.AuthTime, sid: ls.SID, nonce: flow.Nonce,
 	}
 	if flow.Audience != "" {

@@ -12,9 +12,10 @@ const scopeGroups = "groups"
 
 // userClaims are the standard claims a user's granted scopes release
 // (OpenID Connect Core 5.4): profile → preferred_username and name,
-// email → email and email_verified, groups → groups. They are read from
-// the directory in force when the token is issued, so a changed attribute
-// reaches the next token.
+// email → email and email_verified, groups → groups. A local user's are
+// read from the directory in force when the token is issued, so a changed
+// attribute reaches the next token; an upstream user's are what the
+// upstream said at their last login.
 type userClaims struct {
 	PreferredUsername string   `json:"preferred_username,omitempty"`
 	Name              string   `json:"name,omitempty"`
@@ -23,10 +24,9 @@ type userClaims struct {
 	Groups            []string `json:"groups,omitempty"`
 }
 
-func (c *config) claimsFor(subject string, scopes []string) userClaims {
+func claimsFor(u *person, scopes []string) userClaims {
 	var out userClaims
-	u, ok := c.people[subject]
-	if !ok {
+	if u == nil {
 		return out
 	}
 	if slices.Contains(scopes, "profile") {
@@ -43,10 +43,9 @@ func (c *config) claimsFor(subject string, scopes []string) userClaims {
 }
 
 // apiUserClaims are the attributes an API asks for in the access tokens of
-// a user (API spec.userClaims), from the directory in force.
-func (c *config) apiUserClaims(api *apiEntry, subject string) (email string, groups []string) {
-	u, ok := c.people[subject]
-	if !ok {
+// a user (API spec.userClaims).
+func apiUserClaims(api *apiEntry, u *person) (email string, groups []string) {
+	if u == nil {
 		return "", nil
 	}
 	for _, claim := range api.userClaims {

@@ -46,6 +46,10 @@ type config struct {
 	// displayName is the Tenant's name for users (spec.displayName, or
 	// its name).
 	displayName string
+	// connections are the upstream providers (spec.connections) by name,
+	// and in the order the login page offers them.
+	connections     map[string]*connection
+	connectionOrder []*connection
 	// stateKey derives record keys, seals pending requests and derives
 	// refresh token successors (see state.go).
 	stateKey  []byte
@@ -153,6 +157,9 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 			}
 		}
 		c.fingerprints[u.Subject()] = base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeUser, u.Subject(), u.Username, u.PasswordHash)[:18])
+	}
+	if err := compileConnections(c, doc); err != nil {
+		return nil, err
 	}
 	if c.discovery, err = json.Marshal(c.discoveryDocument()); err != nil {
 		return nil, fmt.Errorf("rendering discovery: %w", err)
@@ -303,7 +310,7 @@ func (c *config) discoveryDocument() discoveryMetadata {
 		IntrospectionEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost},
 		RevocationEndpointAuthMethodsSupported:    []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "at_hash", "c_hash",
-			"preferred_username", "name", "email", "email_verified", "groups"},
+			"preferred_username", "name", "email", "email_verified", "groups", "federated_claims"},
 		CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 		RequestParameterSupported:     false,
 	}}

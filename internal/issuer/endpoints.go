@@ -25,10 +25,19 @@ func (s *Server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 	if err != nil || claims.AuthTime == 0 || !slices.Contains(strings.Fields(claims.Scope), oidc.ScopeOpenID) {
 		return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "the access token is invalid, expired or revoked"}, http.StatusUnauthorized)
 	}
+	released := claims.released()
+	if claims.Federated == nil {
+		if u, ok := c.people[claims.Subject]; ok {
+			released = claimsFor(localPerson(u), strings.Fields(claims.Scope))
+		} else {
+			released = userClaims{}
+		}
+	}
 	return op.NewResponse(struct {
 		Subject string `json:"sub"`
 		userClaims
-	}{claims.Subject, c.claimsFor(claims.Subject, strings.Fields(claims.Scope))}), nil
+		Federated *federated `json:"federated_claims,omitempty"`
+	}{claims.Subject, released, claims.Federated}), nil
 }
 
 // Introspect (RFC 7662) tells an authenticated confidential client whether

@@ -20,6 +20,9 @@ type grant struct {
 	api       *allowedAPI // nil: a userinfo-only access token
 	scopes    []string
 	subject   string
+	// person is the user (nil for client_credentials): the attributes
+	// their tokens may release.
+	person *person
 	// frontChannel: delivered by the authorization endpoint (implicit or
 	// hybrid); decides the browser-flow lifetime with the application type.
 	frontChannel bool
@@ -137,7 +140,14 @@ func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) 
 	if !g.authTime.IsZero() {
 		claims.AuthTime = g.authTime.Unix()
 		if g.api != nil {
-			claims.Email, claims.Groups = c.apiUserClaims(g.api.api, g.subject)
+			claims.Email, claims.Groups = apiUserClaims(g.api.api, g.person)
+		} else if fed := g.person.federated(); fed != nil {
+			// Only userinfo reads this token: an upstream user's
+			// attributes are in no directory it could look them up in,
+			// so the token carries what the scopes release.
+			u := claimsFor(g.person, g.scopes)
+			claims.Federated, claims.PreferredUsername, claims.Name = fed, u.PreferredUsername, u.Name
+			claims.Email, claims.EmailVerified, claims.Groups = u.Email, u.EmailVerified, u.Groups
 		}
 	}
 	tok, err := sign(c.keys.active[p.alg].at, &claims)
@@ -159,7 +169,8 @@ func (c *config) mintID(g *grant, now time.Time, accessToken, code string) (stri
 	claims := idClaims{
 		Issuer: c.issuer, Subject: g.subject, Audience: g.client.id, AZP: g.client.id,
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), AuthTime: g.authTime.Unix(),
-		Nonce: g.nonce, SID: g.sid, userClaims: c.claimsFor(g.subject, g.scopes),
+		Nonce: g.nonce, SID: g.sid, userClaims: claimsFor(g.person, g.scopes),
+		Federated: g.person.federated(),
 	}
 	if accessToken != "" {
 		claims.AtHash = hashClaim(accessToken, alg)

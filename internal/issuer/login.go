@@ -7,8 +7,10 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -77,6 +79,25 @@ type loginView struct {
 	// URI's origin), allowed in the page's CSP form-action.
 	FormTarget string
 	Status     int
+	// Local shows the username and password form (the tenant has local
+	// users); Connections are the upstream providers offered.
+	Local       bool
+	Connections []connectionLink
+}
+
+// connectionLink is one upstream provider's button on the login page.
+type connectionLink struct {
+	DisplayName, URL string
+}
+
+// loginOptions fills in the ways to sign in a login page offers for a
+// sealed request.
+func (c *config) loginOptions(v *loginView, sealed string) {
+	v.Local = len(c.users) > 0 || len(c.connectionOrder) == 0
+	for _, conn := range c.connectionOrder {
+		v.Connections = append(v.Connections, connectionLink{DisplayName: conn.displayName,
+			URL: c.path + pathLoginUpstream + "?c=" + url.QueryEscape(conn.name) + "&r=" + url.QueryEscape(sealed)})
+	}
 }
 
 // loginPage renders the login form for a sealed authorization request.
@@ -92,8 +113,10 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	// the sealed request, so another site cannot post a login into it.
 	csrf := c.csrfFor(sealed)
 	http.SetCookie(w, csrfCookieFor(c, csrf, 0))
-	s.renderLogin(w, loginView{Request: sealed, CSRF: csrf, Status: http.StatusOK, App: c.appName(flow.ClientID), Provider: c.displayName,
-		FormTarget: cspSource(flow.RedirectURI)})
+	view := loginView{Request: sealed, CSRF: csrf, Status: http.StatusOK, App: c.appName(flow.ClientID), Provider: c.displayName,
+		FormTarget: cspSource(flow.RedirectURI)}
+	c.loginOptions(&view, sealed)
+	s.renderLogin(w, view)
 }
 
 const (
@@ -108,7 +131,6 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The form could not be read."})
 		return
 	}
-	ctx := r.Context()
 	now := s.now()
 	c := s.cfg.Load()
 	sealed, user, password := r.PostForm.Get("r"), r.PostForm.Get("username"), r.PostForm.Get("password")
@@ -128,6 +150,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	view := loginView{Request: sealed, CSRF: c.csrfFor(sealed), Username: user, App: c.appName(flow.ClientID), Provider: c.displayName,
 		FormTarget: cspSource(flow.RedirectURI)}
+	c.loginOptions(&view, sealed)
 	addr := clientAddress(r)
 	v := s.limiter.admit(user, addr, c.csrfFor(sealed), now)
 	switch {
@@ -162,6 +185,20 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.limiter.succeed(user, addr)
+	s.finishLogin(w, r, c, flow, view, loginIdentity{subject: entry.subject, fingerprint: c.fingerprints[entry.subject]}, now)
+}
+
+// loginIdentity is who just logged in: a local user (sealed empty) or an
+// upstream connection's user (their attributes sealed).
+type loginIdentity struct {
+	subject, fingerprint, sealed string
+}
+
+// finishLogin starts the SSO session of a user who just proved who they
+// are, replacing the browser's previous one, and completes the sealed
+// authorization request. view is the page to show should that fail.
+func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, c *config, flow *authFlow, view loginView, who loginIdentity, now time.Time) {
+	ctx := r.Context()
 	// A new login replaces the browser's previous session (prompt=login,
 	// max_age, or another user).
 	old, err := s.sessionFromHeader(ctx, c, r.Header, now)
@@ -174,14 +211,14 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, view)
 		return
 	}
-	value, ls, err := s.startSession(ctx, c, entry.subject, now)
+	value, ls, err := s.startSession(ctx, c, who, now)
 	if err != nil {
 		_ = s.unavailable("start session", err)
 		view.Status, view.Error = http.StatusServiceUnavailable, errTryAgain
 		s.renderLogin(w, view)
 		return
 	}
-	s.log.Info("session started", "sid", ls.SID, "client", flow.ClientID)
+	s.log.Info("session started", "sid", ls.SID, "client", flow.ClientID, "connection", ls.person.Connection)
 	http.SetCookie(w, sessionCookieFor(c, value, 0))
 	http.SetCookie(w, csrfCookieFor(c, "", -1))
 	redirect, err := s.complete(ctx, c, flow, ls, now)
@@ -226,6 +263,10 @@ input{width:100%;box-sizing:border-box;padding:.6rem;margin-top:.3rem;font-size:
 input:focus,button:focus{outline:3px solid #1a5fb4;outline-offset:2px}
 button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#1a5fb4;color:#fff;border:0;border-radius:4px;cursor:pointer}
 .error{color:#a51d2d;background:#fdecea;padding:.6rem;border-radius:4px}
+.or{text-align:center;color:#555;margin:1.2rem 0 .4rem}
+.connections{list-style:none;padding:0;margin:0}
+a.connection{display:block;margin-top:.6rem;padding:.65rem;text-align:center;border:1px solid #1a5fb4;border-radius:4px;color:#1a5fb4;text-decoration:none;font-weight:600}
+a.connection:focus{outline:3px solid #1a5fb4;outline-offset:2px}
 </style>
 </head>
 <body>
@@ -233,7 +274,7 @@ button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#1a5
 <h1>Sign in</h1>
 {{if .App}}<p id="signing-in-to">to continue to <strong>{{.App}}</strong>{{if .Provider}} with your <strong>{{.Provider}}</strong> account{{end}}</p>{{end}}
 {{if .Error}}<p class="error" id="login-error" role="alert">{{.Error}}</p>{{end}}
-{{if .Request}}<form method="post" action="login" novalidate>
+{{if and .Request .Local}}<form method="post" action="login" novalidate>
 <input type="hidden" name="r" value="{{.Request}}">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <label for="username">Username</label>
@@ -242,6 +283,9 @@ button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#1a5
 <input id="password" name="password" type="password" autocomplete="current-password" required{{if .Error}} aria-describedby="login-error" aria-invalid="true"{{end}}{{if .Username}} autofocus{{end}}>
 <button type="submit">Sign in</button>
 </form>{{end}}
+{{if and .Request .Connections}}{{if .Local}}<p class="or">or</p>{{end}}<ul class="connections">
+{{range .Connections}}<li><a class="connection" href="{{.URL}}">Continue with {{.DisplayName}}</a></li>
+{{end}}</ul>{{end}}
 </main>
 </body>
 </html>

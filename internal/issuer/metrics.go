@@ -12,6 +12,8 @@ type metrics struct {
 	sessionsEnd   *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 	loginFailures prometheus.Counter
+	// upstreamLogins counts logins through connections by result.
+	upstreamLogins *prometheus.CounterVec
 	generation    prometheus.Gauge
 	storeErrors   *prometheus.CounterVec
 	storeLatency  *prometheus.HistogramVec
@@ -40,6 +42,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "idtenant_issuer_login_failures_total",
 			Help: "Failed or throttled login attempts.",
 		}),
+		upstreamLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idtenant_issuer_upstream_logins_total",
+			Help: "Logins through upstream connections by connection and result: success, denied (the upstream answered an error), unreachable, exchange_failed, bad_token, email_not_verified, expired (too slow or another browser), bad_response.",
+		}, []string{"connection", "result"}),
 		generation: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "idtenant_issuer_config_generation",
 			Help: "Generation of the issuer configuration being served.",
@@ -55,6 +61,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"table", "operation", "result"}),
 	}
-	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.generation, m.storeErrors, m.storeLatency)
+	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.storeLatency)
 	return m
 }

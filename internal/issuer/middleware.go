@@ -18,6 +18,7 @@ var knownEndpoints = map[string]string{
 	pathAuthorize: "authorize", pathToken: "token", pathIntrospect: "introspect",
 	pathRevoke: "revoke", pathUserinfo: "userinfo", pathEndSession: "end_session",
 	pathKeys: "keys", pathLogin: "login", pathHealth: "healthz", pathReady: "ready",
+	pathLoginUpstream: "login_upstream", pathLoginCallback: "login_callback",
 	"/.well-known/openid-configuration": "discovery",
 }
 

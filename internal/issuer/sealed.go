@@ -25,32 +25,49 @@ const maxSealed = 8 << 10
 
 var errSealed = errors.New("sealed request is invalid or expired")
 
-type sealedFlow struct {
-	Flow    authFlow `json:"f"`
-	Expires int64    `json:"e"`
+// sealed is the envelope of every sealed value: the value and, when it
+// expires, when.
+type sealed[T any] struct {
+	Value   T     `json:"v"`
+	Expires int64 `json:"e,omitempty"`
 }
 
-func (c *config) aead() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(derive(c.stateKey, purposeSeal))
+func (c *config) aead(purpose string) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(derive(c.stateKey, purpose))
 	if err != nil {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
 }
 
-// seal encrypts and authenticates flow until expires. The issuer URL is
-// authenticated data, so a request sealed for one tenant never opens at
-// another that happens to share a key.
+// seal encrypts and authenticates flow until expires.
 func (c *config) seal(flow *authFlow, expires time.Time) (string, error) {
+	return c.sealJSON(purposeSeal, flow, expires.Unix())
+}
+
+// unseal opens a sealed request that has not expired at now.
+func (c *config) unseal(value string, now time.Time) (*authFlow, error) {
+	var flow authFlow
+	if err := c.unsealJSONAt(purposeSeal, value, &flow, now); err != nil {
+		return nil, err
+	}
+	return &flow, nil
+}
+
+// sealJSON encrypts and authenticates v under the key of purpose, valid
+// until the Unix time expires (0: no expiry). The issuer URL is
+// authenticated data, so a value sealed for one tenant never opens at
+// another that happens to share a key.
+func (c *config) sealJSON(purpose string, v any, expires int64) (string, error) {
 	// No HTML escaping: it would grow a state full of '<' six-fold.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(sealedFlow{Flow: *flow, Expires: expires.Unix()}); err != nil {
+	if err := enc.Encode(sealed[any]{Value: v, Expires: expires}); err != nil {
 		return "", err
 	}
 	plain := buf.Bytes()
-	aead, err := c.aead()
+	aead, err := c.aead(purpose)
 	if err != nil {
 		return "", err
 	}
@@ -59,31 +76,39 @@ func (c *config) seal(flow *authFlow, expires time.Time) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, []byte(c.issuer))), nil
 }
 
-// unseal opens a sealed request that has not expired at now.
-func (c *config) unseal(sealed string, now time.Time) (*authFlow, error) {
-	if sealed == "" || len(sealed) > maxSealed {
-		return nil, errSealed
+// unsealJSON opens a value sealed without expiry into v.
+func (c *config) unsealJSON(purpose, value string, v any) error {
+	return c.unsealJSONAt(purpose, value, v, time.Time{})
+}
+
+// unsealJSONAt opens a sealed value into v, refusing one expired at now.
+func (c *config) unsealJSONAt(purpose, value string, v any, now time.Time) error {
+	if value == "" || len(value) > maxSealed {
+		return errSealed
 	}
-	data, err := base64.RawURLEncoding.DecodeString(sealed)
+	data, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil {
-		return nil, errSealed
+		return errSealed
 	}
-	aead, err := c.aead()
+	aead, err := c.aead(purpose)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(data) < aead.NonceSize() {
-		return nil, errSealed
+		return errSealed
 	}
 	plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], []byte(c.issuer))
 	if err != nil {
-		return nil, errSealed
+		return errSealed
 	}
-	var sf sealedFlow
-	if err := json.Unmarshal(plain, &sf); err != nil || now.Unix() >= sf.Expires {
-		return nil, errSealed
+	env := sealed[json.RawMessage]{}
+	if err := json.Unmarshal(plain, &env); err != nil || (env.Expires != 0 && now.Unix() >= env.Expires) {
+		return errSealed
 	}
-	return &sf.Flow, nil
+	if err := json.Unmarshal(env.Value, v); err != nil {
+		return errSealed
+	}
+	return nil
 }
 
 // csrfFor is the double-submit token of a sealed request: the login page

@@ -61,6 +61,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	limiter *loginLimiter
+	// upstreams caches the connections' upstream providers.
+	upstreams *upstreams
 	handler http.Handler
 	// fallbackStateKey serves configurations without a state key.
 	fallbackStateKey []byte
@@ -85,6 +87,7 @@ func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
 	s.metrics = newMetrics(reg)
 	s.backend, s.store = s.store, timedStore(s.store, s.metrics.storeLatency)
 	s.limiter = newLoginLimiter()
+	s.upstreams = newUpstreams(s.clock.Now)
 	if err := s.Swap(doc); err != nil {
 		return nil, err
 	}
@@ -144,6 +147,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathLogin, s.loginPage)
 	mux.Handle("POST "+pathLogin, s.withIss(http.HandlerFunc(s.loginSubmit)))
+	mux.HandleFunc("GET "+pathLoginUpstream, s.upstreamStart)
+	mux.Handle("GET "+pathLoginCallback, s.withIss(http.HandlerFunc(s.upstreamCallback)))
 	mux.Handle("GET "+pathAuthorize, s.withIss(oph))
 	mux.Handle("POST "+pathAuthorize, s.withIss(oph))
 	mux.HandleFunc("GET "+pathEndSession, s.logoutPage(oph))

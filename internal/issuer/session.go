@@ -20,6 +20,9 @@ type liveSession struct {
 	version string // record version read
 	store.Session
 	deadlines lifetime.Deadlines
+	// person is the session's user as the configuration in force
+	// describes them.
+	person *person
 }
 
 // sessionFromHeader finds the live session named by the request's cookie.
@@ -48,12 +51,13 @@ func (s *Server) sessionByKey(ctx context.Context, c *config, key string, now ti
 		return nil, err
 	}
 	sess := rec.Value
-	if fp, ok := c.fingerprints[sess.Subject]; !ok || fp != sess.UserFingerprint {
-		// The user was removed or changed password — or this replica has
-		// not loaded the generation that added them yet. Refuse without
-		// deleting: a replica a generation behind must not destroy what
-		// the others honour. The collector removes the record when it
-		// expires.
+	who, ok := c.personOf(sess.Subject, sess.Identity, sess.UserFingerprint)
+	if !ok {
+		// The user was removed or changed password, or their connection
+		// was removed — or this replica has not loaded the generation
+		// that added them yet. Refuse without deleting: a replica a
+		// generation behind must not destroy what the others honour. The
+		// collector removes the record when it expires.
 		return nil, nil
 	}
 	d := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity)
@@ -66,7 +70,7 @@ func (s *Server) sessionByKey(ctx context.Context, c *config, key string, now ti
 		s.log.Info("session ended", "reason", string(end), "sid", sess.SID)
 		return nil, nil
 	}
-	return &liveSession{key: key, version: rec.Version, Session: sess, deadlines: d}, nil
+	return &liveSession{key: key, version: rec.Version, Session: sess, deadlines: d, person: who}, nil
 }
 
 // touchGranularity is how stale a session's recorded activity may be
@@ -115,10 +119,15 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-// startSession creates a session for subject and returns the cookie value.
-func (s *Server) startSession(ctx context.Context, c *config, subject string, now time.Time) (string, *liveSession, error) {
+// startSession creates a session for who and returns the cookie value.
+func (s *Server) startSession(ctx context.Context, c *config, who loginIdentity, now time.Time) (string, *liveSession, error) {
+	person, ok := c.personOf(who.subject, who.sealed, who.fingerprint)
+	if !ok {
+		return "", nil, errors.New("the user who logged in is not in the configuration in force")
+	}
 	cookie := c.newSecret(store.KindSession)
-	sess := store.Session{SID: randomID(), Subject: subject, AuthTime: now, LastActivity: now, UserFingerprint: c.fingerprints[subject]}
+	sess := store.Session{SID: randomID(), Subject: who.subject, AuthTime: now, LastActivity: now,
+		UserFingerprint: who.fingerprint, Identity: who.sealed}
 	key := c.key(store.KindSession, cookie)
 	rec, err := s.store.Sessions().Create(ctx, key, sess)
 	if err != nil {
@@ -126,7 +135,7 @@ func (s *Server) startSession(ctx context.Context, c *config, subject string, no
 	}
 	s.metrics.sessionsStart.Inc()
 	d := c.tenant.Session.DeadlinesOf(now, now)
-	return cookie, &liveSession{key: key, version: rec.Version, Session: sess, deadlines: d}, nil
+	return cookie, &liveSession{key: key, version: rec.Version, Session: sess, deadlines: d, person: person}, nil
 }
 
 // endSession deletes a session the user left (logout, a new login).
@@ -157,7 +166,7 @@ func (s *Server) collect() {
 	var ended []lifetime.SessionEnd
 	n := col.Collect(now, func(sess store.Session) bool {
 		end := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity).EndAt(now)
-		if fp, ok := c.fingerprints[sess.Subject]; !ok || fp != sess.UserFingerprint {
+		if _, ok := c.personOf(sess.Subject, sess.Identity, sess.UserFingerprint); !ok {
 			end = sessionEndUserChanged
 		}
 		if end != lifetime.SessionActive {

@@ -21,6 +21,8 @@ const (
 	purposeSuccessor = "successor" // next refresh token of a rotating family
 	purposeUser      = "user"      // fingerprint of a directory entry
 	purposeTag       = "tag"       // authenticity tag of a secret handed out
+	purposeIdentity  = "identity"  // AEAD key of upstream users' attributes in records
+	purposeUpstream  = "upstream"  // AEAD key of the state sent to an upstream connection
 )
 
 // kindRefreshToken keys the digest of one refresh token inside its family

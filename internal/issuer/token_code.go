@@ -62,7 +62,7 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, oidc.ErrInvalidGrant().WithDescription("the session that authorized this code has ended")
 	}
 	g := &grant{
-		grantType: "authorization_code", client: cl, scopes: code.Scopes, subject: code.Subject,
+		grantType: "authorization_code", client: cl, scopes: code.Scopes, subject: code.Subject, person: ls.person,
 		deadline: ls.deadlines.Absolute, authTime: code.AuthTime, sid: code.SID, nonce: code.Nonce,
 		jti: randomID(),
 	}

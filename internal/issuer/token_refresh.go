@@ -48,7 +48,7 @@ func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveS
 	raw := familyID + "." + randomToken()
 	fam := store.RefreshFamily{
 		ClientID: g.client.id, Subject: g.subject, Scopes: g.scopes, SID: g.sid, AuthTime: g.authTime,
-		UserFingerprint: c.fingerprints[g.subject], GrantedAt: now, LastUsed: now,
+		UserFingerprint: ls.UserFingerprint, Identity: ls.Identity, GrantedAt: now, LastUsed: now,
 		Current: c.key(kindRefreshToken, raw), ExpiresAt: now.Add(rt.Absolute.Duration),
 	}
 	if g.api != nil {
@@ -147,6 +147,7 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		if err != nil {
 			return nil, err
 		}
+		g.person, _ = c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint) // checked by familyEnded
 		if ls != nil {
 			g.deadline = ls.deadlines.Absolute
 		}
@@ -199,8 +200,8 @@ func reuseTolerated(rt *lifetime.Refresh, rotatedAt, now time.Time) bool {
 // familyEnded says why a family may no longer be used under the current
 // configuration, or "" when it may.
 func (s *Server) familyEnded(c *config, cl *client, fam store.RefreshFamily) string {
-	if fp, ok := c.fingerprints[fam.Subject]; !ok || fp != fam.UserFingerprint {
-		return "the user was removed or changed password; log in again"
+	if _, ok := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint); !ok {
+		return "the user was removed or changed password, or their connection was removed; log in again"
 	}
 	if fam.SessionKey == "" && !cl.eff.Refresh.AllowOfflineAccess {
 		return "this application may no longer use offline access; log in again"

@@ -31,6 +31,17 @@ type accessClaims struct {
 	// The user attributes the token's API asks for (API spec.userClaims).
 	Email  string   `json:"email,omitempty"`
 	Groups []string `json:"groups,omitempty"`
+	// An upstream connection's user (federated_claims) in a token for
+	// userinfo carries the claims its scopes release (see mintAccess).
+	PreferredUsername string     `json:"preferred_username,omitempty"`
+	Name              string     `json:"name,omitempty"`
+	EmailVerified     *bool      `json:"email_verified,omitempty"`
+	Federated         *federated `json:"federated_claims,omitempty"`
+}
+
+// released is what userinfo answers from a token of an upstream user.
+func (a *accessClaims) released() userClaims {
+	return userClaims{PreferredUsername: a.PreferredUsername, Name: a.Name, Email: a.Email, EmailVerified: a.EmailVerified, Groups: a.Groups}
 }
 
 // idClaims is an OpenID Connect ID token.
@@ -46,6 +57,9 @@ type idClaims struct {
 	AZP      string `json:"azp"`
 	AtHash   string `json:"at_hash,omitempty"`
 	CHash    string `json:"c_hash,omitempty"`
+	// Federated names an upstream connection's user: the connection
+	// and their subject there.
+	Federated *federated `json:"federated_claims,omitempty"`
 	// The standard claims of the granted scopes. OpenID Connect Core 5.4
 	// requires them in the ID token only when no access token is issued;
 	// they are in every ID token too, because relying parties that never

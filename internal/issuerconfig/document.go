@@ -49,6 +49,11 @@ type Document struct {
 	// digests of cookies, codes and token ids) and seals pending login
 	// requests with it. Secret: never logged, never in status.
 	StateKey []byte `json:"stateKey,omitempty"`
+	// ConnectionSecrets are the client secrets idtenant authenticates
+	// with at the upstreams of the Tenant's spec.connections, by
+	// connection name, read from each clientSecretRef. Secret: never
+	// logged, never in status.
+	ConnectionSecrets map[string]string `json:"connectionSecrets,omitempty"`
 }
 
 // StateKeySize is the length of Document.StateKey in bytes.

@@ -26,6 +26,13 @@ type SessionSpec struct {
 	// removed or the password changes, the session ends at its next use.
 	// +required
 	UserFingerprint string `json:"userFingerprint"`
+	// identity holds the attributes of a user who logged in through an
+	// upstream connection (connection, upstream subject, email, name,
+	// groups), sealed with AES-256-GCM under the tenant's state key: they
+	// are personal data and never stored readable. Empty for local users.
+	// +optional
+	// +kubebuilder:validation:MaxLength=16384
+	Identity string `json:"identity,omitempty"`
 }
 
 // Session is an SSO session of an idtenant issuer. Its name is the keyed
@@ -165,6 +172,13 @@ type RefreshFamilySpec struct {
 	// userFingerprint identifies the user's directory entry at the grant.
 	// +required
 	UserFingerprint string `json:"userFingerprint"`
+	// identity holds the attributes of a user who logged in through an
+	// upstream connection (connection, upstream subject, email, name,
+	// groups), sealed with AES-256-GCM under the tenant's state key: they
+	// are personal data and never stored readable. Empty for local users.
+	// +optional
+	// +kubebuilder:validation:MaxLength=16384
+	Identity string `json:"identity,omitempty"`
 	// grantedAt is when the family began; its absolute lifetime counts from it.
 	// +required
 	GrantedAt metav1.Time `json:"grantedAt"`

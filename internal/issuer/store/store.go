@@ -89,6 +89,9 @@ type Session struct {
 	// (username and password hash, keyed): when the user is removed or
 	// the password changes, it no longer matches and the session ends.
 	UserFingerprint string `json:"userFingerprint"`
+	// Identity is a user of an upstream connection, sealed (see
+	// issuer/identity.go); empty for local users.
+	Identity string `json:"identity,omitempty"`
 }
 
 // Code is an authorization code's grant. The record is created when the
@@ -131,6 +134,9 @@ type RefreshFamily struct {
 	SID             string    `json:"sid,omitempty"`
 	AuthTime        time.Time `json:"authTime"`
 	UserFingerprint string    `json:"userFingerprint"`
+	// Identity is the session's Identity at the grant: an offline family
+	// outlives its session.
+	Identity string `json:"identity,omitempty"`
 	// GrantedAt is when the family began (the code exchange); the absolute
 	// lifetime counts from it and rotation does not extend it.
 	GrantedAt time.Time `json:"grantedAt"`

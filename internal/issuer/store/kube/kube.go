@@ -364,7 +364,7 @@ func sessionSpec(v store.Session, o *statev1.Session) {
 	o.Spec = statev1.SessionSpec{
 		SID: v.SID, Subject: v.Subject,
 		AuthTime: putTime(v.AuthTime), LastActivity: putTime(v.LastActivity),
-		UserFingerprint: v.UserFingerprint,
+		UserFingerprint: v.UserFingerprint, Identity: v.Identity,
 	}
 }
 
@@ -373,7 +373,7 @@ func sessionValue(o *statev1.Session) store.Session {
 	return store.Session{
 		SID: s.SID, Subject: s.Subject,
 		AuthTime: getTime(s.AuthTime), LastActivity: getTime(s.LastActivity),
-		UserFingerprint: s.UserFingerprint,
+		UserFingerprint: s.UserFingerprint, Identity: s.Identity,
 	}
 }
 
@@ -406,7 +406,7 @@ func familySpec(v store.RefreshFamily, o *statev1.RefreshFamily) {
 	o.Spec = statev1.RefreshFamilySpec{
 		ClientID: v.ClientID, Subject: v.Subject, Scopes: v.Scopes, Audience: v.Audience,
 		SessionKey: v.SessionKey, SID: v.SID,
-		AuthTime: putTime(v.AuthTime), UserFingerprint: v.UserFingerprint,
+		AuthTime: putTime(v.AuthTime), UserFingerprint: v.UserFingerprint, Identity: v.Identity,
 		GrantedAt: putTime(v.GrantedAt), LastUsed: putTime(v.LastUsed),
 		Current: v.Current, Previous: v.Previous, RotatedAt: putOptTime(v.RotatedAt),
 		RevokedAt: putOptTime(v.RevokedAt), ExpiresAt: putTime(v.ExpiresAt),
@@ -418,7 +418,7 @@ func familyValue(o *statev1.RefreshFamily) store.RefreshFamily {
 	return store.RefreshFamily{
 		ClientID: s.ClientID, Subject: s.Subject, Scopes: s.Scopes, Audience: s.Audience,
 		SessionKey: s.SessionKey, SID: s.SID,
-		AuthTime: getTime(s.AuthTime), UserFingerprint: s.UserFingerprint,
+		AuthTime: getTime(s.AuthTime), UserFingerprint: s.UserFingerprint, Identity: s.Identity,
 		GrantedAt: getTime(s.GrantedAt), LastUsed: getTime(s.LastUsed),
 		Current: s.Current, Previous: s.Previous, RotatedAt: getOptTime(s.RotatedAt),
 		RevokedAt: getOptTime(s.RevokedAt), ExpiresAt: getTime(s.ExpiresAt),

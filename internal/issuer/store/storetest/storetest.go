@@ -387,14 +387,14 @@ func sessionKind(t0 time.Time) kind[store.Session] {
 		full: store.Session{
 			SID: "sid-1", Subject: "alice",
 			AuthTime: t0.Add(-time.Hour), LastActivity: t0,
-			UserFingerprint: "fp-1",
+			UserFingerprint: "fp-1", Identity: "sealed-identity-1",
 		},
 		changed: store.Session{
 			SID: "sid-2", Subject: "bob",
 			AuthTime: t0.Add(-2 * time.Hour), LastActivity: t0.Add(time.Minute),
-			UserFingerprint: "fp-2",
+			UserFingerprint: "fp-2", Identity: "sealed-identity-2",
 		},
-		// Every field of a session is required.
+		// Every field of a session but the identity is required.
 		sparse: store.Session{
 			SID: "sid-3", Subject: "carol",
 			AuthTime: t0, LastActivity: t0, UserFingerprint: "fp-3",
@@ -445,7 +445,7 @@ func familyKind(t0 time.Time) kind[store.RefreshFamily] {
 			ClientID: "shop.web", Subject: "alice",
 			Scopes: []string{"openid", "offline_access"}, Audience: "orders",
 			SessionKey: store.Key([]byte("s"), store.KindSession, "cookie"), SID: "sid-1",
-			AuthTime: t0.Add(-time.Hour), UserFingerprint: "fp-1",
+			AuthTime: t0.Add(-time.Hour), UserFingerprint: "fp-1", Identity: "sealed-identity-1",
 			GrantedAt: t0.Add(-30 * time.Minute), LastUsed: t0,
 			Current:  store.Key([]byte("s"), store.KindFamily, "token-2"),
 			Previous: store.Key([]byte("s"), store.KindFamily, "token-1"), RotatedAt: t0,
@@ -455,7 +455,7 @@ func familyKind(t0 time.Time) kind[store.RefreshFamily] {
 			ClientID: "shop.cli", Subject: "bob",
 			Scopes: []string{"openid"}, Audience: "billing",
 			SessionKey: store.Key([]byte("s"), store.KindSession, "cookie-2"), SID: "sid-2",
-			AuthTime: t0.Add(-2 * time.Hour), UserFingerprint: "fp-2",
+			AuthTime: t0.Add(-2 * time.Hour), UserFingerprint: "fp-2", Identity: "sealed-identity-2",
 			GrantedAt: t0.Add(-time.Hour), LastUsed: t0.Add(time.Minute),
 			Current:  store.Key([]byte("s"), store.KindFamily, "token-3"),
 			Previous: store.Key([]byte("s"), store.KindFamily, "token-2"), RotatedAt: t0.Add(time.Minute),

@@ -1,0 +1,135 @@
+package issuer
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+)
+
+// connection is an upstream OpenID Connect provider of the tenant
+// (spec.connections), compiled.
+type connection struct {
+	name, displayName string
+	issuer, clientID  string
+	clientSecret      string
+	scopes            []string
+	claims            v1alpha1.ClaimMapping // defaulted
+	requireVerified   bool
+	// fingerprint is what sessions started through it record: removing
+	// the connection, or pointing it at another issuer or client, ends
+	// them.
+	fingerprint string
+}
+
+// defaultUpstreamScopes are requested when a connection names none.
+var defaultUpstreamScopes = []string{"openid", "email", "profile"}
+
+func compileConnections(c *config, doc *issuerconfig.Document) error {
+	c.connections = map[string]*connection{}
+	for _, spec := range doc.Tenant.Spec.Connections {
+		if _, dup := c.connections[spec.Name]; dup {
+			return fmt.Errorf("tenant.spec.connections: duplicate name %q", spec.Name)
+		}
+		o := spec.OIDC
+		conn := &connection{
+			name: spec.Name, displayName: spec.DisplayName,
+			issuer: o.IssuerURL, clientID: o.ClientID, clientSecret: doc.ConnectionSecrets[spec.Name],
+			scopes: o.Scopes, requireVerified: o.RequireVerifiedEmail,
+			fingerprint: connectionFingerprint(c.stateKey, spec.Name, o.IssuerURL, o.ClientID),
+		}
+		if conn.displayName == "" {
+			conn.displayName = spec.Name
+		}
+		if len(conn.scopes) == 0 {
+			conn.scopes = defaultUpstreamScopes
+		}
+		if o.Claims != nil {
+			conn.claims = *o.Claims
+		}
+		defaultString(&conn.claims.Subject, "sub")
+		defaultString(&conn.claims.Username, "preferred_username")
+		defaultString(&conn.claims.Email, "email")
+		defaultString(&conn.claims.Name, "name")
+		defaultString(&conn.claims.Groups, "groups")
+		c.connections[spec.Name] = conn
+		c.connectionOrder = append(c.connectionOrder, conn)
+	}
+	return nil
+}
+
+func defaultString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+// upstreamTimeout bounds every request to an upstream (discovery, JWKS,
+// token exchange): a slow upstream fails the login, never hangs it.
+const upstreamTimeout = 10 * time.Second
+
+// Discovery results are kept this long; a failure is retried after
+// upstreamRetry, so a broken upstream is not asked on every click.
+const (
+	upstreamFresh = time.Hour
+	upstreamRetry = 10 * time.Second
+)
+
+// upstreams caches each upstream's discovery document and key set across
+// configuration generations (keyed by issuer URL). go-oidc refetches the
+// keys when a token names a key it does not know.
+type upstreams struct {
+	client *http.Client
+	now    func() time.Time
+
+	mu        sync.Mutex
+	providers map[string]upstreamProvider
+}
+
+type upstreamProvider struct {
+	provider *oidc.Provider
+	err      error
+	at       time.Time
+}
+
+func newUpstreams(now func() time.Time) *upstreams {
+	return &upstreams{
+		client:    &http.Client{Timeout: upstreamTimeout},
+		now:       now,
+		providers: map[string]upstreamProvider{},
+	}
+}
+
+// context carries the upstream HTTP client to go-oidc and x/oauth2.
+func (u *upstreams) context(ctx context.Context) context.Context {
+	return oidc.ClientContext(ctx, u.client)
+}
+
+// provider returns the upstream's discovered configuration. Discovery
+// checks that the document names exactly issuer.
+func (u *upstreams) provider(issuer string) (*oidc.Provider, error) {
+	u.mu.Lock()
+	p, ok := u.providers[issuer]
+	u.mu.Unlock()
+	now := u.now()
+	if ok && ((p.err == nil && now.Sub(p.at) < upstreamFresh) || (p.err != nil && now.Sub(p.at) < upstreamRetry)) {
+		return p.provider, p.err
+	}
+	// The provider's key set outlives this call: it gets a context that
+	// is never cancelled, with the bounded client.
+	prov, err := oidc.NewProvider(u.context(context.Background()), issuer)
+	if err != nil {
+		err = fmt.Errorf("discovery of %s: %s", issuer, strings.TrimPrefix(err.Error(), "oidc: "))
+	}
+	u.mu.Lock()
+	u.providers[issuer] = upstreamProvider{provider: prov, err: err, at: now}
+	u.mu.Unlock()
+	return prov, err
+}

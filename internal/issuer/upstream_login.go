@@ -1,0 +1,332 @@
+package issuer
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// The upstream leg of a login through a connection: /login/upstream sends
+// the browser to the upstream's authorization endpoint with PKCE (S256), a
+// state and a nonce; /login/callback takes the code back, redeems it, and
+// verifies the ID token (signature by a key of the upstream's JWKS, issuer,
+// audience, expiry, nonce). Nothing is stored for a login in progress: the
+// pending request, the PKCE verifier and the nonce travel sealed in a
+// cookie bound to the state, so only the browser that started the login
+// can finish it (no login CSRF), and a flood of starts stores nothing.
+const (
+	pathLoginUpstream = "/login/upstream"
+	pathLoginCallback = "/login/callback"
+)
+
+// maxPendingCookie keeps the sealed pending login within what browsers
+// store per cookie (4096 bytes with its name and attributes).
+const maxPendingCookie = 3800
+
+// freshLoginSkew tolerates clock differences when checking that a forced
+// login (prompt=login, max_age) really happened at the upstream.
+const freshLoginSkew = 30 * time.Second
+
+// Results of upstream logins (metric label, log field).
+const (
+	upstreamSuccess        = "success"
+	upstreamDenied         = "denied"
+	upstreamUnreachable    = "unreachable"
+	upstreamExchangeFailed = "exchange_failed"
+	upstreamBadToken       = "bad_token"
+	upstreamNotVerified    = "email_not_verified"
+	upstreamExpired        = "expired"
+	upstreamBadResponse    = "bad_response"
+)
+
+// pendingUpstream is a login waiting for the upstream's answer.
+type pendingUpstream struct {
+	Flow       authFlow `json:"f"`
+	Connection string   `json:"c"`
+	State      string   `json:"s"`
+	Verifier   string   `json:"v"`
+	Nonce      string   `json:"n"`
+	Started    int64    `json:"t"`
+}
+
+// RedirectURIFor is the redirect URI a tenant's issuer uses at every
+// upstream connection: register it there.
+func RedirectURIFor(issuerURL string) string {
+	return trimSlash(issuerURL) + pathLoginCallback
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// pendingCookieName is per login in progress, so two tabs signing in to
+// two applications at once do not overwrite each other's.
+func (c *config) pendingCookieName(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	name := "idtenant_upstream_" + hex.EncodeToString(sum[:6])
+	if c.secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
+func (c *config) pendingCookie(name, value string, maxAge int) *http.Cookie {
+	// SameSite=Lax: the callback is a top-level navigation from the
+	// upstream's site, which Lax cookies accompany.
+	return &http.Cookie{Name: name, Value: value, Path: c.cookies.csrfPath, MaxAge: maxAge,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode}
+}
+
+func (c *config) oauth2Config(conn *connection, p *gooidc.Provider) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID: conn.clientID, ClientSecret: conn.clientSecret,
+		Endpoint: p.Endpoint(), RedirectURL: c.issuer + pathLoginCallback, Scopes: conn.scopes,
+	}
+}
+
+// upstreamStart sends the browser to a connection's upstream for a sealed
+// authorization request.
+func (s *Server) upstreamStart(w http.ResponseWriter, r *http.Request) {
+	c := s.cfg.Load()
+	now := s.now()
+	flow, err := c.unseal(r.URL.Query().Get("r"), now)
+	if err != nil {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: errLinkExpired})
+		return
+	}
+	conn, ok := c.connections[r.URL.Query().Get("c")]
+	if !ok {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "This sign-in option no longer exists. Go back to the application and sign in again."})
+		return
+	}
+	prov, err := s.upstreams.provider(conn.issuer)
+	if err != nil {
+		s.upstreamFailed(w, conn, upstreamUnreachable, err, http.StatusBadGateway,
+			fmt.Sprintf("%s cannot be reached right now. Try again in a few minutes.", conn.displayName))
+		return
+	}
+	p := pendingUpstream{Flow: *flow, Connection: conn.name, State: randomToken(),
+		Verifier: oauth2.GenerateVerifier(), Nonce: randomToken(), Started: now.Unix()}
+	value, err := c.sealJSON(purposeUpstream, &p, now.Add(pendingLifetime).Unix())
+	if err != nil || len(value) > maxPendingCookie {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The application's sign-in request is too large to continue through another provider."})
+		return
+	}
+	http.SetCookie(w, c.pendingCookie(c.pendingCookieName(p.State), value, int(pendingLifetime/time.Second)))
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.Verifier), gooidc.Nonce(p.Nonce)}
+	// A forced login must be a real one upstream as well: pass prompt=login
+	// and max_age on, and check auth_time when the answer comes back.
+	if slices.Contains(flow.Prompt, "login") {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
+	}
+	if flow.MaxAge != nil {
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatUint(uint64(*flow.MaxAge), 10)))
+	}
+	http.Redirect(w, r, c.oauth2Config(conn, prov).AuthCodeURL(p.State, opts...), http.StatusSeeOther)
+}
+
+// upstreamCallback completes a login at an upstream: it verifies the
+// answer, derives the user, starts the session and completes the original
+// authorization request. Every failure ends on the error page; none
+// starts a session.
+func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
+	c := s.cfg.Load()
+	now := s.now()
+	q := r.URL.Query()
+	state := q.Get("state")
+	var p pendingUpstream
+	cookie, err := r.Cookie(c.pendingCookieName(state))
+	if state == "" || err != nil || c.unsealJSONAt(purposeUpstream, cookie.Value, &p, now) != nil ||
+		subtle.ConstantTimeCompare([]byte(p.State), []byte(state)) != 1 {
+		s.metrics.upstreamLogins.WithLabelValues("", upstreamExpired).Inc()
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest,
+			Error: "This sign-in took too long or was started in another browser. Go back to the application and sign in again."})
+		return
+	}
+	http.SetCookie(w, c.pendingCookie(cookie.Name, "", -1))
+	conn, ok := c.connections[p.Connection]
+	if !ok {
+		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "This sign-in option no longer exists. Go back to the application and sign in again."})
+		return
+	}
+	// RFC 9207: an upstream that names itself must be the one we sent the
+	// user to (a mix-up attack swaps them).
+	if iss := q.Get("iss"); iss != "" && iss != conn.issuer {
+		s.upstreamFailed(w, conn, upstreamBadResponse, fmt.Errorf("the response names issuer %q", sanitize(iss)), http.StatusBadRequest,
+			fmt.Sprintf("The answer from %s could not be trusted. Go back to the application and sign in again.", conn.displayName))
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		desc := sanitize(q.Get("error_description"))
+		s.upstreamFailed(w, conn, upstreamDenied, fmt.Errorf("%s: %s", sanitize(e), desc), http.StatusForbidden,
+			fmt.Sprintf("%s did not sign you in (%s). Go back to the application and try again, or ask your administrator.", conn.displayName, sanitize(e)))
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		s.upstreamFailed(w, conn, upstreamBadResponse, errors.New("no code in the response"), http.StatusBadRequest,
+			fmt.Sprintf("The answer from %s was incomplete. Go back to the application and sign in again.", conn.displayName))
+		return
+	}
+	prov, err := s.upstreams.provider(conn.issuer)
+	if err != nil {
+		s.upstreamFailed(w, conn, upstreamUnreachable, err, http.StatusBadGateway,
+			fmt.Sprintf("%s cannot be reached right now. Try again in a few minutes.", conn.displayName))
+		return
+	}
+	ctx := s.upstreams.context(r.Context())
+	tok, err := c.oauth2Config(conn, prov).Exchange(ctx, code, oauth2.VerifierOption(p.Verifier))
+	if err != nil {
+		s.upstreamFailed(w, conn, upstreamExchangeFailed, exchangeError(err), http.StatusBadGateway,
+			fmt.Sprintf("%s did not complete the sign-in. Go back to the application and try again.", conn.displayName))
+		return
+	}
+	person, err := s.verifyUpstream(ctx, conn, prov, tok, &p)
+	if err != nil {
+		result, status, msg := upstreamBadToken, http.StatusBadGateway,
+			fmt.Sprintf("The answer from %s could not be verified. Go back to the application and sign in again.", conn.displayName)
+		if errors.Is(err, errNotVerified) {
+			result, status, msg = upstreamNotVerified, http.StatusForbidden,
+				fmt.Sprintf("Your email address is not verified at %s. Verify it there, then sign in again.", conn.displayName)
+		}
+		s.upstreamFailed(w, conn, result, err, status, msg)
+		return
+	}
+	sealed, err := c.sealIdentity(person)
+	if err != nil {
+		s.upstreamFailed(w, conn, upstreamBadToken, err, http.StatusInternalServerError, errTryAgain)
+		return
+	}
+	s.metrics.upstreamLogins.WithLabelValues(conn.name, upstreamSuccess).Inc()
+	s.finishLogin(w, r, c, &p.Flow, loginView{}, loginIdentity{
+		subject: upstreamSubject(conn.name, person.UpstreamSubject), fingerprint: conn.fingerprint, sealed: sealed,
+	}, now)
+}
+
+var errNotVerified = errors.New("the upstream does not say the email is verified")
+
+// verifyUpstream checks the upstream's ID token and maps its claims.
+func (s *Server) verifyUpstream(ctx context.Context, conn *connection, prov *gooidc.Provider, tok *oauth2.Token, p *pendingUpstream) (*person, error) {
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, errors.New("the token response has no id_token")
+	}
+	idt, err := prov.VerifierContext(ctx, &gooidc.Config{ClientID: conn.clientID, Now: s.clock.Now}).Verify(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("id_token: %s", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(p.Nonce)) != 1 {
+		return nil, errors.New("id_token: nonce does not match the one sent")
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("id_token claims: %w", err)
+	}
+	if p.Flow.MaxAge != nil || slices.Contains(p.Flow.Prompt, "login") {
+		maxAge := time.Duration(0)
+		if p.Flow.MaxAge != nil {
+			maxAge = time.Duration(*p.Flow.MaxAge) * time.Second
+		}
+		authTime, ok := claims["auth_time"].(float64)
+		if !ok || time.Unix(int64(authTime), 0).Before(time.Unix(p.Started, 0).Add(-maxAge-freshLoginSkew)) {
+			return nil, errors.New("id_token: a fresh login was required and auth_time does not show one")
+		}
+	}
+	return mapUpstreamClaims(conn, claims)
+}
+
+// Limits on what an upstream may put into our tokens.
+const (
+	maxUpstreamGroups   = 64
+	maxUpstreamGroupLen = 128
+	maxUpstreamClaimLen = 256
+)
+
+// mapUpstreamClaims reads a user's attributes with the connection's claim
+// mapping.
+func mapUpstreamClaims(conn *connection, claims map[string]any) (*person, error) {
+	str := func(name string) string {
+		v, _ := claims[name].(string)
+		if len(v) > maxUpstreamClaimLen {
+			v = v[:maxUpstreamClaimLen]
+		}
+		return v
+	}
+	p := &person{Connection: conn.name, UpstreamSubject: str(conn.claims.Subject),
+		Username: str(conn.claims.Username), Name: str(conn.claims.Name), Email: str(conn.claims.Email)}
+	if p.UpstreamSubject == "" {
+		return nil, fmt.Errorf("id_token: no string claim %q to identify the user", conn.claims.Subject)
+	}
+	if p.Username == "" {
+		p.Username = p.Email
+	}
+	switch v := claims["email_verified"].(type) {
+	case bool:
+		p.EmailVerified = v
+	case string: // some providers send it as a string
+		p.EmailVerified = v == "true"
+	}
+	if conn.requireVerified && (p.Email == "" || !p.EmailVerified) {
+		return nil, errNotVerified
+	}
+	var groups []string
+	switch v := claims[conn.claims.Groups].(type) {
+	case string:
+		groups = []string{v}
+	case []any:
+		for _, g := range v {
+			if s, ok := g.(string); ok {
+				groups = append(groups, s)
+			}
+		}
+	}
+	for _, g := range groups {
+		if g == "" || len(g) > maxUpstreamGroupLen || len(p.Groups) == maxUpstreamGroups {
+			continue
+		}
+		p.Groups = append(p.Groups, conn.claims.GroupsPrefix+g)
+	}
+	return p, nil
+}
+
+// upstreamFailed ends a login through a connection on the error page,
+// with a log line and a metric for the operator. The log carries the
+// reason, never a token or secret.
+func (s *Server) upstreamFailed(w http.ResponseWriter, conn *connection, result string, err error, status int, msg string) {
+	s.metrics.upstreamLogins.WithLabelValues(conn.name, result).Inc()
+	s.log.Warn("upstream login failed", "connection", conn.name, "result", result, "error", err.Error())
+	s.renderLogin(w, loginView{Status: status, Error: msg})
+}
+
+// exchangeError keeps what an upstream's token endpoint said (the OAuth
+// error code and description), not its whole body.
+func exchangeError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		if re.ErrorCode != "" {
+			return fmt.Errorf("token endpoint: %s: %s", sanitize(re.ErrorCode), sanitize(re.ErrorDescription))
+		}
+		if re.Response != nil {
+			return fmt.Errorf("token endpoint answered HTTP %d", re.Response.StatusCode)
+		}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("token endpoint: %s", ue.Err)
+	}
+	return err
+}

@@ -55,8 +55,11 @@ type TenantReconciler struct {
 	passes tenantPasses
 	// state holds the state collector's latest numbers per Tenant.
 	state *stateObservations
-	// users follows the users Secrets the Tenants name.
+	// users follows the users Secrets and connection client secrets the
+	// Tenants name.
 	users *usersDirectory
+	// discovery remembers the connections' upstream discovery checks.
+	discovery *discoveryChecks
 	// gatewayAPI and certManager: the cluster serves HTTPRoutes, and
 	// cert-manager Certificates (Options.GatewayAPI, Options.CertManager).
 	gatewayAPI, certManager bool
@@ -141,6 +144,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		if obs.ownershipProblem != nil {
 			soonest(credentialsRecheck)
 		}
+		soonest(obs.connectionsRecheck)
 		if next := keys.NextStep(obs.keys, obs.keyPolicy); !next.IsZero() {
 			soonest(max(next.Sub(r.now()), time.Second))
 		}
@@ -153,6 +157,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	return ctrl.Result{}, runSteps(ctx, tenant, &obs,
 		r.checkIssuerURL,
 		r.readUsers,
+		r.readConnections,
 		r.gatherServed,
 		r.recordAudienceClaims,
 		r.reconcileKeys,
@@ -225,6 +230,9 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// wakes a Tenant when its numbers changed.
 	if r.state == nil {
 		r.state = &stateObservations{}
+	}
+	if r.discovery == nil {
+		r.discovery = newDiscoveryChecks()
 	}
 	if r.users == nil {
 		users, err := newUsersDirectory(mgr, r.TenantNamespaces)

@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,6 +53,12 @@ type tenantObservation struct {
 	namespaceProblem *problem
 	// exposure is the Exposed condition; nil without spec.exposure.
 	exposure *exposureObservation
+	// connections is status.connections; connectionSecrets the client
+	// secrets read (issuer configuration only); connectionsRecheck when
+	// the next discovery check is due.
+	connections        []v1alpha1.ConnectionStatus
+	connectionSecrets  map[string]string
+	connectionsRecheck time.Duration
 }
 
 // DiscoveryURL is where OpenID Provider metadata lives for issuerURL.
@@ -92,6 +99,12 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 		st.Issuer = tenant.Status.Issuer.DeepCopy() // last good, kept while a problem blocks rendering
 	}
 	st.State = stateStatus(tenant, obs)
+	st.Connections = obs.connections
+	if len(obs.connections) > 0 {
+		setConnectionsCondition(&st.Conditions, gen, obs.connections)
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionConnectionsReady)
+	}
 	if e := obs.exposure; e != nil {
 		setCondition(&st.Conditions, gen, v1alpha1.ConditionExposed, e.status, e.reason, e.message)
 	} else {

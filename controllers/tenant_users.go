@@ -21,8 +21,8 @@ import (
 	"github.com/idtenant/idtenant/internal/render"
 )
 
-// indexUsersSecret keys Tenants by "<namespace>/<name>" of the Secret in
-// spec.usersSecretRef.
+// indexUsersSecret keys Tenants by "<namespace>/<name>" of the Secrets
+// they read: spec.usersSecretRef and every connection's clientSecretRef.
 const indexUsersSecret = ".spec.usersSecretRef"
 
 // usersDirectory follows the users Secrets named by Tenants.
@@ -41,6 +41,15 @@ type usersDirectory struct {
 
 	mu     sync.Mutex
 	parsed map[types.NamespacedName]parsedUsers
+	// data holds the connections' client secret Secrets as last read.
+	data map[types.NamespacedName]secretData
+}
+
+// secretData is one Secret's data as last read.
+type secretData struct {
+	uid             types.UID
+	resourceVersion string
+	data            map[string][]byte
 }
 
 // parsedUsers is one users Secret as last read: the directory, or why it
@@ -87,7 +96,7 @@ func newUsersDirectory(mgr manager.Manager, tenantNamespaces []string) (*usersDi
 	if err := mgr.Add(c); err != nil {
 		return nil, err
 	}
-	return &usersDirectory{metadata: c, parsed: map[types.NamespacedName]parsedUsers{}}, nil
+	return &usersDirectory{metadata: c, parsed: map[types.NamespacedName]parsedUsers{}, data: map[types.NamespacedName]secretData{}}, nil
 }
 
 // source wakes the Tenants that name a Secret when it changes.
@@ -133,19 +142,51 @@ func (d *usersDirectory) read(ctx context.Context, api client.Reader, key types.
 	return users, parseErr, nil
 }
 
-// forget drops what was parsed from the Secret key.
+// readData returns the data of the Secret key (a connection's client
+// secret), reading it only when its resourceVersion moved.
+func (d *usersDirectory) readData(ctx context.Context, api client.Reader, key types.NamespacedName) (map[string][]byte, error) {
+	meta := secretMetadata()
+	if err := d.metadata.Get(ctx, key, meta); err == nil {
+		d.mu.Lock()
+		last, ok := d.data[key]
+		d.mu.Unlock()
+		if ok && last.uid == meta.UID && last.resourceVersion == meta.ResourceVersion {
+			return last.data, nil
+		}
+	}
+	secret := &corev1.Secret{}
+	if err := api.Get(ctx, key, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			d.forget(key)
+		}
+		return nil, err
+	}
+	d.mu.Lock()
+	d.data[key] = secretData{uid: secret.UID, resourceVersion: secret.ResourceVersion, data: secret.Data}
+	d.mu.Unlock()
+	return secret.Data, nil
+}
+
+// forget drops what was read from the Secret key.
 func (d *usersDirectory) forget(key types.NamespacedName) {
 	d.mu.Lock()
 	delete(d.parsed, key)
+	delete(d.data, key)
 	d.mu.Unlock()
 }
 
 func indexTenantsByUsersSecret(ctx context.Context, mgr manager.Manager) error {
 	return mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.Tenant{}, indexUsersSecret, func(o client.Object) []string {
 		t := o.(*v1alpha1.Tenant)
-		if t.Spec.UsersSecretRef == nil {
-			return nil
+		var keys []string
+		if t.Spec.UsersSecretRef != nil {
+			keys = append(keys, types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.UsersSecretRef.Name}.String())
 		}
-		return []string{types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.UsersSecretRef.Name}.String()}
+		for _, c := range t.Spec.Connections {
+			if ref := c.OIDC.ClientSecretRef; ref != nil {
+				keys = append(keys, types.NamespacedName{Namespace: t.Namespace, Name: ref.Name}.String())
+			}
+		}
+		return keys
 	})
 }

@@ -3,6 +3,7 @@ package issuer
 import (
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -107,12 +108,7 @@ func TestChangedAttributesReachTheNextToken(t *testing.T) {
 }
 
 func equalJSON(a, b any) bool {
-	as, aok := a.([]any)
-	bs, bok := b.([]any)
-	if aok && bok {
-		return slices.Equal(as, bs)
-	}
-	return a == b
+	return reflect.DeepEqual(a, b)
 }
 
 // TestAPIAsksForUserClaims: an API that lists groups in spec.userClaims

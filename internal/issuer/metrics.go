@@ -14,9 +14,9 @@ type metrics struct {
 	loginFailures prometheus.Counter
 	// upstreamLogins counts logins through connections by result.
 	upstreamLogins *prometheus.CounterVec
-	generation    prometheus.Gauge
-	storeErrors   *prometheus.CounterVec
-	storeLatency  *prometheus.HistogramVec
+	generation     prometheus.Gauge
+	storeErrors    *prometheus.CounterVec
+	storeLatency   *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

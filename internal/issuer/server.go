@@ -63,7 +63,7 @@ type Server struct {
 	limiter *loginLimiter
 	// upstreams caches the connections' upstream providers.
 	upstreams *upstreams
-	handler http.Handler
+	handler   http.Handler
 	// fallbackStateKey serves configurations without a state key.
 	fallbackStateKey []byte
 }

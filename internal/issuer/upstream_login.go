@@ -15,6 +15,8 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // The upstream leg of a login through a connection: /login/upstream sends
@@ -27,7 +29,7 @@ import (
 // can finish it (no login CSRF), and a flood of starts stores nothing.
 const (
 	pathLoginUpstream = "/login/upstream"
-	pathLoginCallback = "/login/callback"
+	pathLoginCallback = issuerconfig.ConnectionCallbackPath
 )
 
 // maxPendingCookie keeps the sealed pending login within what browsers
@@ -58,19 +60,6 @@ type pendingUpstream struct {
 	Verifier   string   `json:"v"`
 	Nonce      string   `json:"n"`
 	Started    int64    `json:"t"`
-}
-
-// RedirectURIFor is the redirect URI a tenant's issuer uses at every
-// upstream connection: register it there.
-func RedirectURIFor(issuerURL string) string {
-	return trimSlash(issuerURL) + pathLoginCallback
-}
-
-func trimSlash(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '/' {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // pendingCookieName is per login in progress, so two tabs signing in to

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -54,6 +55,16 @@ type Document struct {
 	// connection name, read from each clientSecretRef. Secret: never
 	// logged, never in status.
 	ConnectionSecrets map[string]string `json:"connectionSecrets,omitempty"`
+}
+
+// ConnectionCallbackPath is where, under the issuer URL, upstream
+// connections send users back: register <issuerURL>/login/callback at the
+// upstream.
+const ConnectionCallbackPath = "/login/callback"
+
+// ConnectionRedirectURI is the redirect URI of a tenant at its upstreams.
+func ConnectionRedirectURI(issuerURL string) string {
+	return strings.TrimRight(issuerURL, "/") + ConnectionCallbackPath
 }
 
 // StateKeySize is the length of Document.StateKey in bytes.

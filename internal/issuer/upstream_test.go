@@ -1,0 +1,419 @@
+package issuer
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/oauth2"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/store/memory"
+)
+
+// federation is two issuers on loopback: "up" (an idtenant tenant with a
+// directory, on localhost) and "down" (a tenant whose only way in is a
+// connection to up, on 127.0.0.1: another cookie host, as two sites are).
+type federation struct {
+	up, down *env
+	// jar is the browser's; it follows redirects across both issuers and
+	// stops at the application.
+	client *http.Client
+}
+
+const downCallback = "https://web.acme.test/cb"
+
+func newFederation(t *testing.T, connect func(*v1alpha1.Connection)) *federation {
+	t.Helper()
+	lnUp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lnDown, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upIssuer := "http://localhost:" + portOf(lnUp)
+	downIssuer := "http://127.0.0.1:" + portOf(lnDown)
+	upDoc := testDoc(t, upIssuer)
+	directoryDoc(upDoc)
+	// The upstream's sessions outlive the downstream's 8h.
+	upDoc.Tenant.Spec.Session = &v1alpha1.SessionSpec{InactivityTimeout: dur("24h"), AbsoluteTimeout: dur("24h")}
+	for i := range upDoc.Applications {
+		if upDoc.Applications[i].ClientID == "web.shop" {
+			upDoc.Applications[i].Spec.RedirectURIs = append(upDoc.Applications[i].Spec.RedirectURIs, v1alpha1.RedirectURI(downIssuer+pathLoginCallback))
+		}
+	}
+	downDoc := testDoc(t, downIssuer)
+	downDoc.Users = nil
+	conn := v1alpha1.Connection{Name: "corp", DisplayName: "Corp SSO", OIDC: v1alpha1.OIDCConnection{
+		IssuerURL: upIssuer, ClientID: "web.shop", ClientSecretRef: &v1alpha1.SecretKeyReference{Name: "corp"},
+		Scopes: []string{"openid", "email", "profile", "groups"},
+		Claims: &v1alpha1.ClaimMapping{GroupsPrefix: "corp:"},
+	}}
+	if connect != nil {
+		connect(&conn)
+	}
+	downDoc.Tenant.Spec.Connections = []v1alpha1.Connection{conn}
+	downDoc.ConnectionSecrets = map[string]string{"corp": testSecrets["web.shop"]}
+	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	f := &federation{
+		up:   startEnv(t, lnUp, upDoc, &fakeClock{now: start}, memory.New(), nil),
+		down: startEnv(t, lnDown, downDoc, &fakeClock{now: start}, memory.New(), nil),
+	}
+	f.client = newBrowserClient()
+	return f
+}
+
+func portOf(ln net.Listener) string { return ln.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):] }
+
+func newBrowserClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Hostname() != "127.0.0.1" && req.URL.Hostname() != "localhost" {
+			return http.ErrUseLastResponse // the application's redirect URI
+		}
+		return nil
+	}}
+}
+
+func (f *federation) get(t *testing.T, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := f.client.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// signIn starts at the downstream application and logs in at the upstream
+// when its login page appears; it returns the last response.
+func (f *federation) signIn(t *testing.T, authURL, user, password string) (*http.Response, string) {
+	t.Helper()
+	resp, body := f.get(t, authURL)
+	if resp.StatusCode == http.StatusOK && strings.Contains(body, `name="password"`) {
+		if resp.Request.URL.Host != mustURL(f.up.issuer).Host {
+			t.Fatalf("the password form came from %s, not the upstream", resp.Request.URL)
+		}
+		id, csrf := reID.FindStringSubmatch(body), reCSRF.FindStringSubmatch(body)
+		resp, err := f.client.PostForm(f.up.issuer+pathLogin, url.Values{"r": {id[1]}, "csrf": {csrf[1]}, "username": {user}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	return resp, body
+}
+
+func (f *federation) downConfig(scopes ...string) *oauth2.Config {
+	return f.down.oauth2Config("web.shop", downCallback, scopes...)
+}
+
+func (f *federation) upstreamLogins(connection, result string) float64 {
+	return testutil.ToFloat64(f.down.srv.metrics.upstreamLogins.WithLabelValues(connection, result))
+}
+
+// TestLoginThroughAConnection: a user of the upstream signs in to a
+// downstream application through the connection (straight there: it is
+// the only way in), gets the downstream's tokens (verified by go-oidc)
+// with a subject of the downstream, the upstream subject in
+// federated_claims, and prefixed groups in the ID token, userinfo and an
+// API's access token. The downstream's own absolute timeout ends the
+// session while the upstream's lives on, and removing the connection ends
+// sessions and refresh tokens it started.
+func TestLoginThroughAConnection(t *testing.T) {
+	f := newFederation(t, nil)
+	for i := range f.down.doc.APIs {
+		f.down.doc.APIs[i].Spec.UserClaims = []v1alpha1.UserClaim{v1alpha1.UserClaimGroups, v1alpha1.UserClaimEmail}
+	}
+	f.down.doc.Generation++
+	if err := f.down.srv.Swap(f.down.doc); err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.downConfig("openid", "email", "profile", "groups")
+	resp, body := f.signIn(t, cfg.AuthCodeURL("st-1", oauth2.SetAuthURLParam("audience", "https://orders.acme.test")), "alice", "correct horse")
+	cb := callback(t, resp, body)
+	if cb.Get("state") != "st-1" || cb.Get("iss") != f.down.issuer {
+		t.Fatalf("callback to the application: %v", cb)
+	}
+	tok, err := cfg.Exchange(f.down.ctx, cb.Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := f.down.provider().Verifier(&gooidc.Config{ClientID: "web.shop", Now: f.down.clock.Now}).Verify(f.down.ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	_ = idt.Claims(&claims)
+	wantSub := upstreamSubject("corp", "7f9c2e61-0d4a-4c1e-9b8f-2a6d3c5e1f00")
+	want := map[string]any{
+		"sub": wantSub, "email": "alice@acme.test", "email_verified": true, "name": "Alice Liddell",
+		"preferred_username": "alice", "groups": []any{"corp:staff", "corp:finance"},
+		"federated_claims": map[string]any{"connector_id": "corp", "user_id": "7f9c2e61-0d4a-4c1e-9b8f-2a6d3c5e1f00"},
+	}
+	for k, v := range want {
+		if !equalJSON(claims[k], v) {
+			t.Errorf("ID token %s = %v, want %v", k, claims[k], v)
+		}
+	}
+	access := f.down.verifyAccess(tok.AccessToken, "https://orders.acme.test")
+	if !equalJSON(access["groups"], want["groups"]) || access["email"] != "alice@acme.test" || access["sub"] != wantSub {
+		t.Errorf("API access token: groups %v, email %v, sub %v", access["groups"], access["email"], access["sub"])
+	}
+	// Userinfo, with a token for it.
+	resp, body = f.signIn(t, cfg.AuthCodeURL("st-2"), "", "")
+	tok2, err := cfg.Exchange(f.down.ctx, callback(t, resp, body).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.down.issuer+pathUserinfo, nil)
+	req.Header.Set("Authorization", "Bearer "+tok2.AccessToken)
+	if _, info := f.down.do(req); !equalJSON(info["groups"], want["groups"]) || info["sub"] != wantSub || !equalJSON(info["federated_claims"], want["federated_claims"]) {
+		t.Errorf("userinfo: %v", info)
+	}
+	if got := f.upstreamLogins("corp", upstreamSuccess); got != 1 {
+		t.Errorf("successful upstream logins counted %v, want 1 (the second authorization used the session)", got)
+	}
+
+	// The downstream's 8h absolute timeout, while the upstream's session
+	// (24h) is still alive: prompt=none at the downstream
+	// says login_required; without prompt=none the user goes back to the
+	// upstream, which signs them in without a password.
+	f.down.clock.Advance(8*time.Hour + time.Second)
+	f.up.clock.Advance(8*time.Hour + time.Second)
+	resp, body = f.get(t, cfg.AuthCodeURL("st-3", oauth2.SetAuthURLParam("prompt", "none")))
+	if got := callback(t, resp, body).Get("error"); got != "login_required" {
+		t.Fatalf("after the downstream's absolute timeout, prompt=none: error %q, want login_required", got)
+	}
+	resp, body = f.signIn(t, cfg.AuthCodeURL("st-4", oauth2.AccessTypeOffline), "", "")
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+		t.Fatalf("signing in again through the live upstream session: %d %s", resp.StatusCode, body)
+	}
+
+	// Removing the connection ends the session and its refresh tokens.
+	offline, err := cfg.Exchange(f.down.ctx, callback(t, resp, body).Get("code"))
+	if err != nil || offline.RefreshToken == "" {
+		t.Fatalf("exchange: %v (refresh token %q)", err, offline.RefreshToken)
+	}
+	f.down.doc.Tenant.Spec.Connections = nil
+	f.down.doc.Generation++
+	if err := f.down.srv.Swap(f.down.doc); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = f.get(t, cfg.AuthCodeURL("st-5", oauth2.SetAuthURLParam("prompt", "none")))
+	if got := callback(t, resp, body).Get("error"); got != "login_required" {
+		t.Errorf("after the connection was removed, prompt=none: error %q, want login_required", got)
+	}
+	_, err = cfg.TokenSource(f.down.ctx, &oauth2.Token{RefreshToken: offline.RefreshToken}).Token()
+	if oauthError(err) != "invalid_grant" {
+		t.Errorf("refresh after the connection was removed: %v, want invalid_grant", err)
+	}
+}
+
+// TestUpstreamRefusalAndForcedLogin: an upstream that answers with an error
+// (here: a scope it does not grant) ends on the error page with no session;
+// prompt=login is passed upstream, where it asks for the password again.
+func TestUpstreamRefusalAndForcedLogin(t *testing.T) {
+	f := newFederation(t, func(c *v1alpha1.Connection) { c.OIDC.Scopes = append(c.OIDC.Scopes, "admin:everything") })
+	cfg := f.downConfig("openid")
+	resp, body := f.signIn(t, cfg.AuthCodeURL("st"), "alice", "correct horse")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Corp SSO did not sign you in (invalid_scope)") {
+		t.Fatalf("upstream refusal: %d %s", resp.StatusCode, body)
+	}
+	if resp.Request.URL.Path != pathLoginCallback {
+		t.Errorf("refusal shown at %s, want the downstream's callback", resp.Request.URL)
+	}
+	if f.upstreamLogins("corp", upstreamDenied) != 1 {
+		t.Error("refusal not counted as denied")
+	}
+	resp, body = f.get(t, cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none")))
+	if got := callback(t, resp, body).Get("error"); got != "login_required" {
+		t.Errorf("after a refusal, prompt=none: %q, want login_required (no session)", got)
+	}
+
+	g := newFederation(t, nil)
+	cfg = g.downConfig("openid")
+	resp, body = g.signIn(t, cfg.AuthCodeURL("a"), "alice", "correct horse")
+	callback(t, resp, body)
+	// prompt=login: the upstream shows its password form again, although
+	// its session is alive.
+	resp, body = g.get(t, cfg.AuthCodeURL("b", oauth2.SetAuthURLParam("prompt", "login")))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="password"`) || resp.Request.URL.Host != mustURL(g.up.issuer).Host {
+		t.Fatalf("prompt=login was not passed upstream: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+}
+
+// fakeUpstream is a hostile or broken OpenID provider: real discovery and
+// JWKS, and a token endpoint that answers with the ID token the test made.
+type fakeUpstream struct {
+	srv     *httptest.Server
+	key     *rsa.PrivateKey
+	idToken func(nonce string) string
+	nonce   string
+}
+
+func newFakeUpstream(t *testing.T) *fakeUpstream {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	u := &fakeUpstream{key: key}
+	mux := http.NewServeMux()
+	u.srv = httptest.NewServer(mux)
+	t.Cleanup(u.srv.Close)
+	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": u.srv.URL, "authorization_endpoint": u.srv.URL + "/auth",
+			"token_endpoint": u.srv.URL + "/token", "jwks_uri": u.srv.URL + "/keys", "id_token_signing_alg_values_supported": []string{"RS256"}})
+	})
+	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	})
+	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 60, "id_token": u.idToken(u.nonce)})
+	})
+	return u
+}
+
+func (u *fakeUpstream) sign(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]any) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", kid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(claims)
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := jws.CompactSerialize()
+	return s
+}
+
+// TestUpstreamBadInput: a wrong upstream issuer, an ID token signed by a
+// key the upstream does not publish, a nonce that is not ours, an expired
+// ID token, a callback in another browser: each ends on an error page,
+// counted, with no session.
+func TestUpstreamBadInput(t *testing.T) {
+	fake := newFakeUpstream(t)
+	var f *federation
+	f = newFederation(t, func(c *v1alpha1.Connection) {
+		c.OIDC.IssuerURL = fake.srv.URL
+	})
+	now := f.down.clock.Now()
+	good := func(nonce string) map[string]any {
+		return map[string]any{"iss": fake.srv.URL, "aud": "web.shop", "sub": "u1", "nonce": nonce,
+			"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "email": "u1@corp.test"}
+	}
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	cfg := f.downConfig("openid")
+	// start follows the downstream to the upstream's authorization URL and
+	// returns the state and nonce it carries.
+	start := func(client *http.Client) (state string) {
+		t.Helper()
+		f.client = client
+		resp, _ := f.get(t, cfg.AuthCodeURL("app-state"))
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || !strings.HasPrefix(loc.String(), fake.srv.URL+"/auth") {
+			t.Fatalf("not sent to the upstream: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		q := loc.Query()
+		if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" || q.Get("redirect_uri") != f.down.issuer+pathLoginCallback {
+			t.Fatalf("upstream authorization request lacks PKCE, nonce or our redirect URI: %v", q)
+		}
+		fake.nonce = q.Get("nonce")
+		return q.Get("state")
+	}
+	stopAtUpstream := func() *http.Client {
+		c := newBrowserClient()
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), fake.srv.URL) || req.URL.Host == "web.acme.test" {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name    string
+		idToken func(nonce string) string
+		result  string
+	}{
+		{"signed by an unknown key", func(n string) string { return fake.sign(t, other, "k1", good(n)) }, upstreamBadToken},
+		{"another nonce", func(string) string { return fake.sign(t, fake.key, "k1", good("not-ours")) }, upstreamBadToken},
+		{"expired", func(n string) string {
+			c := good(n)
+			c["iat"], c["exp"] = now.Add(-time.Hour).Unix(), now.Add(-30*time.Minute).Unix()
+			return fake.sign(t, fake.key, "k1", c)
+		}, upstreamBadToken},
+		{"another audience", func(n string) string {
+			c := good(n)
+			c["aud"] = "someone-else"
+			return fake.sign(t, fake.key, "k1", c)
+		}, upstreamBadToken},
+		{"no subject", func(n string) string {
+			c := good(n)
+			delete(c, "sub")
+			return fake.sign(t, fake.key, "k1", c)
+		}, upstreamBadToken},
+		{"accepted", func(n string) string { return fake.sign(t, fake.key, "k1", good(n)) }, upstreamSuccess},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake.idToken = tc.idToken
+			state := start(stopAtUpstream())
+			before := f.upstreamLogins("corp", tc.result)
+			resp, body := f.get(t, f.down.issuer+pathLoginCallback+"?code=c&state="+url.QueryEscape(state))
+			if f.upstreamLogins("corp", tc.result)-before != 1 {
+				t.Errorf("result %s not counted", tc.result)
+			}
+			if tc.result == upstreamSuccess {
+				if cb := callback(t, resp, body); cb.Get("code") == "" || cb.Get("state") != "app-state" {
+					t.Errorf("a valid answer did not complete the application's request: %v", cb)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "could not be verified") {
+				t.Errorf("%d %s", resp.StatusCode, body)
+			}
+			resp, body = f.get(t, cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
+			if callback(t, resp, body).Get("error") != "login_required" {
+				t.Error("a refused answer left a session")
+			}
+		})
+	}
+
+	// The callback in another browser (no pending-login cookie): refused,
+	// although state and code are right.
+	fake.idToken = func(n string) string { return fake.sign(t, fake.key, "k1", good(n)) }
+	state := start(stopAtUpstream())
+	f.client = newBrowserClient()
+	resp, body := f.get(t, f.down.issuer+pathLoginCallback+"?code=c&state="+url.QueryEscape(state))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "started in another browser") {
+		t.Errorf("callback without the browser's binding: %d %s", resp.StatusCode, body)
+	}
+
+	// A connection whose issuer URL is not the one the upstream states.
+	wrong := newFederation(t, func(c *v1alpha1.Connection) {
+		c.OIDC.IssuerURL = strings.Replace(fake.srv.URL, "127.0.0.1", "localhost", 1)
+	})
+	resp, body = wrong.get(t, wrong.downConfig("openid").AuthCodeURL("s"))
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "Corp SSO cannot be reached") {
+		t.Errorf("wrong upstream issuer: %d %s", resp.StatusCode, body)
+	}
+	if wrong.upstreamLogins("corp", upstreamUnreachable) != 1 {
+		t.Error("wrong issuer not counted as unreachable")
+	}
+}

@@ -11,6 +11,10 @@ K8S_BIN := $(BIN)/k8s/$(K8S_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen
 HELM_VERSION ?= v3.22.0
 HELM := $(BIN)/helm
+# oauth2-proxy, unmodified, protects a static site in an end-to-end test
+# (internal/e2e TestConnections).
+OAUTH2_PROXY_VERSION ?= v7.15.6
+OAUTH2_PROXY := $(BIN)/oauth2-proxy
 KUBECTL := $(K8S_BIN)/kubectl
 # The release: dist/install.yaml, dist/chart and the image carry these.
 VERSION ?= 0.1.0
@@ -57,9 +61,9 @@ k8s-tools: ## Build kube-apiserver, etcd, kubectl and kube-controller-manager fr
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s-tools.sh
 
 .PHONY: test
-test: k8s-tools $(HELM) ## Run every test: unit and envtest (real kube-apiserver + etcd).
+test: k8s-tools $(HELM) $(OAUTH2_PROXY) ## Run every test: unit and envtest (real kube-apiserver + etcd).
 	go vet ./...
-	HELM=$(HELM) go test ./... -count=1
+	HELM=$(HELM) OAUTH2_PROXY=$(OAUTH2_PROXY) go test ./... -count=1
 
 .PHONY: bench
 bench: k8s-tools ## Run the benchmarks and print a table (see docs/benchmarks.md).
@@ -78,6 +82,9 @@ $(CONTROLLER_GEN):
 
 $(HELM):
 	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(OAUTH2_PROXY):
+	GOBIN=$(BIN) go install github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION)
 
 ##@ Release
 

@@ -91,6 +91,54 @@ func TestAdmissionRejects(t *testing.T) {
 			a.Spec.TokenLifetimeForBrowserFlows = d("25h")
 			return a
 		}(), []string{"spec.tokenLifetimeForBrowserFlows must not exceed spec.tokenLifetime (default 24h)"}},
+		{"connection over plain http", func() client.Object {
+			t := validTenant(ns)
+			c := v1alpha1.Connection{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example", ClientID: "idtenant"}}
+			c.OIDC.IssuerURL = "http://login.corp.example"
+			t.Spec.Connections = []v1alpha1.Connection{c}
+			return t
+		}(), []string{"spec.connections[0].oidc.issuerURL", "must use https"}},
+		{"connection issuer with user info", func() client.Object {
+			t := validTenant(ns)
+			c := v1alpha1.Connection{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example", ClientID: "idtenant"}}
+			c.OIDC.IssuerURL = "https://user:pw@login.corp.example"
+			t.Spec.Connections = []v1alpha1.Connection{c}
+			return t
+		}(), []string{"spec.connections[0].oidc.issuerURL", "should match"}},
+		{"connection issuer with a query", func() client.Object {
+			t := validTenant(ns)
+			c := v1alpha1.Connection{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example", ClientID: "idtenant"}}
+			c.OIDC.IssuerURL = "https://login.corp.example/?tenant=1"
+			t.Spec.Connections = []v1alpha1.Connection{c}
+			return t
+		}(), []string{"spec.connections[0].oidc.issuerURL", "should match"}},
+		{"connection scopes without openid", func() client.Object {
+			t := validTenant(ns)
+			c := v1alpha1.Connection{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example", ClientID: "idtenant"}}
+			c.OIDC.Scopes = []string{"email"}
+			t.Spec.Connections = []v1alpha1.Connection{c}
+			return t
+		}(), []string{"spec.connections[0].oidc.scopes", "must include openid"}},
+		{"connection name with capitals", func() client.Object {
+			t := validTenant(ns)
+			c := v1alpha1.Connection{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example", ClientID: "idtenant"}}
+			c.Name = "Corp"
+			t.Spec.Connections = []v1alpha1.Connection{c}
+			return t
+		}(), []string{"spec.connections[0].name", "should match"}},
+		{"connection without a client", func() client.Object {
+			t := validTenant(ns)
+			c := v1alpha1.Connection{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example", ClientID: "idtenant"}}
+			c.OIDC.ClientID = ""
+			t.Spec.Connections = []v1alpha1.Connection{c}
+			return t
+		}(), []string{"spec.connections[0].oidc.clientID"}},
+		{"two connections with one name", func() client.Object {
+			t := validTenant(ns)
+			c := v1alpha1.Connection{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example", ClientID: "idtenant"}}
+			t.Spec.Connections = []v1alpha1.Connection{c, c}
+			return t
+		}(), []string{"spec.connections[1]", "Duplicate value"}},
 		{"inactivity above absolute", func() client.Object {
 			t := validTenant(ns)
 			t.Spec.Session = &v1alpha1.SessionSpec{InactivityTimeout: d("48h"), AbsoluteTimeout: d("24h")}

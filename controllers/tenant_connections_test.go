@@ -1,0 +1,141 @@
+package controllers_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// discoveryServer answers OpenID Connect discovery naming issuer, or its
+// own URL when issuer is empty.
+func discoveryServer(t *testing.T, issuer string) *httptest.Server {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		iss := issuer
+		if iss == "" {
+			iss = srv.URL
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": iss, "authorization_endpoint": iss + "/auth",
+			"token_endpoint": iss + "/token", "jwks_uri": iss + "/keys"})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestConnectionsReady: the operator checks each connection's discovery
+// live and reports it per connection and in ConnectionsReady (an
+// unreachable upstream, one naming another issuer, a missing client
+// secret), says which redirect URI to register, and hands the client
+// secret to the issuer's configuration only: never to status or events.
+func TestConnectionsReady(t *testing.T) {
+	ns := newNamespace(t, nil)
+	ctx := context.Background()
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(60 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
+	good := discoveryServer(t, "")
+	liar := discoveryServer(t, "https://someone-else.example")
+	const secret = "upstream-client-secret-0123456789abcdef"
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-oidc", Namespace: ns},
+		StringData: map[string]string{"clientSecret": secret + "\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	conn := func(name, issuer, secretName string) v1alpha1.Connection {
+		c := v1alpha1.Connection{Name: name, OIDC: v1alpha1.OIDCConnection{IssuerURL: issuer, ClientID: "idtenant"}}
+		if secretName != "" {
+			c.OIDC.ClientSecretRef = &v1alpha1.SecretKeyReference{Name: secretName}
+		}
+		return c
+	}
+	tenant := &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: ns}, Spec: v1alpha1.TenantSpec{
+		IssuerURL: "https://id.acme.example/" + ns,
+		Connections: []v1alpha1.Connection{
+			conn("corp", good.URL, "corp-oidc"),
+			conn("down", "http://127.0.0.1:1", ""),
+			conn("liar", liar.URL, ""),
+			conn("nosecret", good.URL, "missing"),
+		}}}
+	if err := k8s.Create(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]v1alpha1.ConnectionStatus{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
+		g.Expect(tenant.Status.Connections).To(HaveLen(4))
+		for _, c := range tenant.Status.Connections {
+			byName[c.Name] = c
+		}
+	}).Should(Succeed())
+	g.Expect(byName["corp"].Ready).To(BeTrue(), byName["corp"].Message)
+	g.Expect(byName["corp"].RedirectURI).To(Equal("https://id.acme.example/" + ns + "/login/callback"))
+	g.Expect(byName["corp"].LastChecked).NotTo(BeNil())
+	g.Expect(readyReason(byName["down"])).To(Equal([]any{false, v1alpha1.ReasonDiscoveryFailed}), byName["down"].Message)
+	g.Expect(readyReason(byName["liar"])).To(Equal([]any{false, v1alpha1.ReasonIssuerMismatch}), byName["liar"].Message)
+	g.Expect(byName["liar"].Message).To(ContainSubstring("someone-else.example"))
+	g.Expect(readyReason(byName["nosecret"])).To(Equal([]any{false, v1alpha1.ReasonClientSecretMissing}), byName["nosecret"].Message)
+	g.Expect(byName["nosecret"].Message).To(ContainSubstring("missing"))
+	cond := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionConnectionsReady)
+	g.Expect(cond).NotTo(BeNil())
+	g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(cond.Message).To(ContainSubstring("3 of 4 connections cannot sign users in"))
+
+	g.Eventually(func(g Gomega) {
+		doc := readConfig(g, ns, "acme")
+		g.Expect(doc.ConnectionSecrets).To(Equal(map[string]string{"corp": secret}), "the secret, trimmed, for the one connection that has it")
+		g.Expect(doc.Tenant.Spec.Connections).To(HaveLen(4), "failing connections are still served: their users get an error page, not a missing button")
+	}).Should(Succeed())
+	raw, _ := json.Marshal(tenant.Status)
+	g.Expect(string(raw)).NotTo(ContainSubstring(secret))
+	events := &eventsv1.EventList{}
+	if err := k8s.List(ctx, events, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events.Items {
+		g.Expect(e.Note).NotTo(ContainSubstring(secret))
+	}
+
+	// Fixing the Secret's reference brings the connection up; dropping
+	// every connection removes the condition.
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant); err != nil {
+		t.Fatal(err)
+	}
+	tenant.Spec.Connections = []v1alpha1.Connection{conn("corp", good.URL, "corp-oidc")}
+	if err := k8s.Update(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
+		cond := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionConnectionsReady)
+		g.Expect(cond).NotTo(BeNil())
+		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue), cond.Message)
+	}).Should(Succeed())
+	tenant.Spec.Connections = nil
+	if err := k8s.Update(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
+		g.Expect(meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionConnectionsReady)).To(BeNil())
+		g.Expect(tenant.Status.Connections).To(BeEmpty())
+		g.Expect(readConfig(g, ns, "acme").ConnectionSecrets).To(BeEmpty())
+	}).Should(Succeed())
+}
+
+// readyReason is a connection status's readiness and reason.
+func readyReason(c v1alpha1.ConnectionStatus) []any { return []any{c.Ready, c.Reason} }

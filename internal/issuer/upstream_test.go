@@ -77,7 +77,9 @@ func newFederation(t *testing.T, connect func(*v1alpha1.Connection)) *federation
 	return f
 }
 
-func portOf(ln net.Listener) string { return ln.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):] }
+func portOf(ln net.Listener) string {
+	return ln.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):]
+}
 
 func newBrowserClient() *http.Client {
 	jar, _ := cookiejar.New(nil)

@@ -21,6 +21,10 @@ type person struct {
 	// connection they logged in through and their subject there.
 	Connection      string `json:"c,omitempty"`
 	UpstreamSubject string `json:"us,omitempty"`
+	// Generation is the configuration generation the user logged in
+	// under: a replica serving it or a newer one that no longer has the
+	// connection knows it was removed (see connectionRemoved).
+	Generation int64 `json:"gen,omitempty"`
 }
 
 func localPerson(u *issuerconfig.User) *person {
@@ -80,6 +84,23 @@ func (c *config) personOf(subject, sealedIdentity, fingerprint string) (*person,
 		return nil, false
 	}
 	return &p, true
+}
+
+// connectionRemoved says that the record of an upstream user belongs to a
+// connection this configuration removed (or pointed elsewhere): the record
+// can be deleted or revoked for good. A replica older than the login's
+// generation may simply not know the connection yet, and must leave the
+// record alone; so must everyone for local users.
+func (c *config) connectionRemoved(sealedIdentity, fingerprint string) bool {
+	if sealedIdentity == "" {
+		return false
+	}
+	var p person
+	if err := c.unsealJSON(purposeIdentity, sealedIdentity, &p); err != nil || c.generation < p.Generation {
+		return false
+	}
+	conn, ok := c.connections[p.Connection]
+	return !ok || conn.fingerprint != fingerprint
 }
 
 // connectionFingerprint identifies a connection as configured: its name,

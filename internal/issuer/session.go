@@ -14,6 +14,10 @@ import (
 // directory or changed password (counted when the memory store collects it).
 const sessionEndUserChanged lifetime.SessionEnd = "UserChanged"
 
+// sessionEndConnectionRemoved ends a session started through a connection
+// the tenant no longer has.
+const sessionEndConnectionRemoved lifetime.SessionEnd = "ConnectionRemoved"
+
 // liveSession is a session that was active at the time of the check.
 type liveSession struct {
 	key     string // record key (keyed digest of the cookie)
@@ -52,6 +56,16 @@ func (s *Server) sessionByKey(ctx context.Context, c *config, key string, now ti
 	}
 	sess := rec.Value
 	who, ok := c.personOf(sess.Subject, sess.Identity, sess.UserFingerprint)
+	if !ok && c.connectionRemoved(sess.Identity, sess.UserFingerprint) {
+		// Ended for good: re-adding the connection later must not bring
+		// the session back.
+		if err := s.store.Sessions().Delete(ctx, key, rec.Version); store.IsUnavailable(err) {
+			return nil, err
+		}
+		s.metrics.sessionsEnd.WithLabelValues(string(sessionEndConnectionRemoved)).Inc()
+		s.log.Info("session ended", "reason", string(sessionEndConnectionRemoved), "sid", sess.SID)
+		return nil, nil
+	}
 	if !ok {
 		// The user was removed or changed password, or their connection
 		// was removed — or this replica has not loaded the generation

@@ -121,6 +121,14 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		if !now.Before(rt.ExpiryOf(fam.GrantedAt, fam.LastUsed)) {
 			return nil, errRefreshInvalid
 		}
+		if c.connectionRemoved(fam.Identity, fam.UserFingerprint) {
+			if err := s.revokeRecord(ctx, rec, now); errors.Is(err, store.ErrConflict) {
+				continue
+			} else if err != nil {
+				return nil, s.unavailable("revoke refresh family", err)
+			}
+			return nil, oidc.ErrInvalidGrant().WithDescription("the connection the user signed in through was removed; log in again")
+		}
 		if reason := s.familyEnded(c, cl, fam); reason != "" {
 			// Refused without revoking: a replica a generation behind (a
 			// user just added, a password just changed back) must not

@@ -195,6 +195,7 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		s.upstreamFailed(w, conn, result, err, status, msg)
 		return
 	}
+	person.Generation = c.generation
 	sealed, err := c.sealIdentity(person)
 	if err != nil {
 		s.upstreamFailed(w, conn, upstreamBadToken, err, http.StatusInternalServerError, errTryAgain)

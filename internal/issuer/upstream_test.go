@@ -214,6 +214,7 @@ func TestLoginThroughAConnection(t *testing.T) {
 	if err != nil || offline.RefreshToken == "" {
 		t.Fatalf("exchange: %v (refresh token %q)", err, offline.RefreshToken)
 	}
+	connections := f.down.doc.Tenant.Spec.Connections
 	f.down.doc.Tenant.Spec.Connections = nil
 	f.down.doc.Generation++
 	if err := f.down.srv.Swap(f.down.doc); err != nil {
@@ -226,6 +227,23 @@ func TestLoginThroughAConnection(t *testing.T) {
 	_, err = cfg.TokenSource(f.down.ctx, &oauth2.Token{RefreshToken: offline.RefreshToken}).Token()
 	if oauthError(err) != "invalid_grant" {
 		t.Errorf("refresh after the connection was removed: %v, want invalid_grant", err)
+	}
+	// Adding the connection back, unchanged, revives neither.
+	f.down.doc.Tenant.Spec.Connections = connections
+	f.down.doc.Generation++
+	if err := f.down.srv.Swap(f.down.doc); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = f.get(t, cfg.AuthCodeURL("st-6", oauth2.SetAuthURLParam("prompt", "none")))
+	if got := callback(t, resp, body).Get("error"); got != "login_required" {
+		t.Errorf("after the connection came back, prompt=none: error %q, want login_required", got)
+	}
+	_, err = cfg.TokenSource(f.down.ctx, &oauth2.Token{RefreshToken: offline.RefreshToken}).Token()
+	if oauthError(err) != "invalid_grant" {
+		t.Errorf("refresh after the connection came back: %v, want invalid_grant", err)
+	}
+	if got := testutil.ToFloat64(f.down.srv.metrics.sessionsEnd.WithLabelValues(string(sessionEndConnectionRemoved))); got != 1 {
+		t.Errorf("sessions ended for a removed connection: %v, want 1", got)
 	}
 }
 

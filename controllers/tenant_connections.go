@@ -98,7 +98,11 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 		st.LastChecked = &at
 		st.Ready, st.Reason, st.Message = check.reason == "", check.reason, check.message
 		if st.Ready {
+			// Said where it matters: a user who signs in upstream gets
+			// this Tenant's session, not the upstream's.
 			st.Reason = v1alpha1.ReasonConnectionsReady
+			st.Message = fmt.Sprintf("%s; its users' sessions end after %s idle or %s in all, this Tenant's spec.session, whatever the upstream's own session does",
+				check.message, obs.effective.Session.Inactivity.Duration, obs.effective.Session.Absolute.Duration)
 		}
 		obs.connectionsRecheck = minPositive(obs.connectionsRecheck, check.interval()-now.Sub(check.at))
 		if ref := conn.OIDC.ClientSecretRef; ref != nil {

@@ -236,10 +236,15 @@ func TestConnections(t *testing.T) {
 
 	// Removing the connection ends the session it started.
 	g.Expect(none("still").Get("code")).NotTo(BeEmpty())
-	tenant := &v1alpha1.Tenant{}
-	must(t, k8s.Get(ctx, client.ObjectKeyFromObject(f.down), tenant))
-	tenant.Spec.Connections = nil
-	must(t, k8s.Update(ctx, tenant))
+	setConnections := func(c ...v1alpha1.Connection) {
+		eventually(t, func(g Gomega) {
+			tenant := &v1alpha1.Tenant{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(f.down), tenant)).To(Succeed())
+			tenant.Spec.Connections = c
+			g.Expect(k8s.Update(ctx, tenant)).To(Succeed()) // a status write may come between
+		})
+	}
+	setConnections()
 	eventually(t, func(g Gomega) {
 		g.Expect(none("removed").Get("error")).To(Equal("login_required"))
 	})
@@ -248,9 +253,7 @@ func TestConnections(t *testing.T) {
 	// shop's error page, with no session.
 	refused := f.connection
 	refused.OIDC.Scopes = append(append([]string(nil), refused.OIDC.Scopes...), "payroll:admin")
-	must(t, k8s.Get(ctx, client.ObjectKeyFromObject(f.down), tenant))
-	tenant.Spec.Connections = []v1alpha1.Connection{refused}
-	must(t, k8s.Update(ctx, tenant))
+	setConnections(refused)
 	eventually(t, func(g Gomega) {
 		resp, body := signIn(t, userAgent(), cfg.AuthCodeURL("refused"), "alice")
 		g.Expect(resp.StatusCode).To(Equal(http.StatusForbidden), body)

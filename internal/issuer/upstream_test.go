@@ -4,12 +4,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -435,5 +437,52 @@ func TestUpstreamBadInput(t *testing.T) {
 	}
 	if wrong.upstreamLogins("corp", upstreamUnreachable) != 1 {
 		t.Error("wrong issuer not counted as unreachable")
+	}
+}
+
+// TestMapUpstreamClaims: the claim mapping reads what providers actually
+// send (groups as a list or one string, email_verified as a string),
+// prefixes groups and bounds them, falls back to the email as username,
+// and refuses a missing subject or, when required, an unverified email.
+func TestMapUpstreamClaims(t *testing.T) {
+	conn := &connection{name: "corp", claims: v1alpha1.ClaimMapping{Subject: "oid", Username: "preferred_username",
+		Email: "email", Name: "name", Groups: "roles", GroupsPrefix: "corp:"}}
+	many := make([]any, 70)
+	for i := range many {
+		many[i] = fmt.Sprintf("g%d", i)
+	}
+	for _, tc := range []struct {
+		name     string
+		claims   map[string]any
+		verified bool // connection requires a verified email
+		want     *person
+		err      string
+	}{
+		{"list of groups", map[string]any{"oid": "o1", "email": "a@corp.test", "email_verified": true, "roles": []any{"admins", 7, "", "ops"}},
+			false, &person{Connection: "corp", UpstreamSubject: "o1", Username: "a@corp.test", Email: "a@corp.test", EmailVerified: true, Groups: []string{"corp:admins", "corp:ops"}}, ""},
+		{"one group as a string, verified as a string", map[string]any{"oid": "o1", "preferred_username": "al", "name": "Al", "email": "a@corp.test", "email_verified": "true", "roles": "admins"},
+			true, &person{Connection: "corp", UpstreamSubject: "o1", Username: "al", Name: "Al", Email: "a@corp.test", EmailVerified: true, Groups: []string{"corp:admins"}}, ""},
+		{"no subject claim", map[string]any{"sub": "s1", "email": "a@corp.test"}, false, nil, `no string claim "oid"`},
+		{"unverified email refused", map[string]any{"oid": "o1", "email": "a@corp.test"}, true, nil, errNotVerified.Error()},
+		{"unverified email passed on", map[string]any{"oid": "o1", "email": "a@corp.test", "email_verified": false}, false,
+			&person{Connection: "corp", UpstreamSubject: "o1", Username: "a@corp.test", Email: "a@corp.test"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn.requireVerified = tc.verified
+			got, err := mapUpstreamClaims(conn, tc.claims)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+	got, err := mapUpstreamClaims(conn, map[string]any{"oid": "o1", "roles": append(many, strings.Repeat("x", 129))})
+	if err != nil || len(got.Groups) != maxUpstreamGroups || got.Groups[63] != "corp:g63" {
+		t.Errorf("70 groups: kept %d (%v), want the first %d", len(got.Groups), err, maxUpstreamGroups)
 	}
 }

@@ -38,7 +38,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		APIs: obs.served.apis, Users: obs.users, Keys: keys.ConfigKeys(obs.keys),
 		EffectiveDigests: obs.served.effective, StateKey: obs.stateKey,
 	}, 0, ClientID)
-	doc.ConnectionSecrets = obs.connectionSecrets
+	doc.ConnectionSecrets, doc.ConnectionEpochs = obs.connectionSecrets, obs.connectionEpochs
 	content, err := json.Marshal(doc)
 	if err != nil {
 		return fmt.Errorf("encoding issuer config: %w", err)

@@ -2,14 +2,17 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,7 +44,65 @@ type discoveryCheck struct {
 }
 
 func newDiscoveryChecks() *discoveryChecks {
-	return &discoveryChecks{client: &http.Client{Timeout: connectionCheckTimeout}, last: map[string]discoveryCheck{}}
+	return &discoveryChecks{client: &http.Client{Timeout: connectionCheckTimeout,
+		// A redirect could lead the operator from an https issuer to
+		// plain http or an internal address: discovery must answer at
+		// the issuer's own URL (OpenID Connect Discovery 1.0, 4).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, last: map[string]discoveryCheck{}}
+}
+
+// maxDiscoveryBytes bounds what the operator reads of a discovery
+// document: real ones are a few kilobytes.
+const maxDiscoveryBytes = 256 << 10
+
+// fetchDiscovery fetches <issuer>/.well-known/openid-configuration and
+// checks that it names exactly this issuer and its endpoints, as the issuer
+// will at login. The reason is "" when it does. Messages never quote the
+// response body: whoever may edit a Tenant must not read internal error
+// pages through its status.
+func fetchDiscovery(ctx context.Context, hc *http.Client, issuerURL string) (reason, message string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuerURL, "/")+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		return v1alpha1.ReasonDiscoveryFailed, "the issuer URL cannot be requested"
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return v1alpha1.ReasonDiscoveryFailed, "discovery request failed: " + transportError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return v1alpha1.ReasonDiscoveryFailed, fmt.Sprintf("discovery answered HTTP %d, want 200 (redirects are not followed)", resp.StatusCode)
+	}
+	var doc struct {
+		Issuer   string `json:"issuer"`
+		AuthURL  string `json:"authorization_endpoint"`
+		TokenURL string `json:"token_endpoint"`
+		JWKSURL  string `json:"jwks_uri"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoveryBytes)).Decode(&doc); err != nil {
+		return v1alpha1.ReasonDiscoveryFailed, "the discovery document is not JSON (or larger than 256 KiB)"
+	}
+	switch {
+	case doc.Issuer != issuerURL:
+		return v1alpha1.ReasonIssuerMismatch, fmt.Sprintf("the discovery document names issuer %q, not %q; issuerURL must be its issuer exactly", truncate(doc.Issuer, 256), issuerURL)
+	case doc.AuthURL == "" || doc.TokenURL == "" || doc.JWKSURL == "":
+		return v1alpha1.ReasonDiscoveryFailed, "the discovery document lacks authorization_endpoint, token_endpoint or jwks_uri"
+	}
+	return "", "discovery answered for this issuer"
+}
+
+// transportError says why a request failed without the URL (already
+// known) and without anything the server sent.
+func transportError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return "timed out"
+		}
+		err = ue.Err
+	}
+	return truncate(err.Error(), 200)
 }
 
 // check returns the upstream's discovery result, fetching it again when the
@@ -54,19 +115,7 @@ func (d *discoveryChecks) check(ctx context.Context, issuerURL string, now time.
 		return last
 	}
 	res := discoveryCheck{at: now}
-	// go-oidc fetches <issuer>/.well-known/openid-configuration and checks
-	// that it names exactly this issuer, as the issuer will at login.
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, d.client), issuerURL)
-	switch {
-	case err != nil && strings.Contains(err.Error(), "did not match"):
-		res.reason, res.message = v1alpha1.ReasonIssuerMismatch, strings.TrimPrefix(err.Error(), "oidc: ")
-	case err != nil:
-		res.reason, res.message = v1alpha1.ReasonDiscoveryFailed, strings.TrimPrefix(err.Error(), "oidc: ")
-	case p.Endpoint().AuthURL == "" || p.Endpoint().TokenURL == "":
-		res.reason, res.message = v1alpha1.ReasonDiscoveryFailed, "the discovery document has no authorization_endpoint or token_endpoint"
-	default:
-		res.message = "discovery answered for this issuer"
-	}
+	res.reason, res.message = fetchDiscovery(ctx, d.client, issuerURL)
 	d.mu.Lock()
 	d.last[issuerURL] = res
 	d.mu.Unlock()
@@ -91,8 +140,18 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 	}
 	now := r.now()
 	obs.connectionSecrets = map[string]string{}
+	obs.connectionEpochs = map[string]int64{}
+	since := map[string]int64{}
+	for _, c := range tenant.Status.Connections {
+		since[c.Name] = c.Since
+	}
 	for _, conn := range tenant.Spec.Connections {
-		st := v1alpha1.ConnectionStatus{Name: conn.Name, RedirectURI: issuerconfig.ConnectionRedirectURI(tenant.Spec.IssuerURL)}
+		st := v1alpha1.ConnectionStatus{Name: conn.Name, RedirectURI: issuerconfig.ConnectionRedirectURI(tenant.Spec.IssuerURL),
+			Since: since[conn.Name]}
+		if st.Since == 0 {
+			st.Since = tenant.Generation // new, or back after a removal
+		}
+		obs.connectionEpochs[conn.Name] = st.Since
 		check := r.discovery.check(ctx, conn.OIDC.IssuerURL, now)
 		at := metav1.NewTime(check.at)
 		st.LastChecked = &at

@@ -51,6 +51,16 @@ func TestConnectionsReady(t *testing.T) {
 	g.SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
 	good := discoveryServer(t, "")
 	liar := discoveryServer(t, "https://someone-else.example")
+	// An upstream that redirects elsewhere, or answers with an error page:
+	// neither redirect nor body reaches status.
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.0.0.1:1/internal", http.StatusFound)
+	}))
+	t.Cleanup(moved.Close)
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "internal admin console: db password hunter2", http.StatusInternalServerError)
+	}))
+	t.Cleanup(broken.Close)
 	const secret = "upstream-client-secret-0123456789abcdef"
 	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-oidc", Namespace: ns},
 		StringData: map[string]string{"clientSecret": secret + "\n"}}); err != nil {
@@ -70,6 +80,8 @@ func TestConnectionsReady(t *testing.T) {
 			conn("down", "http://127.0.0.1:1", ""),
 			conn("liar", liar.URL, ""),
 			conn("nosecret", good.URL, "missing"),
+			conn("moved", moved.URL, ""),
+			conn("broken", broken.URL, ""),
 		}}}
 	if err := k8s.Create(ctx, tenant); err != nil {
 		t.Fatal(err)
@@ -77,7 +89,7 @@ func TestConnectionsReady(t *testing.T) {
 	byName := map[string]v1alpha1.ConnectionStatus{}
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
-		g.Expect(tenant.Status.Connections).To(HaveLen(4))
+		g.Expect(tenant.Status.Connections).To(HaveLen(6))
 		for _, c := range tenant.Status.Connections {
 			byName[c.Name] = c
 		}
@@ -85,21 +97,28 @@ func TestConnectionsReady(t *testing.T) {
 	g.Expect(byName["corp"].Ready).To(BeTrue(), byName["corp"].Message)
 	g.Expect(byName["corp"].RedirectURI).To(Equal("https://id.acme.example/" + ns + "/login/callback"))
 	g.Expect(byName["corp"].LastChecked).NotTo(BeNil())
+	g.Expect(byName["corp"].Since).To(Equal(tenant.Generation), "seen since the Tenant's first generation")
 	g.Expect(byName["corp"].Message).To(ContainSubstring("sessions end after 72h0m0s idle or 168h0m0s in all, this Tenant's spec.session"))
 	g.Expect(readyReason(byName["down"])).To(Equal([]any{false, v1alpha1.ReasonDiscoveryFailed}), byName["down"].Message)
 	g.Expect(readyReason(byName["liar"])).To(Equal([]any{false, v1alpha1.ReasonIssuerMismatch}), byName["liar"].Message)
 	g.Expect(byName["liar"].Message).To(ContainSubstring("someone-else.example"))
 	g.Expect(readyReason(byName["nosecret"])).To(Equal([]any{false, v1alpha1.ReasonClientSecretMissing}), byName["nosecret"].Message)
 	g.Expect(byName["nosecret"].Message).To(ContainSubstring("missing"))
+	g.Expect(readyReason(byName["moved"])).To(Equal([]any{false, v1alpha1.ReasonDiscoveryFailed}))
+	g.Expect(byName["moved"].Message).To(ContainSubstring("HTTP 302"), "redirects are not followed")
+	g.Expect(readyReason(byName["broken"])).To(Equal([]any{false, v1alpha1.ReasonDiscoveryFailed}))
+	g.Expect(byName["broken"].Message).To(ContainSubstring("HTTP 500"))
+	g.Expect(byName["broken"].Message).NotTo(ContainSubstring("hunter2"), "the body of an error page never reaches status")
 	cond := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionConnectionsReady)
 	g.Expect(cond).NotTo(BeNil())
 	g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
-	g.Expect(cond.Message).To(ContainSubstring("3 of 4 connections cannot sign users in"))
+	g.Expect(cond.Message).To(ContainSubstring("5 of 6 connections cannot sign users in"))
 
 	g.Eventually(func(g Gomega) {
 		doc := readConfig(g, ns, "acme")
 		g.Expect(doc.ConnectionSecrets).To(Equal(map[string]string{"corp": secret}), "the secret, trimmed, for the one connection that has it")
-		g.Expect(doc.Tenant.Spec.Connections).To(HaveLen(4), "failing connections are still served: their users get an error page, not a missing button")
+		g.Expect(doc.ConnectionEpochs).To(HaveKeyWithValue("corp", int64(1)))
+		g.Expect(doc.Tenant.Spec.Connections).To(HaveLen(6), "failing connections are still served: their users get an error page, not a missing button")
 	}).Should(Succeed())
 	raw, _ := json.Marshal(tenant.Status)
 	g.Expect(string(raw)).NotTo(ContainSubstring(secret))
@@ -129,6 +148,7 @@ func TestConnectionsReady(t *testing.T) {
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue), cond.Message)
 	}).Should(Succeed())
+	g.Expect(tenant.Status.Connections[0].Since).To(Equal(int64(1)), "an edit of other connections keeps corp's epoch")
 	setConnections()
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
@@ -136,6 +156,16 @@ func TestConnectionsReady(t *testing.T) {
 		g.Expect(tenant.Status.Connections).To(BeEmpty())
 		g.Expect(readConfig(g, ns, "acme").ConnectionSecrets).To(BeEmpty())
 	}).Should(Succeed())
+	// Added back, the connection starts a new epoch: the sessions it had
+	// are bound to the old one and stay ended.
+	setConnections(conn("corp", good.URL, "corp-oidc"))
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
+		g.Expect(tenant.Status.Connections).To(HaveLen(1))
+		g.Expect(tenant.Status.Connections[0].Since).To(Equal(tenant.Generation))
+		g.Expect(readConfig(g, ns, "acme").ConnectionEpochs).To(HaveKeyWithValue("corp", tenant.Generation))
+	}).Should(Succeed())
+	g.Expect(tenant.Generation).To(BeNumerically(">", 1))
 }
 
 // readyReason is a connection status's readiness and reason.

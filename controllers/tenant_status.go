@@ -58,6 +58,7 @@ type tenantObservation struct {
 	// the next discovery check is due.
 	connections        []v1alpha1.ConnectionStatus
 	connectionSecrets  map[string]string
+	connectionEpochs   map[string]int64
 	connectionsRecheck time.Duration
 }
 

@@ -176,6 +176,12 @@ type ConnectionStatus struct {
 	// redirectURI is what to register at the upstream for this tenant.
 	// +optional
 	RedirectURI string `json:"redirectURI,omitempty"`
+	// since is the Tenant generation from which this connection has been in
+	// spec.connections without a break. It is part of what its users'
+	// sessions are bound to: a connection removed and added back starts
+	// anew, and the sessions it had stay ended.
+	// +optional
+	Since int64 `json:"since,omitempty"`
 	// lastChecked is when the upstream's discovery was last fetched.
 	// +optional
 	LastChecked *metav1.Time `json:"lastChecked,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -43,7 +44,6 @@ func compileConnections(c *config, doc *issuerconfig.Document) error {
 			name: spec.Name, displayName: spec.DisplayName,
 			issuer: o.IssuerURL, clientID: o.ClientID, clientSecret: doc.ConnectionSecrets[spec.Name],
 			scopes: o.Scopes, requireVerified: o.RequireVerifiedEmail,
-			fingerprint: connectionFingerprint(c.stateKey, spec.Name, o.IssuerURL, o.ClientID),
 		}
 		if conn.displayName == "" {
 			conn.displayName = spec.Name
@@ -59,6 +59,7 @@ func compileConnections(c *config, doc *issuerconfig.Document) error {
 		defaultString(&conn.claims.Email, "email")
 		defaultString(&conn.claims.Name, "name")
 		defaultString(&conn.claims.Groups, "groups")
+		conn.fingerprint = connectionFingerprint(c.stateKey, conn, doc.ConnectionEpochs[spec.Name])
 		c.connections[spec.Name] = conn
 		c.connectionOrder = append(c.connectionOrder, conn)
 	}
@@ -91,6 +92,9 @@ type upstreams struct {
 
 	mu        sync.Mutex
 	providers map[string]upstreamProvider
+	// discovering coalesces concurrent discoveries of one issuer: a burst
+	// of logins after the cache expired makes one request upstream.
+	discovering singleflight.Group
 }
 
 type upstreamProvider struct {
@@ -101,7 +105,10 @@ type upstreamProvider struct {
 
 func newUpstreams(now func() time.Time) *upstreams {
 	return &upstreams{
-		client:    &http.Client{Timeout: upstreamTimeout},
+		client: &http.Client{Timeout: upstreamTimeout,
+			// Discovery, keys and the token endpoint answer at the
+			// URLs the upstream published; a redirect is an error.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		now:       now,
 		providers: map[string]upstreamProvider{},
 	}
@@ -122,14 +129,19 @@ func (u *upstreams) provider(issuer string) (*oidc.Provider, error) {
 	if ok && ((p.err == nil && now.Sub(p.at) < upstreamFresh) || (p.err != nil && now.Sub(p.at) < upstreamRetry)) {
 		return p.provider, p.err
 	}
-	// The provider's key set outlives this call: it gets a context that
-	// is never cancelled, with the bounded client.
-	prov, err := oidc.NewProvider(u.context(context.Background()), issuer)
-	if err != nil {
-		err = fmt.Errorf("discovery of %s: %s", issuer, strings.TrimPrefix(err.Error(), "oidc: "))
-	}
-	u.mu.Lock()
-	u.providers[issuer] = upstreamProvider{provider: prov, err: err, at: now}
-	u.mu.Unlock()
-	return prov, err
+	v, _, _ := u.discovering.Do(issuer, func() (any, error) {
+		// The provider's key set outlives this call: it gets a context
+		// that is never cancelled, with the bounded client.
+		prov, err := oidc.NewProvider(u.context(context.Background()), issuer)
+		if err != nil {
+			err = fmt.Errorf("discovery of %s: %s", issuer, strings.TrimPrefix(err.Error(), "oidc: "))
+		}
+		p := upstreamProvider{provider: prov, err: err, at: now}
+		u.mu.Lock()
+		u.providers[issuer] = p
+		u.mu.Unlock()
+		return p, nil
+	})
+	p = v.(upstreamProvider)
+	return p.provider, p.err
 }

@@ -139,9 +139,10 @@ func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) 
 	}
 	if !g.authTime.IsZero() {
 		claims.AuthTime = g.authTime.Unix()
+		claims.Federated = g.person.federated()
 		if g.api != nil {
 			claims.Email, claims.Groups = apiUserClaims(g.api.api, g.person)
-		} else if fed := g.person.federated(); fed != nil {
+		} else if fed := claims.Federated; fed != nil {
 			// Only userinfo reads this token: an upstream user's
 			// attributes are in no directory it could look them up in,
 			// so the token carries what the scopes release.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
@@ -104,8 +105,14 @@ func (c *config) connectionRemoved(sealedIdentity, fingerprint string) bool {
 }
 
 // connectionFingerprint identifies a connection as configured: its name,
-// upstream issuer and client. A session started through it ends when it is
-// removed or any of these change.
-func connectionFingerprint(stateKey []byte, name, issuerURL, clientID string) string {
-	return base64.RawURLEncoding.EncodeToString(derive(stateKey, purposeUser, "connection", name, issuerURL, clientID)[:18])
+// upstream issuer and client, what it trusts (the claim mapping, the
+// groups prefix, whether the email must be verified), and its epoch (the
+// Tenant generation from which the operator has seen it without a break).
+// A session started through it ends when it is removed or any of these
+// change; one removed and added back has a new epoch, so its old sessions
+// stay ended.
+func connectionFingerprint(stateKey []byte, conn *connection, epoch int64) string {
+	m := conn.claims
+	return base64.RawURLEncoding.EncodeToString(derive(stateKey, purposeUser, "connection", conn.name, conn.issuer, conn.clientID,
+		m.Subject, m.Username, m.Email, m.Name, m.Groups, m.GroupsPrefix, strconv.FormatBool(conn.requireVerified), strconv.FormatInt(epoch, 10))[:18])
 }

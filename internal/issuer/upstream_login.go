@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -32,9 +33,15 @@ const (
 	pathLoginCallback = issuerconfig.ConnectionCallbackPath
 )
 
-// maxPendingCookie keeps the sealed pending login within what browsers
-// store per cookie (4096 bytes with its name and attributes).
-const maxPendingCookie = 3800
+// maxPendingCookie bounds the sealed pending login: browsers store 4096
+// bytes per cookie, and every pending login's cookie rides along on each
+// request to the issuer's host for up to 10 minutes, where proxies limit
+// the Cookie header (nginx: 8 KiB).
+const maxPendingCookie = 2048
+
+// maxSealedIdentity bounds what an upstream user's attributes take in a
+// session record.
+const maxSealedIdentity = 12 << 10
 
 // freshLoginSkew tolerates clock differences when checking that a forced
 // login (prompt=login, max_age) really happened at the upstream.
@@ -50,6 +57,7 @@ const (
 	upstreamNotVerified    = "email_not_verified"
 	upstreamExpired        = "expired"
 	upstreamBadResponse    = "bad_response"
+	upstreamThrottled      = "throttled"
 )
 
 // pendingUpstream is a login waiting for the upstream's answer.
@@ -152,9 +160,33 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "This sign-in option no longer exists. Go back to the application and sign in again."})
 		return
 	}
+	// The browser forgets the pending login now, but whoever copied the
+	// cookie could replay the callback: each one costs a request to the
+	// upstream with our client secret. Bound them per pending login and
+	// per address, as password checks are.
+	addr, limitKey := clientAddress(r), "\x00upstream\x00"+conn.name
+	v := s.limiter.admit(limitKey, addr, "upstream\x00"+state, now)
+	if v.exhausted || v.wait > 0 {
+		s.upstreamFailed(w, conn, upstreamThrottled, errors.New("too many callbacks for one login or from one address"), http.StatusTooManyRequests,
+			"Too many sign-in attempts. Wait a minute, then go back to the application and sign in again.")
+		return
+	}
+	defer v.release()
+	prov, err := s.upstreams.provider(conn.issuer)
+	if err != nil {
+		s.upstreamFailed(w, conn, upstreamUnreachable, err, http.StatusBadGateway,
+			fmt.Sprintf("%s cannot be reached right now. Try again in a few minutes.", conn.displayName))
+		return
+	}
 	// RFC 9207: an upstream that names itself must be the one we sent the
-	// user to (a mix-up attack swaps them).
-	if iss := q.Get("iss"); iss != "" && iss != conn.issuer {
+	// user to (a mix-up attack swaps them); one that says it always does
+	// must do so.
+	var meta struct {
+		IssParameter bool `json:"authorization_response_iss_parameter_supported"`
+	}
+	_ = prov.Claims(&meta)
+	if iss := q.Get("iss"); (iss != "" || meta.IssParameter) && iss != conn.issuer {
+		s.limiter.fail(limitKey, addr, now)
 		s.upstreamFailed(w, conn, upstreamBadResponse, fmt.Errorf("the response names issuer %q", sanitize(iss)), http.StatusBadRequest,
 			fmt.Sprintf("The answer from %s could not be trusted. Go back to the application and sign in again.", conn.displayName))
 		return
@@ -171,21 +203,17 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The answer from %s was incomplete. Go back to the application and sign in again.", conn.displayName))
 		return
 	}
-	prov, err := s.upstreams.provider(conn.issuer)
-	if err != nil {
-		s.upstreamFailed(w, conn, upstreamUnreachable, err, http.StatusBadGateway,
-			fmt.Sprintf("%s cannot be reached right now. Try again in a few minutes.", conn.displayName))
-		return
-	}
 	ctx := s.upstreams.context(r.Context())
 	tok, err := c.oauth2Config(conn, prov).Exchange(ctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
+		s.limiter.fail(limitKey, addr, now)
 		s.upstreamFailed(w, conn, upstreamExchangeFailed, exchangeError(err), http.StatusBadGateway,
 			fmt.Sprintf("%s did not complete the sign-in. Go back to the application and try again.", conn.displayName))
 		return
 	}
 	person, err := s.verifyUpstream(ctx, conn, prov, tok, &p)
 	if err != nil {
+		s.limiter.fail(limitKey, addr, now)
 		result, status, msg := upstreamBadToken, http.StatusBadGateway,
 			fmt.Sprintf("The answer from %s could not be verified. Go back to the application and sign in again.", conn.displayName)
 		if errors.Is(err, errNotVerified) {
@@ -197,10 +225,15 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	person.Generation = c.generation
 	sealed, err := c.sealIdentity(person)
+	if err == nil && len(sealed) > maxSealedIdentity {
+		err = fmt.Errorf("the user's attributes take %d bytes sealed, more than %d", len(sealed), maxSealedIdentity)
+	}
 	if err != nil {
-		s.upstreamFailed(w, conn, upstreamBadToken, err, http.StatusInternalServerError, errTryAgain)
+		s.upstreamFailed(w, conn, upstreamBadToken, err, http.StatusBadGateway,
+			fmt.Sprintf("The answer from %s could not be used. Ask your administrator.", conn.displayName))
 		return
 	}
+	s.limiter.succeed(limitKey, addr)
 	s.metrics.upstreamLogins.WithLabelValues(conn.name, upstreamSuccess).Inc()
 	s.finishLogin(w, r, c, &p.Flow, loginView{}, loginIdentity{
 		subject: upstreamSubject(conn.name, person.UpstreamSubject), fingerprint: conn.fingerprint, sealed: sealed,
@@ -215,9 +248,19 @@ func (s *Server) verifyUpstream(ctx context.Context, conn *connection, prov *goo
 	if raw == "" {
 		return nil, errors.New("the token response has no id_token")
 	}
-	idt, err := prov.VerifierContext(ctx, &gooidc.Config{ClientID: conn.clientID, Now: s.clock.Now}).Verify(ctx, raw)
+	// The provider's own key set: cached, refetched when a token names a
+	// key it does not know.
+	idt, err := prov.Verifier(&gooidc.Config{ClientID: conn.clientID, Now: s.clock.Now}).Verify(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("id_token: %s", err)
+	}
+	var azp struct {
+		AZP string `json:"azp"`
+	}
+	// OpenID Connect Core 3.1.3.7: with several audiences, the token must
+	// have been issued to us.
+	if _ = idt.Claims(&azp); len(idt.Audience) > 1 && azp.AZP != conn.clientID {
+		return nil, fmt.Errorf("id_token: azp %q is not our client", sanitize(azp.AZP))
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(p.Nonce)) != 1 {
 		return nil, errors.New("id_token: nonce does not match the one sent")
@@ -251,15 +294,26 @@ const (
 func mapUpstreamClaims(conn *connection, claims map[string]any) (*person, error) {
 	str := func(name string) string {
 		v, _ := claims[name].(string)
+		return strings.ToValidUTF8(v, "")
+	}
+	// Display values may be shortened; identifiers may not: two long
+	// subjects cut alike would be one user, and a cut email another
+	// address.
+	short := func(v string) string {
 		if len(v) > maxUpstreamClaimLen {
-			v = v[:maxUpstreamClaimLen]
+			v = strings.ToValidUTF8(v[:maxUpstreamClaimLen], "")
 		}
 		return v
 	}
 	p := &person{Connection: conn.name, UpstreamSubject: str(conn.claims.Subject),
-		Username: str(conn.claims.Username), Name: str(conn.claims.Name), Email: str(conn.claims.Email)}
-	if p.UpstreamSubject == "" {
+		Username: short(str(conn.claims.Username)), Name: short(str(conn.claims.Name)), Email: str(conn.claims.Email)}
+	switch {
+	case p.UpstreamSubject == "":
 		return nil, fmt.Errorf("id_token: no string claim %q to identify the user", conn.claims.Subject)
+	case len(p.UpstreamSubject) > maxUpstreamClaimLen:
+		return nil, fmt.Errorf("id_token: claim %q is longer than %d bytes", conn.claims.Subject, maxUpstreamClaimLen)
+	case len(p.Email) > maxUpstreamClaimLen:
+		p.Email = "" // not an address anyone can use; never cut into another
 	}
 	if p.Username == "" {
 		p.Username = p.Email

@@ -125,6 +125,24 @@ func (f *federation) signIn(t *testing.T, authURL, user, password string) (*http
 	return resp, body
 }
 
+// getFrom requests u as a browser behind a proxy would forward it for
+// address, with extra cookies.
+func (f *federation) getFrom(t *testing.T, u, address string, cookies []*http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("X-Forwarded-For", address)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
 func (f *federation) downConfig(scopes ...string) *oauth2.Config {
 	return f.down.oauth2Config("web.shop", downCallback, scopes...)
 }
@@ -397,7 +415,9 @@ func TestUpstreamBadInput(t *testing.T) {
 			fake.idToken = tc.idToken
 			state := start(stopAtUpstream())
 			before := f.upstreamLogins("corp", tc.result)
-			resp, body := f.get(t, f.down.issuer+pathLoginCallback+"?code=c&state="+url.QueryEscape(state))
+			// Each case from its own address: failures from one address
+			// slow its next callbacks down (tested below).
+			resp, body := f.getFrom(t, f.down.issuer+pathLoginCallback+"?code=c&state="+url.QueryEscape(state), "198.51.100."+fmt.Sprint(len(tc.name)), nil)
 			if f.upstreamLogins("corp", tc.result)-before != 1 {
 				t.Errorf("result %s not counted", tc.result)
 			}
@@ -425,6 +445,25 @@ func TestUpstreamBadInput(t *testing.T) {
 	resp, body := f.get(t, f.down.issuer+pathLoginCallback+"?code=c&state="+url.QueryEscape(state))
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "started in another browser") {
 		t.Errorf("callback without the browser's binding: %d %s", resp.StatusCode, body)
+	}
+
+	// A copied cookie replays the callback at most 10 times (each one a
+	// request to the upstream with our client secret), from anywhere.
+	state = start(stopAtUpstream())
+	pending := f.client.Jar.Cookies(mustURL(f.down.issuer + pathLoginCallback))
+	exchanges := 0
+	fake.idToken = func(n string) string { exchanges++; return fake.sign(t, other, "k1", good(n)) }
+	for i := range 11 {
+		resp, body = f.getFrom(t, f.down.issuer+pathLoginCallback+"?code=c&state="+url.QueryEscape(state), fmt.Sprintf("203.0.113.%d", i), pending)
+		if i == 10 && (resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many sign-in attempts")) {
+			t.Errorf("the 11th replay of one callback: %d %s", resp.StatusCode, body)
+		}
+	}
+	if exchanges != 10 {
+		t.Errorf("replays reached the upstream's token endpoint %d times, want 10", exchanges)
+	}
+	if f.upstreamLogins("corp", upstreamThrottled) != 1 {
+		t.Error("throttled callback not counted")
 	}
 
 	// A connection whose issuer URL is not the one the upstream states.

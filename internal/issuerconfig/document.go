@@ -55,6 +55,12 @@ type Document struct {
 	// connection name, read from each clientSecretRef. Secret: never
 	// logged, never in status.
 	ConnectionSecrets map[string]string `json:"connectionSecrets,omitempty"`
+	// ConnectionEpochs are, by connection name, the Tenant generation from
+	// which the operator has seen the connection without a break
+	// (status.connections[].since). Part of the fingerprint its users'
+	// sessions carry: a connection removed and added back starts a new
+	// epoch, so the sessions it had stay ended.
+	ConnectionEpochs map[string]int64 `json:"connectionEpochs,omitempty"`
 }
 
 // ConnectionCallbackPath is where, under the issuer URL, upstream

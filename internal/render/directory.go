@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -35,6 +36,11 @@ const (
 	maxGroupLen  = 128
 	maxNameLen   = 256
 )
+
+// connectionSubject is the form of the subjects the issuer derives for
+// users of upstream connections: reserved, so that no local user can
+// share one.
+var connectionSubject = regexp.MustCompile(`^c-[0-9a-f]{32}$`)
 
 // DerivedUserID is the subject of a user without an explicit id: opaque
 // (a digest, not the username itself) and stable while the username is.
@@ -100,6 +106,8 @@ func parseDirectory(data []byte) ([]issuerconfig.User, error) {
 			return nil, fmt.Errorf("%s: username is required and may not contain ':' or line breaks", where)
 		case len(e.ID) > maxUserIDLen || strings.ContainsFunc(e.ID, func(r rune) bool { return r < 0x21 || r > 0x7e }):
 			return nil, fmt.Errorf("%s: id must be at most %d printable ASCII characters without spaces", where, maxUserIDLen)
+		case connectionSubject.MatchString(e.ID):
+			return nil, fmt.Errorf("%s: id %q has the form of a connection user's subject (c- and 32 hex digits); choose another", where, e.ID)
 		case len(e.Name) > maxNameLen:
 			return nil, fmt.Errorf("%s: name is longer than %d characters", where, maxNameLen)
 		case len(e.Groups) > maxGroups:

@@ -43,17 +43,18 @@ func TestParseUsersDirectory(t *testing.T) {
 		data map[string][]byte
 		want string
 	}{
-		"no key":          {map[string][]byte{"other": nil}, `no "htpasswd" key`},
-		"not a list":      {map[string][]byte{UsersDirectoryKey: []byte("alice: x")}, `key "users.yaml": not a YAML list of users`},
-		"unknown field":   {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  password: hunter2")}, "not a YAML list"},
-		"bad email":       {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + aliceHash + "\n  email: not-an-address")}, `entry 1 (user "a"): email "not-an-address" is not an address`},
-		"cheap hash":      {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + cost5Hash)}, `entry 1 (user "a"): passwordHash: bcrypt cost 5 is below the minimum 10`},
-		"costly hash":     {map[string][]byte{UsersSecretKey: []byte("a:$2a$31$" + strings.Repeat("a", 53))}, "bcrypt cost 31 is above the maximum 14"},
-		"no username":     {map[string][]byte{UsersDirectoryKey: []byte("- passwordHash: " + aliceHash)}, "entry 1: username is required"},
-		"twice":           {map[string][]byte{UsersSecretKey: []byte("a:" + aliceHash), UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + aliceHash)}, `user "a" is defined twice`},
-		"duplicate id":    {map[string][]byte{UsersDirectoryKey: []byte("- {id: x, username: a, passwordHash: " + aliceHash + "}\n- {id: x, username: b, passwordHash: " + aliceHash + "}")}, `id "x" of user "b" is not unique`},
-		"space in id":     {map[string][]byte{UsersDirectoryKey: []byte("- {id: 'a b', username: a, passwordHash: " + aliceHash + "}")}, "id must be at most 255 printable ASCII characters"},
-		"too many groups": {map[string][]byte{UsersDirectoryKey: []byte("- {username: a, passwordHash: " + aliceHash + ", groups: [" + strings.Repeat("g,", 64) + "g]}")}, "more than 64 groups"},
+		"no key":                   {map[string][]byte{"other": nil}, `no "htpasswd" key`},
+		"not a list":               {map[string][]byte{UsersDirectoryKey: []byte("alice: x")}, `key "users.yaml": not a YAML list of users`},
+		"unknown field":            {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  password: hunter2")}, "not a YAML list"},
+		"bad email":                {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + aliceHash + "\n  email: not-an-address")}, `entry 1 (user "a"): email "not-an-address" is not an address`},
+		"cheap hash":               {map[string][]byte{UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + cost5Hash)}, `entry 1 (user "a"): passwordHash: bcrypt cost 5 is below the minimum 10`},
+		"costly hash":              {map[string][]byte{UsersSecretKey: []byte("a:$2a$31$" + strings.Repeat("a", 53))}, "bcrypt cost 31 is above the maximum 14"},
+		"no username":              {map[string][]byte{UsersDirectoryKey: []byte("- passwordHash: " + aliceHash)}, "entry 1: username is required"},
+		"twice":                    {map[string][]byte{UsersSecretKey: []byte("a:" + aliceHash), UsersDirectoryKey: []byte("- username: a\n  passwordHash: " + aliceHash)}, `user "a" is defined twice`},
+		"duplicate id":             {map[string][]byte{UsersDirectoryKey: []byte("- {id: x, username: a, passwordHash: " + aliceHash + "}\n- {id: x, username: b, passwordHash: " + aliceHash + "}")}, `id "x" of user "b" is not unique`},
+		"space in id":              {map[string][]byte{UsersDirectoryKey: []byte("- {id: 'a b', username: a, passwordHash: " + aliceHash + "}")}, "id must be at most 255 printable ASCII characters"},
+		"connection subject as id": {map[string][]byte{UsersDirectoryKey: []byte("- {id: c-0123456789abcdef0123456789abcdef, username: a, passwordHash: " + aliceHash + "}")}, "has the form of a connection user's subject"},
+		"too many groups":          {map[string][]byte{UsersDirectoryKey: []byte("- {username: a, passwordHash: " + aliceHash + ", groups: [" + strings.Repeat("g,", 64) + "g]}")}, "more than 64 groups"},
 	} {
 		_, err := ParseUsers(c.data)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -184,6 +184,7 @@ func TestObjects(t *testing.T) {
 	wantSpecs := map[string]any{
 		"sessions": statev1.SessionSpec{
 			SID: "sid-1", Subject: "alice", AuthTime: tm(-time.Hour), LastActivity: tm(0), UserFingerprint: "fp-1",
+			Identity: "sealed-identity-1",
 		},
 		"authorizationcodes": statev1.AuthorizationCodeSpec{
 			ClientID: "shop.web", RedirectURI: "https://shop.example/cb",
@@ -196,6 +197,7 @@ func TestObjects(t *testing.T) {
 		"refreshfamilies": statev1.RefreshFamilySpec{
 			ClientID: "shop.web", Subject: "alice", Scopes: []string{"openid", "offline_access"}, Audience: "orders",
 			SessionKey: fam.SessionKey, SID: "sid-1", AuthTime: tm(-time.Hour), UserFingerprint: "fp-1",
+			Identity:  "sealed-identity-1",
 			GrantedAt: tm(-30 * time.Minute), LastUsed: tm(0),
 			Current: fam.Current, Previous: fam.Previous, RotatedAt: ptm(0),
 			RevokedAt: ptm(time.Second), ExpiresAt: tm(24 * time.Hour),

@@ -57,6 +57,7 @@ func explain(w io.Writer, v *view) {
 			root.add("signing %s, keys rotate every %s, policy mode %s", e.SigningAlgorithm, e.KeyRotationPeriod.Duration, e.PolicyMode)
 		}
 		issuerNode(root, t, v.replicas)
+		connectionsNode(root, t)
 		for _, a := range t.Status.Advisories {
 			root.add("advisory %s: %s", a.Reason, a.Message)
 		}
@@ -110,6 +111,33 @@ func explain(w io.Writer, v *view) {
 		a.add("advisory %s: %s", adv.Reason, adv.Message)
 	}
 	root.write(w, "", true, true)
+}
+
+// connectionsNode lists the ways users sign in: the local directory and
+// each upstream connection with what its last discovery check found.
+func connectionsNode(root *node, t *v1alpha1.Tenant) {
+	if t.Spec.UsersSecretRef == nil && len(t.Spec.Connections) == 0 {
+		return
+	}
+	n := root.add("sign-in, sessions as above for every way in")
+	if ref := t.Spec.UsersSecretRef; ref != nil {
+		n.add("local users from Secret %s", ref.Name)
+	}
+	checked := map[string]v1alpha1.ConnectionStatus{}
+	for _, c := range t.Status.Connections {
+		checked[c.Name] = c
+	}
+	for _, c := range t.Spec.Connections {
+		st, ok := checked[c.Name]
+		switch {
+		case !ok:
+			n.add("connection %s  %s  not checked yet", c.Name, c.OIDC.IssuerURL)
+		case st.Ready:
+			n.add("connection %s  %s  ready; register %s there", c.Name, c.OIDC.IssuerURL, st.RedirectURI)
+		default:
+			n.add("connection %s  %s  NOT READY %s: %s", c.Name, c.OIDC.IssuerURL, st.Reason, st.Message)
+		}
+	}
 }
 
 func issuerNode(root *node, t *v1alpha1.Tenant, replicas []replica) {

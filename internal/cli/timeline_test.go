@@ -108,3 +108,30 @@ func TestExplainWithoutTenant(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainShowsWaysIn: the local directory and each connection, with
+// the redirect URI to register for a working one and why a failing one
+// fails.
+func TestExplainShowsWaysIn(t *testing.T) {
+	app := storefront()
+	tenant := &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "identity"}, Spec: v1alpha1.TenantSpec{
+		IssuerURL: "https://id.acme.example", UsersSecretRef: &v1alpha1.LocalSecretReference{Name: "users"},
+		Connections: []v1alpha1.Connection{
+			{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example"}},
+			{Name: "partner", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://sso.partner.example"}},
+			{Name: "new", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://new.example"}},
+		}}, Status: v1alpha1.TenantStatus{Connections: []v1alpha1.ConnectionStatus{
+		{Name: "corp", Ready: true, RedirectURI: "https://id.acme.example/login/callback"},
+		{Name: "partner", Reason: v1alpha1.ReasonDiscoveryFailed, Message: "discovery answered HTTP 503, want 200"},
+	}}}
+	var out bytes.Buffer
+	explain(&out, &view{app: app, tenant: tenant})
+	for _, want := range []string{"local users from Secret users",
+		"connection corp  https://login.corp.example  ready; register https://id.acme.example/login/callback there",
+		"connection partner  https://sso.partner.example  NOT READY DiscoveryFailed: discovery answered HTTP 503, want 200",
+		"connection new  https://new.example  not checked yet"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
 
+	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -51,6 +52,9 @@ func TestLoginPageInABrowser(t *testing.T) {
 	bin := chromium(t)
 	e := newEnv(t, func(d *issuerconfig.Document) {
 		d.Tenant.Spec.DisplayName = "Acme & Co"
+		// A connection shows as a button under the password form.
+		d.Tenant.Spec.Connections = []v1alpha1.Connection{{Name: "corp", DisplayName: "Corp SSO <staff>",
+			OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.example", ClientID: "idtenant"}}}
 		for i := range d.Applications {
 			if d.Applications[i].ClientID == "native.shop" {
 				d.Applications[i].Spec.DisplayName = "Acme Mobile <beta>"
@@ -123,6 +127,11 @@ func TestLoginPageInABrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("username"))))
 	if got, want := text("signing-in-to"), "to continue to Acme Mobile <beta> with your Acme & Co account"; got != want {
 		t.Errorf("the page says %q, want %q (display names shown as typed, never as HTML)", got, want)
+	}
+	button, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("a.connection")))
+	check("connection button", err)
+	if button != "Continue with Corp SSO <staff>" {
+		t.Errorf("the connection's button says %q (display name shown as typed)", button)
 	}
 	if title, _ := chromedp.Run(ctx, chromedp.Title()); title != "Sign in to Acme Mobile <beta>" {
 		t.Errorf("title %q", title)

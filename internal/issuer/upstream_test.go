@@ -235,33 +235,27 @@ func TestLoginThroughAConnection(t *testing.T) {
 		t.Fatalf("exchange: %v (refresh token %q)", err, offline.RefreshToken)
 	}
 	connections := f.down.doc.Tenant.Spec.Connections
-	f.down.doc.Tenant.Spec.Connections = nil
-	f.down.doc.Generation++
-	if err := f.down.srv.Swap(f.down.doc); err != nil {
-		t.Fatal(err)
+	// ended checks, after the connections became c, that the session and
+	// the refresh token no longer work.
+	ended := func(when string, c []v1alpha1.Connection) {
+		t.Helper()
+		f.down.doc.Tenant.Spec.Connections = c
+		f.down.doc.Generation++
+		if err := f.down.srv.Swap(f.down.doc); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := f.get(t, cfg.AuthCodeURL("st-"+when, oauth2.SetAuthURLParam("prompt", "none")))
+		if got := callback(t, resp, body).Get("error"); got != "login_required" {
+			t.Errorf("after the connection %s, prompt=none: error %q, want login_required", when, got)
+		}
+		_, err := cfg.TokenSource(f.down.ctx, &oauth2.Token{RefreshToken: offline.RefreshToken}).Token()
+		if oauthError(err) != "invalid_grant" {
+			t.Errorf("refresh after the connection %s: %v, want invalid_grant", when, err)
+		}
 	}
-	resp, body = f.get(t, cfg.AuthCodeURL("st-5", oauth2.SetAuthURLParam("prompt", "none")))
-	if got := callback(t, resp, body).Get("error"); got != "login_required" {
-		t.Errorf("after the connection was removed, prompt=none: error %q, want login_required", got)
-	}
-	_, err = cfg.TokenSource(f.down.ctx, &oauth2.Token{RefreshToken: offline.RefreshToken}).Token()
-	if oauthError(err) != "invalid_grant" {
-		t.Errorf("refresh after the connection was removed: %v, want invalid_grant", err)
-	}
+	ended("was removed", nil)
 	// Adding the connection back, unchanged, revives neither.
-	f.down.doc.Tenant.Spec.Connections = connections
-	f.down.doc.Generation++
-	if err := f.down.srv.Swap(f.down.doc); err != nil {
-		t.Fatal(err)
-	}
-	resp, body = f.get(t, cfg.AuthCodeURL("st-6", oauth2.SetAuthURLParam("prompt", "none")))
-	if got := callback(t, resp, body).Get("error"); got != "login_required" {
-		t.Errorf("after the connection came back, prompt=none: error %q, want login_required", got)
-	}
-	_, err = cfg.TokenSource(f.down.ctx, &oauth2.Token{RefreshToken: offline.RefreshToken}).Token()
-	if oauthError(err) != "invalid_grant" {
-		t.Errorf("refresh after the connection came back: %v, want invalid_grant", err)
-	}
+	ended("came back", connections)
 	if got := testutil.ToFloat64(f.down.srv.metrics.sessionsEnd.WithLabelValues(string(sessionEndConnectionRemoved))); got != 1 {
 		t.Errorf("sessions ended for a removed connection: %v, want 1", got)
 	}

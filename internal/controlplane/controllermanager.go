@@ -13,13 +13,21 @@ import (
 
 // ClusterControllers are the kube-controller-manager controllers the dev
 // control plane and the end-to-end tests run: what a cluster does to
-// idtenant's objects that idtenant itself does not. The garbage collector
-// follows owner references (deleting a Tenant removes its issuer's
-// Deployment, Secrets, RBAC, Leases and state records; deleting an
-// Application its credentials Secret); the namespace controller empties and
-// removes a deleted namespace. Deployments are still run by the dev
-// kubelet (internal/dev), not by the deployment and replicaset controllers.
-var ClusterControllers = []string{"garbagecollector", "namespace"}
+// idtenant's objects that idtenant itself does not. The deployment and
+// replicaset controllers run the issuer Deployments (rolling updates with
+// the rendered maxSurge/maxUnavailable, a killed or deleted Pod replaced),
+// the disruption controller keeps the PodDisruptionBudgets'
+// status; the dev kubelet (internal/dev) binds and runs the Pods. The
+// garbage collector follows owner references (deleting a Tenant removes
+// its issuer's Deployment, Secrets, RBAC, Leases and state records;
+// deleting an Application its credentials Secret); the namespace
+// controller empties and removes a deleted namespace; the serviceaccount
+// controller gives every namespace its default ServiceAccount.
+var ClusterControllers = []string{"garbagecollector", "namespace", "deployment", "replicaset", "disruption", "serviceaccount"}
+
+// The endpointslice controller is not among them: the dev Pods' loopback
+// IPs are refused in EndpointSlices, so the dev proxy reads the ready Pods
+// behind a Service itself (internal/dev/proxy.go).
 
 // ControllerManager is a running kube-controller-manager.
 type ControllerManager struct {

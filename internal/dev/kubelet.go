@@ -2,84 +2,123 @@ package dev
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/url"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
-// Kubelet does, for issuer Deployments only, what a kubelet and the
-// Deployment controller do in a cluster: it runs each replica of the
-// rendered pod template as a local process, with the pod's args and env, its
-// ServiceAccount's token and the Downward API values, so the issuer runs
-// exactly as configured in a cluster. The first replica of a Tenant listens
-// on the Tenant's (loopback) issuer URL; the others on free ports.
+// Kubelet does for the dev node what a kubelet does for its node: it binds
+// the issuer Pods that kube-controller-manager's ReplicaSets create to the
+// node "dev" (there is no scheduler), runs each Pod's container as a local
+// process with the Pod's args and env, its ServiceAccount's token and the
+// Downward API values, probes readiness, restarts exited containers, and
+// reports Pod status (phase, IPs, Ready, restarts). Deployments, ReplicaSets,
+// rolling updates and EndpointSlices are Kubernetes' own.
+//
+// Every Pod gets its own loopback address (127.0.1.N) as its Pod IP, so
+// replicas listen on the same container port as in a cluster and
+// EndpointSlices can list them. The issuer URL's port is served by a small
+// proxy to the ready endpoints (proxy.go), as kube-proxy would.
 type Kubelet struct {
 	Client client.Client
 	Config *rest.Config
 	// Binary is the idtenant executable to run.
 	Binary string
-	// Dir receives each replica's kubeconfig, token and log.
+	// Dir receives each Pod's kubeconfig, token and log.
 	Dir string
 	Log logr.Logger
 
 	mu   sync.Mutex
-	pods map[string][]*pod // by Deployment namespace/name
-	// tokens requests ServiceAccount tokens for the processes.
-	tokens kubernetes.Interface
+	pods map[types.UID]*pod
+	// ips are the loopback addresses in use, by Pod.
+	ips map[string]types.UID
+	// tokens requests ServiceAccount tokens and binds Pods.
+	tokens  kubernetes.Interface
+	proxies *proxies
 }
 
+// pod is a Pod this kubelet runs.
 type pod struct {
-	name     string
-	listen   string // the address the process serves on
-	template string // hash of the pod template it runs
-	// primary: this replica listens on the Tenant's issuer URL.
-	primary bool
-	cmd     *exec.Cmd
-	done    chan struct{}
-	exited  time.Time // set before done closes
+	namespace, name string
+	uid             types.UID
+	ip              string
+	httpPort        int32
+	readinessPath   string
+	dir             string
+	owner           string // the ReplicaSet's name
+	started         time.Time
+
+	// Guarded by Kubelet.mu.
+	cmd      *exec.Cmd
+	done     chan struct{} // closes when the current process exits
+	restarts int32
+	ready    bool // guarded by probeMu
+	deleting bool
+	exitedAt time.Time
+	lastExit int // exit code of the last process
 }
 
-// issuerSelector matches the Deployments render.Workload produces.
+// issuerSelector matches the Pods of the Deployments render.Workload produces.
 var issuerSelector = client.MatchingLabels{"app.kubernetes.io/name": "idtenant-issuer"}
 
-// Run converges running processes on the Deployments every second until ctx
-// ends, then stops them all.
+// NodeName is the one node of the dev cluster.
+const NodeName = "dev"
+
+// restartDelay is the dev kubelet's crash-loop back-off: short, but a
+// failing issuer does not restart every second.
+const restartDelay = 2 * time.Second
+
+// terminationDelay is how long a deleted Pod keeps serving before its
+// process is asked to stop: the EndpointSlice controller drops it from the
+// Service first, so the proxy stops sending it new connections (what a
+// preStop sleep does in a cluster).
+const terminationDelay = 2 * time.Second
+
+// Run registers the node and converges processes on the Pods every second
+// until ctx ends, then stops them all.
 func (k *Kubelet) Run(ctx context.Context) error {
-	tokens, err := kubernetes.NewForConfig(k.Config)
+	cs, err := kubernetes.NewForConfig(k.Config)
 	if err != nil {
 		return fmt.Errorf("connecting to the control plane: %w", err)
 	}
-	k.pods, k.tokens = map[string][]*pod{}, tokens
+	k.mu.Lock()
+	k.pods, k.ips, k.tokens = map[types.UID]*pod{}, map[string]types.UID{}, cs
+	k.proxies = &proxies{client: k.Client, log: k.Log.WithName("proxy"), listeners: map[string]*proxy{}}
+	k.mu.Unlock()
 	defer k.stopAll()
+	defer k.proxies.stopAll()
+	node := &nodeHeartbeat{client: cs, log: k.Log}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
+		if err := node.beat(ctx); err != nil && ctx.Err() == nil {
+			k.Log.Error(err, "registering the dev node")
+		}
 		if err := k.sync(ctx); err != nil && ctx.Err() == nil {
-			k.Log.Error(err, "running issuer processes")
+			k.Log.Error(err, "running issuer Pods")
+		}
+		if err := k.proxies.sync(ctx); err != nil && ctx.Err() == nil {
+			k.Log.Error(err, "serving issuer URLs")
 		}
 		select {
 		case <-ctx.Done():
@@ -90,185 +129,327 @@ func (k *Kubelet) Run(ctx context.Context) error {
 }
 
 func (k *Kubelet) sync(ctx context.Context) error {
-	var deps appsv1.DeploymentList
-	if err := k.Client.List(ctx, &deps, issuerSelector); err != nil {
+	var pods corev1.PodList
+	if err := k.Client.List(ctx, &pods, issuerSelector); err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for i := range deps.Items {
-		d := &deps.Items[i]
-		key := d.Namespace + "/" + d.Name
-		seen[key] = true
-		if err := k.converge(ctx, d); err != nil {
-			k.Log.Error(err, "issuer Deployment", "deployment", key)
+	seen := map[types.UID]bool{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		seen[p.UID] = true
+		if err := k.syncPod(ctx, p); err != nil && ctx.Err() == nil {
+			k.Log.Error(err, "issuer Pod", "pod", p.Namespace+"/"+p.Name)
 		}
 	}
+	// Pods deleted without a grace period (or while dev was down).
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	for key, pods := range k.pods {
-		if !seen[key] {
-			for _, p := range pods {
-				p.stop()
-			}
-			delete(k.pods, key)
+	var gone []*pod
+	for uid, lp := range k.pods {
+		if !seen[uid] {
+			gone = append(gone, lp)
+			delete(k.pods, uid)
+			delete(k.ips, lp.ip)
 		}
+	}
+	k.mu.Unlock()
+	for _, lp := range gone {
+		lp.stop()
 	}
 	return nil
 }
 
-// converge starts and stops replicas so the Deployment's replica count runs
-// its current template, replacing replicas of an older template one by one.
-func (k *Kubelet) converge(ctx context.Context, d *appsv1.Deployment) error {
-	key := d.Namespace + "/" + d.Name
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
+// syncPod moves one Pod a step towards running on this node, or gone.
+func (k *Kubelet) syncPod(ctx context.Context, p *corev1.Pod) error {
+	switch {
+	case p.Spec.NodeName == "":
+		// No scheduler: every Pod goes to the one node.
+		return k.tokens.CoreV1().Pods(p.Namespace).Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: NodeName},
+		}, metav1.CreateOptions{})
+	case p.Spec.NodeName != NodeName:
+		return nil
+	case p.DeletionTimestamp != nil:
+		return k.terminate(ctx, p)
 	}
-	raw, _ := json.Marshal(d.Spec.Template)
-	sum := sha256.Sum256(raw)
-	template := hex.EncodeToString(sum[:8])
-
 	k.mu.Lock()
-	pods := k.pods[key]
+	lp := k.pods[p.UID]
 	k.mu.Unlock()
-	var alive []*pod
-	for _, p := range pods {
-		select {
-		case <-p.done:
-			// Like a kubelet's CrashLoopBackOff, but short: wait before the
-			// replacement so a failing issuer does not restart every second.
-			if time.Since(p.exited) < 5*time.Second {
-				alive = append(alive, p)
-				continue
-			}
-			k.Log.Info("issuer process exited; restarting", "pod", p.name, "log", filepath.Join(k.Dir, d.Namespace, p.name, "issuer.log"))
-			continue
-		default:
-		}
-		if p.template != template || int32(len(alive)) >= want {
-			p.stop()
-			continue
-		}
-		alive = append(alive, p)
-	}
-	for int32(len(alive)) < want {
-		hasPrimary := false
-		for _, p := range alive {
-			hasPrimary = hasPrimary || p.primary
-		}
-		p, err := k.start(ctx, d, template, !hasPrimary)
-		if err != nil {
-			k.mu.Lock()
-			k.pods[key] = alive
-			k.mu.Unlock()
+	if lp == nil {
+		var err error
+		if lp, err = k.admit(ctx, p); err != nil {
 			return err
 		}
-		alive = append(alive, p)
+	}
+	if err := k.keepRunning(ctx, p, lp); err != nil {
+		return err
+	}
+	lp.probe()
+	return k.reportStatus(ctx, p, lp)
+}
+
+// admit prepares a new Pod: its loopback IP, directory and first process.
+func (k *Kubelet) admit(ctx context.Context, p *corev1.Pod) (*pod, error) {
+	if len(p.Spec.Containers) != 1 {
+		return nil, fmt.Errorf("want one container, got %d", len(p.Spec.Containers))
+	}
+	c := p.Spec.Containers[0]
+	lp := &pod{namespace: p.Namespace, name: p.Name, uid: p.UID, started: time.Now(), readinessPath: "/ready"}
+	for _, port := range c.Ports {
+		if port.Name == "http" {
+			lp.httpPort = port.ContainerPort
+		}
+	}
+	if c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil {
+		lp.readinessPath = c.ReadinessProbe.HTTPGet.Path
+	}
+	if owner := metav1.GetControllerOf(p); owner != nil {
+		lp.owner = owner.Name
 	}
 	k.mu.Lock()
-	k.pods[key] = alive
+	lp.ip = k.allocateIP(p.UID)
 	k.mu.Unlock()
-	return k.reportStatus(ctx, d, int32(len(alive)))
-}
-
-// reportStatus fills the Deployment status a cluster would show.
-func (k *Kubelet) reportStatus(ctx context.Context, d *appsv1.Deployment, running int32) error {
-	if d.Status.Replicas == running && d.Status.AvailableReplicas == running && d.Status.ObservedGeneration == d.Generation {
-		return nil
-	}
-	before := d.DeepCopy()
-	d.Status.ObservedGeneration = d.Generation
-	d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas = running, running, running, running
-	return k.Client.Status().Patch(ctx, d, client.MergeFrom(before))
-}
-
-func (k *Kubelet) start(ctx context.Context, d *appsv1.Deployment, template string, first bool) (*pod, error) {
-	spec := d.Spec.Template.Spec
-	if len(spec.Containers) != 1 {
-		return nil, fmt.Errorf("want one container, got %d", len(spec.Containers))
-	}
-	c := spec.Containers[0]
-	name := d.Name + "-" + template[:6] + "-" + randSuffix()
-	dir := filepath.Join(k.Dir, d.Namespace, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	lp.dir = filepath.Join(k.Dir, p.Namespace, p.Name)
+	if err := os.MkdirAll(lp.dir, 0o700); err != nil {
 		return nil, err
 	}
-	// done closes when the process exits, or now if it never starts; the
-	// token refresher stops with it.
+	if err := k.startProcess(ctx, p, lp); err != nil {
+		k.mu.Lock()
+		delete(k.ips, lp.ip)
+		k.mu.Unlock()
+		return nil, err
+	}
+	k.mu.Lock()
+	k.pods[p.UID] = lp
+	k.mu.Unlock()
+	return lp, nil
+}
+
+// allocateIP picks a free address in 127.0.1.0/24 (then 127.0.2.0/24, …).
+func (k *Kubelet) allocateIP(uid types.UID) string {
+	for n := 256 + 1; ; n++ {
+		if n%256 == 0 || n%256 == 255 {
+			continue
+		}
+		ip := fmt.Sprintf("127.0.%d.%d", n/256, n%256)
+		if _, used := k.ips[ip]; !used {
+			k.ips[ip] = uid
+			return ip
+		}
+	}
+}
+
+// startProcess runs the Pod's container as a process listening on the
+// Pod's IP.
+func (k *Kubelet) startProcess(ctx context.Context, p *corev1.Pod, lp *pod) error {
+	c := p.Spec.Containers[0]
 	done, started := make(chan struct{}), false
 	defer func() {
 		if !started {
 			close(done)
 		}
 	}()
-	kubeconfig, err := k.serviceAccountKubeconfig(ctx, d.Namespace, spec.ServiceAccountName, dir, done)
+	kubeconfig, err := k.serviceAccountKubeconfig(ctx, p.Namespace, p.Spec.ServiceAccountName, lp.dir, done)
 	if err != nil {
-		return nil, err
-	}
-	listen, err := k.listenAddress(ctx, d, first)
-	if err != nil {
-		return nil, err
+		return err
 	}
 	args := append([]string(nil), c.Args...)
-	args = override(args, "--listen", listen)
-	args = override(args, "--metrics-listen", "127.0.0.1:0")
+	args = rebind(args, "--listen", lp.ip)
+	args = rebind(args, "--metrics-listen", lp.ip)
 	env := os.Environ()
 	env = append(env, "KUBECONFIG="+kubeconfig)
 	for _, e := range c.Env {
-		env = append(env, e.Name+"="+downward(e, d.Namespace, name))
+		env = append(env, e.Name+"="+downward(e, p.Namespace, p.Name))
 	}
-	logFile, err := os.Create(filepath.Join(dir, "issuer.log"))
+	logFile, err := os.OpenFile(filepath.Join(lp.dir, "issuer.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd := exec.Command(k.Binary, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
 	// If dev itself dies (even by SIGKILL), its issuers go too and free
-	// their ports for the next run.
+	// their addresses for the next run.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("starting %s: %w", k.Binary, err)
+		return fmt.Errorf("starting %s: %w", k.Binary, err)
 	}
 	started = true
-	p := &pod{name: name, listen: listen, template: template, primary: first, cmd: cmd, done: done}
+	k.mu.Lock()
+	lp.cmd, lp.done = cmd, done
+	k.mu.Unlock()
+	probeMu.Lock()
+	lp.ready = false
+	probeMu.Unlock()
 	go func() {
-		_ = cmd.Wait()
+		err := cmd.Wait()
 		logFile.Close()
-		p.exited = time.Now()
-		close(p.done)
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		k.mu.Lock()
+		lp.exitedAt, lp.lastExit = time.Now(), code
+		k.mu.Unlock()
+		probeMu.Lock()
+		lp.ready = false
+		probeMu.Unlock()
+		close(done)
 	}()
-	k.Log.Info("started issuer process", "pod", name, "listen", listen, "log", logFile.Name())
-	return p, nil
+	k.Log.Info("started issuer container", "pod", p.Namespace+"/"+p.Name, "ip", lp.ip, "log", logFile.Name())
+	return nil
 }
 
-// listenAddress binds the first replica to the Tenant's issuer URL, which
-// the samples keep on loopback, and the others to free loopback ports.
-func (k *Kubelet) listenAddress(ctx context.Context, d *appsv1.Deployment, first bool) (string, error) {
-	if !first {
-		return freeLoopbackAddress()
+// keepRunning restarts an exited container (restartPolicy Always).
+func (k *Kubelet) keepRunning(ctx context.Context, p *corev1.Pod, lp *pod) error {
+	k.mu.Lock()
+	done, exitedAt := lp.done, lp.exitedAt
+	k.mu.Unlock()
+	select {
+	case <-done:
+	default:
+		return nil
 	}
-	owner := metav1.GetControllerOf(d)
-	if owner == nil || owner.Kind != "Tenant" {
-		return "127.0.0.1:0", nil
+	if time.Since(exitedAt) < restartDelay {
+		return nil
 	}
-	tenant := &v1alpha1.Tenant{}
-	if err := k.Client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: owner.Name}, tenant); err != nil {
-		return "", err
+	k.Log.Info("issuer container exited; restarting", "pod", p.Namespace+"/"+p.Name, "log", filepath.Join(lp.dir, "issuer.log"))
+	k.mu.Lock()
+	lp.restarts++
+	k.mu.Unlock()
+	return k.startProcess(ctx, p, lp)
+}
+
+// probe runs the readiness probe once.
+func (lp *pod) probe() {
+	hc := http.Client{Timeout: 2 * time.Second}
+	ready := false
+	if resp, err := hc.Get("http://" + net.JoinHostPort(lp.ip, strconv.Itoa(int(lp.httpPort))) + lp.readinessPath); err == nil {
+		resp.Body.Close()
+		ready = resp.StatusCode >= 200 && resp.StatusCode < 400
 	}
-	u, err := url.Parse(tenant.Spec.IssuerURL)
-	if err != nil {
-		return "", err
+	probeMu.Lock()
+	lp.ready = ready && lp.running()
+	probeMu.Unlock()
+}
+
+// probeMu guards pod.ready against the process-exit goroutine, which holds
+// Kubelet.mu; the probe has no Kubelet at hand.
+var probeMu sync.Mutex
+
+func (lp *pod) running() bool {
+	select {
+	case <-lp.done:
+		return false
+	default:
+		return true
 	}
-	host, port := u.Hostname(), u.Port()
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		k.Log.Info("issuer URL is not on loopback; serving on a free port instead", "issuerURL", tenant.Spec.IssuerURL)
-		return "127.0.0.1:0", nil
+}
+
+// reportStatus writes the Pod status a kubelet would.
+func (k *Kubelet) reportStatus(ctx context.Context, p *corev1.Pod, lp *pod) error {
+	probeMu.Lock()
+	ready := lp.ready
+	probeMu.Unlock()
+	k.mu.Lock()
+	restarts, running, exitCode := lp.restarts, lp.running(), lp.lastExit
+	k.mu.Unlock()
+	readyStatus := corev1.ConditionFalse
+	if ready {
+		readyStatus = corev1.ConditionTrue
 	}
-	if port == "" {
-		port = "80"
+	started := metav1.NewTime(lp.started.Truncate(time.Second))
+	c := p.Spec.Containers[0]
+	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: c.Image, Ready: ready, RestartCount: restarts, Started: &running}
+	if running {
+		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: started}
+	} else {
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: fmt.Sprintf("exited with code %d; restarting", exitCode)}
 	}
-	return net.JoinHostPort(host, port), nil
+	want := corev1.PodStatus{
+		Phase: corev1.PodRunning, HostIP: "127.0.0.1", PodIP: lp.ip,
+		HostIPs: []corev1.HostIP{{IP: "127.0.0.1"}}, PodIPs: []corev1.PodIP{{IP: lp.ip}},
+		StartTime: &started, ContainerStatuses: []corev1.ContainerStatus{cs},
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue},
+			{Type: corev1.ContainersReady, Status: readyStatus},
+			{Type: corev1.PodReady, Status: readyStatus},
+		},
+	}
+	if statusEqual(p.Status, want) {
+		return nil
+	}
+	now := metav1.Now()
+	for i := range want.Conditions {
+		want.Conditions[i].LastTransitionTime = now
+		for _, old := range p.Status.Conditions {
+			if old.Type == want.Conditions[i].Type && old.Status == want.Conditions[i].Status {
+				want.Conditions[i].LastTransitionTime = old.LastTransitionTime
+			}
+		}
+	}
+	before := p.DeepCopy()
+	p.Status = want
+	return client.IgnoreNotFound(k.Client.Status().Patch(ctx, p, client.MergeFrom(before)))
+}
+
+// statusEqual compares what reportStatus decides, ignoring timestamps.
+func statusEqual(a, b corev1.PodStatus) bool {
+	if a.Phase != b.Phase || a.PodIP != b.PodIP || len(a.ContainerStatuses) != 1 || len(a.Conditions) != len(b.Conditions) {
+		return false
+	}
+	ac, bc := a.ContainerStatuses[0], b.ContainerStatuses[0]
+	if ac.Ready != bc.Ready || ac.RestartCount != bc.RestartCount || (ac.State.Running == nil) != (bc.State.Running == nil) {
+		return false
+	}
+	for i := range a.Conditions {
+		if a.Conditions[i].Type != b.Conditions[i].Type || a.Conditions[i].Status != b.Conditions[i].Status {
+			return false
+		}
+	}
+	return true
+}
+
+// terminate stops a deleted Pod's process after terminationDelay and
+// removes the Pod, as a kubelet finishes a graceful deletion.
+func (k *Kubelet) terminate(ctx context.Context, p *corev1.Pod) error {
+	k.mu.Lock()
+	lp := k.pods[p.UID]
+	k.mu.Unlock()
+	if lp != nil {
+		k.mu.Lock()
+		lp.deleting = true
+		k.mu.Unlock()
+		if time.Since(p.DeletionTimestamp.Time) < terminationDelay {
+			return nil
+		}
+		lp.stop()
+		k.mu.Lock()
+		delete(k.pods, p.UID)
+		delete(k.ips, lp.ip)
+		k.mu.Unlock()
+	}
+	zero := int64(0)
+	err := k.tokens.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero,
+		Preconditions: &metav1.Preconditions{UID: &p.UID}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+// rebind replaces the host of a --flag=[host]:port argument with ip.
+func rebind(args []string, flag, ip string) []string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			_, port, err := net.SplitHostPort(v)
+			if err == nil {
+				args[i] = flag + "=" + net.JoinHostPort(ip, port)
+			}
+		}
+	}
+	return args
 }
 
 // serviceAccountTokenTTL is how long the ServiceAccount tokens dev gives
@@ -354,85 +535,82 @@ func override(args []string, flag, value string) []string {
 
 // Replica is a running issuer process, as tests see it.
 type Replica struct {
+	// Name is the Pod's name.
 	Name string
-	// URL is where this replica serves (the issuer URL's scheme and host
-	// for the primary, another loopback port for the others).
+	// URL is where this replica serves: its Pod IP and container port.
 	URL string
 	PID int
 }
 
-// Replicas lists the live processes of the Deployment namespace/name,
-// the primary first.
+// Replicas lists the live processes of the Deployment namespace/name (the
+// Pods of its ReplicaSets), oldest first.
 func (k *Kubelet) Replicas(namespace, name string) []Replica {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	var out []Replica
-	for _, p := range k.pods[namespace+"/"+name] {
-		select {
-		case <-p.done:
+	var live []*pod
+	for _, lp := range k.pods {
+		if lp.namespace != namespace || !strings.HasPrefix(lp.owner, name+"-") || !lp.running() || lp.deleting {
 			continue
-		default:
 		}
-		r := Replica{Name: p.name, URL: "http://" + p.listen, PID: p.cmd.Process.Pid}
-		if p.primary {
-			out = append([]Replica{r}, out...)
-		} else {
-			out = append(out, r)
-		}
+		live = append(live, lp)
+	}
+	sortPods(live)
+	out := make([]Replica, 0, len(live))
+	for _, lp := range live {
+		out = append(out, Replica{Name: lp.name, URL: "http://" + net.JoinHostPort(lp.ip, strconv.Itoa(int(lp.httpPort))), PID: lp.cmd.Process.Pid})
 	}
 	return out
 }
 
-// Kill ends every process of the Deployment namespace/name with SIGKILL,
-// as an OOM kill or a node failure would; the usual restart follows.
-func (k *Kubelet) Kill(namespace, name string) {
-	k.mu.Lock()
-	pods := append([]*pod(nil), k.pods[namespace+"/"+name]...)
-	k.mu.Unlock()
-	for _, p := range pods {
-		_ = p.cmd.Process.Kill()
-		<-p.done
+func sortPods(ps []*pod) {
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && ps[j].started.Before(ps[j-1].started); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
 	}
 }
 
-func (p *pod) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
+// Kill ends the process of every Pod of the Deployment namespace/name with
+// SIGKILL, as an OOM kill would; the kubelet restarts the containers.
+func (k *Kubelet) Kill(namespace, name string) {
+	k.mu.Lock()
+	var pods []*pod
+	for _, lp := range k.pods {
+		if lp.namespace == namespace && strings.HasPrefix(lp.owner, name+"-") {
+			pods = append(pods, lp)
+		}
 	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
+	k.mu.Unlock()
+	for _, lp := range pods {
+		k.mu.Lock()
+		cmd, done := lp.cmd, lp.done
+		k.mu.Unlock()
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (lp *pod) stop() {
+	if lp.cmd == nil || !lp.running() {
+		return
+	}
+	_ = lp.cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-p.done:
+	case <-lp.done:
 	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		_ = lp.cmd.Process.Kill()
+		<-lp.done
 	}
 }
 
 func (k *Kubelet) stopAll() {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, pods := range k.pods {
-		for _, p := range pods {
-			p.stop()
-		}
+	pods := make([]*pod, 0, len(k.pods))
+	for _, lp := range k.pods {
+		pods = append(pods, lp)
 	}
-}
-
-// freeLoopbackAddress picks a free loopback port for a non-primary replica
-// (the port is known before the process binds it, so tests can reach it).
-func freeLoopbackAddress() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	k.mu.Unlock()
+	for _, lp := range pods {
+		lp.stop()
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func randSuffix() string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)[:5]
 }

@@ -85,12 +85,15 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	kubelet := &Kubelet{Client: admin, Config: cp.Config, Binary: self, Dir: podsDir, Log: log.WithName("kubelet")}
+	kubeletCtx, stopKubelet := context.WithCancel(ctx)
 	kubeletDone := make(chan struct{})
 	go func() {
 		defer close(kubeletDone)
-		_ = kubelet.Run(ctx)
+		_ = kubelet.Run(kubeletCtx)
 	}()
-	defer func() { <-kubeletDone }()
+	// On any return, the kubelet stops its processes before the control
+	// plane goes (an early error return must not wait for ctx forever).
+	defer func() { stopKubelet(); <-kubeletDone }()
 
 	kubeconfig, err := cp.Kubeconfig()
 	if err != nil {

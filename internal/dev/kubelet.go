@@ -68,14 +68,20 @@ type pod struct {
 	owner           string // the ReplicaSet's name
 	started         time.Time
 
-	// Guarded by Kubelet.mu.
+	// Written under Kubelet.mu, by the sync goroutine only (which may
+	// read them without it).
 	cmd      *exec.Cmd
 	done     chan struct{} // closes when the current process exits
 	restarts int32
 	ready    bool // guarded by probeMu
-	deleting bool
-	exitedAt time.Time
-	lastExit int // exit code of the last process
+	failures int  // consecutive failed probes; guarded by probeMu
+	// deleteSeen is when the kubelet first saw the Pod's deletion;
+	// stopping is set once its process is being stopped.
+	deleteSeen time.Time
+	stopping   bool
+	deleting   bool
+	exitedAt   time.Time
+	lastExit   int // exit code of the last process
 }
 
 // issuerSelector matches the Pods of the Deployments render.Workload produces.
@@ -103,7 +109,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 	k.mu.Lock()
 	k.pods, k.ips, k.tokens = map[types.UID]*pod{}, map[string]types.UID{}, cs
-	k.proxies = &proxies{client: k.Client, log: k.Log.WithName("proxy"), listeners: map[string]*proxy{}}
+	k.proxies = &proxies{client: k.Client, log: k.Log.WithName("proxy"), listeners: map[string]*proxy{}, failed: map[string]bool{}}
 	k.mu.Unlock()
 	defer k.stopAll()
 	defer k.proxies.stopAll()
@@ -145,7 +151,7 @@ func (k *Kubelet) sync(ctx context.Context) error {
 	k.mu.Lock()
 	var gone []*pod
 	for uid, lp := range k.pods {
-		if !seen[uid] {
+		if !seen[uid] && !lp.stopping {
 			gone = append(gone, lp)
 			delete(k.pods, uid)
 			delete(k.ips, lp.ip)
@@ -314,10 +320,16 @@ func (k *Kubelet) keepRunning(ctx context.Context, p *corev1.Pod, lp *pod) error
 		return nil
 	}
 	k.Log.Info("issuer container exited; restarting", "pod", p.Namespace+"/"+p.Name, "log", filepath.Join(lp.dir, "issuer.log"))
+	if err := k.startProcess(ctx, p, lp); err != nil {
+		k.mu.Lock()
+		lp.exitedAt = time.Now() // back off before the next attempt
+		k.mu.Unlock()
+		return err
+	}
 	k.mu.Lock()
 	lp.restarts++
 	k.mu.Unlock()
-	return k.startProcess(ctx, p, lp)
+	return nil
 }
 
 // probe runs the readiness probe once.
@@ -329,9 +341,23 @@ func (lp *pod) probe() {
 		ready = resp.StatusCode >= 200 && resp.StatusCode < 400
 	}
 	probeMu.Lock()
-	lp.ready = ready && lp.running()
-	probeMu.Unlock()
+	defer probeMu.Unlock()
+	switch {
+	case ready && lp.running():
+		lp.ready, lp.failures = true, 0
+	case !lp.running():
+		lp.ready = false
+	default:
+		// Like a kubelet's failureThreshold (3): one slow answer on a
+		// loaded machine does not take a ready Pod out of the Service.
+		if lp.failures++; lp.failures >= readinessFailureThreshold {
+			lp.ready = false
+		}
+	}
 }
+
+// readinessFailureThreshold is the probe's default failureThreshold.
+const readinessFailureThreshold = 3
 
 // probeMu guards pod.ready against the process-exit goroutine, which holds
 // Kubelet.mu; the probe has no Kubelet at hand.
@@ -411,25 +437,44 @@ func statusEqual(a, b corev1.PodStatus) bool {
 	return true
 }
 
-// terminate stops a deleted Pod's process after terminationDelay and
-// removes the Pod, as a kubelet finishes a graceful deletion.
+// terminate finishes a Pod's graceful deletion as a kubelet does: the
+// process keeps serving terminationDelay after the deletion was first seen
+// (the proxy has stopped choosing it by then), is asked to stop (SIGINT,
+// then SIGKILL after 5 s), and the Pod is deleted with a grace period of 0.
+// Stopping runs beside the sync loop, so one slow process does not hold up
+// every other Pod.
 func (k *Kubelet) terminate(ctx context.Context, p *corev1.Pod) error {
 	k.mu.Lock()
 	lp := k.pods[p.UID]
-	k.mu.Unlock()
 	if lp != nil {
-		k.mu.Lock()
 		lp.deleting = true
-		k.mu.Unlock()
-		if time.Since(p.DeletionTimestamp.Time) < terminationDelay {
+		if lp.deleteSeen.IsZero() {
+			lp.deleteSeen = time.Now()
+		}
+		if time.Since(lp.deleteSeen) < terminationDelay || lp.stopping {
+			k.mu.Unlock()
 			return nil
 		}
+		lp.stopping = true
+	}
+	k.mu.Unlock()
+	if lp == nil {
+		return k.deletePod(ctx, p)
+	}
+	go func() {
 		lp.stop()
 		k.mu.Lock()
 		delete(k.pods, p.UID)
-		delete(k.ips, lp.ip)
+		delete(k.ips, lp.ip) // free only once the process no longer holds it
 		k.mu.Unlock()
-	}
+		if err := k.deletePod(ctx, p); err != nil && ctx.Err() == nil {
+			k.Log.Error(err, "removing a stopped Pod", "pod", p.Namespace+"/"+p.Name)
+		}
+	}()
+	return nil
+}
+
+func (k *Kubelet) deletePod(ctx context.Context, p *corev1.Pod) error {
 	zero := int64(0)
 	err := k.tokens.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero,
 		Preconditions: &metav1.Preconditions{UID: &p.UID}})
@@ -542,14 +587,15 @@ type Replica struct {
 	PID int
 }
 
-// Replicas lists the live processes of the Deployment namespace/name (the
-// Pods of its ReplicaSets), oldest first.
+// Replicas lists the running processes of the Deployment namespace/name
+// (the Pods of its ReplicaSets, terminating ones included until their
+// process has stopped), oldest first.
 func (k *Kubelet) Replicas(namespace, name string) []Replica {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var live []*pod
 	for _, lp := range k.pods {
-		if lp.namespace != namespace || !strings.HasPrefix(lp.owner, name+"-") || !lp.running() || lp.deleting {
+		if lp.namespace != namespace || !strings.HasPrefix(lp.owner, name+"-") || !lp.running() {
 			continue
 		}
 		live = append(live, lp)

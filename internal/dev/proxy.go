@@ -6,12 +6,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -27,6 +29,7 @@ type proxies struct {
 	log       logr.Logger
 	mu        sync.Mutex
 	listeners map[string]*proxy // by listen address
+	failed    map[string]bool   // addresses that could not be bound
 }
 
 type proxy struct {
@@ -53,12 +56,24 @@ func (ps *proxies) sync(ctx context.Context) error {
 	}
 	type service struct{ namespace, name string }
 	want := map[string]service{}
-	for _, t := range tenants.Items {
+	// Of two Tenants with one issuer URL the older one serves it, as the
+	// operator decides (the younger is Stalled, IssuerURLConflict).
+	items := tenants.Items
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+	})
+	for _, t := range items {
 		if t.DeletionTimestamp != nil {
 			continue
 		}
 		if addr, ok := loopbackAddress(t.Spec.IssuerURL); ok {
-			want[addr] = service{namespace: t.Namespace, name: render.IssuerName(t.Name)}
+			if _, taken := want[addr]; !taken {
+				want[addr] = service{namespace: t.Namespace, name: render.IssuerName(t.Name)}
+			}
 		}
 	}
 	ps.mu.Lock()
@@ -75,13 +90,22 @@ func (ps *proxies) sync(ctx context.Context) error {
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			ps.log.Error(err, "cannot serve the issuer URL", "address", addr, "service", w.namespace+"/"+w.name)
+			if !ps.failed[addr] { // once, not every second
+				ps.log.Error(err, "cannot serve the issuer URL", "address", addr, "service", w.namespace+"/"+w.name)
+			}
+			ps.failed[addr] = true
 			continue
 		}
+		delete(ps.failed, addr)
 		p := &proxy{ln: ln, namespace: w.namespace, service: w.name}
 		ps.listeners[addr] = p
 		go ps.serve(ctx, p)
 		ps.log.Info("serving issuer URL", "address", addr, "service", w.namespace+"/"+w.name)
+	}
+	// Endpoints are read here, once a second (kube-proxy follows a watch),
+	// not per connection.
+	for _, p := range ps.listeners {
+		ps.refresh(ctx, p)
 	}
 	return nil
 }
@@ -118,7 +142,7 @@ func (ps *proxies) forward(ctx context.Context, p *proxy, conn net.Conn) {
 	var backend net.Conn
 	deadline := time.Now().Add(endpointWait)
 	for backend == nil {
-		if addrs := ps.endpoints(ctx, p); len(addrs) > 0 {
+		if addrs := p.endpoints(); len(addrs) > 0 {
 			b, err := net.DialTimeout("tcp", addrs[rand.IntN(len(addrs))], 2*time.Second)
 			if err == nil {
 				backend = b
@@ -133,9 +157,14 @@ func (ps *proxies) forward(ctx context.Context, p *proxy, conn net.Conn) {
 	defer backend.Close()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
+		_, err := io.Copy(dst, src)
+		if tc, ok := dst.(*net.TCPConn); ok && err == nil {
+			_ = tc.CloseWrite() // a half-close travels on
+		} else {
+			// A reset on one side ends both: the other copy must not
+			// wait for a peer that is gone.
+			_ = conn.Close()
+			_ = backend.Close()
 		}
 		done <- struct{}{}
 	}
@@ -145,20 +174,27 @@ func (ps *proxies) forward(ctx context.Context, p *proxy, conn net.Conn) {
 	<-done
 }
 
-// endpoints are the addresses of the Service's ready Pods on its "http"
+// endpoints are the ready addresses last read.
+func (p *proxy) endpoints() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.known
+}
+
+// refresh reads the addresses of the Service's ready Pods on its "http"
 // target port: what the EndpointSlice controller would list. The dev Pods'
 // loopback IPs are refused in EndpointSlices (the API server validates
 // them), so the proxy reads the ready Pods behind the Service's selector
-// itself, as the EndpointSlice controller does.
-func (ps *proxies) endpoints(ctx context.Context, p *proxy) []string {
+// itself. While the API server cannot answer, the last known endpoints
+// stay, as kube-proxy keeps its rules; a Service that is gone has none.
+func (ps *proxies) refresh(ctx context.Context, p *proxy) {
 	out, err := ps.readEndpoints(ctx, p)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err != nil {
-		return p.known
+	if err != nil && !apierrors.IsNotFound(err) {
+		return
 	}
+	p.mu.Lock()
 	p.known = out
-	return out
+	p.mu.Unlock()
 }
 
 func (ps *proxies) readEndpoints(ctx context.Context, p *proxy) ([]string, error) {

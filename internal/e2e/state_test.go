@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -160,11 +161,18 @@ func TestReplicasShareState(t *testing.T) {
 	a, bb := replicas[0].URL, replicas[1].URL
 	g.Expect(a).NotTo(Equal(bb))
 
-	// A code issued at A (the browser talks to the issuer URL, which is
-	// replica A), redeemed at B.
+	// A code issued at A, redeemed at B. The issuer URL's proxy picks a
+	// replica per connection, so the browser is pinned to A the way
+	// /etc/hosts would pin it: every connection to the issuer URL dials
+	// A's Pod address.
 	cfg := s.webConfig(t)
+	aHost := strings.TrimPrefix(a, "http://")
 	code := func() string {
-		back := newBrowser(t, s.issuer).authorize(t, cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("audience", s.orders.Spec.Audience)))
+		b := newBrowser(t, s.issuer)
+		b.client.Transport = &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, aHost)
+		}}
+		back := b.authorize(t, cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("audience", s.orders.Spec.Audience)))
 		g.Expect(back.Get("code")).NotTo(BeEmpty(), "%v", back)
 		return back.Get("code")
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -600,20 +601,12 @@ func (k *Kubelet) Replicas(namespace, name string) []Replica {
 		}
 		live = append(live, lp)
 	}
-	sortPods(live)
+	slices.SortStableFunc(live, func(a, b *pod) int { return a.started.Compare(b.started) })
 	out := make([]Replica, 0, len(live))
 	for _, lp := range live {
 		out = append(out, Replica{Name: lp.name, URL: "http://" + net.JoinHostPort(lp.ip, strconv.Itoa(int(lp.httpPort))), PID: lp.cmd.Process.Pid})
 	}
 	return out
-}
-
-func sortPods(ps []*pod) {
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && ps[j].started.Before(ps[j-1].started); j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
 }
 
 // Kill ends the process of every Pod of the Deployment namespace/name with

@@ -12,7 +12,7 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/follow"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // annotationNoFleet opts a Tenant out of the stand-in replicas, for tests
@@ -43,7 +43,7 @@ func runFleet(ctx context.Context, cs kubernetes.Interface) {
 				continue
 			}
 			primary := &corev1.Secret{}
-			if err := k8s.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: render.ConfigSecretName(t.Name)}, primary); err != nil {
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: issuerconfig.SecretName(t.Name)}, primary); err != nil {
 				continue
 			}
 			gen, _ := strconv.ParseInt(primary.Annotations["idtenant.dev/config-generation"], 10, 64)
@@ -51,7 +51,7 @@ func runFleet(ctx context.Context, cs kubernetes.Interface) {
 			mu.Lock()
 			l := replicas[key]
 			if l == nil {
-				l = &follow.Leases{Client: cs, Namespace: t.Namespace, Prefix: render.IssuerName(t.Name), Slots: 2, Identity: "fleet-" + t.Name}
+				l = &follow.Leases{Client: cs, Namespace: t.Namespace, Prefix: issuerconfig.IssuerName(t.Name), Slots: 2, Identity: "fleet-" + t.Name}
 				replicas[key] = l
 			}
 			mu.Unlock()

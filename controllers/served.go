@@ -14,7 +14,6 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
-	"github.com/idtenant/idtenant/internal/render"
 )
 
 // renderedIndex says which object generations a configuration generation
@@ -84,7 +83,7 @@ func (c *renderedCache) put(tenant *v1alpha1.Tenant, doc *issuerconfig.Document)
 func (c *renderedCache) get(ctx context.Context, r client.Reader, tenant *v1alpha1.Tenant) (*renderedIndex, error) {
 	key := client.ObjectKeyFromObject(tenant)
 	primary := &corev1.Secret{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: render.ConfigSecretName(tenant.Name)}, primary)
+	err := r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: issuerconfig.SecretName(tenant.Name)}, primary)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -101,7 +100,7 @@ func (c *renderedCache) get(ctx context.Context, r client.Reader, tenant *v1alph
 	if idx := c.cached(key, tenant.UID, gen); idx != nil {
 		return idx, nil // parsed by the reconcile we waited for
 	}
-	doc, err := render.ReadConfigSecrets(primary, func(name string) (*corev1.Secret, error) {
+	doc, err := issuerconfig.ReadSecrets(primary, func(name string) (*corev1.Secret, error) {
 		s := &corev1.Secret{}
 		return s, r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: name}, s)
 	})

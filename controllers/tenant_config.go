@@ -47,7 +47,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	digest := hex.EncodeToString(sum[:])
 
 	primary := &corev1.Secret{}
-	key := client.ObjectKey{Namespace: tenant.Namespace, Name: render.ConfigSecretName(tenant.Name)}
+	key := client.ObjectKey{Namespace: tenant.Namespace, Name: issuerconfig.SecretName(tenant.Name)}
 	var generation int64
 	switch err := r.getFresh(ctx, key, primary); {
 	case apierrors.IsNotFound(err):
@@ -76,7 +76,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	if err := r.carryRenderedIn(ctx, tenant, &doc); err != nil {
 		return err
 	}
-	secrets, err := render.ConfigSecrets(tenant.Name, tenant.Namespace, doc)
+	secrets, err := issuerconfig.Secrets(tenant.Name, tenant.Namespace, doc)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (r *TenantReconciler) deleteStaleShards(ctx context.Context, tenant *v1alph
 	if err := r.List(ctx, &list, client.InNamespace(tenant.Namespace), client.MatchingLabels(ownedLabels(tenant))); err != nil {
 		return fmt.Errorf("listing config shards: %w", err)
 	}
-	primary := render.ConfigSecretName(tenant.Name)
+	primary := issuerconfig.SecretName(tenant.Name)
 	for i := range list.Items {
 		s := &list.Items[i]
 		for n := count; n < count+64; n++ {
@@ -131,14 +131,14 @@ func (r *TenantReconciler) deleteStaleShards(ctx context.Context, tenant *v1alph
 }
 
 func shardNames(primary *corev1.Secret) []string {
-	var m render.ConfigManifest
-	if json.Unmarshal(primary.Data[render.ConfigManifestKey], &m) != nil {
+	var m issuerconfig.Manifest
+	if json.Unmarshal(primary.Data[issuerconfig.ManifestKey], &m) != nil {
 		return []string{primary.Name}
 	}
 	return m.Shards
 }
 
-func secretBytes(s *corev1.Secret) int64 { return int64(len(s.Data[render.ConfigDataKey])) }
+func secretBytes(s *corev1.Secret) int64 { return int64(len(s.Data[issuerconfig.DataKey])) }
 
 func totalBytes(secrets []*corev1.Secret) int64 {
 	var n int64
@@ -193,7 +193,7 @@ func (r *TenantReconciler) carryRenderedIn(ctx context.Context, tenant *v1alpha1
 // left for replicas to refuse. Shards are read from the cache: they are
 // written before the primary, so a cache that has the primary has them.
 func (r *TenantReconciler) configIntact(ctx context.Context, primary *corev1.Secret) (bool, error) {
-	return render.ConfigIntact(primary, func(name string) (*corev1.Secret, error) {
+	return issuerconfig.Intact(primary, func(name string) (*corev1.Secret, error) {
 		shard := &corev1.Secret{}
 		err := r.getFresh(ctx, client.ObjectKey{Namespace: primary.Namespace, Name: name}, shard)
 		return shard, err

@@ -14,6 +14,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/render"
 )
 
@@ -56,7 +57,7 @@ func (r *TenantReconciler) exposeIssuer(ctx context.Context, tenant *v1alpha1.Te
 		return nil
 	}
 	w := render.Workload{TenantName: tenant.Name, Namespace: tenant.Namespace}
-	key := client.ObjectKey{Namespace: tenant.Namespace, Name: render.IssuerName(tenant.Name)}
+	key := client.ObjectKey{Namespace: tenant.Namespace, Name: issuerconfig.IssuerName(tenant.Name)}
 	if r.gatewayAPI && (exp == nil || exp.Gateway == nil) {
 		if err := r.deleteOwned(ctx, tenant, key, &gatewayv1.HTTPRoute{}); err != nil {
 			return err

@@ -15,8 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/follow"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // issuerReplicas is what the Lease slots say about the running issuer.
@@ -37,10 +36,10 @@ func (r *TenantReconciler) observeIssuer(ctx context.Context, tenant *v1alpha1.T
 	// Count only this Tenant's slots by name: an issuer may edit its own
 	// Lease (labels included) but cannot rename it, so another Tenant's
 	// issuer cannot pose as one of ours.
-	slots := render.LeaseSlots(obs.effective.Replicas)
+	slots := issuerconfig.LeaseSlots(obs.effective.Replicas)
 	mine := leases.Items[:0]
 	for _, l := range leases.Items {
-		if i, ok := render.LeaseSlot(tenant.Name, l.Name); ok && i < slots {
+		if i, ok := issuerconfig.LeaseSlot(tenant.Name, l.Name); ok && i < slots {
 			mine = append(mine, l)
 		}
 	}
@@ -53,18 +52,18 @@ func summarizeLeases(leases []coordinationv1.Lease, rendered int64, now time.Tim
 	var out issuerReplicas
 	for i := range leases {
 		l := &leases[i]
-		if !follow.Live(l, now) {
+		if !issuerconfig.Live(l, now) {
 			continue
 		}
 		out.live++
-		gen, _ := strconv.ParseInt(l.Annotations[render.AnnotationServedGeneration], 10, 64)
+		gen, _ := strconv.ParseInt(l.Annotations[issuerconfig.AnnotationServedGeneration], 10, 64)
 		if gen == rendered {
 			out.synced++
 		}
 		if out.live == 1 || gen < out.served { // the first live one, or older
 			out.served = gen
 		}
-		if e := l.Annotations[render.AnnotationConfigError]; e != "" {
+		if e := l.Annotations[issuerconfig.AnnotationConfigError]; e != "" {
 			out.errors = append(out.errors, *l.Spec.HolderIdentity+": "+e)
 		}
 	}
@@ -107,8 +106,8 @@ var leaseReportChanged = predicate.Funcs{
 			return *l.Spec.HolderIdentity
 		}
 		return holder(o) != holder(n) ||
-			o.Annotations[render.AnnotationServedGeneration] != n.Annotations[render.AnnotationServedGeneration] ||
-			o.Annotations[render.AnnotationConfigError] != n.Annotations[render.AnnotationConfigError]
+			o.Annotations[issuerconfig.AnnotationServedGeneration] != n.Annotations[issuerconfig.AnnotationServedGeneration] ||
+			o.Annotations[issuerconfig.AnnotationConfigError] != n.Annotations[issuerconfig.AnnotationConfigError]
 	},
 }
 

@@ -26,8 +26,8 @@ import (
 func readConfig(g Gomega, ns, tenant string) *issuerconfig.Document {
 	ctx := context.Background()
 	primary := &corev1.Secret{}
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: render.ConfigSecretName(tenant)}, primary)).To(Succeed())
-	doc, err := render.ReadConfigSecrets(primary, func(name string) (*corev1.Secret, error) {
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: issuerconfig.SecretName(tenant)}, primary)).To(Succeed())
+	doc, err := issuerconfig.ReadSecrets(primary, func(name string) (*corev1.Secret, error) {
 		s := &corev1.Secret{}
 		return s, k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)
 	})

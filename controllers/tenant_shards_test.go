@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // TestCorruptedShardIsRepaired: a configuration too large for one Secret
@@ -47,13 +47,13 @@ func TestCorruptedShardIsRepaired(t *testing.T) {
 
 	shard := &corev1.Secret{}
 	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: tn.Status.Issuer.ConfigSecrets[1]}, shard)).To(Succeed())
-	shard.Data[render.ConfigDataKey][100] ^= 0xff
+	shard.Data[issuerconfig.DataKey][100] ^= 0xff
 	NewWithT(t).Expect(k8s.Update(ctx, shard)).To(Succeed())
 
 	eventually(t, func(g Gomega) {
 		primary := &corev1.Secret{}
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: render.ConfigSecretName("acme")}, primary)).To(Succeed())
-		intact, err := render.ConfigIntact(primary, func(name string) (*corev1.Secret, error) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: issuerconfig.SecretName("acme")}, primary)).To(Succeed())
+		intact, err := issuerconfig.Intact(primary, func(name string) (*corev1.Secret, error) {
 			s := &corev1.Secret{}
 			return s, k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)
 		})

@@ -13,8 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/follow"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // staleLeases wakes a Tenant when one of its issuer replicas stops
@@ -80,7 +79,7 @@ func livenessChanged(leases []coordinationv1.Lease, wasLive map[types.Namespaced
 	for i := range leases {
 		l := &leases[i]
 		key := types.NamespacedName{Namespace: l.Namespace, Name: l.Name}
-		live[key] = follow.Live(l, now)
+		live[key] = issuerconfig.Live(l, now)
 		before, seenBefore := wasLive[key]
 		if !seenBefore {
 			before = l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != ""
@@ -107,7 +106,7 @@ func slotOwner(l *coordinationv1.Lease) (string, bool) {
 	if owner == nil || owner.Kind != "Tenant" || !strings.HasPrefix(owner.APIVersion, v1alpha1.GroupVersion.Group+"/") {
 		return "", false
 	}
-	if _, ok := render.LeaseSlot(owner.Name, l.Name); !ok {
+	if _, ok := issuerconfig.LeaseSlot(owner.Name, l.Name); !ok {
 		return "", false
 	}
 	return owner.Name, true

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/render"
 )
 
@@ -110,7 +111,7 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 	} else {
 		// Ours are labelled, so cached: no DELETE on every reconcile.
 		stale := &policyv1.PodDisruptionBudget{}
-		switch err := r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: render.IssuerName(tenant.Name)}, stale); {
+		switch err := r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: issuerconfig.IssuerName(tenant.Name)}, stale); {
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return fmt.Errorf("getting PodDisruptionBudget of a single replica: %w", err)
@@ -121,7 +122,7 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 		}
 	}
 	obs.deployment = w.Deployment().Name
-	return r.ensureLeaseSlots(ctx, tenant, render.LeaseSlots(w.Replicas))
+	return r.ensureLeaseSlots(ctx, tenant, issuerconfig.LeaseSlots(w.Replicas))
 }
 
 // ensureLeaseSlots creates the Leases replicas report through. They are
@@ -130,7 +131,7 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 func (r *TenantReconciler) ensureLeaseSlots(ctx context.Context, tenant *v1alpha1.Tenant, slots int32) error {
 	for i := int32(0); i < slots; i++ {
 		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{
-			Name: render.LeaseName(tenant.Name, i), Namespace: tenant.Namespace, Labels: ownedLabels(tenant),
+			Name: issuerconfig.LeaseName(tenant.Name, i), Namespace: tenant.Namespace, Labels: ownedLabels(tenant),
 		}}
 		if err := controllerutil.SetControllerReference(tenant, lease, r.Scheme()); err != nil {
 			return err

@@ -15,8 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/follow"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // view is everything explain and timeline show about one Application.
@@ -81,14 +80,14 @@ func readReplicas(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant,
 	var out []replica
 	for i := range leases.Items {
 		l := &leases.Items[i]
-		if _, ok := render.LeaseSlot(tenant.Name, l.Name); !ok {
+		if _, ok := issuerconfig.LeaseSlot(tenant.Name, l.Name); !ok {
 			continue
 		}
-		r := replica{slot: l.Name, live: follow.Live(l, now), configError: l.Annotations[render.AnnotationConfigError]}
+		r := replica{slot: l.Name, live: issuerconfig.Live(l, now), configError: l.Annotations[issuerconfig.AnnotationConfigError]}
 		if l.Spec.HolderIdentity != nil {
 			r.holder = *l.Spec.HolderIdentity
 		}
-		r.generation, _ = strconv.ParseInt(l.Annotations[render.AnnotationServedGeneration], 10, 64)
+		r.generation, _ = strconv.ParseInt(l.Annotations[issuerconfig.AnnotationServedGeneration], 10, 64)
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].slot < out[j].slot })

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // proxies serve each Tenant's loopback issuer URL the way kube-proxy serves
@@ -72,7 +72,7 @@ func (ps *proxies) sync(ctx context.Context) error {
 		}
 		if addr, ok := loopbackAddress(t.Spec.IssuerURL); ok {
 			if _, taken := want[addr]; !taken {
-				want[addr] = service{namespace: t.Namespace, name: render.IssuerName(t.Name)}
+				want[addr] = service{namespace: t.Namespace, name: issuerconfig.IssuerName(t.Name)}
 			}
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // gone waits until obj no longer exists.
@@ -33,15 +33,15 @@ func TestDeletingATenantCleansUp(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	issuer := render.IssuerName("acme")
+	issuer := issuerconfig.IssuerName("acme")
 	children := []client.Object{
 		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: issuer}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: issuer}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: issuer}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: issuer}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: issuer}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: render.ConfigSecretName("acme")}},
-		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: render.LeaseName("acme", 0)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: issuerconfig.SecretName("acme")}},
+		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: issuerconfig.LeaseName("acme", 0)}},
 	}
 	for _, c := range children {
 		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(c), c))
@@ -82,6 +82,6 @@ func TestDeletingANamespaceFinishes(t *testing.T) {
 	NewWithT(t).Eventually(func(g Gomega) {
 		gone(g, ns)
 	}).WithTimeout(90 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
-	NewWithT(t).Eventually(func() any { return kubelet.Replicas(s.ns, render.IssuerName("acme")) }).
+	NewWithT(t).Eventually(func() any { return kubelet.Replicas(s.ns, issuerconfig.IssuerName("acme")) }).
 		WithTimeout(30*time.Second).Should(BeEmpty(), "the issuer process is stopped")
 }

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // issuerPods lists the issuer Pods of the shop's Tenant that are not being
@@ -119,7 +119,7 @@ func TestRollingUpdateKeepsServing(t *testing.T) {
 
 	poller := pollTokens(t, s)
 	time.Sleep(time.Second)
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: render.IssuerName("acme"), Namespace: s.ns}}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: issuerconfig.IssuerName("acme"), Namespace: s.ns}}
 	patch(t, dep, func(d *appsv1.Deployment) {
 		if d.Spec.Template.Annotations == nil {
 			d.Spec.Template.Annotations = map[string]string{}
@@ -146,7 +146,7 @@ func TestRollingUpdateKeepsServing(t *testing.T) {
 	t.Logf("rollout: %d token requests through the issuer URL, %d failed", poller.ok.Load(), poller.failed.Load())
 
 	// The PodDisruptionBudget (maxUnavailable 1 with two replicas).
-	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: render.IssuerName("acme"), Namespace: s.ns}}
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: issuerconfig.IssuerName("acme"), Namespace: s.ns}}
 	eventually(t, func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pdb), pdb)).To(Succeed())
 		g.Expect(pdb.Status.CurrentHealthy).To(Equal(int32(2)))
@@ -174,7 +174,7 @@ func TestLostIssuerIsReplaced(t *testing.T) {
 		g.Expect(isReady(pods[0])).To(BeTrue())
 		first = pods[0]
 	})
-	kubelet.Kill(s.ns, render.IssuerName("acme"))
+	kubelet.Kill(s.ns, issuerconfig.IssuerName("acme"))
 	eventually(t, func(g Gomega) {
 		pods := issuerPods(g, s.ns)
 		g.Expect(pods).To(HaveLen(1))
@@ -191,7 +191,7 @@ func TestLostIssuerIsReplaced(t *testing.T) {
 		g.Expect(pods[0].UID).NotTo(Equal(first.UID), "a new Pod from the ReplicaSet")
 		g.Expect(pods[0].Spec.NodeName).To(Equal("dev"))
 		g.Expect(isReady(pods[0])).To(BeTrue())
-		running := kubelet.Replicas(s.ns, render.IssuerName("acme"))
+		running := kubelet.Replicas(s.ns, issuerconfig.IssuerName("acme"))
 		g.Expect(running).To(HaveLen(1), "the deleted Pod's process has stopped")
 		g.Expect(running[0].Name).To(Equal(pods[0].Name))
 		resp, err := http.Get(s.issuer + "/.well-known/openid-configuration")

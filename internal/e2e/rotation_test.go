@@ -15,7 +15,6 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
-	"github.com/idtenant/idtenant/internal/render"
 )
 
 // TestKeyRotation moves the operator's clock through a rotation period:
@@ -91,8 +90,8 @@ func TestKeyRotation(t *testing.T) {
 		var stored []issuerconfig.Key
 		g.Expect(json.Unmarshal(keysSecret.Data["keys.json"], &stored)).To(Succeed())
 		primary := &corev1.Secret{}
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: render.ConfigSecretName("acme")}, primary)).To(Succeed())
-		doc, err := render.ReadConfigSecrets(primary, func(name string) (*corev1.Secret, error) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: issuerconfig.SecretName("acme")}, primary)).To(Succeed())
+		doc, err := issuerconfig.ReadSecrets(primary, func(name string) (*corev1.Secret, error) {
 			sec := &corev1.Secret{}
 			return sec, k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: name}, sec)
 		})

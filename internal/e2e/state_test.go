@@ -27,7 +27,7 @@ import (
 	statev1 "github.com/idtenant/idtenant/api/state/v1alpha1"
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/dev"
-	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // webConfig is the back office's OAuth configuration (a confidential web
@@ -118,12 +118,12 @@ func TestRestartKeepsSessions(t *testing.T) {
 	g := NewWithT(t)
 	b := newBrowser(t, s.issuer)
 	tok, _ := s.webLogin(t, b, "")
-	before := kubelet.Replicas(s.ns, render.IssuerName("acme"))
+	before := kubelet.Replicas(s.ns, issuerconfig.IssuerName("acme"))
 	g.Expect(before).NotTo(BeEmpty())
 
-	kubelet.Kill(s.ns, render.IssuerName("acme"))
+	kubelet.Kill(s.ns, issuerconfig.IssuerName("acme"))
 	eventually(t, func(g Gomega) {
-		after := kubelet.Replicas(s.ns, render.IssuerName("acme"))
+		after := kubelet.Replicas(s.ns, issuerconfig.IssuerName("acme"))
 		g.Expect(after).NotTo(BeEmpty())
 		g.Expect(after[0].PID).NotTo(Equal(before[0].PID), "a new process")
 		resp, err := http.Get(s.issuer + "/.well-known/openid-configuration")
@@ -148,7 +148,7 @@ func TestReplicasShareState(t *testing.T) {
 	patch(t, s.tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Replicas = new(int32(2)) })
 	var replicas []dev.Replica
 	eventually(t, func(g Gomega) {
-		replicas = kubelet.Replicas(s.ns, render.IssuerName("acme"))
+		replicas = kubelet.Replicas(s.ns, issuerconfig.IssuerName("acme"))
 		g.Expect(replicas).To(HaveLen(2))
 		for _, r := range replicas {
 			resp, err := http.Get(r.URL + "/.well-known/openid-configuration")
@@ -285,7 +285,7 @@ func TestAnonymousFloodCreatesNothing(t *testing.T) {
 		"response_type": {"code"}, "scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
 		"state": {strings.Repeat("<", 2048)}, "nonce": {strings.Repeat("n", 512)}}
 	u := s.issuer + "/authorize?" + q.Encode()
-	primary := kubelet.Replicas(s.ns, render.IssuerName("acme"))[0]
+	primary := kubelet.Replicas(s.ns, issuerconfig.IssuerName("acme"))[0]
 	before, objects := rss(t, primary.PID), stateObjects(t, s.ns)
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport: &http.Transport{MaxIdleConnsPerHost: 8}}

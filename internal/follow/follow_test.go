@@ -74,7 +74,7 @@ func issuerEnv(t *testing.T, slots int32) (ns string, issuerClient kubernetes.In
 	must(t, create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	writeConfig(t, ns, 1)
 	for i := int32(0); i < slots; i++ {
-		_, err := admin.CoordinationV1().Leases(ns).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: render.LeaseName("acme", i)}}, metav1.CreateOptions{})
+		_, err := admin.CoordinationV1().Leases(ns).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: issuerconfig.LeaseName("acme", i)}}, metav1.CreateOptions{})
 		must(t, err)
 	}
 	w := render.Workload{TenantName: "acme", Namespace: ns, Replicas: slots - 1, ConfigSecrets: []string{"acme-issuer-config"}}
@@ -91,7 +91,7 @@ func issuerEnv(t *testing.T, slots int32) (ns string, issuerClient kubernetes.In
 	// The RoleBinding reaches the API server's authorizer a moment after
 	// it is written (a CI run got 403 on the first request): wait for it.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		_, err := issuerClient.CoordinationV1().Leases(ns).Get(ctx, render.LeaseName("acme", 0), metav1.GetOptions{})
+		_, err := issuerClient.CoordinationV1().Leases(ns).Get(ctx, issuerconfig.LeaseName("acme", 0), metav1.GetOptions{})
 		if !apierrors.IsForbidden(err) {
 			break
 		}
@@ -115,7 +115,7 @@ func writeConfig(t *testing.T, ns string, generation int64) {
 	t.Helper()
 	doc := issuerconfig.Document{APIVersion: issuerconfig.APIVersion, Generation: generation,
 		Tenant: issuerconfig.Object[v1alpha1.TenantSpec]{Name: "acme", Namespace: ns, Spec: v1alpha1.TenantSpec{IssuerURL: "https://id.acme.example"}}}
-	secrets, err := render.ConfigSecrets("acme", ns, doc)
+	secrets, err := issuerconfig.Secrets("acme", ns, doc)
 	must(t, err)
 	s := secrets[0]
 	ctx := context.Background()
@@ -156,7 +156,7 @@ func TestSecretsFollowsGenerations(t *testing.T) {
 	// Corrupt the Secret by hand: the issuer keeps generation 2 and says why.
 	s, err := admin.CoreV1().Secrets(ns).Get(ctx, "acme-issuer-config", metav1.GetOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
-	s.Data[render.ConfigDataKey] = []byte("not gzip")
+	s.Data[issuerconfig.DataKey] = []byte("not gzip")
 	_, err = admin.CoreV1().Secrets(ns).Update(ctx, s, metav1.UpdateOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Eventually(src.LastError).WithTimeout(20 * time.Second).Should(MatchError(ContainSubstring("do not match the manifest")))
@@ -190,10 +190,10 @@ func TestLeaseSlots(t *testing.T) {
 
 	lease, err := admin.CoordinationV1().Leases(ns).Get(ctx, b.Held(), metav1.GetOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(lease.Annotations[render.AnnotationServedGeneration]).To(Equal("3"))
-	g.Expect(lease.Annotations[render.AnnotationConfigError]).To(Equal("generation 4: shards do not match"))
-	g.Expect(Live(lease, now)).To(BeTrue())
-	g.Expect(Live(lease, now.Add(15*time.Second))).To(BeFalse(), "a Lease not renewed within its duration is stale")
+	g.Expect(lease.Annotations[issuerconfig.AnnotationServedGeneration]).To(Equal("3"))
+	g.Expect(lease.Annotations[issuerconfig.AnnotationConfigError]).To(Equal("generation 4: shards do not match"))
+	g.Expect(issuerconfig.Live(lease, now)).To(BeTrue())
+	g.Expect(issuerconfig.Live(lease, now.Add(15*time.Second))).To(BeFalse(), "a Lease not renewed within its duration is stale")
 
 	// a exits cleanly: its slot is free at once for d.
 	held := a.Held()
@@ -219,19 +219,19 @@ func TestLeaseSlots(t *testing.T) {
 	// Role; the replica that found none takes it on its next renewal,
 	// without a restart.
 	w := render.Workload{TenantName: "acme", Namespace: ns, Replicas: 3, ConfigSecrets: []string{"acme-issuer-config"}}
-	_, err = admin.CoordinationV1().Leases(ns).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: render.LeaseName("acme", 3)}}, metav1.CreateOptions{})
+	_, err = admin.CoordinationV1().Leases(ns).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: issuerconfig.LeaseName("acme", 3)}}, metav1.CreateOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = admin.RbacV1().Roles(ns).Update(ctx, w.Role(), metav1.UpdateOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Eventually(func() error { return c.Renew(ctx, Report{Generation: 4}) }).WithTimeout(10 * time.Second).Should(Succeed())
-	g.Expect(c.Held()).To(Equal(render.LeaseName("acme", 3)))
+	g.Expect(c.Held()).To(Equal(issuerconfig.LeaseName("acme", 3)))
 }
 
 // A replica started before the operator created any slot says so.
 func TestLeaseSlotsNoneYet(t *testing.T) {
 	ns, client := issuerEnv(t, 2)
 	for i := int32(0); i < 2; i++ {
-		must(t, admin.CoordinationV1().Leases(ns).Delete(context.Background(), render.LeaseName("acme", i), metav1.DeleteOptions{}))
+		must(t, admin.CoordinationV1().Leases(ns).Delete(context.Background(), issuerconfig.LeaseName("acme", i), metav1.DeleteOptions{}))
 	}
 	l := &Leases{Client: client, Namespace: ns, Prefix: "acme-issuer", Identity: "pod-a"}
 	NewWithT(t).Expect(l.Renew(context.Background(), Report{Generation: 1})).To(MatchError(ContainSubstring("claiming Lease slot acme-issuer-0 for pod-a")))
@@ -272,11 +272,11 @@ func TestLeaseReportsChangeAtOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx, report) }()
 	served := func() string {
-		lease, err := admin.CoordinationV1().Leases(ns).Get(context.Background(), render.LeaseName("acme", 0), metav1.GetOptions{})
+		lease, err := admin.CoordinationV1().Leases(ns).Get(context.Background(), issuerconfig.LeaseName("acme", 0), metav1.GetOptions{})
 		if err != nil {
 			return err.Error()
 		}
-		return lease.Annotations[render.AnnotationServedGeneration]
+		return lease.Annotations[issuerconfig.AnnotationServedGeneration]
 	}
 	g.Eventually(served).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal("1"))
 	gets, puts := count(http.MethodGet), count(http.MethodPut)
@@ -294,7 +294,7 @@ func TestLeaseReportsChangeAtOnce(t *testing.T) {
 
 	cancel()
 	g.Expect(<-done).To(Succeed())
-	lease, err := admin.CoordinationV1().Leases(ns).Get(context.Background(), render.LeaseName("acme", 0), metav1.GetOptions{})
+	lease, err := admin.CoordinationV1().Leases(ns).Get(context.Background(), issuerconfig.LeaseName("acme", 0), metav1.GetOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(lease.Spec.HolderIdentity).To(BeNil(), "released on exit")
 }

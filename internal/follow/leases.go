@@ -7,12 +7,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/idtenant/idtenant/internal/render"
 )
 
 // Report is what a replica says about itself on its Lease.
@@ -178,7 +177,7 @@ func (l *Leases) write(ctx context.Context, name string, r Report, claim bool) e
 		return err
 	}
 	mine := lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity == l.Identity
-	if !mine && (!claim || Live(lease, l.now())) {
+	if !mine && (!claim || issuerconfig.Live(lease, l.now())) {
 		return errTaken
 	}
 	return l.update(ctx, lease, r, mine)
@@ -199,8 +198,8 @@ func (l *Leases) update(ctx context.Context, lease *coordinationv1.Lease, r Repo
 	if lease.Annotations == nil {
 		lease.Annotations = map[string]string{}
 	}
-	lease.Annotations[render.AnnotationServedGeneration] = strconv.FormatInt(r.Generation, 10)
-	lease.Annotations[render.AnnotationConfigError] = r.Error
+	lease.Annotations[issuerconfig.AnnotationServedGeneration] = strconv.FormatInt(r.Generation, 10)
+	lease.Annotations[issuerconfig.AnnotationConfigError] = r.Error
 	written, err := l.Client.CoordinationV1().Leases(l.Namespace).Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
 		return err
@@ -230,15 +229,4 @@ func (l *Leases) Release(ctx context.Context) error {
 	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
 	l.held, l.last = "", nil
 	return err
-}
-
-// Live reports whether a Lease is held and was renewed within its duration.
-// The operator counts only live Leases: a replica that died or hangs drops
-// out of IssuerSynced once its Lease expires.
-func Live(lease *coordinationv1.Lease, now time.Time) bool {
-	s := lease.Spec
-	if s.HolderIdentity == nil || *s.HolderIdentity == "" || s.RenewTime == nil || s.LeaseDurationSeconds == nil {
-		return false
-	}
-	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second))
 }

@@ -1,7 +1,9 @@
-// Package follow connects a running issuer to the Kubernetes API: it follows
-// the tenant's configuration Secrets (a watch, not file polling) and reports
-// the generation it serves through a Lease, the way kubelets report node
-// heartbeats.
+// Package follow is the issuer's side of the contract in
+// internal/issuerconfig: it connects a running issuer to the Kubernetes API,
+// follows the tenant's configuration Secrets (a watch, not file polling) and
+// reports the generation it serves through a Lease slot, the way kubelets
+// report node heartbeats. It must not import the operator's packages
+// (internal/render, controllers).
 package follow
 
 import (
@@ -17,7 +19,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/idtenant/idtenant/internal/issuerconfig"
-	"github.com/idtenant/idtenant/internal/render"
 )
 
 // Target is what configurations are applied to: the issuer.
@@ -63,7 +64,7 @@ func (s *Secrets) Load(ctx context.Context) (*issuerconfig.Document, error) {
 }
 
 func (s *Secrets) read(ctx context.Context, primary *corev1.Secret) (*issuerconfig.Document, error) {
-	return render.ReadConfigSecrets(primary, func(name string) (*corev1.Secret, error) {
+	return issuerconfig.ReadSecrets(primary, func(name string) (*corev1.Secret, error) {
 		return s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, name, metav1.GetOptions{})
 	})
 }

@@ -21,35 +21,29 @@ import (
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
-// --store values; the operator passes the Tenant's effective state type.
-const (
-	storeKubernetes = "kubernetes"
-	storeMemory     = "memory"
-)
-
 // RunCommand runs `idtenant issuer`: it serves the tenant described by the
 // --config document until ctx is done, reloading the document on SIGHUP and
 // when the file changes (a mounted Secret is updated in place).
 func RunCommand(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("issuer", flag.ContinueOnError)
 	configPath := fs.String("config", "", "path to the issuer configuration document (JSON, "+issuerconfig.APIVersion+")")
-	listen := fs.String("listen", "127.0.0.1:8080", "address of the OpenID Connect endpoints")
-	metricsListen := fs.String("metrics-listen", "127.0.0.1:9090", "address of /metrics (empty: disabled)")
+	listen := fs.String(issuerconfig.FlagListen, "127.0.0.1:8080", "address of the OpenID Connect endpoints")
+	metricsListen := fs.String(issuerconfig.FlagMetricsListen, "127.0.0.1:9090", "address of /metrics (empty: disabled)")
 	poll := fs.Duration("reload-interval", 5*time.Second, "how often to check the config file for changes")
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
-	configSecret := fs.String("config-secret", "", "follow this config Secret through the Kubernetes API instead of --config (namespace from $POD_NAMESPACE)")
-	storeType := fs.String("store", storeMemory, "where sessions, codes and refresh tokens live: "+storeKubernetes+" (records in the pod's namespace, shared by replicas; needs --config-secret) or "+storeMemory+" (this process only, lost on restart)")
-	leaseSlots := fs.String("lease-slots", "", "PREFIX of the Lease slots (PREFIX-0, PREFIX-1, …) to report the served generation through (with --config-secret); PREFIX:COUNT limits the slots tried")
+	configSecret := fs.String(issuerconfig.FlagConfigSecret, "", "follow this config Secret through the Kubernetes API instead of --config (namespace from $POD_NAMESPACE)")
+	storeType := fs.String(issuerconfig.FlagStore, issuerconfig.StoreMemory, "where sessions, codes and refresh tokens live: "+issuerconfig.StoreKubernetes+" (records in the pod's namespace, shared by replicas; needs --config-secret) or "+issuerconfig.StoreMemory+" (this process only, lost on restart)")
+	leaseSlots := fs.String(issuerconfig.FlagLeaseSlots, "", "PREFIX of the Lease slots (PREFIX-0, PREFIX-1, …) to report the served generation through (with --config-secret); PREFIX:COUNT limits the slots tried")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if (*configPath == "") == (*configSecret == "") {
 		return errors.New("exactly one of --config and --config-secret is required")
 	}
-	if *storeType != storeMemory && *storeType != storeKubernetes {
-		return fmt.Errorf("--store %q: want %s or %s", *storeType, storeKubernetes, storeMemory)
+	if *storeType != issuerconfig.StoreMemory && *storeType != issuerconfig.StoreKubernetes {
+		return fmt.Errorf("--store %q: want %s or %s", *storeType, issuerconfig.StoreKubernetes, issuerconfig.StoreMemory)
 	}
-	if *storeType == storeKubernetes && *configSecret == "" {
+	if *storeType == issuerconfig.StoreKubernetes && *configSecret == "" {
 		return errors.New("--store=kubernetes needs --config-secret (the pod's namespace and ServiceAccount)")
 	}
 	var handler slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
@@ -77,7 +71,7 @@ func RunCommand(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var st store.Store
-	if *storeType == storeKubernetes {
+	if *storeType == issuerconfig.StoreKubernetes {
 		if st, err = kube.openStore(doc); err != nil {
 			return err
 		}

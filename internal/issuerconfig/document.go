@@ -1,6 +1,20 @@
-// Package issuerconfig defines the issuer's whole configuration: one
-// versioned document per Tenant that the operator renders (into the
-// <tenant>-issuer-config Secret) and the issuer loads and swaps atomically.
+// Package issuerconfig is the contract between the operator and the issuer,
+// imported by both sides and owned by neither (as zitadel/oidc's pkg/oidc is
+// shared by its provider and its client):
+//
+//   - document.go: the issuer's whole configuration, one versioned document
+//     per Tenant that the operator renders and the issuer loads and swaps
+//     atomically;
+//   - secrets.go: how that document travels, gzip'd and sharded over
+//     Secrets with a manifest digest, and how it is read back;
+//   - leases.go: how each replica reports the generation it serves (Lease
+//     slots, their names and annotations, liveness);
+//   - flags.go and names.go: the issuer's command line and the names and
+//     labels derived from the Tenant's name.
+//
+// The operator's side is internal/render, the issuer's side is
+// internal/follow; neither imports the other. This package must not import
+// either, nor any client: it holds data shapes and pure functions only.
 //
 // The document carries the Tenant, Application and API specs exactly as
 // declared, not precomputed lifetimes: the issuer runs them through

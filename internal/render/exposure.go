@@ -12,6 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // IssuerServicePort is the issuer Service's HTTP port.
@@ -65,7 +66,7 @@ func (w Workload) HTTPRoute(issuerURL string, gw v1alpha1.GatewayExposure) (*gat
 			Rules: []gatewayv1.HTTPRouteRule{{
 				Matches: []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{Type: &prefix, Value: &path}}},
 				BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
-					Name: gatewayv1.ObjectName(IssuerName(w.TenantName)), Port: &port,
+					Name: gatewayv1.ObjectName(issuerconfig.IssuerName(w.TenantName)), Port: &port,
 				}}}},
 			}},
 		},
@@ -103,7 +104,7 @@ func (w Workload) Ingress(issuerURL string, in v1alpha1.IngressExposure) (*netwo
 				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
 					Path: path, PathType: &prefix,
 					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
-						Name: IssuerName(w.TenantName), Port: networkingv1.ServiceBackendPort{Number: IssuerServicePort},
+						Name: issuerconfig.IssuerName(w.TenantName), Port: networkingv1.ServiceBackendPort{Number: IssuerServicePort},
 					}},
 				}}}},
 			}},

@@ -4,15 +4,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -68,9 +65,9 @@ func TestConfigDocumentIsDeterministicAndSorted(t *testing.T) {
 		in.Applications[i], in.Applications[j] = in.Applications[j], in.Applications[i]
 	}
 	b := ConfigDocument(in, 7, clientID)
-	sa, _ := ConfigSecrets("acme", "identity", a)
-	sb, _ := ConfigSecrets("acme", "identity", b)
-	if string(sa[0].Data[ConfigDataKey]) != string(sb[0].Data[ConfigDataKey]) {
+	sa, _ := issuerconfig.Secrets("acme", "identity", a)
+	sb, _ := issuerconfig.Secrets("acme", "identity", b)
+	if string(sa[0].Data[issuerconfig.DataKey]) != string(sb[0].Data[issuerconfig.DataKey]) {
 		t.Error("reordered inputs changed the rendered config: every reconcile would write a new generation")
 	}
 	for i := 1; i < len(a.Applications); i++ {
@@ -93,7 +90,7 @@ func TestLargeTenantFits(t *testing.T) {
 	for _, n := range []int{1000, 5000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			doc := ConfigDocument(inputs(n, 200), 3, clientID)
-			secrets, err := ConfigSecrets("acme", "identity", doc)
+			secrets, err := issuerconfig.Secrets("acme", "identity", doc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +106,7 @@ func TestLargeTenantFits(t *testing.T) {
 				}
 			}
 			t.Logf("%d applications: %d Secret(s), %d KiB compressed", n, len(secrets), total>>10)
-			got, err := ReadConfigSecrets(secrets[0], byName(secrets))
+			got, err := issuerconfig.ReadSecrets(secrets[0], byName(secrets))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,83 +125,6 @@ func byName(secrets []*corev1.Secret) func(string) (*corev1.Secret, error) {
 			}
 		}
 		return nil, fmt.Errorf("secret %s not found", name)
-	}
-}
-
-// TestShardingAndTornReads forces several shards with incompressible data
-// and checks a half-written update is detected, not loaded.
-func TestShardingAndTornReads(t *testing.T) {
-	in := inputs(10, 2)
-	for i := 0; i < 3000; i++ {
-		noise := make([]byte, 1024)
-		_, _ = rand.Read(noise)
-		in.Users = append(in.Users, issuerconfig.User{Username: fmt.Sprintf("user%d-%x", i, noise), PasswordHash: aliceHash})
-	}
-	secrets, err := ConfigSecrets("acme", "identity", ConfigDocument(in, 1, clientID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(secrets) < 3 {
-		t.Fatalf("want several shards for ~3 MiB of compressed noise, got %d", len(secrets))
-	}
-	if secrets[1].Name != "acme-issuer-config-1" || secrets[0].Data[ConfigManifestKey] == nil || secrets[1].Data[ConfigManifestKey] != nil {
-		t.Errorf("shard layout: %s, manifest on primary only", secrets[1].Name)
-	}
-	if _, err := ReadConfigSecrets(secrets[0], byName(secrets)); err != nil {
-		t.Fatalf("clean read: %v", err)
-	}
-	if ok, err := ConfigIntact(secrets[0], byName(secrets)); !ok || err != nil {
-		t.Errorf("ConfigIntact of what was written: %v, %v", ok, err)
-	}
-	// A shard from another generation (update half written).
-	in.Users[len(in.Users)/2].Username = "changed"
-	next, _ := ConfigSecrets("acme", "identity", ConfigDocument(in, 2, clientID))
-	torn := []*corev1.Secret{secrets[0], next[1], secrets[2]}
-	if len(secrets) > 3 {
-		torn = append(torn, secrets[3:]...)
-	}
-	if _, err := ReadConfigSecrets(secrets[0], byName(torn)); !errors.Is(err, ErrConfigInconsistent) {
-		t.Errorf("torn read: got %v, want ErrConfigInconsistent", err)
-	}
-	if ok, err := ConfigIntact(secrets[0], byName(torn)); ok || err != nil {
-		t.Errorf("ConfigIntact of a torn config: %v, %v; want false, nil", ok, err)
-	}
-	// A missing shard.
-	if _, err := ReadConfigSecrets(secrets[0], byName(secrets[:1])); err == nil || !strings.Contains(err.Error(), "acme-issuer-config-1") {
-		t.Errorf("missing shard: %v", err)
-	}
-	notFound := func(name string) (*corev1.Secret, error) {
-		return nil, apierrors.NewNotFound(corev1.Resource("secrets"), name)
-	}
-	if ok, err := ConfigIntact(secrets[0], notFound); ok || err != nil {
-		t.Errorf("ConfigIntact with a shard missing: %v, %v; want false, nil", ok, err)
-	}
-	unavailable := func(string) (*corev1.Secret, error) { return nil, apierrors.NewServiceUnavailable("etcd away") }
-	if _, err := ConfigIntact(secrets[0], unavailable); err == nil || !strings.Contains(err.Error(), "etcd away") {
-		t.Errorf("ConfigIntact when the API server fails: %v; want the error, not a verdict", err)
-	}
-	// A manifest naming some other Secret as a shard is refused unread.
-	var m ConfigManifest
-	_ = json.Unmarshal(secrets[0].Data[ConfigManifestKey], &m)
-	m.Shards[1] = "someone-elses-secret"
-	edited := secrets[0].DeepCopy()
-	edited.Data[ConfigManifestKey], _ = json.Marshal(m)
-	if _, err := ReadConfigSecrets(edited, byName(secrets)); err == nil || !strings.Contains(err.Error(), `"someone-elses-secret"`) {
-		t.Errorf("foreign shard name: %v", err)
-	}
-}
-
-func TestReadConfigSecretsRejectsCorruption(t *testing.T) {
-	secrets, _ := ConfigSecrets("acme", "identity", ConfigDocument(inputs(3, 1), 1, clientID))
-	s := secrets[0].DeepCopy()
-	s.Data[ConfigDataKey][10] ^= 0xff
-	if _, err := ReadConfigSecrets(s, byName(nil)); !errors.Is(err, ErrConfigInconsistent) {
-		t.Errorf("flipped byte: %v", err)
-	}
-	s = secrets[0].DeepCopy()
-	s.Data[ConfigManifestKey] = []byte("{")
-	if _, err := ReadConfigSecrets(s, byName(nil)); err == nil || !strings.Contains(err.Error(), "manifest.json") {
-		t.Errorf("broken manifest: %v", err)
 	}
 }
 
@@ -249,11 +169,11 @@ func TestConfigDocumentCarriesStateKeyAndTenantUID(t *testing.T) {
 	_, _ = rand.Read(in.StateKey)
 	doc := ConfigDocument(in, 1, clientID)
 	in.StateKey[0] ^= 0xff // the document holds its own copy
-	secrets, err := ConfigSecrets("acme", "identity", doc)
+	secrets, err := issuerconfig.Secrets("acme", "identity", doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadConfigSecrets(secrets[0], byName(secrets))
+	got, err := issuerconfig.ReadSecrets(secrets[0], byName(secrets))
 	if err != nil {
 		t.Fatal(err)
 	}

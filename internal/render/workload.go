@@ -2,8 +2,6 @@ package render
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // Ports of the issuer container.
@@ -36,68 +36,21 @@ type Workload struct {
 	State v1alpha1.StateType
 }
 
-// Values of the issuer's --store flag.
-const (
-	StoreFlagKubernetes = "kubernetes"
-	StoreFlagMemory     = "memory"
-)
-
-// StateGroup is the API group of the issuer's state records.
-const StateGroup = "state.idtenant.dev"
-
-// StateResources are the state record resources the issuer writes with the
-// Kubernetes store (and the operator collects).
-var StateResources = []string{"sessions", "authorizationcodes", "refreshfamilies", "revokedtokens"}
-
-// StoreFlag is the issuer's --store value for a state type.
-func StoreFlag(t v1alpha1.StateType) string {
-	if t == v1alpha1.StateMemory {
-		return StoreFlagMemory
-	}
-	return StoreFlagKubernetes
-}
-
-// IssuerName is the name shared by the issuer's Deployment, Service,
-// ServiceAccount, Role and RoleBinding.
-func IssuerName(tenantName string) string { return tenantName + "-issuer" }
-
-// LeaseSlots is how many Leases the issuer replicas may hold: one per
-// replica plus one for the surge pod of a rolling update.
-func LeaseSlots(replicas int32) int32 { return replicas + 1 }
-
-// LeaseName is the name of replica slot i's Lease. The operator creates the
-// slots; each replica claims a free one. Fixed names let the Role grant
-// update on exactly these Leases (RBAC cannot restrict create by name).
-func LeaseName(tenantName string, i int32) string {
-	return fmt.Sprintf("%s-issuer-%d", tenantName, i)
-}
-
-// LeaseSlot is LeaseName's inverse: which of tenantName's slots leaseName
-// is, if it is one.
-func LeaseSlot(tenantName, leaseName string) (int32, bool) {
-	suffix, found := strings.CutPrefix(leaseName, IssuerName(tenantName)+"-")
-	i, err := strconv.ParseUint(suffix, 10, 31)
-	if !found || err != nil || leaseName != LeaseName(tenantName, int32(i)) {
-		return 0, false
-	}
-	return int32(i), true
-}
-
 func (w Workload) labels() map[string]string {
 	return map[string]string{
-		"app.kubernetes.io/name":       "idtenant-issuer",
-		"app.kubernetes.io/instance":   w.TenantName,
-		"app.kubernetes.io/managed-by": "idtenant",
-		labelTenant:                    w.TenantName,
+		"app.kubernetes.io/name":     "idtenant-issuer",
+		"app.kubernetes.io/instance": w.TenantName,
+		issuerconfig.LabelManagedBy:  issuerconfig.ManagedByValue,
+		issuerconfig.LabelTenant:     w.TenantName,
 	}
 }
 
 func (w Workload) selector() map[string]string {
-	return map[string]string{"app.kubernetes.io/name": "idtenant-issuer", labelTenant: w.TenantName}
+	return map[string]string{"app.kubernetes.io/name": "idtenant-issuer", issuerconfig.LabelTenant: w.TenantName}
 }
 
 func (w Workload) meta() metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: IssuerName(w.TenantName), Namespace: w.Namespace, Labels: w.labels()}
+	return metav1.ObjectMeta{Name: issuerconfig.IssuerName(w.TenantName), Namespace: w.Namespace, Labels: w.labels()}
 }
 
 // ServiceAccount is the issuer's identity.
@@ -114,24 +67,24 @@ func (w Workload) ServiceAccount() *corev1.ServiceAccount {
 // of its reach, and every write is an update conditional on
 // resourceVersion.
 func (w Workload) Role() *rbacv1.Role {
-	leases := make([]string, 0, LeaseSlots(w.Replicas))
-	for i := int32(0); i < LeaseSlots(w.Replicas); i++ {
-		leases = append(leases, LeaseName(w.TenantName, i))
+	leases := make([]string, 0, issuerconfig.LeaseSlots(w.Replicas))
+	for i := int32(0); i < issuerconfig.LeaseSlots(w.Replicas); i++ {
+		leases = append(leases, issuerconfig.LeaseName(w.TenantName, i))
 	}
 	rules := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: w.ConfigSecrets, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: leases, Verbs: []string{"get", "update"}},
 	}
-	if StoreFlag(w.State) == StoreFlagKubernetes {
+	if issuerconfig.StoreFlag(w.State) == issuerconfig.StoreKubernetes {
 		// Only the verbs the issuer uses, per kind: it deletes ended
 		// sessions; codes and families are marked (redeemed, revoked), not
 		// deleted; a revocation is never changed or withdrawn — so a
 		// compromised issuer cannot un-revoke a token. The manager's
 		// collector deletes expired records.
 		rules = append(rules,
-			rbacv1.PolicyRule{APIGroups: []string{StateGroup}, Resources: []string{"sessions"}, Verbs: []string{"create", "get", "update", "delete"}},
-			rbacv1.PolicyRule{APIGroups: []string{StateGroup}, Resources: []string{"authorizationcodes", "refreshfamilies"}, Verbs: []string{"create", "get", "update"}},
-			rbacv1.PolicyRule{APIGroups: []string{StateGroup}, Resources: []string{"revokedtokens"}, Verbs: []string{"create", "get"}})
+			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{"sessions"}, Verbs: []string{"create", "get", "update", "delete"}},
+			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{"authorizationcodes", "refreshfamilies"}, Verbs: []string{"create", "get", "update"}},
+			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{"revokedtokens"}, Verbs: []string{"create", "get"}})
 	}
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
@@ -145,8 +98,8 @@ func (w Workload) RoleBinding() *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 		ObjectMeta: w.meta(),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: IssuerName(w.TenantName)},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: IssuerName(w.TenantName), Namespace: w.Namespace}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: issuerconfig.IssuerName(w.TenantName)},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: issuerconfig.IssuerName(w.TenantName), Namespace: w.Namespace}},
 	}
 }
 
@@ -233,7 +186,7 @@ func (w Workload) Deployment() *appsv1.Deployment {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: w.labels()},
 				Spec: corev1.PodSpec{
-					ServiceAccountName:           IssuerName(w.TenantName),
+					ServiceAccountName:           issuerconfig.IssuerName(w.TenantName),
 					AutomountServiceAccountToken: &t,
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid,
@@ -244,17 +197,17 @@ func (w Workload) Deployment() *appsv1.Deployment {
 						Image: w.Image,
 						Args: []string{
 							"issuer",
-							"--config-secret=" + ConfigSecretName(w.TenantName),
+							"--" + issuerconfig.FlagConfigSecret + "=" + issuerconfig.SecretName(w.TenantName),
 							// The slot count is not passed (the issuer probes),
 							// so scaling changes no pod template: no restart,
 							// no lost sessions.
-							"--lease-slots=" + IssuerName(w.TenantName),
+							"--" + issuerconfig.FlagLeaseSlots + "=" + issuerconfig.IssuerName(w.TenantName),
 							// The store is in the pod template: changing it
 							// rolls the pods, which a live swap of a
 							// replica's state could not do safely.
-							"--store=" + StoreFlag(w.State),
-							fmt.Sprintf("--listen=:%d", IssuerHTTPPort),
-							fmt.Sprintf("--metrics-listen=:%d", IssuerMetricsPort),
+							"--" + issuerconfig.FlagStore + "=" + issuerconfig.StoreFlag(w.State),
+							fmt.Sprintf("--%s=:%d", issuerconfig.FlagListen, IssuerHTTPPort),
+							fmt.Sprintf("--%s=:%d", issuerconfig.FlagMetricsListen, IssuerMetricsPort),
 						},
 						Env: append([]corev1.EnvVar{fieldEnv("POD_NAME", "metadata.name"), fieldEnv("POD_NAMESPACE", "metadata.namespace")},
 							IssuerRuntimeEnv()...),
@@ -280,13 +233,3 @@ func (w Workload) Deployment() *appsv1.Deployment {
 		},
 	}
 }
-
-// Annotations an issuer replica writes on its Lease slot, read by the
-// operator to report IssuerSynced.
-const (
-	// AnnotationServedGeneration is the config generation the replica serves.
-	AnnotationServedGeneration = "idtenant.dev/served-generation"
-	// AnnotationConfigError is why the replica could not load the newest
-	// generation (empty when it could); it never contains secrets.
-	AnnotationConfigError = "idtenant.dev/config-error"
-)

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // Scaling a Tenant must not change the issuer's pod template: a changed
@@ -109,13 +110,13 @@ func TestWorkload(t *testing.T) {
 
 func TestLeaseSlotInvertsLeaseName(t *testing.T) {
 	for i := int32(0); i < 25; i++ {
-		if got, ok := LeaseSlot("acme", LeaseName("acme", i)); !ok || got != i {
-			t.Errorf("LeaseSlot(LeaseName(acme, %d)) = %d, %v", i, got, ok)
+		if got, ok := issuerconfig.LeaseSlot("acme", issuerconfig.LeaseName("acme", i)); !ok || got != i {
+			t.Errorf("issuerconfig.LeaseSlot(issuerconfig.LeaseName(acme, %d)) = %d, %v", i, got, ok)
 		}
 	}
 	for _, name := range []string{"acme-issuer", "acme-issuer-", "acme-issuer-01", "acme-issuer--1", "acme-issuer-x", "evil-issuer-0", "acme-issuer-0-1"} {
-		if i, ok := LeaseSlot("acme", name); ok {
-			t.Errorf("LeaseSlot(acme, %q) = %d, want none", name, i)
+		if i, ok := issuerconfig.LeaseSlot("acme", name); ok {
+			t.Errorf("issuerconfig.LeaseSlot(acme, %q) = %d, want none", name, i)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package render
+package issuerconfig
 
 import (
 	"bytes"
@@ -13,29 +13,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // Keys and limits of the configuration Secrets.
 const (
-	// ConfigManifestKey holds a ConfigManifest (JSON) in the primary Secret.
-	ConfigManifestKey = "manifest.json"
-	// ConfigDataKey holds one shard of the gzip-compressed document.
-	ConfigDataKey = "config.json.gz"
+	// ManifestKey holds a Manifest (JSON) in the primary Secret.
+	ManifestKey = "manifest.json"
+	// DataKey holds one shard of the gzip-compressed document.
+	DataKey = "config.json.gz"
 	// MaxShardBytes keeps each Secret well under the API server's 1 MiB
 	// object limit, leaving room for metadata and the manifest.
 	MaxShardBytes = 900 << 10
 	// maxDocumentBytes bounds decompression, so a corrupted or hostile
 	// Secret cannot exhaust the issuer's memory.
 	maxDocumentBytes = 256 << 20
-
-	labelManagedBy = "app.kubernetes.io/managed-by"
-	labelTenant    = "idtenant.dev/tenant"
 )
 
-// ConfigManifest describes how a document is split over Secrets.
-type ConfigManifest struct {
+// Manifest describes how a document is split over Secrets.
+type Manifest struct {
 	// Generation is the document's generation, readable without decoding.
 	Generation int64 `json:"generation"`
 	// SHA256 is the hex digest of the whole compressed document; a reader
@@ -47,14 +42,11 @@ type ConfigManifest struct {
 	Shards []string `json:"shards"`
 }
 
-// ConfigSecretName is the primary configuration Secret of a tenant.
-func ConfigSecretName(tenantName string) string { return tenantName + "-issuer-config" }
-
-// ConfigSecrets renders doc into the Secrets the issuer reads: the primary
+// Secrets renders doc into the Secrets the issuer reads: the primary
 // Secret with the manifest and the first shard, then one Secret per further
 // shard. Compression alone fits thousands of Applications in one Secret;
 // sharding removes the limit.
-func ConfigSecrets(tenantName, namespace string, doc issuerconfig.Document) ([]*corev1.Secret, error) {
+func Secrets(tenantName, namespace string, doc Document) ([]*corev1.Secret, error) {
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encoding issuer config: %w", err)
@@ -73,14 +65,14 @@ func ConfigSecrets(tenantName, namespace string, doc issuerconfig.Document) ([]*
 	compressed := buf.Bytes()
 	sum := sha256.Sum256(compressed)
 
-	primary := ConfigSecretName(tenantName)
+	primary := SecretName(tenantName)
 	var chunks [][]byte
 	for len(compressed) > MaxShardBytes {
 		chunks = append(chunks, compressed[:MaxShardBytes])
 		compressed = compressed[MaxShardBytes:]
 	}
 	chunks = append(chunks, compressed)
-	manifest := ConfigManifest{Generation: doc.Generation, SHA256: hex.EncodeToString(sum[:])}
+	manifest := Manifest{Generation: doc.Generation, SHA256: hex.EncodeToString(sum[:])}
 	for i := range chunks {
 		manifest.Shards = append(manifest.Shards, shardName(primary, i))
 	}
@@ -95,13 +87,13 @@ func ConfigSecrets(tenantName, namespace string, doc issuerconfig.Document) ([]*
 			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 			ObjectMeta: metav1.ObjectMeta{
 				Name: manifest.Shards[i], Namespace: namespace,
-				Labels: map[string]string{labelManagedBy: "idtenant", labelTenant: tenantName},
+				Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelTenant: tenantName},
 			},
 			Type: corev1.SecretTypeOpaque,
-			Data: map[string][]byte{ConfigDataKey: chunk},
+			Data: map[string][]byte{DataKey: chunk},
 		}
 		if i == 0 {
-			s.Data[ConfigManifestKey] = manifestJSON
+			s.Data[ManifestKey] = manifestJSON
 		}
 		out[i] = s
 	}
@@ -115,19 +107,19 @@ func shardName(primary string, i int) string {
 	return fmt.Sprintf("%s-%d", primary, i)
 }
 
-// ErrConfigInconsistent means the shards do not match the manifest, usually
+// ErrInconsistent means the shards do not match the manifest, usually
 // because an update is half written; the reader should keep its last good
 // configuration and read again.
-var ErrConfigInconsistent = errors.New("issuer config shards do not match the manifest")
+var ErrInconsistent = errors.New("issuer config shards do not match the manifest")
 
-// ConfigIntact checks that the stored shards are exactly what the primary
+// Intact checks that the stored shards are exactly what the primary
 // Secret's manifest describes (every shard present, the digest of their
 // concatenation matching), without decompressing: the operator's cheap
 // check that what replicas will read is what it wrote. It returns false
 // with a nil error when the stored configuration is damaged, and an error
 // only when get fails for another reason than a missing shard (a transient
 // API error says nothing about the configuration).
-func ConfigIntact(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (bool, error) {
+func Intact(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (bool, error) {
 	_, _, err := readShards(primary, func(name string) (*corev1.Secret, error) {
 		s, err := get(name)
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -147,10 +139,10 @@ type transientError struct{ err error }
 func (e *transientError) Error() string { return e.err.Error() }
 
 // readShards reads the manifest and the compressed document it describes.
-func readShards(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (ConfigManifest, []byte, error) {
-	var m ConfigManifest
-	if err := json.Unmarshal(primary.Data[ConfigManifestKey], &m); err != nil {
-		return m, nil, fmt.Errorf("decoding %s of Secret %s: %w", ConfigManifestKey, primary.Name, err)
+func readShards(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (Manifest, []byte, error) {
+	var m Manifest
+	if err := json.Unmarshal(primary.Data[ManifestKey], &m); err != nil {
+		return m, nil, fmt.Errorf("decoding %s of Secret %s: %w", ManifestKey, primary.Name, err)
 	}
 	if len(m.Shards) == 0 || m.Shards[0] != primary.Name {
 		return m, nil, fmt.Errorf("manifest of Secret %s does not list itself as the first shard", primary.Name)
@@ -169,18 +161,18 @@ func readShards(primary *corev1.Secret, get func(name string) (*corev1.Secret, e
 				return m, nil, fmt.Errorf("reading config shard %s: %w", name, err)
 			}
 		}
-		compressed = append(compressed, s.Data[ConfigDataKey]...)
+		compressed = append(compressed, s.Data[DataKey]...)
 	}
 	sum := sha256.Sum256(compressed)
 	if hex.EncodeToString(sum[:]) != m.SHA256 {
-		return m, nil, fmt.Errorf("generation %d: %w", m.Generation, ErrConfigInconsistent)
+		return m, nil, fmt.Errorf("generation %d: %w", m.Generation, ErrInconsistent)
 	}
 	return m, compressed, nil
 }
 
-// ReadConfigSecrets reassembles and validates the document from the primary
+// ReadSecrets reassembles and validates the document from the primary
 // Secret, fetching further shards by name with get.
-func ReadConfigSecrets(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (*issuerconfig.Document, error) {
+func ReadSecrets(primary *corev1.Secret, get func(name string) (*corev1.Secret, error)) (*Document, error) {
 	m, compressed, err := readShards(primary, get)
 	if err != nil {
 		return nil, err
@@ -196,12 +188,12 @@ func ReadConfigSecrets(primary *corev1.Secret, get func(name string) (*corev1.Se
 	if len(raw) > maxDocumentBytes {
 		return nil, fmt.Errorf("issuer config exceeds %d bytes uncompressed", maxDocumentBytes)
 	}
-	doc, err := issuerconfig.Parse(raw)
+	doc, err := Parse(raw)
 	if err != nil {
 		return nil, err
 	}
 	if doc.Generation != m.Generation {
-		return nil, fmt.Errorf("document generation %d differs from manifest generation %d: %w", doc.Generation, m.Generation, ErrConfigInconsistent)
+		return nil, fmt.Errorf("document generation %d differs from manifest generation %d: %w", doc.Generation, m.Generation, ErrInconsistent)
 	}
 	return doc, nil
 }

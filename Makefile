@@ -52,9 +52,10 @@ vet:
 	go vet ./...
 
 .PHONY: build
-build: ## Build the idtenant binary (manager, issuer and dev modes) and the kubectl plugin kubectl-idtenant.
+build: ## Build the idtenant binary (manager and issuer modes), the kubectl plugin kubectl-idtenant and idtenant-dev (make dev's local control plane).
 	go build -o $(BIN)/idtenant .
 	cp $(BIN)/idtenant $(BIN)/kubectl-idtenant
+	go build -o $(BIN)/idtenant-dev ./cmd/idtenant-dev
 
 .PHONY: k8s-tools
 k8s-tools: ## Build kube-apiserver, etcd, kubectl and kube-controller-manager from the Go module proxy.
@@ -75,7 +76,7 @@ fuzz: ## Run every fuzz target for a short, bounded time (FUZZTIME, default 15s)
 
 .PHONY: dev
 dev: k8s-tools build ## Run a local control plane with the operator and the samples.
-	$(BIN)/idtenant dev --control-plane-binaries=$(K8S_BIN) --kubeconfig-out=$(BIN)/dev/kubeconfig
+	$(BIN)/idtenant-dev --control-plane-binaries=$(K8S_BIN) --kubeconfig-out=$(BIN)/dev/kubeconfig
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)

@@ -2,11 +2,12 @@
 //
 //	idtenant [manager] [flags]   the Kubernetes operator (default)
 //	idtenant issuer [flags]      the token issuer of one Tenant
-//	idtenant dev [flags]         a local control plane with the operator and samples
 //	idtenant explain application NAME -n NS    an Application's lifetimes and what decided them
 //	idtenant timeline application NAME -n NS   what happens to a user who logs in now
 //
-// Named kubectl-idtenant, it is a kubectl plugin for the two commands.
+// Named kubectl-idtenant, it is a kubectl plugin for the two commands. The
+// local control plane for a laptop is a separate command, cmd/idtenant-dev
+// (make dev), so that none of it ships in the image.
 package main
 
 import (
@@ -25,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/idtenant/idtenant/internal/cli"
-	"github.com/idtenant/idtenant/internal/dev"
 	"github.com/idtenant/idtenant/internal/issuer"
 	"github.com/idtenant/idtenant/internal/manager"
 )
@@ -39,7 +39,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: kubectl idtenant explain|timeline application NAME [-n NAMESPACE]")
 		os.Exit(2)
 	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(mode == "dev"), zap.Level(zapcore.InfoLevel)))
+	ctrl.SetLogger(zap.New(zap.UseDevMode(false), zap.Level(zapcore.InfoLevel)))
 	ctx := ctrl.SetupSignalHandler()
 
 	var err error
@@ -49,14 +49,14 @@ func main() {
 	case "issuer":
 		err = issuer.RunCommand(ctx, args)
 	case "dev":
-		err = dev.Run(ctx, args, os.Stdout)
+		err = errors.New("dev mode is a command of its own: make dev, or bin/idtenant-dev (cmd/idtenant-dev)")
 	case "explain", "timeline":
 		err = cli.Run(ctx, mode, args, os.Stdout, os.Stderr, cli.Options{})
 	case "help", "-h", "--help":
-		fmt.Println("usage: idtenant [manager|issuer|dev] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant explain|timeline application NAME [-n NAMESPACE]")
+		fmt.Println("usage: idtenant [manager|issuer] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant explain|timeline application NAME [-n NAMESPACE]")
 		return
 	default:
-		err = fmt.Errorf("unknown mode %q: want manager, issuer, dev, explain or timeline", mode)
+		err = fmt.Errorf("unknown mode %q: want manager, issuer, explain or timeline", mode)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "idtenant:", err)

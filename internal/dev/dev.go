@@ -29,12 +29,13 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	samples := fl.Bool("samples", true, "apply config/samples after start")
 	metricsAddr := fl.String("metrics-bind-address", "127.0.0.1:8080", "manager metrics address; 0 disables")
 	healthAddr := fl.String("health-probe-bind-address", "127.0.0.1:8081", "manager /healthz and /readyz address; 0 disables")
+	issuerBinary := fl.String("issuer-binary", "", "the idtenant binary the dev kubelet runs for issuer Pods (default: idtenant beside this executable)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	log := ctrl.Log.WithName("dev")
 
-	fmt.Fprintln(out, "idtenant dev: starting kube-apiserver and etcd...")
+	fmt.Fprintln(out, "idtenant-dev: starting kube-apiserver and etcd...")
 	cp, err := controlplane.Start(*binDir)
 	if err != nil {
 		return err
@@ -56,7 +57,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		defer cancel()
 		_ = kcm.Stop(stop)
 	}()
-	fmt.Fprintf(out, "idtenant dev: kube-controller-manager runs %s (log: %s)\n", strings.Join(controlplane.ClusterControllers, ", "), kcm.Log)
+	fmt.Fprintf(out, "idtenant-dev: kube-controller-manager runs %s (log: %s)\n", strings.Join(controlplane.ClusterControllers, ", "), kcm.Log)
 
 	admin, err := client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
 	if err != nil {
@@ -75,16 +76,17 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(ctx) }()
 
-	// Run the issuer Deployments the operator renders as local processes.
-	self, err := os.Executable()
+	// Run the issuer Deployments the operator renders as local processes
+	// of the idtenant binary, the one the image ships.
+	binary, err := issuerBinaryPath(*issuerBinary)
 	if err != nil {
-		return fmt.Errorf("finding the idtenant binary: %w", err)
+		return err
 	}
 	podsDir, err := filepath.Abs(filepath.Join(filepath.Dir(*kubeconfigOut), "pods"))
 	if err != nil {
 		return err
 	}
-	kubelet := &Kubelet{Client: admin, Config: cp.Config, Binary: self, Dir: podsDir, Log: log.WithName("kubelet")}
+	kubelet := &Kubelet{Client: admin, Config: cp.Config, Binary: binary, Dir: podsDir, Log: log.WithName("kubelet")}
 	kubeletCtx, stopKubelet := context.WithCancel(ctx)
 	kubeletDone := make(chan struct{})
 	go func() {
@@ -108,10 +110,10 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		if err := applyWithRetry(ctx, log, admin); err != nil {
 			return err
 		}
-		fmt.Fprintln(out, "idtenant dev: applied config/samples")
+		fmt.Fprintln(out, "idtenant-dev: applied config/samples")
 	}
 
-	fmt.Fprintf(out, `idtenant dev: ready. The control plane runs until you press Ctrl-C.
+	fmt.Fprintf(out, `idtenant-dev: ready. The control plane runs until you press Ctrl-C.
 
   export KUBECONFIG=%s
   bin/k8s/%s/kubectl get idtenant -A -o wide
@@ -122,7 +124,7 @@ Issuer processes log to %s/<namespace>/<pod>/issuer.log.
 
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(out, "idtenant dev: shutting down")
+		fmt.Fprintln(out, "idtenant-dev: shutting down")
 		return <-mgrDone
 	case err := <-mgrDone:
 		return err
@@ -159,4 +161,21 @@ func writeKubeconfig(path string, data []byte) (string, error) {
 		return "", fmt.Errorf("writing kubeconfig: %w", err)
 	}
 	return abs, nil
+}
+
+// issuerBinaryPath is flagValue, or the idtenant binary beside this
+// executable (make build puts both into bin/).
+func issuerBinaryPath(flagValue string) (string, error) {
+	path := flagValue
+	if path == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("finding the idtenant binary: %w", err)
+		}
+		path = filepath.Join(filepath.Dir(self), "idtenant")
+	}
+	if info, err := os.Stat(path); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("--issuer-binary %s: not an executable (build it with make build): %v", path, err)
+	}
+	return path, nil
 }

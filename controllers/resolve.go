@@ -29,11 +29,7 @@ type problem struct {
 
 // tenantKey is the Tenant an object refers to, defaulting the namespace.
 func tenantKey(ref v1alpha1.TenantReference, ownNamespace string) types.NamespacedName {
-	ns := ref.Namespace
-	if ns == "" {
-		ns = ownNamespace
-	}
-	return types.NamespacedName{Namespace: ns, Name: ref.Name}
+	return ref.KeyFrom(ownNamespace)
 }
 
 // resolveTenant fetches the Tenant that kind/obj refers to and checks that

@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/idtenant/idtenant/internal/statecollector"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 )
 
 // Options configures the reconcilers.
@@ -22,7 +25,7 @@ type Options struct {
 	// StateCollection tunes the collection of expired issuer state
 	// records; zero fields take the defaults (a pass every 30s, at most
 	// 2000 deletes per round).
-	StateCollection StateCollection
+	StateCollection statecollector.Options
 	// TenantNamespaces, when set, are the only namespaces whose Tenants
 	// are served; a Tenant elsewhere is Stalled (NamespaceNotServed). The
 	// operator then needs the rights of ClusterRole
@@ -46,9 +49,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	rendered := &renderedCache{}
+	// The state collector counts and collects issuer state records (on
+	// the leader) and wakes a Tenant when its numbers changed; the Tenant
+	// reconciler reports them.
+	state := &statecollector.Observations{}
+	stateChanged := make(chan event.TypedGenericEvent[client.Object])
+	if err := mgr.Add(&statecollector.Collector{API: mgr.GetAPIReader(), Writer: mgr.GetClient(), Tenants: mgr.GetCache(), Now: opts.Now,
+		Options: opts.StateCollection, Observations: state, Wake: stateChanged, Namespaces: opts.TenantNamespaces}); err != nil {
+		return fmt.Errorf("setting up the state collector: %w", err)
+	}
 	if err := (&TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, Now: opts.Now, StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces, rendered: rendered,
+		IssuerImage: opts.IssuerImage, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, rendered: rendered,
+		state: state, stateChanged: stateChanged,
 		gatewayAPI: opts.GatewayAPI, certManager: opts.CertManager,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)

@@ -93,7 +93,7 @@ func (m *statusMetrics) application(app *v1alpha1.Application, clamps int) {
 		rows = append(rows, sessionRows(e.Session)...)
 	}
 	m.set(metricsOwner{"Application", types.NamespacedName{Namespace: app.Namespace, Name: app.Name}}, exportedStatus{
-		tenant: tenantKey(app.Spec.TenantRef, app.Namespace).String(), lifetimes: rows, clamps: clamps, advisories: byReason(app.Status.Advisories)})
+		tenant: app.Spec.TenantRef.KeyFrom(app.Namespace).String(), lifetimes: rows, clamps: clamps, advisories: byReason(app.Status.Advisories)})
 }
 
 // api exports api's status.
@@ -107,7 +107,7 @@ func (m *statusMetrics) api(api *v1alpha1.API, clamps int) {
 			lifetimeRow{token: "access", api: ref, flow: string(v1alpha1.FlowBrowser), seconds: e.TokenLifetimeForBrowserFlows.Seconds})
 	}
 	m.set(metricsOwner{"API", types.NamespacedName{Namespace: api.Namespace, Name: api.Name}}, exportedStatus{
-		tenant: tenantKey(api.Spec.TenantRef, api.Namespace).String(), lifetimes: rows, clamps: clamps, advisories: byReason(api.Status.Advisories)})
+		tenant: api.Spec.TenantRef.KeyFrom(api.Namespace).String(), lifetimes: rows, clamps: clamps, advisories: byReason(api.Status.Advisories)})
 }
 
 // tenant exports the Tenant's session and its issuer's progress.

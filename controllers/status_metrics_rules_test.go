@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idtenant/idtenant/internal/statecollector"
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/yaml"
 )
@@ -19,7 +20,7 @@ import (
 func TestPrometheusExamplesUseExportedMetrics(t *testing.T) {
 	exported := map[string][]string{} // metric name → its labels
 	descLine := regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`)
-	for _, c := range []prometheus.Collector{objectMetrics, stateRecords, stateCollectedTotal, stateListedTotal, stateOldestExpired} {
+	for _, c := range append([]prometheus.Collector{objectMetrics}, statecollector.Metrics()...) {
 		ch := make(chan *prometheus.Desc, 10)
 		c.Describe(ch)
 		close(ch)

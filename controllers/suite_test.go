@@ -23,9 +23,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/controllers"
 	"github.com/idtenant/idtenant/internal/controlplane"
 	"github.com/idtenant/idtenant/internal/manager"
+	"github.com/idtenant/idtenant/internal/statecollector"
 )
 
 // k8s reaches the shared control plane; the manager runs against it for the
@@ -87,7 +87,7 @@ func run(m *testing.M) int {
 		// Quick passes, so tests see records collected and counted within
 		// seconds; the default budget, so a 10,000-record backlog takes
 		// several rounds as it would in a cluster.
-		StateCollection: controllers.StateCollection{Period: 3 * time.Second, BusyPeriod: 200 * time.Millisecond,
+		StateCollection: statecollector.Options{Period: 3 * time.Second, BusyPeriod: 200 * time.Millisecond,
 			StatusInterval: 500 * time.Millisecond, Workers: 8}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)

@@ -29,6 +29,7 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/lifetime"
+	"github.com/idtenant/idtenant/internal/statecollector"
 )
 
 // TenantReconciler reports a Tenant's effective session settings and how
@@ -42,8 +43,6 @@ type TenantReconciler struct {
 	IssuerImage string
 	// Now is the clock for key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
-	// StateCollection tunes the collection of expired issuer state.
-	StateCollection StateCollection
 	// TenantNamespaces, when set, are the only namespaces whose Tenants
 	// are served (Options.TenantNamespaces).
 	TenantNamespaces []string
@@ -53,8 +52,10 @@ type TenantReconciler struct {
 	applied appliedObjects
 	// passes remembers each Tenant's last full pass (tenant_coalesce.go).
 	passes tenantPasses
-	// state holds the state collector's latest numbers per Tenant.
-	state *stateObservations
+	// state holds the state collector's latest numbers per Tenant, and
+	// stateChanged says when a Tenant's changed (both from Setup).
+	state        *statecollector.Observations
+	stateChanged <-chan event.TypedGenericEvent[client.Object]
 	// users follows the users Secrets and connection client secrets the
 	// Tenants name.
 	users *usersDirectory
@@ -226,11 +227,6 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(&staleLeases{cache: mgr.GetCache(), now: r.now, events: stale}); err != nil {
 		return err
 	}
-	// The state collector counts and collects issuer state records and
-	// wakes a Tenant when its numbers changed.
-	if r.state == nil {
-		r.state = &stateObservations{}
-	}
 	if r.discovery == nil {
 		r.discovery = newDiscoveryChecks()
 	}
@@ -241,12 +237,11 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		r.users = users
 	}
-	counted := make(chan event.TypedGenericEvent[client.Object])
-	if err := mgr.Add(&stateCollector{api: mgr.GetAPIReader(), writer: mgr.GetClient(), tenants: mgr.GetCache(), now: r.now,
-		opts: r.StateCollection, observed: r.state, wake: counted, namespaces: r.TenantNamespaces}); err != nil {
-		return err
-	}
 	b := ctrl.NewControllerManagedBy(mgr)
+	if r.stateChanged != nil {
+		// The state collector's numbers of a Tenant changed.
+		b = b.WatchesRawSource(source.Channel(r.stateChanged, &handler.EnqueueRequestForObject{}))
+	}
 	if r.gatewayAPI {
 		b = b.Owns(&gatewayv1.HTTPRoute{}) // status: the Gateway's verdict
 	}
@@ -280,7 +275,6 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.sameIssuerURL),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(stale, &handler.EnqueueRequestForObject{})).
-		WatchesRawSource(source.Channel(counted, &handler.EnqueueRequestForObject{})).
 		// A users Secret's edit reaches the next configuration.
 		WatchesRawSource(r.users.source(mgr.GetClient())).
 		Named("tenant").

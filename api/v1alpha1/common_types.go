@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "k8s.io/apimachinery/pkg/types"
+
 // TenantReference names the Tenant an Application or API attaches to.
 type TenantReference struct {
 	// name of the Tenant.
@@ -15,6 +17,16 @@ type TenantReference struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace,omitempty"`
+}
+
+// KeyFrom is the Tenant this reference names, from an object in
+// ownNamespace (the default namespace).
+func (r TenantReference) KeyFrom(ownNamespace string) types.NamespacedName {
+	ns := r.Namespace
+	if ns == "" {
+		ns = ownNamespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: r.Name}
 }
 
 // SigningAlgorithm is a JWS algorithm the issuer signs tokens with.

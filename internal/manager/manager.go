@@ -39,6 +39,7 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers"
 	"github.com/idtenant/idtenant/internal/render"
+	"github.com/idtenant/idtenant/internal/statecollector"
 )
 
 // Options configures the manager.
@@ -70,7 +71,7 @@ type Options struct {
 	Restartable bool
 	// StateCollection tunes the collection of expired issuer state
 	// records (zero: a pass every 30s, at most 2000 deletes per round).
-	StateCollection controllers.StateCollection
+	StateCollection statecollector.Options
 	// TenantNamespaces, when set, restricts Tenants to these namespaces:
 	// the manager watches the issuer's children (Deployments, Services,
 	// ServiceAccounts, Roles, RoleBindings, PDBs, Leases) only there, and

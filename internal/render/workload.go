@@ -82,9 +82,9 @@ func (w Workload) Role() *rbacv1.Role {
 		// compromised issuer cannot un-revoke a token. The manager's
 		// collector deletes expired records.
 		rules = append(rules,
-			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{"sessions"}, Verbs: []string{"create", "get", "update", "delete"}},
-			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{"authorizationcodes", "refreshfamilies"}, Verbs: []string{"create", "get", "update"}},
-			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{"revokedtokens"}, Verbs: []string{"create", "get"}})
+			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{statev1alpha1.ResourceSessions}, Verbs: []string{"create", "get", "update", "delete"}},
+			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{statev1alpha1.ResourceAuthorizationCodes, statev1alpha1.ResourceRefreshFamilies}, Verbs: []string{"create", "get", "update"}},
+			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{statev1alpha1.ResourceRevokedTokens}, Verbs: []string{"create", "get"}})
 	}
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},

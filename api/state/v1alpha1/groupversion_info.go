@@ -31,3 +31,12 @@ var (
 // TenantLabel names the Tenant a record belongs to; the operator selects a
 // tenant's records by it to collect and count them.
 const TenantLabel = "state.idtenant.dev/tenant"
+
+// Resources of the four record kinds, as RBAC rules and REST paths name
+// them.
+const (
+	ResourceSessions           = "sessions"
+	ResourceAuthorizationCodes = "authorizationcodes"
+	ResourceRefreshFamilies    = "refreshfamilies"
+	ResourceRevokedTokens      = "revokedtokens"
+)

@@ -153,13 +153,13 @@ func New(cfg *rest.Config, namespace, tenantName string, tenantUID types.UID, op
 	for _, o := range opts {
 		o(s)
 	}
-	s.sessions = &table[store.Session, *statev1.Session]{s: s, resource: "sessions",
+	s.sessions = &table[store.Session, *statev1.Session]{s: s, resource: statev1.ResourceSessions,
 		new: func() *statev1.Session { return &statev1.Session{} }, to: sessionSpec, from: sessionValue}
-	s.codes = &table[store.Code, *statev1.AuthorizationCode]{s: s, resource: "authorizationcodes",
+	s.codes = &table[store.Code, *statev1.AuthorizationCode]{s: s, resource: statev1.ResourceAuthorizationCodes,
 		new: func() *statev1.AuthorizationCode { return &statev1.AuthorizationCode{} }, to: codeSpec, from: codeValue}
-	s.families = &table[store.RefreshFamily, *statev1.RefreshFamily]{s: s, resource: "refreshfamilies",
+	s.families = &table[store.RefreshFamily, *statev1.RefreshFamily]{s: s, resource: statev1.ResourceRefreshFamilies,
 		new: func() *statev1.RefreshFamily { return &statev1.RefreshFamily{} }, to: familySpec, from: familyValue}
-	s.revocations = &table[store.Revocation, *statev1.RevokedToken]{s: s, resource: "revokedtokens",
+	s.revocations = &table[store.Revocation, *statev1.RevokedToken]{s: s, resource: statev1.ResourceRevokedTokens,
 		new: func() *statev1.RevokedToken { return &statev1.RevokedToken{} }, to: revocationSpec, from: revocationValue}
 	return s, nil
 }

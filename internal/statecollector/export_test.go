@@ -1,4 +1,4 @@
-package controllers
+package statecollector
 
 import (
 	"context"
@@ -10,29 +10,28 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
-// StateCollectorForTest drives the state collector's rounds one by one over
+// ForTest drives the state collector's rounds one by one over
 // a fixed list of Tenants, which need not exist in the API server (so the
 // manager's own collector never visits their records).
-type StateCollectorForTest struct {
-	c *stateCollector
+type ForTest struct {
+	c *Collector
 }
 
-// NewStateCollectorForTest reads records through api and deletes them
-// through writer.
-func NewStateCollectorForTest(api client.Reader, writer client.Writer, tenants []v1alpha1.Tenant, now func() time.Time, opts StateCollection) *StateCollectorForTest {
-	return &StateCollectorForTest{c: &stateCollector{api: api, writer: writer, tenants: fixedTenants(tenants), now: now,
-		opts: opts.withDefaults(), observed: &stateObservations{}}}
+// NewForTest reads records through api and deletes them through writer.
+func NewForTest(api client.Reader, writer client.Writer, tenants []v1alpha1.Tenant, now func() time.Time, opts Options) *ForTest {
+	return &ForTest{c: &Collector{API: api, Writer: writer, Tenants: fixedTenants(tenants), Now: now,
+		Options: opts.withDefaults(), Observations: &Observations{}}}
 }
 
 // Round runs a full round; busy says the delete budget ran out and a
 // backlog is left.
-func (s *StateCollectorForTest) Round(ctx context.Context) (busy bool, err error) {
+func (s *ForTest) Round(ctx context.Context) (busy bool, err error) {
 	return s.c.round(ctx, true)
 }
 
 // Observed is what the last pass over tenant found.
-func (s *StateCollectorForTest) Observed(tenant *v1alpha1.Tenant) *v1alpha1.StateStatus {
-	return s.c.observed.get(tenant)
+func (s *ForTest) Observed(tenant *v1alpha1.Tenant) *v1alpha1.StateStatus {
+	return s.c.Observations.Get(tenant)
 }
 
 type fixedTenants []v1alpha1.Tenant

@@ -1,4 +1,4 @@
-package controllers
+package statecollector
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/store/kube"
 )
 
 // Metrics of the issuer state store, refreshed by every complete collection
@@ -37,7 +38,7 @@ func init() {
 
 func exportStateMetrics(tenant *v1alpha1.Tenant, found tally, st v1alpha1.StateStatus) {
 	for i, k := range found {
-		name := stateKinds[i].name
+		name := kube.Kinds[i].Name
 		stateRecords.WithLabelValues(tenant.Namespace, tenant.Name, name, "live").Set(float64(k.live))
 		stateRecords.WithLabelValues(tenant.Namespace, tenant.Name, name, "expired").Set(float64(k.awaiting))
 	}
@@ -50,4 +51,10 @@ func deleteStateMetrics(key types.NamespacedName) {
 	stateCollectedTotal.DeletePartialMatch(labels)
 	stateListedTotal.DeletePartialMatch(labels)
 	stateOldestExpired.DeletePartialMatch(labels)
+}
+
+// Metrics are the collector's metric families, registered with
+// controller-runtime's registry (for checks of the shipped alert rules).
+func Metrics() []prometheus.Collector {
+	return []prometheus.Collector{stateRecords, stateCollectedTotal, stateListedTotal, stateOldestExpired}
 }

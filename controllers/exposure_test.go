@@ -177,7 +177,7 @@ func TestExposureAdmission(t *testing.T) {
 	}
 }
 
-// TestExposureWithACertManagerCertificate: with certManager the operator
+// TestExposureWithACertManagerCertificate: with CertManager the operator
 // asks cert-manager for the issuer host's certificate (a real
 // certificates.cert-manager.io CRD, no cert-manager running: the test
 // writes its status), and Exposed waits for it.
@@ -233,7 +233,7 @@ func TestExposureWithACertManagerCertificate(t *testing.T) {
 		g.Expect(c.Message).To(ContainSubstring("at lb.example.net"))
 	})
 
-	// Without certManager the Certificate goes; the Ingress stays.
+	// Without CertManager the Certificate goes; the Ingress stays.
 	update(t, tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Exposure.Ingress.CertManager = nil })
 	eventually(t, func(g Gomega) {
 		err := k8s.Get(ctx, client.ObjectKeyFromObject(cert), certificateObject())

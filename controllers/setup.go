@@ -1,7 +1,3 @@
-// Package controllers holds the thin reconcilers of Tenant, Application and
-// API. Decisions live in internal/lifetime; each reconciler gathers inputs
-// in ordered sub-steps into an observation and derives status from it in one
-// pure function (the *_status.go files).
 package controllers
 
 import (
@@ -9,10 +5,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/idtenant/idtenant/internal/statecollector"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	apicontroller "github.com/idtenant/idtenant/controllers/api"
+	applicationcontroller "github.com/idtenant/idtenant/controllers/application"
+	serving "github.com/idtenant/idtenant/controllers/serving"
+	tenantcontroller "github.com/idtenant/idtenant/controllers/tenant"
+	"github.com/idtenant/idtenant/internal/statecollector"
 )
 
 // Options configures the reconcilers.
@@ -45,10 +46,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.IssuerImage == "" {
 		opts.IssuerImage = DefaultIssuerImage
 	}
-	if err := setupIndexes(ctx, mgr); err != nil {
+	if err := serving.SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
-	rendered := &renderedCache{}
+	rendered := &serving.RenderedCache{}
 	// The state collector counts and collects issuer state records (on
 	// the leader) and wakes a Tenant when its numbers changed; the Tenant
 	// reconciler reports them.
@@ -58,21 +59,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Options: opts.StateCollection, Observations: state, Wake: stateChanged, Namespaces: opts.TenantNamespaces}); err != nil {
 		return fmt.Errorf("setting up the state collector: %w", err)
 	}
-	if err := (&TenantReconciler{
+	if err := (&tenantcontroller.TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, rendered: rendered,
-		state: state, stateChanged: stateChanged,
-		gatewayAPI: opts.GatewayAPI, certManager: opts.CertManager,
+		IssuerImage: opts.IssuerImage, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
+		State: state, StateChanged: stateChanged,
+		GatewayAPI: opts.GatewayAPI, CertManager: opts.CertManager,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)
 	}
-	if err := (&ApplicationReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-application"), rendered: rendered,
+	if err := (&applicationcontroller.ApplicationReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-application"), Rendered: rendered,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Application controller: %w", err)
 	}
-	if err := (&APIReconciler{
-		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("idtenant-api"), rendered: rendered,
+	if err := (&apicontroller.APIReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("idtenant-api"), Rendered: rendered,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up API controller: %w", err)
 	}

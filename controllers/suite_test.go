@@ -67,7 +67,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "Gateway API:", err)
 		return 1
 	}
-	// And cert-manager's Certificate, for spec.exposure.ingress.certManager.
+	// And cert-manager's Certificate, for spec.exposure.ingress.CertManager.
 	if err := controlplane.InstallCertManager(ctx, k8s, cp.Config); err != nil {
 		fmt.Fprintln(os.Stderr, "cert-manager:", err)
 		return 1

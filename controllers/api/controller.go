@@ -1,0 +1,261 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	serving "github.com/idtenant/idtenant/controllers/serving"
+	status "github.com/idtenant/idtenant/controllers/status"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// applicationListDelay is how long an API waits after an Application that
+// lists it changed before it updates status.applications.
+const applicationListDelay = 3 * time.Second
+
+// APIReconciler resolves an API's Tenant, computes its effective access
+// token lifetimes and lists the Applications allowed to call it.
+type APIReconciler struct {
+	client.Client
+	Rendered *serving.RenderedCache
+	// hold delays the first "issuer pending" status of a new generation.
+	hold     status.PendingHold
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=idtenant.dev,resources=apis,verbs=get;list;watch
+// +kubebuilder:rbac:groups=idtenant.dev,resources=apis/status,verbs=get;update;patch
+
+// Reconcile has the same shape as ApplicationReconciler.Reconcile.
+func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	api := &v1alpha1.API{}
+	if err := r.Get(ctx, req.NamespacedName, api); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.hold.Forget(req.NamespacedName)
+			status.ObjectMetrics.Forget("API", req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !api.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	obs := APIObservation{now: time.Now()}
+	defer func() {
+		if retErr != nil {
+			retErr = errors.Join(retErr, status.PatchTransient(ctx, r.Client, r.Recorder, api, retErr))
+			return
+		}
+		var held time.Duration
+		held, retErr = r.writeStatus(ctx, api, obs)
+		if held > 0 {
+			result.RequeueAfter = held
+			return
+		}
+		if retErr == nil {
+			retErr = status.TerminalIfStalled(api.Status.Conditions)
+		}
+	}()
+	return ctrl.Result{}, status.RunSteps(ctx, api, &obs,
+		r.resolveTenant,
+		r.checkAudience,
+		r.computeLifetimes,
+		r.listApplications,
+		r.checkServed,
+	)
+}
+
+// ResolveTenant owns TenantResolved.
+func (r *APIReconciler) resolveTenant(ctx context.Context, api *v1alpha1.API, obs *APIObservation) error {
+	tenant, p, err := serving.ResolveTenant(ctx, r.Client, "API", api, api.Spec.TenantRef)
+	obs.tenant, obs.tenantProblem = tenant, p
+	return err
+}
+
+// checkAudience owns the audience verdict (AudienceConflict,
+// AudienceNotAllowed): whether this API holds its audience under the
+// Tenant's rules and recorded claims (internal/audience).
+func (r *APIReconciler) checkAudience(ctx context.Context, api *v1alpha1.API, obs *APIObservation) error {
+	if obs.tenant == nil {
+		return nil
+	}
+	v, err := (&serving.APILookup{Reader: r.Client}).Audience(ctx, obs.tenant, api)
+	if err != nil {
+		return err
+	}
+	obs.audienceProblem = serving.AudienceProblem(obs.tenant, api, v)
+	return nil
+}
+
+// computeLifetimes owns LifetimesClamped and the effective lifetimes.
+func (r *APIReconciler) computeLifetimes(_ context.Context, api *v1alpha1.API, obs *APIObservation) error {
+	if obs.tenant == nil || obs.audienceProblem != nil {
+		return nil
+	}
+	eff := lifetime.ForAPI(lifetime.ForTenant(obs.tenant), api)
+	obs.effective = &eff
+	return nil
+}
+
+// listApplications fills status.applications with the Applications of the
+// same Tenant that list this API and have its consent, and
+// status.deniedApplications with those that list it without.
+func (r *APIReconciler) listApplications(ctx context.Context, api *v1alpha1.API, obs *APIObservation) error {
+	if obs.tenant == nil {
+		return nil
+	}
+	var list v1alpha1.ApplicationList
+	// Read only: the cache's own objects, not copies.
+	if err := r.List(ctx, &list, client.MatchingFields{serving.IndexAPIs: client.ObjectKeyFromObject(api).String()}, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing Applications of API %s: %w", client.ObjectKeyFromObject(api), err)
+	}
+	tenant := client.ObjectKeyFromObject(obs.tenant)
+	for _, app := range list.Items {
+		if serving.TenantKey(app.Spec.TenantRef, app.Namespace) != tenant {
+			continue
+		}
+		p, err := serving.CheckConsent(ctx, r.Client, api, app.Namespace)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			obs.applications = append(obs.applications, app.Namespace+"/"+app.Name)
+		} else {
+			obs.deniedApplications = append(obs.deniedApplications, app.Namespace+"/"+app.Name)
+		}
+	}
+	slices.Sort(obs.applications)
+	slices.Sort(obs.deniedApplications)
+	return nil
+}
+
+// checkServed is Ready's last gate, as for Applications.
+func (r *APIReconciler) checkServed(ctx context.Context, api *v1alpha1.API, obs *APIObservation) error {
+	if obs.tenant == nil || obs.audienceProblem != nil || obs.effective == nil || obs.effective.Enforcement.Rejected() {
+		return nil
+	}
+	st := obs.effective.Status()
+	p, err := serving.ServedProblem(ctx, r.Rendered, r.Client, obs.tenant, "API", api, status.EffectiveDigest(&st))
+	obs.servedProblem = p
+	return err
+}
+
+func (r *APIReconciler) writeStatus(ctx context.Context, api *v1alpha1.API, obs APIObservation) (time.Duration, error) {
+	st := APIStatus(api, obs)
+	if wait := r.hold.Wait(client.ObjectKeyFromObject(api), api.Generation, api.Status.ObservedGeneration, api.Status.Conditions, st.Conditions, obs.now); wait > 0 {
+		return wait, nil
+	}
+	before := api.DeepCopy()
+	api.Status = st
+	if err := status.PatchStatus(ctx, r.Client, r.Recorder, api, before); err != nil {
+		return 0, err
+	}
+	var clamps int
+	if obs.effective != nil && !obs.effective.Enforcement.Rejected() {
+		clamps = len(obs.effective.Enforcement.Clamps)
+	}
+	status.ObjectMetrics.API(api, clamps)
+	return 0, nil
+}
+
+// SetupWithManager watches APIs, their Tenant, the Applications that list
+// them, other APIs of the Tenant (audience conflicts) and Namespace labels.
+func (r *APIReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.API{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Status depends on the Tenant's spec only; its status changes
+		// (counts on every attach) must not re-reconcile every dependent.
+		// A new served generation concerns the APIs it newly covers; new
+		// audience claims concern them all.
+		Watches(&v1alpha1.Tenant{}, (&serving.TenantDependents{Client: r.Client, Rendered: r.Rendered, Kind: "API", All: r.forTenant}).Handler(),
+			builder.WithPredicates(serving.TenantSpecOrServingChanged)).
+		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant),
+			builder.WithPredicates(audienceClaimsChanged)).
+		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.siblings),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Applications change only status.applications, which may lag a
+		// few seconds: a burst of them is one reconcile per API.
+		Watches(&v1alpha1.Application{}, serving.EnqueueAfter(r.forApplication, applicationListDelay),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Named("api").
+		Complete(r)
+}
+
+func (r *APIReconciler) forTenant(ctx context.Context, o client.Object) []reconcile.Request {
+	return serving.ListRequests(ctx, r.Client, &v1alpha1.APIList{}, client.MatchingFields{serving.IndexTenant: client.ObjectKeyFromObject(o).String()})
+}
+
+// siblings re-checks audience conflicts when another API of the Tenant
+// changes or goes away.
+func (r *APIReconciler) siblings(ctx context.Context, o client.Object) []reconcile.Request {
+	api := o.(*v1alpha1.API)
+	var list v1alpha1.APIList
+	if err := r.List(ctx, &list, client.MatchingFields{serving.IndexTenant: serving.TenantKey(api.Spec.TenantRef, api.Namespace).String()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing sibling APIs", "api", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].UID != api.UID && list.Items[i].Spec.Audience == api.Spec.Audience {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
+}
+
+func (r *APIReconciler) forApplication(_ context.Context, o client.Object) []reconcile.Request {
+	app := o.(*v1alpha1.Application)
+	out := make([]reconcile.Request, 0, len(app.Spec.APIs))
+	for _, ref := range app.Spec.APIs {
+		ns, name, _ := strings.Cut(serving.APIKey(ref, app.Namespace), "/")
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}})
+	}
+	return out
+}
+
+// forNamespace maps a Namespace whose labels changed to the APIs in it (the
+// Tenant may admit it by label) and to the APIs its Applications list (an
+// API may consent to it by label).
+func (r *APIReconciler) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	out := serving.ListRequests(ctx, r.Client, &v1alpha1.APIList{}, client.InNamespace(o.GetName()))
+	var apps v1alpha1.ApplicationList
+	if err := r.List(ctx, &apps, client.InNamespace(o.GetName())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Applications of a relabelled namespace", "namespace", o.GetName())
+		return out
+	}
+	for i := range apps.Items {
+		out = append(out, r.forApplication(ctx, &apps.Items[i])...)
+	}
+	return out
+}
+
+// audienceClaimsChanged passes Tenant updates that change the recorded
+// audience claims: a claim forgotten or handed over may let an API hold its
+// audience.
+var audienceClaimsChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*v1alpha1.Tenant), e.ObjectNew.(*v1alpha1.Tenant)
+		return !equality.Semantic.DeepEqual(o.Status.AudienceClaims, n.Status.AudienceClaims)
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}

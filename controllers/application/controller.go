@@ -1,0 +1,180 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	serving "github.com/idtenant/idtenant/controllers/serving"
+	status "github.com/idtenant/idtenant/controllers/status"
+	"github.com/idtenant/idtenant/internal/lifetime"
+)
+
+// ApplicationReconciler resolves an Application's Tenant and APIs, computes
+// its effective lifetimes, keeps its client credentials Secret and writes
+// status.
+type ApplicationReconciler struct {
+	client.Client
+	Rendered *serving.RenderedCache
+	// hold delays the first "issuer pending" status of a new generation.
+	hold status.PendingHold
+	// APIReader reads Secrets the manager's cache does not hold: the cache
+	// keeps only Secrets labelled as managed by idtenant.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=idtenant.dev,resources=applications,verbs=get;list;watch
+// +kubebuilder:rbac:groups=idtenant.dev,resources=applications/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=idtenant.dev,resources=tenants;apis,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile follows one shape: get, observe in ordered sub-steps, then write
+// status computed in one place from what the steps observed.
+func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	app := &v1alpha1.Application{}
+	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.hold.Forget(req.NamespacedName)
+			status.ObjectMetrics.Forget("Application", req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !app.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the credentials Secret goes with its owner
+	}
+
+	obs := ApplicationObservation{now: time.Now()}
+	defer func() {
+		if retErr != nil {
+			retErr = errors.Join(retErr, status.PatchTransient(ctx, r.Client, r.Recorder, app, retErr))
+			return
+		}
+		var held time.Duration
+		held, retErr = r.writeStatus(ctx, app, obs)
+		if held > 0 {
+			result.RequeueAfter = held
+			return
+		}
+		if retErr == nil {
+			retErr = status.TerminalIfStalled(app.Status.Conditions)
+		}
+		if retErr == nil && obs.credentialsProblem != nil {
+			result.RequeueAfter = serving.CredentialsRecheck
+		}
+	}()
+
+	return ctrl.Result{}, status.RunSteps(ctx, app, &obs,
+		r.resolveTenant,
+		r.resolveAPIs,
+		r.computeLifetimes,
+		r.reconcileCredentials,
+		r.checkServed,
+	)
+}
+
+// ResolveTenant owns TenantResolved.
+func (r *ApplicationReconciler) resolveTenant(ctx context.Context, app *v1alpha1.Application, obs *ApplicationObservation) error {
+	tenant, p, err := serving.ResolveTenant(ctx, r.Client, "Application", app, app.Spec.TenantRef)
+	obs.tenant, obs.tenantProblem = tenant, p
+	return err
+}
+
+// resolveAPIs owns APIsResolved: every listed API exists, attaches to the
+// same Tenant, is not itself refused, defines the requested scopes, and its
+// owner consents to this Application's namespace. APIs without consent are
+// left out (the issuer serves the Application without them); any other
+// problem keeps the whole Application out.
+func (r *ApplicationReconciler) resolveAPIs(ctx context.Context, app *v1alpha1.Application, obs *ApplicationObservation) error {
+	if obs.tenant == nil {
+		return nil
+	}
+	res, err := serving.FetchAPIs(ctx, &serving.APILookup{Reader: r.Client}, app, obs.tenant, lifetime.ForTenant(obs.tenant))
+	obs.apis, obs.servedAPIs, obs.apiProblem = res.APIs, res.Kept, res.Problem
+	return err
+}
+
+// computeLifetimes owns LifetimesClamped and the effective matrix: of the
+// APIs served, when some are left out for lack of consent.
+func (r *ApplicationReconciler) computeLifetimes(_ context.Context, app *v1alpha1.Application, obs *ApplicationObservation) error {
+	if obs.tenant == nil || serving.BlocksApplication(obs.apiProblem) {
+		return nil
+	}
+	eff := lifetime.ForApplication(lifetime.ForTenant(obs.tenant), serving.WithAPIs(app, obs.servedAPIs), obs.apis)
+	obs.effective = &eff
+	return nil
+}
+
+// checkServed is Ready's last gate: the issuer replicas serve a
+// configuration holding this generation of the Application.
+func (r *ApplicationReconciler) checkServed(ctx context.Context, app *v1alpha1.Application, obs *ApplicationObservation) error {
+	if obs.tenant == nil || serving.BlocksApplication(obs.apiProblem) || obs.credentialsProblem != nil || obs.effective == nil || obs.effective.Enforcement.Rejected() {
+		return nil
+	}
+	p, err := serving.ServedProblem(ctx, r.Rendered, r.Client, obs.tenant, "Application", app, status.EffectiveDigest(obs.effective.Status()))
+	obs.servedProblem = p
+	return err
+}
+
+// writeStatus patches the status derived from obs and records an Event when
+// Ready changes, or says how long to hold it back (PendingHold).
+func (r *ApplicationReconciler) writeStatus(ctx context.Context, app *v1alpha1.Application, obs ApplicationObservation) (time.Duration, error) {
+	st := ApplicationStatus(app, obs)
+	if wait := r.hold.Wait(client.ObjectKeyFromObject(app), app.Generation, app.Status.ObservedGeneration, app.Status.Conditions, st.Conditions, obs.now); wait > 0 {
+		return wait, nil
+	}
+	before := app.DeepCopy()
+	app.Status = st
+	if err := status.PatchStatus(ctx, r.Client, r.Recorder, app, before); err != nil {
+		return 0, err
+	}
+	status.ObjectMetrics.Application(app, status.ClampCount(obs.effective))
+	return 0, nil
+}
+
+// SetupWithManager watches Applications and everything their status depends
+// on: their Tenant, the APIs they list, the Namespaces a Tenant selects by
+// label, and the credentials Secrets they own.
+func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.Secret{}).
+		// Status depends on the Tenant's spec only; its status changes
+		// (counts on every attach) must not re-reconcile every dependent.
+		Watches(&v1alpha1.Tenant{}, (&serving.TenantDependents{Client: r.Client, Rendered: r.Rendered, Kind: "Application", All: r.forTenant}).Handler(),
+			builder.WithPredicates(serving.TenantSpecOrServingChanged)).
+		// Only an API's spec (and its going) changes what an Application
+		// reports; the API's own status writes do not.
+		Watches(&v1alpha1.API{}, handler.EnqueueRequestsFromMapFunc(r.forAPI),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Named("application").
+		Complete(r)
+}
+
+func (r *ApplicationReconciler) forTenant(ctx context.Context, o client.Object) []reconcile.Request {
+	return serving.ListRequests(ctx, r.Client, &v1alpha1.ApplicationList{}, client.MatchingFields{serving.IndexTenant: client.ObjectKeyFromObject(o).String()})
+}
+
+func (r *ApplicationReconciler) forAPI(ctx context.Context, o client.Object) []reconcile.Request {
+	return serving.ListRequests(ctx, r.Client, &v1alpha1.ApplicationList{}, client.MatchingFields{serving.IndexAPIs: client.ObjectKeyFromObject(o).String()})
+}
+
+func (r *ApplicationReconciler) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	return serving.ListRequests(ctx, r.Client, &v1alpha1.ApplicationList{}, client.InNamespace(o.GetName()))
+}

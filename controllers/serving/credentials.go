@@ -1,0 +1,39 @@
+package serving
+
+import (
+	"time"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// Keys of the credentials Secret, named like the OAuth parameters.
+const (
+	SecretKeyClientID     = "client-id"
+	SecretKeyClientSecret = "client-secret"
+	SecretKeyIssuerURL    = "issuer-url"
+
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	LabelApplication = "idtenant.dev/application"
+	ManagedBy        = "idtenant"
+)
+
+// CredentialsSecretName is the Secret holding a confidential client's
+// credentials.
+func CredentialsSecretName(app *v1alpha1.Application) string {
+	return app.Name + "-oidc-client"
+}
+
+// IsConfidential reports whether the type keeps a client secret.
+func IsConfidential(t v1alpha1.ApplicationType) bool {
+	return t == v1alpha1.RegularWeb || t == v1alpha1.MachineToMachine
+}
+
+// CredentialsRecheck is how often an Application blocked by a foreign Secret
+// in its credentials' place looks again.
+const CredentialsRecheck = 10 * time.Second
+
+// ClientID is the OAuth client_id of an Application: "<name>.<namespace>".
+// Namespaces cannot contain dots, so the split is unambiguous.
+func ClientID(app *v1alpha1.Application) string {
+	return app.Name + "." + app.Namespace
+}

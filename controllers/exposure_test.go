@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -258,6 +259,10 @@ func TestExposureNeverTakesAnotherTenantsURL(t *testing.T) {
 	older.Spec.IssuerURL = url
 	create(t, older)
 	expectReady(t, older)
+	// Creation times have a resolution of one second, and of two Tenants
+	// created in the same second the one whose key sorts first counts as
+	// older: make sure the younger one is younger.
+	time.Sleep(time.Until(older.CreationTimestamp.Add(time.Second)))
 	younger := validTenant(newNamespace(t, nil))
 	younger.Spec.IssuerURL = url
 	younger.Spec.Exposure = &v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx"}}

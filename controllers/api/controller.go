@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -43,42 +41,36 @@ type APIReconciler struct {
 // +kubebuilder:rbac:groups=idtenant.dev,resources=apis,verbs=get;list;watch
 // +kubebuilder:rbac:groups=idtenant.dev,resources=apis/status,verbs=get;update;patch
 
-// Reconcile has the same shape as ApplicationReconciler.Reconcile.
-func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	api := &v1alpha1.API{}
-	if err := r.Get(ctx, req.NamespacedName, api); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.hold.Forget(req.NamespacedName)
-			status.ObjectMetrics.Forget("API", req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// Reconcile runs the API's steps in status.Pipeline's shape.
+func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return (&status.Pipeline[*v1alpha1.API, APIObservation]{
+		Client: r.Client, Recorder: r.Recorder, Kind: "API",
+		New:    func() *v1alpha1.API { return &v1alpha1.API{} },
+		Forget: r.hold.Forget,
+		Start: func(context.Context, *v1alpha1.API) (*APIObservation, []status.Step[*v1alpha1.API, APIObservation]) {
+			return &APIObservation{now: time.Now()}, []status.Step[*v1alpha1.API, APIObservation]{
+				r.resolveTenant,
+				r.checkAudience,
+				r.computeLifetimes,
+				r.listApplications,
+				r.checkServed,
+			}
+		},
+		Status: r.finish,
+	}).Reconcile(ctx, req)
+}
+
+// finish writes status; a pending status is held (and looked at again)
+// before it is written, and a stalled API is a terminal error.
+func (r *APIReconciler) finish(ctx context.Context, api *v1alpha1.API, obs *APIObservation) (ctrl.Result, error) {
+	held, err := r.writeStatus(ctx, api, *obs)
+	if held > 0 {
+		return ctrl.Result{RequeueAfter: held}, err
 	}
-	if !api.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+	if err == nil {
+		err = status.TerminalIfStalled(api.Status.Conditions)
 	}
-	obs := APIObservation{now: time.Now()}
-	defer func() {
-		if retErr != nil {
-			retErr = errors.Join(retErr, status.PatchTransient(ctx, r.Client, r.Recorder, api, retErr))
-			return
-		}
-		var held time.Duration
-		held, retErr = r.writeStatus(ctx, api, obs)
-		if held > 0 {
-			result.RequeueAfter = held
-			return
-		}
-		if retErr == nil {
-			retErr = status.TerminalIfStalled(api.Status.Conditions)
-		}
-	}()
-	return ctrl.Result{}, status.RunSteps(ctx, api, &obs,
-		r.resolveTenant,
-		r.checkAudience,
-		r.computeLifetimes,
-		r.listApplications,
-		r.checkServed,
-	)
+	return ctrl.Result{}, err
 }
 
 // ResolveTenant owns TenantResolved.

@@ -2,11 +2,9 @@ package application
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -45,46 +43,39 @@ type ApplicationReconciler struct {
 
 // Reconcile follows one shape: get, observe in ordered sub-steps, then write
 // status computed in one place from what the steps observed.
-func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	app := &v1alpha1.Application{}
-	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.hold.Forget(req.NamespacedName)
-			status.ObjectMetrics.Forget("Application", req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !app.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil // the credentials Secret goes with its owner
-	}
+func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return (&status.Pipeline[*v1alpha1.Application, ApplicationObservation]{
+		Client: r.Client, Recorder: r.Recorder, Kind: "Application",
+		New:    func() *v1alpha1.Application { return &v1alpha1.Application{} },
+		Forget: r.hold.Forget,
+		Start: func(context.Context, *v1alpha1.Application) (*ApplicationObservation, []status.Step[*v1alpha1.Application, ApplicationObservation]) {
+			return &ApplicationObservation{now: time.Now()}, []status.Step[*v1alpha1.Application, ApplicationObservation]{
+				r.resolveTenant,
+				r.resolveAPIs,
+				r.computeLifetimes,
+				r.reconcileCredentials,
+				r.checkServed,
+			}
+		},
+		Status: r.finish,
+	}).Reconcile(ctx, req)
+}
 
-	obs := ApplicationObservation{now: time.Now()}
-	defer func() {
-		if retErr != nil {
-			retErr = errors.Join(retErr, status.PatchTransient(ctx, r.Client, r.Recorder, app, retErr))
-			return
-		}
-		var held time.Duration
-		held, retErr = r.writeStatus(ctx, app, obs)
-		if held > 0 {
-			result.RequeueAfter = held
-			return
-		}
-		if retErr == nil {
-			retErr = status.TerminalIfStalled(app.Status.Conditions)
-		}
-		if retErr == nil && obs.credentialsProblem != nil {
-			result.RequeueAfter = serving.CredentialsRecheck
-		}
-	}()
-
-	return ctrl.Result{}, status.RunSteps(ctx, app, &obs,
-		r.resolveTenant,
-		r.resolveAPIs,
-		r.computeLifetimes,
-		r.reconcileCredentials,
-		r.checkServed,
-	)
+// finish writes status; a pending status is held (and looked at again)
+// before it is written, a stalled Application is a terminal error, and one
+// blocked by a foreign Secret in its credentials' place looks again later.
+func (r *ApplicationReconciler) finish(ctx context.Context, app *v1alpha1.Application, obs *ApplicationObservation) (ctrl.Result, error) {
+	held, err := r.writeStatus(ctx, app, *obs)
+	if held > 0 {
+		return ctrl.Result{RequeueAfter: held}, err
+	}
+	if err == nil {
+		err = status.TerminalIfStalled(app.Status.Conditions)
+	}
+	if err == nil && obs.credentialsProblem != nil {
+		return ctrl.Result{RequeueAfter: serving.CredentialsRecheck}, nil
+	}
+	return ctrl.Result{}, err
 }
 
 // ResolveTenant owns TenantResolved.

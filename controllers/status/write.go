@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// conditioned is an idtenant object with status conditions.
-type conditioned interface {
+// Conditioned is an idtenant object with status conditions.
+type Conditioned interface {
 	client.Object
 	GetConditions() []metav1.Condition
 	SetConditions([]metav1.Condition)
@@ -21,7 +21,7 @@ type conditioned interface {
 // records an Event when Ready changes. Every reconciler ends here. A
 // reconcile that changed nothing sends nothing: at thousands of objects the
 // empty patches would be most of the API server's load.
-func PatchStatus[T conditioned](ctx context.Context, c client.Client, rec events.EventRecorder, obj, before T) error {
+func PatchStatus[T Conditioned](ctx context.Context, c client.Client, rec events.EventRecorder, obj, before T) error {
 	patch := client.MergeFrom(before)
 	data, err := patch.Data(obj)
 	if err != nil {
@@ -42,20 +42,10 @@ func PatchStatus[T conditioned](ctx context.Context, c client.Client, rec events
 
 // PatchTransient records a failed reconcile without touching what was
 // observed before (see markTransient).
-func PatchTransient[T conditioned](ctx context.Context, c client.Client, rec events.EventRecorder, obj T, cause error) error {
+func PatchTransient[T Conditioned](ctx context.Context, c client.Client, rec events.EventRecorder, obj T, cause error) error {
 	before := obj.DeepCopyObject().(T)
 	conds := obj.GetConditions()
 	markTransient(&conds, obj.GetGeneration(), cause)
 	obj.SetConditions(conds)
 	return PatchStatus(ctx, c, rec, obj, before)
-}
-
-// RunSteps runs a reconcile's ordered sub-steps until one fails.
-func RunSteps[O any, S any](ctx context.Context, obj O, obs S, steps ...func(context.Context, O, S) error) error {
-	for _, step := range steps {
-		if err := step(ctx, obj, obs); err != nil {
-			return err
-		}
-	}
-	return nil
 }

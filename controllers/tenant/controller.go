@@ -85,79 +85,39 @@ func (r *TenantReconciler) now() time.Time {
 // with --tenant-namespaces (docs/security.md).
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 
-// Reconcile has the same shape as ApplicationReconciler.Reconcile.
-func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	tenant := &v1alpha1.Tenant{}
-	if err := r.Get(ctx, req.NamespacedName, tenant); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.passes.forget(req.NamespacedName)
-			status.ObjectMetrics.Forget("Tenant", req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !tenant.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
-	}
+// Reconcile runs the Tenant's steps in status.Pipeline's shape.
+func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return (&status.Pipeline[*v1alpha1.Tenant, tenantObservation]{
+		Client: r.Client, Recorder: r.Recorder, Kind: "Tenant",
+		New:     func() *v1alpha1.Tenant { return &v1alpha1.Tenant{} },
+		Forget:  r.passes.forget,
+		Start:   r.start,
+		Recover: recoverForeignObject,
+		Status:  r.finish,
+	}).Reconcile(ctx, req)
+}
+
+// start chooses the steps of this pass. A Tenant outside the served
+// namespaces gets none (not even a Secret is written: the operator holds no
+// rights there); inside the window after a full pass only the issuer is
+// observed (coalesce.go), and the full pass follows when the window ends.
+func (r *TenantReconciler) start(_ context.Context, tenant *v1alpha1.Tenant) (*tenantObservation, []status.Step[*v1alpha1.Tenant, tenantObservation]) {
 	start := r.now()
 	obs := tenantObservation{effective: lifetime.ForTenant(tenant), audienceClaims: tenant.Status.AudienceClaims}
 	if !servesNamespace(r.TenantNamespaces, tenant.Namespace) {
-		// Not even a Secret is written: the operator holds no rights here.
 		obs.namespaceProblem = &status.Problem{Reason: v1alpha1.ReasonNamespaceNotServed, Stalls: true,
 			Message: fmt.Sprintf("this operator serves Tenants only in namespaces %s (--tenant-namespaces), where it may create the issuer's workload and RBAC; move the Tenant there or add %q to that list and to the operator's RoleBindings",
 				strings.Join(r.TenantNamespaces, ", "), tenant.Namespace)}
-		if err := r.writeStatus(ctx, tenant, obs); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{}, status.TerminalIfStalled(tenant.Status.Conditions)
+		return &obs, nil
 	}
-	// Inside the window after a full pass, only the issuer is observed
-	// (tenant_coalesce.go); the full pass follows when the window ends.
 	wait, last := r.passes.window(tenant, start)
 	if wait > 0 {
 		last.effective = obs.effective
-		obs = last
+		last.pass = passTiming{start: start, wait: wait}
+		return &last, []status.Step[*v1alpha1.Tenant, tenantObservation]{r.observeIssuer, r.observeState}
 	}
-	defer func() {
-		var foreign *foreignObjectError
-		if errors.As(retErr, &foreign) {
-			obs.ownershipProblem = &status.Problem{Reason: v1alpha1.ReasonForeignObject, Stalls: true, Message: foreign.Error()}
-			retErr = nil
-		}
-		if retErr != nil {
-			retErr = errors.Join(retErr, status.PatchTransient(ctx, r.Client, r.Recorder, tenant, retErr))
-			return
-		}
-		if wait == 0 {
-			r.passes.record(tenant, start, r.now(), obs)
-		}
-		retErr = r.writeStatus(ctx, tenant, obs)
-		if retErr != nil {
-			return
-		}
-		// The earliest of: the next full pass, a recheck of what is not
-		// watched (foreign objects are not labelled as ours), the next
-		// key rotation step (due at a time, not on an
-		// event).
-		soonest := func(d time.Duration) {
-			if d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
-				result.RequeueAfter = d
-			}
-		}
-		soonest(wait)
-		if obs.ownershipProblem != nil {
-			soonest(serving.CredentialsRecheck)
-		}
-		soonest(obs.connectionsRecheck)
-		if next := keys.NextStep(obs.keys, obs.keyPolicy); !next.IsZero() {
-			soonest(max(next.Sub(r.now()), time.Second))
-		}
-		// A replica that stops renewing causes no event: staleLeases
-		// watches the clock for that and wakes this Tenant.
-	}()
-	if wait > 0 {
-		return ctrl.Result{}, status.RunSteps(ctx, tenant, &obs, r.observeIssuer, r.observeState)
-	}
-	return ctrl.Result{}, status.RunSteps(ctx, tenant, &obs,
+	obs.pass = passTiming{start: start}
+	return &obs, []status.Step[*v1alpha1.Tenant, tenantObservation]{
 		r.checkIssuerURL,
 		r.readUsers,
 		r.readConnections,
@@ -169,7 +129,53 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		r.applyExposure,
 		r.observeIssuer,
 		r.observeState,
-	)
+	}
+}
+
+// recoverForeignObject turns an object of ours that someone else owns into
+// the status it stalls on (ForeignObject), not a retry.
+func recoverForeignObject(obs *tenantObservation, err error) error {
+	var foreign *foreignObjectError
+	if errors.As(err, &foreign) {
+		obs.ownershipProblem = &status.Problem{Reason: v1alpha1.ReasonForeignObject, Stalls: true, Message: foreign.Error()}
+		return nil
+	}
+	return err
+}
+
+// finish writes status and asks to look again at the earliest of: the next
+// full pass, a recheck of what is not watched (foreign objects are not
+// labelled as ours, connections' discovery), the next key rotation step
+// (due at a time, not on an event). A replica that stops renewing causes no
+// event: staleLeases watches the clock for that and wakes this Tenant.
+func (r *TenantReconciler) finish(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) (ctrl.Result, error) {
+	if obs.namespaceProblem != nil {
+		if err := r.writeStatus(ctx, tenant, *obs); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, status.TerminalIfStalled(tenant.Status.Conditions)
+	}
+	if obs.pass.wait == 0 {
+		r.passes.record(tenant, obs.pass.start, r.now(), *obs)
+	}
+	if err := r.writeStatus(ctx, tenant, *obs); err != nil {
+		return ctrl.Result{}, err
+	}
+	var result ctrl.Result
+	soonest := func(d time.Duration) {
+		if d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
+			result.RequeueAfter = d
+		}
+	}
+	soonest(obs.pass.wait)
+	if obs.ownershipProblem != nil {
+		soonest(serving.CredentialsRecheck)
+	}
+	soonest(obs.connectionsRecheck)
+	if next := keys.NextStep(obs.keys, obs.keyPolicy); !next.IsZero() {
+		soonest(max(next.Sub(r.now()), time.Second))
+	}
+	return result, nil
 }
 
 // readUsers reads the user directory from spec.usersSecretRef, parsing the

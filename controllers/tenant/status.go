@@ -15,8 +15,17 @@ import (
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
+// passTiming times one pass of the Tenant reconciler.
+type passTiming struct {
+	start time.Time
+	wait  time.Duration
+}
+
 // tenantObservation is what one Tenant reconcile found out.
 type tenantObservation struct {
+	// pass is when this pass started and, inside the window after a full
+	// pass, how long until the next full one (coalesce.go).
+	pass         passTiming
 	effective    lifetime.Tenant
 	applications int32
 	apis         int32

@@ -29,9 +29,10 @@ all: build
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API markers.
-	$(CONTROLLER_GEN) rbac:roleName=idtenant-manager crd:allowDangerousTypes=false paths="./api/..." paths="./controllers/..." \
+	$(CONTROLLER_GEN) rbac:roleName=idtenant-manager crd:allowDangerousTypes=false paths="./api/..." \
+		paths="./controllers/tenant" paths="./controllers/application" paths="./controllers/api" \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	$(CONTROLLER_GEN) rbac:roleName=idtenant-manager-tenants paths="./internal/manager" \
+	$(CONTROLLER_GEN) rbac:roleName=idtenant-manager-tenants paths="./controllers/manager" \
 		output:rbac:artifacts:config=config/rbac/tenants
 
 .PHONY: generate

@@ -27,7 +27,7 @@ import (
 
 	"github.com/idtenant/idtenant/internal/cli"
 	"github.com/idtenant/idtenant/internal/issuer"
-	"github.com/idtenant/idtenant/internal/manager"
+	"github.com/idtenant/idtenant/controllers/manager"
 )
 
 func main() {

@@ -24,7 +24,7 @@ var ManagerRole []byte
 
 // ManagerTenantsRole holds config/rbac/tenants/role.yaml, the ClusterRole
 // idtenant-manager-tenants: what the manager needs in the namespaces where
-// Tenants live (internal/manager/rbac.go).
+// Tenants live (controllers/manager/rbac.go).
 //
 //go:embed rbac/tenants/role.yaml
 var ManagerTenantsRole []byte

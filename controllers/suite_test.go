@@ -24,7 +24,7 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/controlplane"
-	"github.com/idtenant/idtenant/internal/manager"
+	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/statecollector"
 )
 

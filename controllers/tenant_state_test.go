@@ -18,7 +18,7 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
-	"github.com/idtenant/idtenant/internal/manager"
+	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/statecollector/statetest"
 )
 

@@ -19,17 +19,24 @@ import (
 	"os"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/dev"
 )
 
 func main() {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.InfoLevel)))
 	ctx := ctrl.SetupSignalHandler()
-	if err := dev.Run(ctx, os.Args[1:], os.Stdout); err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
+	if err := dev.Run(ctx, os.Args[1:], os.Stdout, newManager); err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "idtenant-dev:", err)
 		os.Exit(1)
 	}
+}
+
+// newManager runs the operator with the wiring a cluster runs.
+func newManager(ctx context.Context, cfg *rest.Config, metricsAddr, healthAddr string) (dev.Manager, error) {
+	return manager.New(ctx, cfg, manager.Options{MetricsAddr: metricsAddr, HealthAddr: healthAddr})
 }

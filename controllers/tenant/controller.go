@@ -81,7 +81,7 @@ func (r *TenantReconciler) now() time.Time {
 // admits. What the Tenant reconciler creates in the Tenant's namespace only
 // (workload, RBAC, Leases, state records) is granted by a separate
 // ClusterRole, idtenant-manager-tenants, whose markers are in
-// internal/manager/rbac.go: bound cluster-wide by default, or per namespace
+// controllers/manager/rbac.go: bound cluster-wide by default, or per namespace
 // with --tenant-namespaces (docs/security.md).
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 

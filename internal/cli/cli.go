@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/idtenant/idtenant/internal/manager"
+	"github.com/idtenant/idtenant/internal/kubescheme"
 )
 
 const usage = `usage:
@@ -86,7 +86,7 @@ func Run(ctx context.Context, command string, args []string, stdout, stderr io.W
 				return err
 			}
 		}
-		if c, err = client.New(cfg, client.Options{Scheme: manager.NewScheme()}); err != nil {
+		if c, err = client.New(cfg, client.Options{Scheme: kubescheme.New()}); err != nil {
 			return err
 		}
 	}

@@ -14,15 +14,27 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/internal/controlplane"
-	"github.com/idtenant/idtenant/internal/manager"
+	"github.com/idtenant/idtenant/internal/kubescheme"
 )
 
+// Manager is the operator as dev runs it.
+type Manager interface {
+	Start(ctx context.Context) error
+}
+
+// NewManager builds the operator's manager against cfg with its metrics and
+// health probes on the given addresses ("0" disables them). The caller
+// supplies it (cmd/idtenant-dev: controllers/manager), so that this package
+// never depends on the operator's packages.
+type NewManager func(ctx context.Context, cfg *rest.Config, metricsAddr, healthAddr string) (Manager, error)
+
 // Run parses the dev flags and runs until ctx is done.
-func Run(ctx context.Context, args []string, out io.Writer) error {
+func Run(ctx context.Context, args []string, out io.Writer, newManager NewManager) error {
 	fl := flag.NewFlagSet("dev", flag.ContinueOnError)
 	binDir := fl.String("control-plane-binaries", "", "directory with kube-apiserver and etcd (default: $KUBEBUILDER_ASSETS or bin/k8s/"+controlplane.KubernetesVersion+")")
 	kubeconfigOut := fl.String("kubeconfig-out", filepath.Join("bin", "dev", "kubeconfig"), "where to write the kubeconfig for kubectl")
@@ -59,7 +71,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	}()
 	fmt.Fprintf(out, "idtenant-dev: kube-controller-manager runs %s (log: %s)\n", strings.Join(controlplane.ClusterControllers, ", "), kcm.Log)
 
-	admin, err := client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
+	admin, err := client.New(cp.Config, client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		return fmt.Errorf("creating client: %w", err)
 	}
@@ -69,7 +81,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := manager.New(ctx, mgrCfg, manager.Options{MetricsAddr: *metricsAddr, HealthAddr: *healthAddr})
+	mgr, err := newManager(ctx, mgrCfg, *metricsAddr, *healthAddr)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ import (
 
 	"github.com/idtenant/idtenant/internal/controlplane"
 	"github.com/idtenant/idtenant/internal/dev"
-	"github.com/idtenant/idtenant/internal/manager"
+	"github.com/idtenant/idtenant/controllers/manager"
 )
 
 var k8s client.Client

@@ -110,7 +110,7 @@ func TestImageRunsAsNonRootWithNothingButTheBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pkg := range []string{"internal/issuer.", "internal/manager."} {
+	for _, pkg := range []string{"internal/issuer.", "controllers/manager."} {
 		if !bytes.Contains(raw, []byte("github.com/idtenant/idtenant/"+pkg)) {
 			t.Errorf("the binary has no function of %s: this check cannot see packages", pkg)
 		}

@@ -36,7 +36,7 @@ import (
 // The collector deletes expired records, so it must hold delete and list;
 // create, get and update only because the issuer's Role grants them (RBAC
 // forbids granting what one does not hold). No watch: records are never
-// cached in the manager. The rule is in internal/manager/rbac.go: records
+// cached in the manager. The rule is in controllers/manager/rbac.go: records
 // live in Tenant namespaces only.
 
 // Options tunes the collection of expired issuer state records.

@@ -1,6 +1,9 @@
-// Package manager builds the idtenant controller manager, shared by the
-// `manager` mode, `dev` mode and the envtest suites so all three run the same
-// wiring.
+// Package manager builds the idtenant controller manager — the client, the
+// cache, metrics, health probes, leader election — and hands it to
+// controllers.Setup. It is the operator's composition root, shared by the
+// `manager` mode, idtenant-dev and the envtest suites, so that all of them
+// run the same wiring. Its RBAC markers render the ClusterRole
+// idtenant-manager-tenants (rbac.go).
 package manager
 
 import (
@@ -24,7 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -36,8 +38,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
-	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers"
+	"github.com/idtenant/idtenant/internal/kubescheme"
 	"github.com/idtenant/idtenant/internal/render"
 	"github.com/idtenant/idtenant/internal/statecollector"
 )
@@ -104,22 +106,7 @@ const (
 const DefaultWorkers = 8
 
 // NewScheme registers the built-in types and idtenant's.
-func NewScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err) // static registration; cannot fail at run time
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := statev1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := gatewayv1.Install(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+func NewScheme() *runtime.Scheme { return kubescheme.New() }
 
 // ManagedSecrets selects the Secrets idtenant creates; the manager caches
 // only those, not every Secret in the cluster.

@@ -100,7 +100,7 @@ func (r *APIReconciler) computeLifetimes(_ context.Context, api *v1alpha1.API, o
 	if obs.tenant == nil || obs.audienceProblem != nil {
 		return nil
 	}
-	eff := lifetime.ForAPI(lifetime.ForTenant(obs.tenant), api)
+	eff := lifetime.ForAPI(lifetime.ForTenant(obs.tenant.Name, obs.tenant.Spec), api.Namespace, api.Name, api.Spec)
 	obs.effective = &eff
 	return nil
 }

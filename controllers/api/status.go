@@ -62,7 +62,7 @@ func APIStatus(api *v1alpha1.API, obs APIObservation) v1alpha1.APIStatus {
 				return time.Duration(max(e.TokenLifetime.Seconds, e.TokenLifetimeForBrowserFlows.Seconds)) * time.Second
 			})
 			st.Effective, st.EffectiveSince, st.PreviousTokensValidUntil = next.Effective, next.Since, next.PreviousValidUntil
-			st.Advisories = eff.Advisories
+			st.Advisories = eff.Advise()
 		}
 	}
 	status.SetKstatusConditions(conds, gen, apiReadiness(obs))

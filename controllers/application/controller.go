@@ -94,7 +94,7 @@ func (r *ApplicationReconciler) resolveAPIs(ctx context.Context, app *v1alpha1.A
 	if obs.tenant == nil {
 		return nil
 	}
-	res, err := serving.FetchAPIs(ctx, &serving.APILookup{Reader: r.Client}, app, obs.tenant, lifetime.ForTenant(obs.tenant))
+	res, err := serving.FetchAPIs(ctx, &serving.APILookup{Reader: r.Client}, app, obs.tenant, lifetime.ForTenant(obs.tenant.Name, obs.tenant.Spec))
 	obs.apis, obs.servedAPIs, obs.apiProblem = res.APIs, res.Kept, res.Problem
 	return err
 }
@@ -105,7 +105,8 @@ func (r *ApplicationReconciler) computeLifetimes(_ context.Context, app *v1alpha
 	if obs.tenant == nil || serving.BlocksApplication(obs.apiProblem) {
 		return nil
 	}
-	eff := lifetime.ForApplication(lifetime.ForTenant(obs.tenant), serving.WithAPIs(app, obs.servedAPIs), obs.apis)
+	served := serving.WithAPIs(app, obs.servedAPIs)
+	eff := lifetime.ForApplication(lifetime.ForTenant(obs.tenant.Name, obs.tenant.Spec), served.Name, served.Spec, obs.apis)
 	obs.effective = &eff
 	return nil
 }

@@ -75,7 +75,7 @@ func ApplicationStatus(app *v1alpha1.Application, obs ApplicationObservation) v1
 				Since: app.Status.EffectiveSince, PreviousValidUntil: app.Status.PreviousTokensValidUntil}
 			next := status.NextEffective(prev, eff.Status(), obs.servedProblem != nil, obs.now, longestApplicationToken)
 			st.Effective, st.EffectiveSince, st.PreviousTokensValidUntil = next.Effective, next.Since, next.PreviousValidUntil
-			st.Advisories = eff.Advisories
+			st.Advisories = eff.Advise()
 		}
 	}
 	status.SetKstatusConditions(conds, gen, applicationReadiness(obs))

@@ -23,7 +23,7 @@ func TestApplicationStatus(t *testing.T) {
 		Spec: v1alpha1.ApplicationSpec{Type: v1alpha1.RegularWeb, TenantRef: v1alpha1.TenantReference{Name: "acme", Namespace: "id"},
 			IDTokenLifetime: &metav1.Duration{Duration: 2 * time.Hour}}}
 	effective := func(t *v1alpha1.Tenant) *lifetime.Application {
-		e := lifetime.ForApplication(lifetime.ForTenant(t), app, nil)
+		e := lifetime.ForApplication(lifetime.ForTenant(t.Name, t.Spec), app.Name, app.Spec, nil)
 		return &e
 	}
 

@@ -96,7 +96,7 @@ func FetchAPIs(ctx context.Context, lookup *APILookup, app *v1alpha1.Application
 			return fail(&status.Problem{Reason: v1alpha1.ReasonAudienceConflict,
 				Message: fmt.Sprintf("API %s listed in spec.apis[%d] is not served: %s", key, i, notServedBecause(api, v))})
 		}
-		eff := lifetime.ForAPI(t, api)
+		eff := lifetime.ForAPI(t, api.Namespace, api.Name, api.Spec)
 		if eff.Enforcement.Rejected() {
 			return fail(&status.Problem{Reason: v1alpha1.ReasonPolicyViolation,
 				Message: fmt.Sprintf("API %s listed in spec.apis[%d] is refused by Tenant policy: %s", key, i, eff.Enforcement.Violations[0].Message())})

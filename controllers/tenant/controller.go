@@ -103,7 +103,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 // observed (coalesce.go), and the full pass follows when the window ends.
 func (r *TenantReconciler) start(_ context.Context, tenant *v1alpha1.Tenant) (*tenantObservation, []status.Step[*v1alpha1.Tenant, tenantObservation]) {
 	start := r.now()
-	obs := tenantObservation{effective: lifetime.ForTenant(tenant), audienceClaims: tenant.Status.AudienceClaims}
+	obs := tenantObservation{effective: lifetime.ForTenant(tenant.Name, tenant.Spec), audienceClaims: tenant.Status.AudienceClaims}
 	if !servesNamespace(r.TenantNamespaces, tenant.Namespace) {
 		obs.namespaceProblem = &status.Problem{Reason: v1alpha1.ReasonNamespaceNotServed, Stalls: true,
 			Message: fmt.Sprintf("this operator serves Tenants only in namespaces %s (--tenant-namespaces), where it may create the issuer's workload and RBAC; move the Tenant there or add %q to that list and to the operator's RoleBindings",

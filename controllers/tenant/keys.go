@@ -136,9 +136,9 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 // the APIs it serves.
 func signingAlgorithms(tenant *v1alpha1.Tenant, obs *tenantObservation) []v1alpha1.SigningAlgorithm {
 	algs := []v1alpha1.SigningAlgorithm{obs.effective.SigningAlgorithm}
-	t := lifetime.ForTenant(tenant)
+	t := lifetime.ForTenant(tenant.Name, tenant.Spec)
 	for _, api := range obs.served.apis {
-		if alg := lifetime.ForAPI(t, api).SigningAlgorithm; !slices.Contains(algs, alg) {
+		if alg := lifetime.ForAPI(t, api.Namespace, api.Name, api.Spec).SigningAlgorithm; !slices.Contains(algs, alg) {
 			algs = append(algs, alg)
 		}
 	}

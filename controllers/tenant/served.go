@@ -48,7 +48,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 	if err := r.List(ctx, &apis, client.MatchingFields{serving.IndexTenant: key}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing APIs of Tenant %s: %w", key, err)
 	}
-	t := lifetime.ForTenant(tenant)
+	t := lifetime.ForTenant(tenant.Name, tenant.Spec)
 	served := servedObjects{digests: map[string]string{}, effective: map[string]string{}}
 
 	admitted := func(kind string, obj client.Object) (bool, error) {
@@ -78,7 +78,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		if decision.Verdicts[client.ObjectKeyFromObject(api)].Outcome != audience.Held {
 			continue
 		}
-		eff := lifetime.ForAPI(t, api)
+		eff := lifetime.ForAPI(t, api.Namespace, api.Name, api.Spec)
 		if eff.Enforcement.Rejected() {
 			continue
 		}
@@ -109,7 +109,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		// Application as the issuer sees it: its token requests for them
 		// fail with invalid_target.
 		app = serving.WithAPIs(app, res.Kept)
-		eff := lifetime.ForApplication(t, app, res.APIs)
+		eff := lifetime.ForApplication(t, app.Name, app.Spec, res.APIs)
 		if eff.Enforcement.Rejected() {
 			continue
 		}

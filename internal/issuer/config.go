@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/crypto/bcrypt"
 
@@ -91,14 +89,13 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 	if err != nil {
 		return nil, err
 	}
-	tenantObj := &v1alpha1.Tenant{ObjectMeta: meta(doc.Tenant.Name, doc.Tenant.Namespace), Spec: doc.Tenant.Spec}
 	c := &config{
 		generation:   doc.Generation,
 		issuer:       iss,
 		path:         strings.TrimSuffix(u.Path, "/"),
 		secure:       u.Scheme == "https",
 		cookies:      cookieNames(u.Scheme == "https", strings.TrimSuffix(u.Path, "/")),
-		tenant:       lifetime.ForTenant(tenantObj),
+		tenant:       lifetime.ForTenant(doc.Tenant.Name, doc.Tenant.Spec),
 		clients:      map[string]*client{},
 		apis:         map[string]*apiEntry{},
 		users:        map[string]login{},
@@ -112,7 +109,7 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		return nil, fmt.Errorf("no active %s key for the tenant's signingAlgorithm", c.tenant.SigningAlgorithm)
 	}
 	for _, a := range doc.APIs {
-		eff := lifetime.ForAPI(c.tenant, &v1alpha1.API{ObjectMeta: meta(a.Name, a.Namespace), Spec: a.Spec})
+		eff := lifetime.ForAPI(c.tenant, a.Namespace, a.Name, a.Spec)
 		if eff.Enforcement.Rejected() {
 			continue // policy Reject keeps the object out of the issuer
 		}
@@ -165,10 +162,6 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		return nil, fmt.Errorf("rendering discovery: %w", err)
 	}
 	return c, nil
-}
-
-func meta(name, namespace string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: namespace}
 }
 
 // appName is an application's name for users: spec.displayName, or the
@@ -224,7 +217,7 @@ func (c *config) compileClient(a *issuerconfig.Application) (*client, error) {
 		kept = append(kept, access)
 	}
 	spec.APIs = kept
-	cl.eff = lifetime.ForApplication(c.tenant, &v1alpha1.Application{ObjectMeta: meta(a.Name, a.Namespace), Spec: spec}, effAPIs)
+	cl.eff = lifetime.ForApplication(c.tenant, a.Name, spec, effAPIs)
 	if cl.eff.Enforcement.Rejected() {
 		return nil, nil
 	}

@@ -186,7 +186,7 @@ func testDoc(t testing.TB, issuer string) *issuerconfig.Document {
 // effective computes, straight from internal/lifetime, what a client's
 // lifetimes must be under doc.
 func effective(t testing.TB, doc *issuerconfig.Document, clientID string) lifetime.Application {
-	ten := lifetime.ForTenant(&v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: doc.Tenant.Name, Namespace: doc.Tenant.Namespace}, Spec: doc.Tenant.Spec})
+	ten := lifetime.ForTenant(doc.Tenant.Name, doc.Tenant.Spec)
 	for _, a := range doc.Applications {
 		if a.ClientID != clientID {
 			continue
@@ -195,11 +195,11 @@ func effective(t testing.TB, doc *issuerconfig.Document, clientID string) lifeti
 		for _, access := range a.Spec.APIs {
 			for _, o := range doc.APIs {
 				if o.Name == access.Name {
-					apis = append(apis, lifetime.ForAPI(ten, &v1alpha1.API{ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace}, Spec: o.Spec}))
+					apis = append(apis, lifetime.ForAPI(ten, o.Namespace, o.Name, o.Spec))
 				}
 			}
 		}
-		return lifetime.ForApplication(ten, &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace}, Spec: a.Spec}, apis)
+		return lifetime.ForApplication(ten, a.Name, a.Spec, apis)
 	}
 	t.Fatalf("no application %s", clientID)
 	return lifetime.Application{}

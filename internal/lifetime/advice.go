@@ -16,8 +16,13 @@ const (
 	AdviceFrontChannelTokens             = "FrontChannelAccessTokens"
 )
 
-// advise lists the advisories for a user-facing application's matrix.
-func advise(a Application, spec v1alpha1.ApplicationSpec) []v1alpha1.Advisory {
+// Advise lists the advisories of the Application's status: valid settings
+// a reviewer should look at twice. Only status needs them; the issuer never
+// computes them. Machine-to-machine applications get none.
+func (a Application) Advise() []v1alpha1.Advisory {
+	if a.Type == v1alpha1.MachineToMachine {
+		return nil
+	}
 	var out []v1alpha1.Advisory
 	add := func(reason, format string, args ...any) {
 		out = append(out, v1alpha1.Advisory{Reason: reason, Message: fmt.Sprintf(format, args...)})
@@ -64,12 +69,12 @@ func advise(a Application, spec v1alpha1.ApplicationSpec) []v1alpha1.Advisory {
 		}
 		add(AdviceOfflineAccessOutlivesSession, "%s", msg)
 	}
-	if r := a.Refresh; r.Rotation == v1alpha1.RotationDisabled && (spec.Type == v1alpha1.SinglePage || spec.Type == v1alpha1.Native) {
+	if r := a.Refresh; r.Rotation == v1alpha1.RotationDisabled && (a.Type == v1alpha1.SinglePage || a.Type == v1alpha1.Native) {
 		add(AdviceRotationDisabledPublicClient,
 			"Refresh token rotation is disabled for a public %s client: a stolen refresh token stays usable for up to %s and reuse cannot be detected.",
-			spec.Type, Canonical(r.Absolute.Duration))
+			a.Type, Canonical(r.Absolute.Duration))
 	}
-	if hasFrontChannelToken(spec.ResponseTypes) {
+	if a.frontChannelTokens {
 		add(AdviceFrontChannelTokens,
 			"spec.responseTypes lets the authorization endpoint return access tokens in the browser's address bar (implicit or hybrid flow), which the OAuth 2.0 Security Best Current Practice advises against; those tokens get the browser-flow lifetime.")
 	}

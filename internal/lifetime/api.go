@@ -16,8 +16,9 @@ type API struct {
 	Browser          Setting
 	SigningAlgorithm v1alpha1.SigningAlgorithm
 	Enforcement      Enforcement
-	Advisories       []v1alpha1.Advisory
 
+	// tenantName names the Tenant in advisories.
+	tenantName string
 	// session is the tenant's: tokens issued on behalf of a user end with
 	// it. The API's own lifetimes stay as they are (machine-to-machine
 	// clients and offline_access refreshes get them in full); each
@@ -25,20 +26,22 @@ type API struct {
 	session Session
 }
 
-// ForAPI computes an API's effective access token lifetimes under tenant.
-func ForAPI(tenant Tenant, api *v1alpha1.API) API {
-	ref := func(path string) string { return fieldRef("API", api.Name, path) }
+// ForAPI computes the effective access token lifetimes of the API
+// namespace/name with spec under tenant.
+func ForAPI(tenant Tenant, namespace, name string, spec v1alpha1.APISpec) API {
+	ref := func(path string) string { return fieldRef("API", name, path) }
 	out := API{
-		Ref:              api.Namespace + "/" + api.Name,
-		Name:             api.Name,
-		Audience:         api.Spec.Audience,
-		SigningAlgorithm: orDefault(api.Spec.SigningAlgorithm, tenant.SigningAlgorithm),
+		Ref:              namespace + "/" + name,
+		Name:             name,
+		Audience:         spec.Audience,
+		SigningAlgorithm: orDefault(spec.SigningAlgorithm, tenant.SigningAlgorithm),
+		tenantName:       tenant.Name,
 		session:          tenant.Session,
 	}
 	mode := tenant.PolicyMode
 
 	out.Standard = out.Enforcement.apply(
-		request(api.Spec.TokenLifetime, DefaultTokenLifetime, ref("tokenLifetime")),
+		request(spec.TokenLifetime, DefaultTokenLifetime, ref("tokenLifetime")),
 		tenant.policy.accessToken, mode)
 
 	browserCeiling := tenant.policy.browserAccessToken
@@ -46,31 +49,13 @@ func ForAPI(tenant Tenant, api *v1alpha1.API) API {
 		// Browser tokens are access tokens too: the general ceiling binds them.
 		browserCeiling = c
 	}
-	browser := request(api.Spec.TokenLifetimeForBrowserFlows, DefaultTokenLifetimeForBrowserFlows, ref("tokenLifetimeForBrowserFlows"))
+	browser := request(spec.TokenLifetimeForBrowserFlows, DefaultTokenLifetimeForBrowserFlows, ref("tokenLifetimeForBrowserFlows"))
 	out.Browser = out.Enforcement.apply(browser, browserCeiling, mode)
 	// Admission rejects an explicit browser lifetime above an explicit
 	// standard one; this lowers the 2h default under a shorter standard
 	// lifetime, and follows a clamped standard lifetime down.
 	out.Browser = lowerTo(out.Browser, out.Standard)
 
-	if out.Browser.Duration == out.Standard.Duration {
-		out.Advisories = append(out.Advisories, v1alpha1.Advisory{
-			Reason: "BrowserLifetimeNotShorter",
-			Message: fmt.Sprintf("Access tokens for %s live %s in browser flows, as long as in standard flows: "+
-				"set spec.tokenLifetimeForBrowserFlows shorter, since code in a browser cannot keep a token safe.",
-				api.Name, Canonical(out.Browser.Duration)),
-		})
-	}
-	if abs := tenant.Session.Absolute; out.Standard.Duration > abs.Duration || out.Browser.Duration > abs.Duration {
-		out.Advisories = append(out.Advisories, v1alpha1.Advisory{
-			Reason: AdviceUserTokensEndWithSession,
-			Message: fmt.Sprintf("Sessions of Tenant %s end %s after login (%s), and no token issued on behalf of a user outlives its session: "+
-				"user tokens for %s live at most %s, not the %s here. Machine-to-machine clients, and applications refreshing with offline_access, get the full lifetime; "+
-				"each Application's status shows what its tokens reach.",
-				tenant.Name, Canonical(abs.Duration), abs.BoundBy, api.Name, Canonical(abs.Duration),
-				Canonical(max(out.Standard.Duration, out.Browser.Duration))),
-		})
-	}
 	return out
 }
 
@@ -89,4 +74,30 @@ func (a API) Status() v1alpha1.APIEffective {
 		TokenLifetimeForBrowserFlows: a.Browser.Status(),
 		SigningAlgorithm:             a.SigningAlgorithm,
 	}
+}
+
+// Advise lists the advisories of the API's status: valid settings a
+// reviewer should look at twice. Only status needs them; the issuer never
+// computes them.
+func (a API) Advise() []v1alpha1.Advisory {
+	var out []v1alpha1.Advisory
+	if a.Browser.Duration == a.Standard.Duration {
+		out = append(out, v1alpha1.Advisory{
+			Reason: "BrowserLifetimeNotShorter",
+			Message: fmt.Sprintf("Access tokens for %s live %s in browser flows, as long as in standard flows: "+
+				"set spec.tokenLifetimeForBrowserFlows shorter, since code in a browser cannot keep a token safe.",
+				a.Name, Canonical(a.Browser.Duration)),
+		})
+	}
+	if abs := a.session.Absolute; a.Standard.Duration > abs.Duration || a.Browser.Duration > abs.Duration {
+		out = append(out, v1alpha1.Advisory{
+			Reason: AdviceUserTokensEndWithSession,
+			Message: fmt.Sprintf("Sessions of Tenant %s end %s after login (%s), and no token issued on behalf of a user outlives its session: "+
+				"user tokens for %s live at most %s, not the %s here. Machine-to-machine clients, and applications refreshing with offline_access, get the full lifetime; "+
+				"each Application's status shows what its tokens reach.",
+				a.tenantName, Canonical(abs.Duration), abs.BoundBy, a.Name, Canonical(abs.Duration),
+				Canonical(max(a.Standard.Duration, a.Browser.Duration))),
+		})
+	}
+	return out
 }

@@ -37,16 +37,19 @@ type Application struct {
 	Session      *Session
 	Refresh      *Refresh
 	Enforcement  Enforcement
-	Advisories   []v1alpha1.Advisory
+
+	// frontChannelTokens: spec.responseTypes lets the authorization
+	// endpoint return access tokens (for advisories).
+	frontChannelTokens bool
 }
 
-// ForApplication computes the effective lifetimes of app under tenant for the
-// APIs it may call. apis must hold the effective configuration (ForAPI) of
-// every API in app.Spec.APIs, in the same order; the caller resolves them.
-func ForApplication(tenant Tenant, app *v1alpha1.Application, apis []API) Application {
-	spec := app.Spec
-	ref := func(path string) string { return fieldRef("Application", app.Name, path) }
-	out := Application{Type: spec.Type}
+// ForApplication computes the effective lifetimes of the Application named
+// name with spec under tenant, for the APIs it may call. apis must hold the
+// effective configuration (ForAPI) of every API in spec.APIs, in the same
+// order; the caller resolves them.
+func ForApplication(tenant Tenant, name string, spec v1alpha1.ApplicationSpec, apis []API) Application {
+	ref := func(path string) string { return fieldRef("Application", name, path) }
+	out := Application{Type: spec.Type, frontChannelTokens: hasFrontChannelToken(spec.ResponseTypes)}
 
 	for i, api := range apis {
 		var scopes []string
@@ -72,7 +75,6 @@ func ForApplication(tenant Tenant, app *v1alpha1.Application, apis []API) Applic
 	session := tenant.Session
 	out.Session = &session
 	out.Refresh = refreshFor(tenant, spec.RefreshToken, ref, &out.Enforcement)
-	out.Advisories = advise(out, spec)
 	return out
 }
 
@@ -99,7 +101,7 @@ type flowRule struct {
 }
 
 // FlowFor decides whether an access token is issued in a browser flow
-// (DESIGN.md): delivered through the front channel, or issued to a
+// (README.md, "The five lifetimes"): delivered through the front channel, or issued to a
 // SinglePage application, whose code runs in a browser and cannot keep
 // secrets. It returns the flow and the rule that decided it.
 func FlowFor(appType v1alpha1.ApplicationType, frontChannel bool) (v1alpha1.AccessFlow, string) {

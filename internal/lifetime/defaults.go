@@ -6,7 +6,7 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
-// Defaults from DESIGN.md, applied when a spec leaves a field out.
+// Defaults (README.md, "The five lifetimes"), applied when a spec leaves a field out.
 const (
 	DefaultIDTokenLifetime              = 10 * time.Hour
 	DefaultTokenLifetime                = 24 * time.Hour

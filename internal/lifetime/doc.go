@@ -4,9 +4,13 @@
 // It is the single source of truth for lifetimes: the operator writes its
 // results into status and the issuer calls the same functions when it mints
 // tokens and checks sessions, so the two cannot disagree. Everything here is
-// pure: no client, no clock (callers pass "now"), no I/O.
+// pure: no client, no clock (callers pass "now"), no I/O. It takes plain
+// inputs (a name, which boundBy cites, and a spec), not API objects, so the
+// issuer feeds it its configuration document as it is. What only status
+// needs (advisories, the summary sentence) are separate methods the issuer
+// never calls.
 //
-// The rules, from DESIGN.md:
+// The rules (README.md, "The five lifetimes"):
 //   - Defaults fill what the spec leaves out; they are never written back.
 //   - Policy ceilings (Tenant spec.policy) cap values. In Clamp mode a value
 //     above a ceiling is replaced by it; in Reject mode a value somebody wrote

@@ -85,7 +85,7 @@ func TestForTenantSession(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := ForTenant(tenant(func(s *v1alpha1.TenantSpec) { s.Session = c.session })).Session
+			got := forTenant(tenant(func(s *v1alpha1.TenantSpec) { s.Session = c.session })).Session
 			if got.Inactivity.Duration != c.wantIdle || got.Inactivity.BoundBy != c.wantIdleBy {
 				t.Errorf("inactivity = %+v, want %v by %q", got.Inactivity, c.wantIdle, c.wantIdleBy)
 			}
@@ -97,7 +97,7 @@ func TestForTenantSession(t *testing.T) {
 }
 
 func TestForTenantDefaults(t *testing.T) {
-	got := ForTenant(tenant(nil))
+	got := forTenant(tenant(nil))
 	if got.SigningAlgorithm != v1alpha1.RS256 || got.PolicyMode != v1alpha1.PolicyClamp || got.Replicas != 1 ||
 		got.KeyRotationPeriod.Duration != h(2160) || got.StateType != v1alpha1.StateKubernetes {
 		t.Errorf("defaults = %+v", got)
@@ -106,10 +106,10 @@ func TestForTenantDefaults(t *testing.T) {
 		t.Errorf("status shows state type %q by default, want Kubernetes", st.StateType)
 	}
 	// A state block without a type still means the default store.
-	if got := ForTenant(tenant(func(s *v1alpha1.TenantSpec) { s.State = &v1alpha1.StateSpec{} })); got.StateType != v1alpha1.StateKubernetes {
+	if got := forTenant(tenant(func(s *v1alpha1.TenantSpec) { s.State = &v1alpha1.StateSpec{} })); got.StateType != v1alpha1.StateKubernetes {
 		t.Errorf("empty spec.state: state type %q, want Kubernetes", got.StateType)
 	}
-	got = ForTenant(tenant(func(s *v1alpha1.TenantSpec) {
+	got = forTenant(tenant(func(s *v1alpha1.TenantSpec) {
 		s.SigningAlgorithm = v1alpha1.ES256
 		s.Replicas = new(int32(3))
 		s.Policy = &v1alpha1.LifetimePolicy{Mode: v1alpha1.PolicyReject}
@@ -190,7 +190,7 @@ func TestForAPI(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := ForAPI(ForTenant(tenant(c.tenant)), api("orders", c.api))
+			got := forAPI(forTenant(tenant(c.tenant)), api("orders", c.api))
 			if got.Standard.Duration != c.wantStd || got.Standard.BoundBy != c.wantStdBy {
 				t.Errorf("standard = %+v, want %v by %q", got.Standard, c.wantStd, c.wantStdBy)
 			}
@@ -215,25 +215,25 @@ func TestForAPI(t *testing.T) {
 }
 
 func TestForAPISigningAndAdvice(t *testing.T) {
-	es := ForTenant(tenant(func(s *v1alpha1.TenantSpec) { s.SigningAlgorithm = v1alpha1.ES256 }))
-	if got := ForAPI(es, api("orders", nil)).SigningAlgorithm; got != v1alpha1.ES256 {
+	es := forTenant(tenant(func(s *v1alpha1.TenantSpec) { s.SigningAlgorithm = v1alpha1.ES256 }))
+	if got := forAPI(es, api("orders", nil)).SigningAlgorithm; got != v1alpha1.ES256 {
 		t.Errorf("API inherits tenant algorithm: got %s", got)
 	}
-	if got := ForAPI(es, api("orders", func(s *v1alpha1.APISpec) { s.SigningAlgorithm = v1alpha1.RS256 })).SigningAlgorithm; got != v1alpha1.RS256 {
+	if got := forAPI(es, api("orders", func(s *v1alpha1.APISpec) { s.SigningAlgorithm = v1alpha1.RS256 })).SigningAlgorithm; got != v1alpha1.RS256 {
 		t.Errorf("API overrides tenant algorithm: got %s", got)
 	}
-	same := ForAPI(es, api("orders", func(s *v1alpha1.APISpec) { s.TokenLifetime = dur("1h"); s.TokenLifetimeForBrowserFlows = dur("1h") }))
-	if len(same.Advisories) != 1 || same.Advisories[0].Reason != "BrowserLifetimeNotShorter" {
-		t.Errorf("advisories = %+v", same.Advisories)
+	same := forAPI(es, api("orders", func(s *v1alpha1.APISpec) { s.TokenLifetime = dur("1h"); s.TokenLifetimeForBrowserFlows = dur("1h") }))
+	if len(same.Advise()) != 1 || same.Advise()[0].Reason != "BrowserLifetimeNotShorter" {
+		t.Errorf("advisories = %+v", same.Advise())
 	}
-	if adv := ForAPI(es, api("orders", nil)).Advisories; len(adv) != 0 {
+	if adv := forAPI(es, api("orders", nil)).Advise(); len(adv) != 0 {
 		t.Errorf("defaults need no advisory, got %+v", adv)
 	}
 }
 
 func TestForApplicationFlows(t *testing.T) {
-	ten := ForTenant(tenant(nil))
-	orders := ForAPI(ten, api("orders", func(s *v1alpha1.APISpec) { s.TokenLifetime = dur("1h"); s.TokenLifetimeForBrowserFlows = dur("10m") }))
+	ten := forTenant(tenant(nil))
+	orders := forAPI(ten, api("orders", func(s *v1alpha1.APISpec) { s.TokenLifetime = dur("1h"); s.TokenLifetimeForBrowserFlows = dur("10m") }))
 	type entry struct {
 		flow     v1alpha1.AccessFlow
 		lifetime time.Duration
@@ -265,7 +265,7 @@ func TestForApplicationFlows(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := ForApplication(ten, c.app, []API{orders})
+			got := forApplication(ten, c.app, []API{orders})
 			if len(got.AccessTokens) != len(c.want) {
 				t.Fatalf("access tokens = %+v, want %d", got.AccessTokens, len(c.want))
 			}
@@ -286,9 +286,9 @@ func TestForApplicationFlows(t *testing.T) {
 }
 
 func TestForApplicationMachineToMachine(t *testing.T) {
-	ten := ForTenant(tenant(nil))
-	got := ForApplication(ten, app(v1alpha1.MachineToMachine, nil), []API{ForAPI(ten, api("orders", nil))})
-	if got.IDToken != nil || got.Session != nil || got.Refresh != nil || len(got.Advisories) != 0 {
+	ten := forTenant(tenant(nil))
+	got := forApplication(ten, app(v1alpha1.MachineToMachine, nil), []API{forAPI(ten, api("orders", nil))})
+	if got.IDToken != nil || got.Session != nil || got.Refresh != nil || len(got.Advise()) != 0 {
 		t.Errorf("M2M has no user artefacts: %+v", got)
 	}
 	want := "Access tokens: orders 24h (standard flow). Machine-to-machine: no users, so no ID tokens, sessions or refresh tokens."
@@ -356,8 +356,8 @@ func TestForApplicationIDTokenAndRefresh(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ten := ForTenant(tenant(c.tenant))
-			got := ForApplication(ten, app(v1alpha1.RegularWeb, c.app), []API{ForAPI(ten, api("orders", nil))})
+			ten := forTenant(tenant(c.tenant))
+			got := forApplication(ten, app(v1alpha1.RegularWeb, c.app), []API{forAPI(ten, api("orders", nil))})
 			if got.IDToken.Duration != c.wantID || got.IDToken.BoundBy != c.wantIDBy {
 				t.Errorf("id token = %+v, want %v by %q", got.IDToken, c.wantID, c.wantIDBy)
 			}
@@ -379,10 +379,10 @@ func TestForApplicationIDTokenAndRefresh(t *testing.T) {
 }
 
 func TestClampMessage(t *testing.T) {
-	ten := ForTenant(tenant(func(s *v1alpha1.TenantSpec) {
+	ten := forTenant(tenant(func(s *v1alpha1.TenantSpec) {
 		s.Policy = &v1alpha1.LifetimePolicy{MaxIDTokenLifetime: dur("1h")}
 	}))
-	got := ForApplication(ten, app(v1alpha1.SinglePage, func(s *v1alpha1.ApplicationSpec) { s.IDTokenLifetime = dur("90m") }), nil)
+	got := forApplication(ten, app(v1alpha1.SinglePage, func(s *v1alpha1.ApplicationSpec) { s.IDTokenLifetime = dur("90m") }), nil)
 	want := "Application storefront/spec.idTokenLifetime 1h30m lowered to 1h by Tenant acme/spec.policy.maxIDTokenLifetime"
 	if len(got.Enforcement.Clamps) != 1 || got.Enforcement.Clamps[0].Message() != want {
 		t.Errorf("clamps = %+v, want %q", got.Enforcement.Clamps, want)
@@ -392,7 +392,7 @@ func TestClampMessage(t *testing.T) {
 func TestAdvisories(t *testing.T) {
 	reasons := func(a Application) []string {
 		var out []string
-		for _, adv := range a.Advisories {
+		for _, adv := range a.Advise() {
 			out = append(out, adv.Reason)
 		}
 		return out
@@ -450,17 +450,17 @@ func TestAdvisories(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ten := ForTenant(tenant(c.tenant))
+			ten := forTenant(tenant(c.tenant))
 			a := app(c.typ, c.app)
 			var apis []API
 			for _, ref := range a.Spec.APIs {
-				apis = append(apis, ForAPI(ten, api(ref.Name, nil)))
+				apis = append(apis, forAPI(ten, api(ref.Name, nil)))
 			}
-			got := ForApplication(ten, a, apis)
+			got := forApplication(ten, a, apis)
 			if strings.Join(reasons(got), ",") != strings.Join(c.want, ",") {
-				t.Errorf("advisories = %+v, want %v", got.Advisories, c.want)
+				t.Errorf("advisories = %+v, want %v", got.Advise(), c.want)
 			}
-			for _, adv := range got.Advisories {
+			for _, adv := range got.Advise() {
 				if !strings.HasSuffix(adv.Message, ".") || len(adv.Message) < 40 {
 					t.Errorf("advisory message should be a sentence: %q", adv.Message)
 				}
@@ -470,19 +470,19 @@ func TestAdvisories(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	ten := ForTenant(tenant(nil))
-	apis := []API{ForAPI(ten, api("orders", nil)), ForAPI(ten, api("billing", nil))}
+	ten := forTenant(tenant(nil))
+	apis := []API{forAPI(ten, api("orders", nil)), forAPI(ten, api("billing", nil))}
 	spa := app(v1alpha1.SinglePage, func(s *v1alpha1.ApplicationSpec) {
 		s.APIs = []v1alpha1.APIAccess{{Name: "orders"}, {Name: "billing"}}
 	})
-	got := ForApplication(ten, spa, apis).Summary()
+	got := forApplication(ten, spa, apis).Summary()
 	want := "ID tokens last 10h. Access tokens: orders 2h (browser flow), billing 2h (browser flow). " +
 		"Users log in again after 72h without activity, and after 168h at the latest. " +
 		"Refresh tokens rotate on every use and end with the session, 168h after login at the latest (their 360h inactivity and 720h absolute lifetimes never apply)."
 	if got != want {
 		t.Errorf("summary =\n%q\nwant\n%q", got, want)
 	}
-	none := ForApplication(ten, app(v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
+	none := forApplication(ten, app(v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
 		s.APIs = nil
 		s.RefreshToken = &v1alpha1.RefreshTokenSpec{Rotation: v1alpha1.RotationDisabled, AllowOfflineAccess: true}
 	}), nil).Summary()
@@ -494,7 +494,7 @@ func TestSummary(t *testing.T) {
 }
 
 func TestSessionDeadlines(t *testing.T) {
-	s := ForTenant(tenant(func(s *v1alpha1.TenantSpec) {
+	s := forTenant(tenant(func(s *v1alpha1.TenantSpec) {
 		s.Session = &v1alpha1.SessionSpec{InactivityTimeout: dur("1h"), AbsoluteTimeout: dur("8h")}
 	})).Session
 	login := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
@@ -524,7 +524,7 @@ func TestSessionDeadlines(t *testing.T) {
 		})
 	}
 	// A shortened timeout applies to an existing session at the next check.
-	shorter := ForTenant(tenant(func(s *v1alpha1.TenantSpec) {
+	shorter := forTenant(tenant(func(s *v1alpha1.TenantSpec) {
 		s.Session = &v1alpha1.SessionSpec{InactivityTimeout: dur("10m"), AbsoluteTimeout: dur("8h")}
 	})).Session
 	if got := shorter.DeadlinesOf(login, login).EndAt(login.Add(20 * time.Minute)); got != SessionIdle {
@@ -558,12 +558,12 @@ func TestResponseTypeDeliversToken(t *testing.T) {
 }
 
 func TestUserInfoAccessToken(t *testing.T) {
-	ten := ForTenant(tenant(nil))
-	got, ok := ForApplication(ten, app(v1alpha1.SinglePage, func(s *v1alpha1.ApplicationSpec) { s.IDTokenLifetime = dur("45m") }), nil).UserInfoAccessToken()
+	ten := forTenant(tenant(nil))
+	got, ok := forApplication(ten, app(v1alpha1.SinglePage, func(s *v1alpha1.ApplicationSpec) { s.IDTokenLifetime = dur("45m") }), nil).UserInfoAccessToken()
 	if !ok || got.Duration != 45*time.Minute || got.BoundBy != "Application storefront/spec.idTokenLifetime" {
 		t.Errorf("userinfo token = %+v, %v", got, ok)
 	}
-	if _, ok := ForApplication(ten, app(v1alpha1.MachineToMachine, nil), nil).UserInfoAccessToken(); ok {
+	if _, ok := forApplication(ten, app(v1alpha1.MachineToMachine, nil), nil).UserInfoAccessToken(); ok {
 		t.Error("MachineToMachine gets no userinfo token")
 	}
 }

@@ -18,8 +18,8 @@ func shortSessions(s *v1alpha1.TenantSpec) {
 // reachAPIs: orders 3h standard / 20m browser, billing 50m for both.
 func reachAPIs(ten Tenant) []API {
 	return []API{
-		ForAPI(ten, api("orders", func(s *v1alpha1.APISpec) { s.TokenLifetime = dur("3h"); s.TokenLifetimeForBrowserFlows = dur("20m") })),
-		ForAPI(ten, api("billing", func(s *v1alpha1.APISpec) { s.TokenLifetime = dur("50m") })),
+		forAPI(ten, api("orders", func(s *v1alpha1.APISpec) { s.TokenLifetime = dur("3h"); s.TokenLifetimeForBrowserFlows = dur("20m") })),
+		forAPI(ten, api("billing", func(s *v1alpha1.APISpec) { s.TokenLifetime = dur("50m") })),
 	}
 }
 
@@ -136,14 +136,14 @@ func TestReachableMatrix(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ten := ForTenant(tenant(c.tenant))
+			ten := forTenant(tenant(c.tenant))
 			a := app(c.typ, func(s *v1alpha1.ApplicationSpec) {
 				s.APIs = []v1alpha1.APIAccess{{Name: "orders"}, {Name: "billing"}}
 				if c.app != nil {
 					c.app(s)
 				}
 			})
-			got := ForApplication(ten, a, reachAPIs(ten))
+			got := forApplication(ten, a, reachAPIs(ten))
 			st := got.Status()
 			if c.id != nil {
 				checkLifetime(t, "idToken", *st.IDToken, *c.id)
@@ -177,7 +177,7 @@ func TestReachableMatrix(t *testing.T) {
 // exactly the lifetime status reports, and a token issued later in the
 // session never more.
 func TestStatusIsWhatTheIssuerMints(t *testing.T) {
-	ten := ForTenant(tenant(shortSessions))
+	ten := forTenant(tenant(shortSessions))
 	apis := reachAPIs(ten)
 	login := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	for _, typ := range []v1alpha1.ApplicationType{v1alpha1.SinglePage, v1alpha1.RegularWeb, v1alpha1.Native, v1alpha1.MachineToMachine} {
@@ -185,7 +185,7 @@ func TestStatusIsWhatTheIssuerMints(t *testing.T) {
 			if offline && typ == v1alpha1.MachineToMachine {
 				continue
 			}
-			a := ForApplication(ten, app(typ, func(s *v1alpha1.ApplicationSpec) {
+			a := forApplication(ten, app(typ, func(s *v1alpha1.ApplicationSpec) {
 				s.APIs = []v1alpha1.APIAccess{{Name: "orders"}, {Name: "billing"}}
 				if typ != v1alpha1.MachineToMachine {
 					s.IDTokenLifetime = dur("2h")
@@ -225,8 +225,8 @@ func TestStatusIsWhatTheIssuerMints(t *testing.T) {
 }
 
 func TestSessionCapAdvisoriesAndSummary(t *testing.T) {
-	ten := ForTenant(tenant(shortSessions))
-	web := ForApplication(ten, app(v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
+	ten := forTenant(tenant(shortSessions))
+	web := forApplication(ten, app(v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
 		s.APIs = []v1alpha1.APIAccess{{Name: "orders"}, {Name: "billing"}}
 		s.IDTokenLifetime = dur("2h")
 	}), reachAPIs(ten))
@@ -238,12 +238,12 @@ func TestSessionCapAdvisoriesAndSummary(t *testing.T) {
 		t.Errorf("summary =\n%q\nwant\n%q", got, wantSummary)
 	}
 	adv := map[string]string{}
-	for _, a := range web.Advisories {
+	for _, a := range web.Advise() {
 		adv[a.Reason] = a.Message
 	}
 	msg, ok := adv[AdviceSessionCapsLifetimes]
 	if !ok {
-		t.Fatalf("no %s advisory: %+v", AdviceSessionCapsLifetimes, web.Advisories)
+		t.Fatalf("no %s advisory: %+v", AdviceSessionCapsLifetimes, web.Advise())
 	}
 	for _, part := range []string{"Sessions end 47m after login (Tenant acme/spec.session.absoluteTimeout)",
 		"ID tokens set to 2h", "orders access tokens set to 3h (standard flow)", "refresh tokens set to 720h", "last at most 47m"} {
@@ -253,14 +253,14 @@ func TestSessionCapAdvisoriesAndSummary(t *testing.T) {
 	}
 	// Access tokens reaching 47m outlive the 30m idle window: still said.
 	if _, ok := adv[AdviceAccessTokenOutlivesIdleSession]; !ok {
-		t.Errorf("no %s advisory: %+v", AdviceAccessTokenOutlivesIdleSession, web.Advisories)
+		t.Errorf("no %s advisory: %+v", AdviceAccessTokenOutlivesIdleSession, web.Advise())
 	}
 
-	offline := ForApplication(ten, app(v1alpha1.Native, func(s *v1alpha1.ApplicationSpec) {
+	offline := forApplication(ten, app(v1alpha1.Native, func(s *v1alpha1.ApplicationSpec) {
 		s.RefreshToken = &v1alpha1.RefreshTokenSpec{AllowOfflineAccess: true}
 	}), reachAPIs(ten)[:1])
 	var offlineMsg string
-	for _, a := range offline.Advisories {
+	for _, a := range offline.Advise() {
 		if a.Reason == AdviceSessionCapsLifetimes {
 			t.Errorf("offline application: nothing is cut, yet %q", a.Message)
 		}
@@ -287,7 +287,7 @@ func TestSessionCapAdvisoriesAndSummary(t *testing.T) {
 		t.Errorf("API summary = %q", orders.Summary())
 	}
 	var apiAdv string
-	for _, a := range orders.Advisories {
+	for _, a := range orders.Advise() {
 		if a.Reason == AdviceUserTokensEndWithSession {
 			apiAdv = a.Message
 		}
@@ -296,8 +296,8 @@ func TestSessionCapAdvisoriesAndSummary(t *testing.T) {
 		t.Errorf("API advisory = %q", apiAdv)
 	}
 	// Under the default 168h sessions, a 24h API says nothing of the kind.
-	def := ForTenant(tenant(nil))
-	if a := ForAPI(def, api("orders", nil)); len(a.Advisories) != 0 || strings.Contains(a.Summary(), "session") {
-		t.Errorf("default API: advisories %+v, summary %q", a.Advisories, a.Summary())
+	def := forTenant(tenant(nil))
+	if a := forAPI(def, api("orders", nil)); len(a.Advise()) != 0 || strings.Contains(a.Summary(), "session") {
+		t.Errorf("default API: advisories %+v, summary %q", a.Advise(), a.Summary())
 	}
 }

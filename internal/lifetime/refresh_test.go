@@ -8,7 +8,7 @@ import (
 )
 
 func TestRefreshExpiryOf(t *testing.T) {
-	r := *ForApplication(ForTenant(tenant(nil)), app(v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
+	r := *forApplication(forTenant(tenant(nil)), app(v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
 		s.RefreshToken = &v1alpha1.RefreshTokenSpec{InactivityLifetime: dur("24h"), AbsoluteLifetime: dur("72h"), ReuseInterval: dur("10s")}
 	}), nil).Refresh
 	grant := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
@@ -38,7 +38,7 @@ func TestRefreshExpiryOf(t *testing.T) {
 		}
 	}
 	// Default reuseInterval is 0s: any reuse revokes the family.
-	def := *ForApplication(ForTenant(tenant(nil)), app(v1alpha1.SinglePage, nil), nil).Refresh
+	def := *forApplication(forTenant(tenant(nil)), app(v1alpha1.SinglePage, nil), nil).Refresh
 	if def.ReuseTolerated(rotated, rotated) {
 		t.Error("default reuseInterval 0s tolerated a reuse")
 	}

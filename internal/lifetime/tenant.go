@@ -37,10 +37,10 @@ type ceilings struct {
 	idToken, accessToken, browserAccessToken, refreshToken Setting
 }
 
-// ForTenant computes the tenant-wide effective settings.
-func ForTenant(t *v1alpha1.Tenant) Tenant {
-	spec := t.Spec
-	ref := func(path string) string { return fieldRef("Tenant", t.Name, path) }
+// ForTenant computes the tenant-wide effective settings of the Tenant
+// named name (boundBy names it) with spec.
+func ForTenant(name string, spec v1alpha1.TenantSpec) Tenant {
+	ref := func(path string) string { return fieldRef("Tenant", name, path) }
 
 	session := spec.Session
 	if session == nil {
@@ -53,7 +53,7 @@ func ForTenant(t *v1alpha1.Tenant) Tenant {
 	inactivity = lowerTo(inactivity, absolute)
 
 	out := Tenant{
-		Name:              t.Name,
+		Name:              name,
 		Session:           Session{Inactivity: inactivity, Absolute: absolute},
 		SigningAlgorithm:  orDefault(spec.SigningAlgorithm, DefaultSigningAlgorithm),
 		KeyRotationPeriod: request(spec.KeyRotationPeriod, DefaultKeyRotationPeriod, ref("keyRotationPeriod")).setting(),

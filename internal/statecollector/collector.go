@@ -350,7 +350,7 @@ func (c *Collector) round(ctx context.Context, full bool) (busy bool, err error)
 	present := map[types.NamespacedName]bool{}
 	for i := range list.Items {
 		t := &list.Items[i]
-		if !t.DeletionTimestamp.IsZero() || lifetime.ForTenant(t).StateType != v1alpha1.StateKubernetes || !(len(c.Namespaces) == 0 || slices.Contains(c.Namespaces, t.Namespace)) {
+		if !t.DeletionTimestamp.IsZero() || lifetime.ForTenant(t.Name, t.Spec).StateType != v1alpha1.StateKubernetes || !(len(c.Namespaces) == 0 || slices.Contains(c.Namespaces, t.Namespace)) {
 			continue
 		}
 		key := client.ObjectKeyFromObject(t)
@@ -430,7 +430,7 @@ func compareKeys(a, b types.NamespacedName) int {
 // every record listed and deleting expired ones while the delete budget
 // lasts; done says p is complete.
 func (c *Collector) advance(ctx context.Context, tenant *v1alpha1.Tenant, p *pass, b *budgets) (done bool, err error) {
-	eff := lifetime.ForTenant(tenant)
+	eff := lifetime.ForTenant(tenant.Name, tenant.Spec)
 	// Deadlines follow the settings in force now, as the issuer's.
 	sessionEnds := func(authTime, lastActivity time.Time) time.Time {
 		return eff.Session.DeadlinesOf(authTime, lastActivity).Idle // never after Absolute: the first to pass

@@ -33,7 +33,7 @@ func TestStateRecordsClassify(t *testing.T) {
 	in := func(d time.Duration) metav1.Time { return metav1.NewTime(now.Add(d)) }
 	tenant := &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "id"}, Spec: v1alpha1.TenantSpec{
 		Session: &v1alpha1.SessionSpec{InactivityTimeout: &metav1.Duration{Duration: time.Hour}, AbsoluteTimeout: &metav1.Duration{Duration: 8 * time.Hour}}}}
-	eff := lifetime.ForTenant(tenant)
+	eff := lifetime.ForTenant(tenant.Name, tenant.Spec)
 	deadline := func(t lifetime.Tenant) SessionDeadline {
 		return func(authTime, lastActivity time.Time) time.Time {
 			return t.Session.DeadlinesOf(authTime, lastActivity).Idle
@@ -69,7 +69,7 @@ func TestStateRecordsClassify(t *testing.T) {
 	// Shortening the inactivity timeout ends existing sessions at once.
 	shorter := tenant.DeepCopy()
 	shorter.Spec.Session.InactivityTimeout = &metav1.Duration{Duration: 30 * time.Minute}
-	if r := Kinds[0].Classify(&statev1alpha1.SessionList{Items: sessions.Items[:1]}, deadline(lifetime.ForTenant(shorter)), now)[0]; r.ExpiredAt.IsZero() {
+	if r := Kinds[0].Classify(&statev1alpha1.SessionList{Items: sessions.Items[:1]}, deadline(lifetime.ForTenant(shorter.Name, shorter.Spec)), now)[0]; r.ExpiredAt.IsZero() {
 		t.Error("a session idle for 59m survives a 30m inactivity timeout")
 	}
 

@@ -23,8 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/controlplane"
 	"github.com/idtenant/idtenant/controllers/manager"
+	"github.com/idtenant/idtenant/internal/controlplane"
 	"github.com/idtenant/idtenant/internal/statecollector"
 )
 

@@ -21,9 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/controlplane"
 	"github.com/idtenant/idtenant/internal/dev"
-	"github.com/idtenant/idtenant/controllers/manager"
 )
 
 var k8s client.Client

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +19,7 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	serving "github.com/idtenant/idtenant/controllers/serving"
 	status "github.com/idtenant/idtenant/controllers/status"
-	"github.com/idtenant/idtenant/internal/lifetime"
+	"github.com/idtenant/idtenant/internal/audience"
 )
 
 // applicationListDelay is how long an API waits after an Application that
@@ -50,9 +48,7 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		Start: func(context.Context, *v1alpha1.API) (*APIObservation, []status.Step[*v1alpha1.API, APIObservation]) {
 			return &APIObservation{now: time.Now()}, []status.Step[*v1alpha1.API, APIObservation]{
 				r.resolveTenant,
-				r.checkAudience,
-				r.computeLifetimes,
-				r.listApplications,
+				r.decide,
 				r.checkServed,
 			}
 		},
@@ -80,60 +76,27 @@ func (r *APIReconciler) resolveTenant(ctx context.Context, api *v1alpha1.API, ob
 	return err
 }
 
-// checkAudience owns the audience verdict (AudienceConflict,
-// AudienceNotAllowed): whether this API holds its audience under the
-// Tenant's rules and recorded claims (internal/audience).
-func (r *APIReconciler) checkAudience(ctx context.Context, api *v1alpha1.API, obs *APIObservation) error {
+// decide owns the audience verdict (AudienceConflict, AudienceNotAllowed),
+// LifetimesClamped and the effective lifetimes, and status.applications:
+// this API's verdict in the Tenant's served decision (serving.Decide, the
+// rules the Tenant renders by), and which of the Tenant's Applications that
+// list it have its owner's consent.
+func (r *APIReconciler) decide(ctx context.Context, api *v1alpha1.API, obs *APIObservation) error {
 	if obs.tenant == nil {
 		return nil
 	}
-	v, err := (&serving.APILookup{Reader: r.Client}).Audience(ctx, obs.tenant, api)
+	in, err := serving.GatherForAPI(ctx, r.Client, obs.tenant, api)
 	if err != nil {
 		return err
 	}
-	obs.audienceProblem = serving.AudienceProblem(obs.tenant, api, v)
-	return nil
-}
-
-// computeLifetimes owns LifetimesClamped and the effective lifetimes.
-func (r *APIReconciler) computeLifetimes(_ context.Context, api *v1alpha1.API, obs *APIObservation) error {
-	if obs.tenant == nil || obs.audienceProblem != nil {
+	v := serving.Decide(in, obs.now).APIs[client.ObjectKeyFromObject(api)]
+	if v == nil {
+		// Not in the cache's list of the Tenant's APIs yet.
+		obs.audienceProblem = serving.AudienceProblem(obs.tenant, api, audience.Verdict{})
 		return nil
 	}
-	eff := lifetime.ForAPI(lifetime.ForTenant(obs.tenant.Name, obs.tenant.Spec), api.Namespace, api.Name, api.Spec)
-	obs.effective = &eff
-	return nil
-}
-
-// listApplications fills status.applications with the Applications of the
-// same Tenant that list this API and have its consent, and
-// status.deniedApplications with those that list it without.
-func (r *APIReconciler) listApplications(ctx context.Context, api *v1alpha1.API, obs *APIObservation) error {
-	if obs.tenant == nil {
-		return nil
-	}
-	var list v1alpha1.ApplicationList
-	// Read only: the cache's own objects, not copies.
-	if err := r.List(ctx, &list, client.MatchingFields{serving.IndexAPIs: client.ObjectKeyFromObject(api).String()}, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing Applications of API %s: %w", client.ObjectKeyFromObject(api), err)
-	}
-	tenant := client.ObjectKeyFromObject(obs.tenant)
-	for _, app := range list.Items {
-		if serving.TenantKey(app.Spec.TenantRef, app.Namespace) != tenant {
-			continue
-		}
-		p, err := serving.CheckConsent(ctx, r.Client, api, app.Namespace)
-		if err != nil {
-			return err
-		}
-		if p == nil {
-			obs.applications = append(obs.applications, app.Namespace+"/"+app.Name)
-		} else {
-			obs.deniedApplications = append(obs.deniedApplications, app.Namespace+"/"+app.Name)
-		}
-	}
-	slices.Sort(obs.applications)
-	slices.Sort(obs.deniedApplications)
+	obs.audienceProblem, obs.effective = v.Problem, v.Effective
+	obs.applications, obs.deniedApplications = v.Applications, v.DeniedApplications
 	return nil
 }
 

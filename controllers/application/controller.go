@@ -16,7 +16,6 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	serving "github.com/idtenant/idtenant/controllers/serving"
 	status "github.com/idtenant/idtenant/controllers/status"
-	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
 // ApplicationReconciler resolves an Application's Tenant and APIs, computes
@@ -51,8 +50,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		Start: func(context.Context, *v1alpha1.Application) (*ApplicationObservation, []status.Step[*v1alpha1.Application, ApplicationObservation]) {
 			return &ApplicationObservation{now: time.Now()}, []status.Step[*v1alpha1.Application, ApplicationObservation]{
 				r.resolveTenant,
-				r.resolveAPIs,
-				r.computeLifetimes,
+				r.decide,
 				r.reconcileCredentials,
 				r.checkServed,
 			}
@@ -85,29 +83,24 @@ func (r *ApplicationReconciler) resolveTenant(ctx context.Context, app *v1alpha1
 	return err
 }
 
-// resolveAPIs owns APIsResolved: every listed API exists, attaches to the
-// same Tenant, is not itself refused, defines the requested scopes, and its
-// owner consents to this Application's namespace. APIs without consent are
-// left out (the issuer serves the Application without them); any other
-// problem keeps the whole Application out.
-func (r *ApplicationReconciler) resolveAPIs(ctx context.Context, app *v1alpha1.Application, obs *ApplicationObservation) error {
+// decide owns APIsResolved, LifetimesClamped and the effective matrix:
+// this Application's verdict in the Tenant's served decision
+// (serving.Decide, the rules the Tenant renders by). Every listed API must
+// exist, attach to the same Tenant, be admitted, hold its audience, not be
+// refused by policy and define the requested scopes; APIs whose owner does
+// not consent to this namespace are left out (the issuer serves the
+// Application without them, and the matrix shows the APIs served); any
+// other problem keeps the whole Application out.
+func (r *ApplicationReconciler) decide(ctx context.Context, app *v1alpha1.Application, obs *ApplicationObservation) error {
 	if obs.tenant == nil {
 		return nil
 	}
-	res, err := serving.FetchAPIs(ctx, &serving.APILookup{Reader: r.Client}, app, obs.tenant, lifetime.ForTenant(obs.tenant.Name, obs.tenant.Spec))
-	obs.apis, obs.servedAPIs, obs.apiProblem = res.APIs, res.Kept, res.Problem
-	return err
-}
-
-// computeLifetimes owns LifetimesClamped and the effective matrix: of the
-// APIs served, when some are left out for lack of consent.
-func (r *ApplicationReconciler) computeLifetimes(_ context.Context, app *v1alpha1.Application, obs *ApplicationObservation) error {
-	if obs.tenant == nil || serving.BlocksApplication(obs.apiProblem) {
-		return nil
+	in, err := serving.GatherForApplication(ctx, r.Client, obs.tenant, app)
+	if err != nil {
+		return err
 	}
-	served := serving.WithAPIs(app, obs.servedAPIs)
-	eff := lifetime.ForApplication(lifetime.ForTenant(obs.tenant.Name, obs.tenant.Spec), served.Name, served.Spec, obs.apis)
-	obs.effective = &eff
+	v := serving.Decide(in, obs.now).Applications[client.ObjectKeyFromObject(app)]
+	obs.apis, obs.servedAPIs, obs.apiProblem, obs.effective = v.APIs, v.Kept, v.Problem, v.Effective
 	return nil
 }
 

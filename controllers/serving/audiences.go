@@ -1,7 +1,6 @@
 package serving
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -12,39 +11,6 @@ import (
 	status "github.com/idtenant/idtenant/controllers/status"
 	"github.com/idtenant/idtenant/internal/audience"
 )
-
-// DecideAudiences runs the audience rules (internal/audience) over the APIs
-// of tenant that the Tenant admits; APIs of namespaces it does not admit
-// neither hold nor claim anything. Every reconciler decides through here,
-// over the Tenant's recorded claims, so they agree on who holds what.
-func DecideAudiences(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant, apis []*v1alpha1.API, now time.Time) (audience.Decision, error) {
-	candidates := make([]audience.API, 0, len(apis))
-	for _, api := range apis {
-		if !api.DeletionTimestamp.IsZero() || TenantKey(api.Spec.TenantRef, api.Namespace) != client.ObjectKeyFromObject(tenant) {
-			continue
-		}
-		p, err := CheckAdmission(ctx, c, tenant, "API", api)
-		if err != nil {
-			return audience.Decision{}, err
-		}
-		if p != nil {
-			continue
-		}
-		candidates = append(candidates, audience.API{Key: client.ObjectKeyFromObject(api), Audience: api.Spec.Audience, Created: api.CreationTimestamp.Time})
-	}
-	return audience.Decide(tenant.Spec.Audiences, tenant.Status.AudienceClaims, candidates, now), nil
-}
-
-// listTenantAPIs lists the APIs that refer to tenant. They are the cache's
-// own objects: callers only read them.
-func listTenantAPIs(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant) ([]*v1alpha1.API, error) {
-	var list v1alpha1.APIList
-	key := client.ObjectKeyFromObject(tenant).String()
-	if err := c.List(ctx, &list, client.MatchingFields{IndexTenant: key}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing APIs of Tenant %s: %w", key, err)
-	}
-	return Ptrs(list.Items), nil
-}
 
 // AudienceProblem turns a verdict on api into the API's own condition; nil
 // when api holds its audience.

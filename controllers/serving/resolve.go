@@ -46,32 +46,46 @@ func ResolveTenant(ctx context.Context, c client.Reader, kind string, obj client
 }
 
 // CheckAdmission reports whether tenant admits kind/obj from obj's
-// namespace (nil problem: admitted). Callers that already hold the Tenant use
-// it directly instead of fetching the Tenant again.
+// namespace (nil problem: admitted), reading the namespace's labels when the
+// Tenant selects namespaces by label. Callers that already hold the Tenant
+// use it directly instead of fetching the Tenant again.
 func CheckAdmission(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant, kind string, obj client.Object) (*status.Problem, error) {
-	key := client.ObjectKeyFromObject(tenant)
 	var nsLabels map[string]string
-	if from := allowedFrom(tenant); from == v1alpha1.NamespacesFromSelector && obj.GetNamespace() != tenant.Namespace {
-		ns := &corev1.Namespace{}
-		// NotFound: the cache has not seen a namespace created together with
-		// the object yet; judge it without labels, and the Namespace watch
-		// re-checks when it arrives.
-		if err := c.Get(ctx, types.NamespacedName{Name: obj.GetNamespace()}, ns); client.IgnoreNotFound(err) != nil {
-			return nil, fmt.Errorf("getting Namespace %s: %w", obj.GetNamespace(), err)
+	if allowedFrom(tenant) == v1alpha1.NamespacesFromSelector && obj.GetNamespace() != tenant.Namespace {
+		var err error
+		if nsLabels, err = namespaceLabels(ctx, c, obj.GetNamespace()); err != nil {
+			return nil, err
 		}
-		nsLabels = ns.Labels
 	}
-	admitted, err := tenantAdmits(tenant, obj.GetNamespace(), nsLabels)
+	return admission(tenant, kind, obj.GetNamespace(), nsLabels), nil
+}
+
+// namespaceLabels reads a namespace's labels. NotFound: the cache has not
+// seen a namespace created together with the object yet; it is judged
+// without labels, and the Namespace watch re-checks when it arrives.
+func namespaceLabels(ctx context.Context, c client.Reader, name string) (map[string]string, error) {
+	ns := &corev1.Namespace{}
+	if err := c.Get(ctx, types.NamespacedName{Name: name}, ns); client.IgnoreNotFound(err) != nil {
+		return nil, fmt.Errorf("getting Namespace %s: %w", name, err)
+	}
+	return ns.Labels, nil
+}
+
+// admission is the Tenant's rule for kind objects from namespace, whose
+// labels are nsLabels (needed for Selector only): nil when admitted.
+func admission(tenant *v1alpha1.Tenant, kind, namespace string, nsLabels map[string]string) *status.Problem {
+	key := client.ObjectKeyFromObject(tenant)
+	admitted, err := tenantAdmits(tenant, namespace, nsLabels)
 	if err != nil {
 		return &status.Problem{Reason: v1alpha1.ReasonNamespaceNotAllowed, Stalls: true,
-			Message: fmt.Sprintf("Tenant %s has an invalid spec.allowedNamespaces.selector: %v", key, err)}, nil
+			Message: fmt.Sprintf("Tenant %s has an invalid spec.allowedNamespaces.selector: %v", key, err)}
 	}
 	if !admitted {
 		return &status.Problem{Reason: v1alpha1.ReasonNamespaceNotAllowed, Stalls: true,
 			Message: fmt.Sprintf("Tenant %s does not admit %ss from namespace %q (spec.allowedNamespaces.from is %s)",
-				key, kind, obj.GetNamespace(), allowedFrom(tenant))}, nil
+				key, kind, namespace, allowedFrom(tenant))}
 	}
-	return nil, nil
+	return nil
 }
 
 // GetFresh reads through the cache, and past it (live) when the cache says
@@ -152,20 +166,25 @@ func apiAllows(api *v1alpha1.API, namespace string, nsLabels map[string]string) 
 func CheckConsent(ctx context.Context, c client.Reader, api *v1alpha1.API, namespace string) (*status.Problem, error) {
 	var nsLabels map[string]string
 	if allowedApplicationsFrom(api) == v1alpha1.ApplicationsFromSelector && namespace != api.Namespace {
-		ns := &corev1.Namespace{}
-		if err := c.Get(ctx, types.NamespacedName{Name: namespace}, ns); client.IgnoreNotFound(err) != nil {
-			return nil, fmt.Errorf("getting Namespace %s: %w", namespace, err)
+		var err error
+		if nsLabels, err = namespaceLabels(ctx, c, namespace); err != nil {
+			return nil, err
 		}
-		nsLabels = ns.Labels
 	}
+	return consent(api, namespace, nsLabels), nil
+}
+
+// consent is api's owner's rule for Applications from namespace, whose
+// labels are nsLabels (needed for Selector only): nil when it consents.
+func consent(api *v1alpha1.API, namespace string, nsLabels map[string]string) *status.Problem {
 	key := client.ObjectKeyFromObject(api)
 	ok, err := apiAllows(api, namespace, nsLabels)
 	if err != nil {
 		return &status.Problem{Reason: v1alpha1.ReasonAPINotShared, Stalls: true,
-			Message: fmt.Sprintf("API %s has an invalid spec.allowedApplications.namespaces.selector: %v", key, err)}, nil
+			Message: fmt.Sprintf("API %s has an invalid spec.allowedApplications.namespaces.selector: %v", key, err)}
 	}
 	if ok {
-		return nil, nil
+		return nil
 	}
 	var how string
 	switch allowedApplicationsFrom(api) {
@@ -177,5 +196,5 @@ func CheckConsent(ctx context.Context, c client.Reader, api *v1alpha1.API, names
 		how = fmt.Sprintf("it allows Applications of its own namespace only (spec.allowedApplications not set); its owner can allow this one with spec.allowedApplications.namespaces {from: Names, names: [%s]}", namespace)
 	}
 	return &status.Problem{Reason: v1alpha1.ReasonAPINotShared, Stalls: true, ServedWithout: true,
-		Message: fmt.Sprintf("API %s does not allow Applications from namespace %q: %s", key, namespace, how)}, nil
+		Message: fmt.Sprintf("API %s does not allow Applications from namespace %q: %s", key, namespace, how)}
 }

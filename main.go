@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/idtenant/idtenant/internal/cli"
-	"github.com/idtenant/idtenant/internal/issuer"
+	"github.com/idtenant/idtenant/internal/issuer/command"
 	"github.com/idtenant/idtenant/controllers/manager"
 )
 
@@ -47,7 +47,7 @@ func main() {
 	case "manager":
 		err = runManager(ctx, args)
 	case "issuer":
-		err = issuer.RunCommand(ctx, args)
+		err = command.Run(ctx, args)
 	case "dev":
 		err = errors.New("dev mode is a command of its own: make dev, or bin/idtenant-dev (cmd/idtenant-dev)")
 	case "explain", "timeline":

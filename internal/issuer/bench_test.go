@@ -27,6 +27,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
+	signing "github.com/idtenant/idtenant/internal/issuer/signing"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/render"
 )
@@ -80,9 +82,9 @@ func benchServe(path string) int {
 			continue
 		}
 		dur, _ := time.ParseDuration(d)
-		key := srv.cfg.Load().keys.active[v1alpha1.SigningAlgorithm(alg)]
+		key := srv.cfg.Load().keys.Active[v1alpha1.SigningAlgorithm(alg)]
 		pprof.Do(context.Background(), pprof.Labels("phase", "raw"), func(context.Context) {
-			n, took := rawSigns(key.priv, dur)
+			n, took := rawSigns(key.Priv, dur)
 			fmt.Printf("%d %f\n", n, took.Seconds())
 		})
 	}
@@ -117,7 +119,7 @@ func (c *child) rawSigns(b *testing.B, alg string, d time.Duration) (int, time.D
 func startChildIssuer(b *testing.B, mutate func(*issuerconfig.Document)) *child {
 	addr := freeAddrB(b)
 	issuer := "http://" + addr
-	doc := testDoc(b, issuer)
+	doc := issuertest.Doc(b, issuer)
 	if mutate != nil {
 		mutate(doc)
 	}
@@ -307,7 +309,7 @@ func rawSigns(signer crypto.Signer, d time.Duration) (int, time.Duration) {
 	for time.Since(start) < d {
 		for i := 0; i < 5; i++ {
 			sum := sha256.Sum256(payload)
-			if _, err := signDigest(signer, sum[:]); err != nil {
+			if _, err := signing.SignDigest(signer, sum[:]); err != nil {
 				panic(err)
 			}
 		}
@@ -330,7 +332,7 @@ func rawSigns(signer crypto.Signer, d time.Duration) (int, time.Duration) {
 // against) use a load generator that never sleeps; /sleeping-client the
 // ordinary blocking one, whose wake-ups the issuer pays for on loopback.
 func BenchmarkClientCredentials(b *testing.B) {
-	testKeys(b)
+	issuertest.Keys(b)
 	for _, c := range []struct{ alg, aud string }{
 		{"RS256", "https://orders.acme.test"},
 		{"ES256", "https://payments.acme.test"},
@@ -350,9 +352,9 @@ func BenchmarkClientCredentials(b *testing.B) {
 func benchClientCredentials(b *testing.B, alg, aud string, poll bool) {
 	ch := startChildIssuer(b, nil)
 	body := url.Values{"grant_type": {"client_credentials"}, "audience": {aud}}.Encode()
-	req, _ := http.NewRequest(http.MethodPost, ch.issuer+pathToken, strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, ch.issuer+PathToken, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("m2m.shop", testSecrets["m2m.shop"])
+	req.SetBasicAuth("m2m.shop", issuertest.Secrets["m2m.shop"])
 	var wire bytes.Buffer
 	if err := req.Write(&wire); err != nil {
 		b.Fatal(err)

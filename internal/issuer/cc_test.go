@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 )
 
 func TestDiscoveryAndJWKSPublishEveryKey(t *testing.T) {
 	e := newEnv(t, nil)
 	p := e.provider()
-	if p.Endpoint().TokenURL != e.issuer+pathToken {
+	if p.Endpoint().TokenURL != e.issuer+PathToken {
 		t.Errorf("token endpoint = %q", p.Endpoint().TokenURL)
 	}
 	var meta struct {
@@ -61,7 +63,7 @@ func TestClientCredentialsLifetimeIsTheAPIsStandardLifetime(t *testing.T) {
 		{"shop/payments", "https://payments.acme.test", "ES256", time.Hour, true},
 	} {
 		t.Run(c.api, func(t *testing.T) {
-			cfg := clientcredentials.Config{ClientID: "m2m.shop", ClientSecret: testSecrets["m2m.shop"], TokenURL: e.issuer + pathToken,
+			cfg := clientcredentials.Config{ClientID: "m2m.shop", ClientSecret: issuertest.Secrets["m2m.shop"], TokenURL: e.issuer + PathToken,
 				EndpointParams: url.Values{"audience": {c.aud}}}
 			if c.style {
 				cfg.AuthStyle = 1 // oauth2.AuthStyleInParams
@@ -96,7 +98,7 @@ func TestClientCredentialsLifetimeIsTheAPIsStandardLifetime(t *testing.T) {
 	}
 	// expires_in agrees with exp - iat, to the second.
 	status, body := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "resource": {"https://orders.acme.test"}, "scope": {"read:orders"}},
-		"m2m.shop", testSecrets["m2m.shop"])
+		"m2m.shop", issuertest.Secrets["m2m.shop"])
 	if status != http.StatusOK {
 		t.Fatalf("token: %d %v", status, body)
 	}

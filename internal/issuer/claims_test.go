@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -134,7 +135,7 @@ func TestAPIAsksForUserClaims(t *testing.T) {
 	if _, ok := c["email"]; ok {
 		t.Errorf("access token carries email the API did not ask for")
 	}
-	status, body := e.postForm(pathToken, url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", testSecrets["m2m.shop"])
+	status, body := e.postForm(PathToken, url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", issuertest.Secrets["m2m.shop"])
 	if status != http.StatusOK {
 		t.Fatalf("client_credentials: %d %v", status, body)
 	}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	limiter "github.com/idtenant/idtenant/internal/issuer/limiter"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
@@ -208,7 +209,7 @@ func TestFailedLoginsAreSlowedDown(t *testing.T) {
 	b := e.browser()
 	cfg := e.oauth2Config("web.shop", "https://web.acme.test/cb", "openid")
 	_, page := b.get(cfg.AuthCodeURL("s"))
-	for i := 0; i < freeFailures; i++ {
+	for i := 0; i < limiter.FreeFailures; i++ {
 		r, p := b.login(page, "alice", "wrong")
 		if r.StatusCode != http.StatusUnauthorized || !strings.Contains(p, "Wrong username or password") {
 			t.Fatalf("attempt %d: %d", i, r.StatusCode)
@@ -218,7 +219,7 @@ func TestFailedLoginsAreSlowedDown(t *testing.T) {
 	// Even the right password must now wait.
 	r, p := b.login(page, "alice", "correct horse")
 	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "1" {
-		t.Fatalf("after %d failures: %d Retry-After %q", freeFailures, r.StatusCode, r.Header.Get("Retry-After"))
+		t.Fatalf("after %d failures: %d Retry-After %q", limiter.FreeFailures, r.StatusCode, r.Header.Get("Retry-After"))
 	}
 	e.clock.Advance(time.Second)
 	r, p = b.login(p, "alice", "wrong")

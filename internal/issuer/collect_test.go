@@ -31,7 +31,7 @@ func TestCollectEndsIdleSessionsAndDropsExpiredRecords(t *testing.T) {
 		t.Fatalf("records before: %v", before)
 	}
 	e.clock.Advance(time.Hour) // the 1h inactivity timeout; the code's minute too
-	e.srv.collect()
+	e.srv.Collect()
 	after := e.store.Len()
 	if after[store.KindSession] != 0 || after[store.KindCode] != 0 {
 		t.Errorf("records after collection: %v", after)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	signing "github.com/idtenant/idtenant/internal/issuer/signing"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
@@ -51,7 +52,7 @@ type config struct {
 	// stateKey derives record keys, seals pending requests and derives
 	// refresh token successors (see state.go).
 	stateKey  []byte
-	keys      *keySet
+	keys      *signing.KeySet
 	origins   map[string]bool // union of allowedOrigins, for CORS
 	discovery []byte
 }
@@ -85,7 +86,7 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("tenant.spec.issuerURL %q is not an absolute http(s) URL", doc.Tenant.Spec.IssuerURL)
 	}
-	keys, err := compileKeys(doc.Keys)
+	keys, err := signing.CompileKeys(doc.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		keys:         keys,
 		origins:      map[string]bool{},
 	}
-	if _, ok := keys.active[c.tenant.SigningAlgorithm]; !ok {
+	if _, ok := keys.Active[c.tenant.SigningAlgorithm]; !ok {
 		return nil, fmt.Errorf("no active %s key for the tenant's signingAlgorithm", c.tenant.SigningAlgorithm)
 	}
 	for _, a := range doc.APIs {
@@ -113,7 +114,7 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		if eff.Enforcement.Rejected() {
 			continue // policy Reject keeps the object out of the issuer
 		}
-		if _, ok := keys.active[eff.SigningAlgorithm]; !ok {
+		if _, ok := keys.Active[eff.SigningAlgorithm]; !ok {
 			return nil, fmt.Errorf("api %s: no active %s key", a.Ref(), eff.SigningAlgorithm)
 		}
 		e := &apiEntry{ref: a.Ref(), eff: eff, scopes: map[string]bool{}, userClaims: a.Spec.UserClaims}
@@ -287,7 +288,7 @@ func (c *config) discoveryDocument() discoveryMetadata {
 	return discoveryMetadata{AuthorizationResponseIssParameterSupported: true, DiscoveryConfiguration: &oidc.DiscoveryConfiguration{
 		Issuer:                                    c.issuer,
 		AuthorizationEndpoint:                     c.issuer + pathAuthorize,
-		TokenEndpoint:                             c.issuer + pathToken,
+		TokenEndpoint:                             c.issuer + PathToken,
 		IntrospectionEndpoint:                     c.issuer + pathIntrospect,
 		UserinfoEndpoint:                          c.issuer + pathUserinfo,
 		RevocationEndpoint:                        c.issuer + pathRevoke,

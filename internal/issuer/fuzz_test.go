@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 )
 
 var (
@@ -22,7 +24,7 @@ const fuzzIssuer = "https://id.acme.test"
 func fuzzServer(t testing.TB) *Server {
 	fuzzOnce.Do(func() {
 		clk := &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-		s, err := New(testDoc(t, fuzzIssuer), Options{Clock: clk})
+		s, err := New(issuertest.Doc(t, fuzzIssuer), Options{Clock: clk})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +47,7 @@ func FuzzTokenRequest(f *testing.F) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if user != "" {
 			if user == "m2m.shop" && pass == "" {
-				pass = testSecrets["m2m.shop"]
+				pass = issuertest.Secrets["m2m.shop"]
 			}
 			req.SetBasicAuth(user, pass)
 		}

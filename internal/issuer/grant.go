@@ -151,7 +151,7 @@ func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) 
 			claims.Email, claims.EmailVerified, claims.Groups = u.Email, u.EmailVerified, u.Groups
 		}
 	}
-	tok, err := sign(c.keys.active[p.alg].at, &claims)
+	tok, err := sign(c.keys.Active[p.alg].At, &claims)
 	if err != nil {
 		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
@@ -179,7 +179,7 @@ func (c *config) mintID(g *grant, now time.Time, accessToken, code string) (stri
 	if code != "" {
 		claims.CHash = hashClaim(code, alg)
 	}
-	tok, err := sign(c.keys.active[c.tenant.SigningAlgorithm].jwt, &claims)
+	tok, err := sign(c.keys.Active[c.tenant.SigningAlgorithm].JWT, &claims)
 	if err != nil {
 		return "", oidc.ErrServerError().WithParent(err)
 	}

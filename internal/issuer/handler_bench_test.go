@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 )
 
 // BenchmarkTokenHandler measures the issuer's own CPU per client_credentials
@@ -19,7 +21,7 @@ func BenchmarkTokenHandler(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				req := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.SetBasicAuth("m2m.shop", testSecrets["m2m.shop"])
+				req.SetBasicAuth("m2m.shop", issuertest.Secrets["m2m.shop"])
 				rec := httptest.NewRecorder()
 				s.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK {

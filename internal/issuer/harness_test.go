@@ -2,18 +2,9 @@ package issuer
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -27,11 +18,9 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -56,132 +45,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-var (
-	keysOnce         sync.Once
-	rsaPEM, ecPEM    string
-	rsaNextPEM       string
-	testSecrets      = map[string]string{}
-	testPasswordHash []byte
-)
-
-func pkcs8(t testing.TB, key any) string {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
-
-func testKeys(t testing.TB) {
-	keysOnce.Do(func() {
-		r1, _ := rsa.GenerateKey(rand.Reader, 2048)
-		r2, _ := rsa.GenerateKey(rand.Reader, 2048)
-		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		rsaPEM, rsaNextPEM, ecPEM = pkcs8(t, r1), pkcs8(t, r2), pkcs8(t, ec)
-		testPasswordHash, _ = bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
-	})
-}
-
-func dur(s string) *metav1.Duration {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		panic(err)
-	}
-	return &metav1.Duration{Duration: d}
-}
-
-func secretFor(clientID string) (secret, digestHex string) {
-	secret = base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%-32s", "secret-of-"+clientID)))
-	sum := sha256.Sum256([]byte(secret))
-	return secret, hex.EncodeToString(sum[:])
-}
-
-// testDoc is a tenant with a session of 1h idle / 8h absolute, two APIs
-// (orders RS256 3h/30m, payments ES256 1h/15m) and one application of
-// each type.
-func testDoc(t testing.TB, issuer string) *issuerconfig.Document {
-	testKeys(t)
-	tenantRef := v1alpha1.TenantReference{Name: "acme"}
-	app := func(name string, typ v1alpha1.ApplicationType, mutate func(*v1alpha1.ApplicationSpec)) issuerconfig.Application {
-		a := issuerconfig.Application{ClientID: name + ".shop"}
-		a.Name, a.Namespace = name, "shop"
-		a.Spec = v1alpha1.ApplicationSpec{TenantRef: tenantRef, Type: typ,
-			APIs: []v1alpha1.APIAccess{{Name: "orders", Scopes: []v1alpha1.ScopeName{"read:orders"}}}}
-		if typ == v1alpha1.RegularWeb || typ == v1alpha1.MachineToMachine {
-			var digest string
-			testSecrets[a.ClientID], digest = secretFor(a.ClientID)
-			a.SecretSHA256 = digest
-		}
-		if mutate != nil {
-			mutate(&a.Spec)
-		}
-		return a
-	}
-	api := func(name, aud string, mutate func(*v1alpha1.APISpec)) issuerconfig.Object[v1alpha1.APISpec] {
-		o := issuerconfig.Object[v1alpha1.APISpec]{Name: name, Namespace: "shop", Spec: v1alpha1.APISpec{
-			TenantRef: tenantRef, Audience: aud,
-			Scopes: []v1alpha1.APIScope{{Name: v1alpha1.ScopeName("read:" + name)}, {Name: v1alpha1.ScopeName("write:" + name)}},
-		}}
-		mutate(&o.Spec)
-		return o
-	}
-	doc := &issuerconfig.Document{
-		APIVersion: issuerconfig.APIVersion,
-		Generation: 1,
-		Tenant: issuerconfig.Object[v1alpha1.TenantSpec]{Name: "acme", Namespace: "id", Spec: v1alpha1.TenantSpec{
-			IssuerURL: issuer,
-			Session:   &v1alpha1.SessionSpec{InactivityTimeout: dur("1h"), AbsoluteTimeout: dur("8h")},
-		}},
-		APIs: []issuerconfig.Object[v1alpha1.APISpec]{
-			api("orders", "https://orders.acme.test", func(s *v1alpha1.APISpec) {
-				s.TokenLifetime, s.TokenLifetimeForBrowserFlows = dur("3h"), dur("30m")
-			}),
-			api("payments", "https://payments.acme.test", func(s *v1alpha1.APISpec) {
-				s.TokenLifetime, s.TokenLifetimeForBrowserFlows = dur("1h"), dur("15m")
-				s.SigningAlgorithm = v1alpha1.ES256
-			}),
-		},
-		Applications: []issuerconfig.Application{
-			app("spa", v1alpha1.SinglePage, func(s *v1alpha1.ApplicationSpec) {
-				s.RedirectURIs = []v1alpha1.RedirectURI{"https://spa.acme.test/cb"}
-				s.AllowedOrigins = []v1alpha1.Origin{"https://spa.acme.test"}
-				s.IDTokenLifetime = dur("20m")
-			}),
-			app("web", v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
-				s.RedirectURIs = []v1alpha1.RedirectURI{"https://web.acme.test/cb"}
-				s.PostLogoutRedirectURIs = []v1alpha1.RedirectURI{"https://web.acme.test/bye"}
-				s.ResponseTypes = []v1alpha1.ResponseType{"code", "id_token token", "code id_token", "code id_token token"}
-				s.IDTokenLifetime = dur("45m")
-				s.RefreshToken = &v1alpha1.RefreshTokenSpec{InactivityLifetime: dur("24h"), AbsoluteLifetime: dur("72h"),
-					ReuseInterval: dur("10s"), AllowOfflineAccess: true}
-			}),
-			app("native", v1alpha1.Native, func(s *v1alpha1.ApplicationSpec) {
-				s.RedirectURIs = []v1alpha1.RedirectURI{"com.acme.app:/cb", "http://127.0.0.1/cb"}
-			}),
-			app("m2m", v1alpha1.MachineToMachine, func(s *v1alpha1.ApplicationSpec) {
-				s.APIs = append(s.APIs, v1alpha1.APIAccess{Name: "payments", Scopes: []v1alpha1.ScopeName{"read:payments", "write:payments"}})
-			}),
-		},
-		Users: []issuerconfig.User{{Username: "alice", PasswordHash: string(testPasswordHash)}},
-		// Replicas of one tenant share its state key.
-		StateKey: []byte("0123456789abcdef0123456789abcdef"),
-		Keys: []issuerconfig.Key{
-			{ID: "rsa-1", Algorithm: v1alpha1.RS256, Role: issuerconfig.KeyActive, PrivateKeyPEM: rsaPEM},
-			{ID: "rsa-2", Algorithm: v1alpha1.RS256, Role: issuerconfig.KeyNext, PrivateKeyPEM: rsaNextPEM},
-			{ID: "ec-1", Algorithm: v1alpha1.ES256, Role: issuerconfig.KeyActive, PrivateKeyPEM: ecPEM},
-		},
-	}
-	// Round-trip through the document's own parser, as the command does.
-	data, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := issuerconfig.Parse(data)
-	if err != nil {
-		t.Fatalf("test document does not parse: %v", err)
-	}
-	return parsed
-}
+var dur = issuertest.Dur
 
 // effective computes, straight from internal/lifetime, what a client's
 // lifetimes must be under doc.
@@ -224,7 +88,7 @@ func newEnv(t testing.TB, mutate func(*issuerconfig.Document)) *env {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	doc := testDoc(t, issuer)
+	doc := issuertest.Doc(t, issuer)
 	if mutate != nil {
 		mutate(doc)
 	}
@@ -355,8 +219,8 @@ func callback(t testing.TB, resp *http.Response, body string) url.Values {
 }
 
 func (e *env) oauth2Config(clientID, redirect string, scopes ...string) *oauth2.Config {
-	return &oauth2.Config{ClientID: clientID, ClientSecret: testSecrets[clientID], RedirectURL: redirect,
-		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + pathAuthorize, TokenURL: e.issuer + pathToken}, Scopes: scopes}
+	return &oauth2.Config{ClientID: clientID, ClientSecret: issuertest.Secrets[clientID], RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + pathAuthorize, TokenURL: e.issuer + PathToken}, Scopes: scopes}
 }
 
 // jwtParts decodes a JWT's header and claims without verifying (tests
@@ -411,7 +275,7 @@ func (e *env) verifyAccess(tok, aud string) map[string]any {
 // tokenPost posts a raw token request and decodes the JSON answer.
 func (e *env) tokenPost(form url.Values, basicUser, basicPass string) (int, map[string]any) {
 	e.t.Helper()
-	return e.postForm(pathToken, form, basicUser, basicPass)
+	return e.postForm(PathToken, form, basicUser, basicPass)
 }
 
 // postForm posts form to this env's own server (a replica's, for replicas).

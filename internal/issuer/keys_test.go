@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
+	signing "github.com/idtenant/idtenant/internal/issuer/signing"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -36,22 +38,22 @@ func publicPEM(t *testing.T, privatePEM string) string {
 func TestRetiredKeyWithoutPrivateHalf(t *testing.T) {
 	e := newEnv(t, nil)
 	token := func() string {
-		status, body := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", testSecrets["m2m.shop"])
+		status, body := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", issuertest.Secrets["m2m.shop"])
 		if status != http.StatusOK {
 			t.Fatalf("token: %d %v", status, body)
 		}
 		return body["access_token"].(string)
 	}
 	old := token()
-	next := testDoc(t, e.issuer)
+	next := issuertest.Doc(t, e.issuer)
 	next.Generation = 2
-	next.Keys[0] = issuerconfig.Key{ID: "rsa-1", Algorithm: v1alpha1.RS256, Role: issuerconfig.KeyRetiring, PublicKeyPEM: publicPEM(t, rsaPEM)}
+	next.Keys[0] = issuerconfig.Key{ID: "rsa-1", Algorithm: v1alpha1.RS256, Role: issuerconfig.KeyRetiring, PublicKeyPEM: publicPEM(t, issuertest.RSAPEM)}
 	next.Keys[1].Role = issuerconfig.KeyActive
 	data, err := json.Marshal(next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(data), strings.TrimSpace(strings.Split(rsaPEM, "\n")[1])) {
+	if strings.Contains(string(data), strings.TrimSpace(strings.Split(issuertest.RSAPEM, "\n")[1])) {
 		t.Fatal("the retired key's private half is in the document")
 	}
 	parsed, err := issuerconfig.Parse(data)
@@ -65,7 +67,7 @@ func TestRetiredKeyWithoutPrivateHalf(t *testing.T) {
 		t.Errorf("new tokens signed by %v, want rsa-2", h["kid"])
 	}
 	e.verifyAccess(old, "https://orders.acme.test") // rsa-1 still in the JWKS
-	_, body := e.form(pathIntrospect, url.Values{"token": {old}}, "web.shop", testSecrets["web.shop"])
+	_, body := e.form(pathIntrospect, url.Values{"token": {old}}, "web.shop", issuertest.Secrets["web.shop"])
 	if body["active"] != true {
 		t.Errorf("a token signed by the retired key is no longer active: %v", body)
 	}
@@ -75,15 +77,15 @@ func TestRetiredKeyWithoutPrivateHalf(t *testing.T) {
 // half is refused, and the previous generation stays in force.
 func TestSigningKeyNeedsPrivateHalf(t *testing.T) {
 	for _, role := range []issuerconfig.KeyRole{issuerconfig.KeyActive, issuerconfig.KeyNext} {
-		doc := testDoc(t, "https://id.acme.test")
-		doc.Keys[1] = issuerconfig.Key{ID: "rsa-2", Algorithm: v1alpha1.RS256, Role: role, PublicKeyPEM: publicPEM(t, rsaNextPEM)}
+		doc := issuertest.Doc(t, "https://id.acme.test")
+		doc.Keys[1] = issuerconfig.Key{ID: "rsa-2", Algorithm: v1alpha1.RS256, Role: role, PublicKeyPEM: publicPEM(t, issuertest.RSANextPEM)}
 		if role == issuerconfig.KeyActive {
 			doc.Keys[0].Role = issuerconfig.KeyRetiring
 		}
 		if err := doc.Validate(); err == nil || !strings.Contains(err.Error(), "privateKeyPEM") {
 			t.Errorf("%s key without private half: Validate() = %v", role, err)
 		}
-		if _, err := compileKeys(doc.Keys); err == nil {
+		if _, err := signing.CompileKeys(doc.Keys); err == nil {
 			t.Errorf("%s key without private half compiled", role)
 		}
 	}

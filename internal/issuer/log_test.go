@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 )
 
 type syncBuffer struct {
@@ -51,11 +53,11 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	_, refreshed := e.refresh("web.shop", tok.RefreshToken)
 	e.clock.Advance(20 * time.Second)       // past reuseInterval
 	e.refresh("web.shop", tok.RefreshToken) // reuse: family revoked, logged
-	_, cc := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", testSecrets["m2m.shop"])
+	_, cc := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", issuertest.Secrets["m2m.shop"])
 	e.tokenPost(url.Values{"grant_type": {"client_credentials"}}, "m2m.shop", "wrong-secret-value")
-	e.form(pathIntrospect, url.Values{"token": {tok.AccessToken}}, "web.shop", testSecrets["web.shop"])
+	e.form(pathIntrospect, url.Values{"token": {tok.AccessToken}}, "web.shop", issuertest.Secrets["web.shop"])
 	e.logout(b, tok.Extra("id_token").(string))
-	e.srv.collect()
+	e.srv.Collect()
 
 	var cookie string
 	for _, c := range b.client.Jar.Cookies(mustURL(e.issuer)) {
@@ -73,8 +75,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	secrets := map[string]string{
 		"password":         "correct horse",
 		"wrong password":   "hunter2-wrong",
-		"client secret":    testSecrets["web.shop"],
-		"m2m secret":       testSecrets["m2m.shop"],
+		"client secret":    issuertest.Secrets["web.shop"],
+		"m2m secret":       issuertest.Secrets["m2m.shop"],
 		"wrong secret":     "wrong-secret-value",
 		"access token":     tok.AccessToken,
 		"refresh token":    tok.RefreshToken,
@@ -83,7 +85,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		"m2m access token": cc["access_token"].(string),
 		"signing key":      "PRIVATE KEY",
 		"session cookie":   cookie,
-		"password hash":    string(testPasswordHash),
+		"password hash":    string(issuertest.PasswordHash),
 	}
 	for name, s := range secrets {
 		if s != "" && strings.Contains(logs, s) {

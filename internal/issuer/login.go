@@ -152,17 +152,17 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		FormTarget: cspSource(flow.RedirectURI)}
 	c.loginOptions(&view, sealed)
 	addr := clientAddress(r)
-	v := s.limiter.admit(user, addr, c.csrfFor(sealed), now)
+	v := s.limiter.Admit(user, addr, c.csrfFor(sealed), now)
 	switch {
-	case v.exhausted:
+	case v.Exhausted:
 		s.metrics.loginFailures.Inc()
 		s.renderLogin(w, loginView{Status: http.StatusTooManyRequests,
 			Error: "Too many attempts with this sign-in link. Go back to the application and sign in again."})
 		return
-	case v.wait > 0:
+	case v.Wait > 0:
 		s.metrics.loginFailures.Inc()
 		view.Status = http.StatusTooManyRequests
-		secs := int(math.Ceil(v.wait.Seconds()))
+		secs := int(math.Ceil(v.Wait.Seconds()))
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		view.Error = fmt.Sprintf("Too many failed attempts. Wait %d seconds before trying again.", secs)
 		s.renderLogin(w, view)
@@ -174,9 +174,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		hash = dummyHashFor(c.dummyCost)
 	}
 	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && known
-	v.release()
+	v.Release()
 	if !ok {
-		s.limiter.fail(user, addr, now)
+		s.limiter.Fail(user, addr, now)
 		s.metrics.loginFailures.Inc()
 		s.log.Info("login failed") // no username: it may be a mistyped password
 		view.Status = http.StatusUnauthorized
@@ -184,7 +184,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, view)
 		return
 	}
-	s.limiter.succeed(user, addr)
+	s.limiter.Succeed(user, addr)
 	s.finishLogin(w, r, c, flow, view, loginIdentity{subject: entry.subject, fingerprint: c.fingerprints[entry.subject]}, now)
 }
 

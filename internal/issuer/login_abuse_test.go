@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	limiter "github.com/idtenant/idtenant/internal/issuer/limiter"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -32,7 +33,7 @@ func TestFailuresElsewhereDoNotLockTheUserOut(t *testing.T) {
 	e := newEnv(t, nil)
 	cfg := e.oauth2Config("web.shop", webCB, "openid")
 	attacker := e.browserFrom("127.0.0.66")
-	for range freeFailures + 2 {
+	for range limiter.FreeFailures + 2 {
 		_, page := attacker.get(cfg.AuthCodeURL("s"))
 		if r, _ := attacker.login(page, "alice", "guess"); r.StatusCode != http.StatusUnauthorized && r.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("attacker attempt: %d", r.StatusCode)
@@ -40,7 +41,7 @@ func TestFailuresElsewhereDoNotLockTheUserOut(t *testing.T) {
 	}
 	_, page := attacker.get(cfg.AuthCodeURL("s"))
 	if r, _ := attacker.login(page, "alice", "correct horse"); r.StatusCode != http.StatusTooManyRequests {
-		t.Errorf("the attacker's address after %d failures: %d, want 429", freeFailures+2, r.StatusCode)
+		t.Errorf("the attacker's address after %d failures: %d, want 429", limiter.FreeFailures+2, r.StatusCode)
 	}
 	alice := e.browserFrom("127.0.0.7")
 	resp, body := alice.authorize(cfg.AuthCodeURL("s"), "alice", "correct horse")
@@ -55,7 +56,7 @@ func TestOneSignInRequestGetsBoundedAttempts(t *testing.T) {
 	e := newEnv(t, nil)
 	cfg := e.oauth2Config("web.shop", webCB, "openid")
 	_, page := e.browser().get(cfg.AuthCodeURL("s"))
-	for i := range maxAttemptsPerRequest {
+	for i := range limiter.MaxAttemptsPerRequest {
 		// A fresh browser (cookie jar) and username each time: only the
 		// request's budget applies.
 		b := e.browser()
@@ -68,7 +69,7 @@ func TestOneSignInRequestGetsBoundedAttempts(t *testing.T) {
 	_, p := b.get(loginURLOf(t, page, e))
 	r, body := b.login(p, "alice", "correct horse")
 	if r.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "sign in again") {
-		t.Errorf("attempt %d with one sign-in request: %d, want 429 asking to start over", maxAttemptsPerRequest+1, r.StatusCode)
+		t.Errorf("attempt %d with one sign-in request: %d, want 429 asking to start over", limiter.MaxAttemptsPerRequest+1, r.StatusCode)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 )
 
 // TestMetricsCountTokensByAlgorithmAndTimeTheStore: tokens are counted by
@@ -17,7 +19,7 @@ import (
 func TestMetricsCountTokensByAlgorithmAndTimeTheStore(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, aud := range []string{"https://orders.acme.test", "https://payments.acme.test"} {
-		cfg := clientcredentials.Config{ClientID: "m2m.shop", ClientSecret: testSecrets["m2m.shop"], TokenURL: e.issuer + pathToken,
+		cfg := clientcredentials.Config{ClientID: "m2m.shop", ClientSecret: issuertest.Secrets["m2m.shop"], TokenURL: e.issuer + PathToken,
 			EndpointParams: url.Values{"audience": {aud}}}
 		if _, err := cfg.Token(e.ctx); err != nil {
 			t.Fatal(err)

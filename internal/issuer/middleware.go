@@ -15,14 +15,14 @@ const (
 )
 
 var knownEndpoints = map[string]string{
-	pathAuthorize: "authorize", pathToken: "token", pathIntrospect: "introspect",
+	pathAuthorize: "authorize", PathToken: "token", pathIntrospect: "introspect",
 	pathRevoke: "revoke", pathUserinfo: "userinfo", pathEndSession: "end_session",
-	pathKeys: "keys", pathLogin: "login", pathHealth: "healthz", pathReady: "ready",
+	pathKeys: "keys", pathLogin: "login", PathHealth: "healthz", PathReady: "ready",
 	pathLoginUpstream: "login_upstream", pathLoginCallback: "login_callback",
 	"/.well-known/openid-configuration": "discovery",
 }
 
-var postOnly = map[string]bool{pathToken: true, pathIntrospect: true, pathRevoke: true}
+var postOnly = map[string]bool{PathToken: true, pathIntrospect: true, pathRevoke: true}
 
 type statusRecorder struct {
 	http.ResponseWriter

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -21,10 +22,10 @@ func TestIssuerURLWithAPath(t *testing.T) {
 	})
 	e.issuer = base + "/t/acme"
 	p := e.provider() // go-oidc checks the discovered issuer equals the URL
-	if got := p.Endpoint().TokenURL; got != e.issuer+pathToken {
+	if got := p.Endpoint().TokenURL; got != e.issuer+PathToken {
 		t.Errorf("token endpoint = %s", got)
 	}
-	cfg := clientcredentials.Config{ClientID: "m2m.shop", ClientSecret: testSecrets["m2m.shop"], TokenURL: p.Endpoint().TokenURL,
+	cfg := clientcredentials.Config{ClientID: "m2m.shop", ClientSecret: issuertest.Secrets["m2m.shop"], TokenURL: p.Endpoint().TokenURL,
 		EndpointParams: url.Values{"audience": {"https://orders.acme.test"}}}
 	tok, err := cfg.Token(e.ctx)
 	if err != nil {
@@ -52,7 +53,7 @@ func TestIssuerURLWithAPath(t *testing.T) {
 }
 
 func TestSessionCookieIsSecureOnHTTPS(t *testing.T) {
-	doc := testDoc(t, "https://id.acme.test")
+	doc := issuertest.Doc(t, "https://id.acme.test")
 	c, err := compile(doc, newStateKey())
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
@@ -19,7 +20,7 @@ import (
 // subdomain cannot plant them; tenants on different paths of one host get
 // different names.
 func TestHTTPSCookiesUseHostPrefix(t *testing.T) {
-	doc := testDoc(t, "https://id.acme.test/tenants/acme")
+	doc := issuertest.Doc(t, "https://id.acme.test/tenants/acme")
 	srv, err := New(doc, Options{Clock: &fakeClock{}})
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +129,7 @@ func TestAuthorizationResponsesCarryIss(t *testing.T) {
 func TestTokenEndpointRefusesCredentialsInTheURL(t *testing.T) {
 	e := newEnv(t, nil)
 	for path, query := range map[string]string{
-		pathToken:      "client_id=m2m.shop&client_secret=" + url.QueryEscape(testSecrets["m2m.shop"]),
+		PathToken:      "client_id=m2m.shop&client_secret=" + url.QueryEscape(issuertest.Secrets["m2m.shop"]),
 		pathIntrospect: "token=x",
 		pathRevoke:     "token=x",
 	} {
@@ -149,7 +150,7 @@ func TestIntrospectionOnlyForTheTokensClientOrItsAPI(t *testing.T) {
 		o.Name, o.Namespace = "outsider", "other"
 		o.Spec = v1alpha1.ApplicationSpec{TenantRef: v1alpha1.TenantReference{Name: "acme"}, Type: v1alpha1.MachineToMachine,
 			APIs: []v1alpha1.APIAccess{{Name: "payments", Namespace: "shop"}}}
-		testSecrets[o.ClientID], o.SecretSHA256 = secretFor(o.ClientID)
+		issuertest.Secrets[o.ClientID], o.SecretSHA256 = issuertest.SecretFor(o.ClientID)
 		d.Applications = append(d.Applications, o)
 	})
 	tok, err := e.loginFlow(e.browser(), "web.shop", webCB)
@@ -157,7 +158,7 @@ func TestIntrospectionOnlyForTheTokensClientOrItsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for caller, want := range map[string]bool{"web.shop": true, "m2m.shop": true, "outsider.other": false} {
-		_, body := e.form(pathIntrospect, url.Values{"token": {tok.AccessToken}}, caller, testSecrets[caller])
+		_, body := e.form(pathIntrospect, url.Values{"token": {tok.AccessToken}}, caller, issuertest.Secrets[caller])
 		if body["active"] != want {
 			t.Errorf("introspection by %s: %v, want active=%v", caller, body, want)
 		}

@@ -7,16 +7,18 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 )
 
 func (e *env) refresh(clientID, rt string) (int, map[string]any) {
 	e.t.Helper()
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
-	if testSecrets[clientID] == "" {
+	if issuertest.Secrets[clientID] == "" {
 		form.Set("client_id", clientID)
 		return e.tokenPost(form, "", "")
 	}
-	return e.tokenPost(form, clientID, testSecrets[clientID])
+	return e.tokenPost(form, clientID, issuertest.Secrets[clientID])
 }
 
 func (e *env) offlineLogin(b *browser) *oauth2.Token {

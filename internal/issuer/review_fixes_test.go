@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
+	limiter "github.com/idtenant/idtenant/internal/issuer/limiter"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -30,7 +32,7 @@ func TestStaleReplicaDoesNotDestroyState(t *testing.T) {
 	if err := a.srv.Swap(&newDoc); err != nil {
 		t.Fatal(err)
 	}
-	web, secret := "web.shop", testSecrets["web.shop"]
+	web, secret := "web.shop", issuertest.Secrets["web.shop"]
 	b := a.browser()
 	cfg := a.oauth2Config(web, webCB, "openid")
 	resp, body := b.authorize(cfg.AuthCodeURL("s"), "alice", "new horse")
@@ -39,18 +41,18 @@ func TestStaleReplicaDoesNotDestroyState(t *testing.T) {
 	if code == "" {
 		t.Fatalf("login with the new password: %v", cb)
 	}
-	status, tok := a.postForm(pathToken, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webCB}}, web, secret)
+	status, tok := a.postForm(PathToken, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webCB}}, web, secret)
 	if status != http.StatusOK {
 		t.Fatalf("exchange at the current replica: %d %v", status, tok)
 	}
 	rt := tok["refresh_token"].(string)
-	if status, _ := stale.postForm(pathToken, refreshForm(rt), web, secret); status != http.StatusBadRequest {
+	if status, _ := stale.postForm(PathToken, refreshForm(rt), web, secret); status != http.StatusBadRequest {
 		t.Fatalf("refresh at the stale replica: %d, want refused", status)
 	}
 	if err := stale.srv.Swap(&newDoc); err != nil {
 		t.Fatal(err)
 	}
-	if status, body := stale.postForm(pathToken, refreshForm(rt), web, secret); status != http.StatusOK {
+	if status, body := stale.postForm(PathToken, refreshForm(rt), web, secret); status != http.StatusOK {
 		t.Errorf("refresh once the replica caught up: %d %v (the stale replica destroyed the family)", status, body)
 	}
 	if n := a.store.Len()[store.KindSession]; n != 1 {
@@ -69,7 +71,7 @@ func refreshForm(rt string) url.Values {
 func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.srv.cfg.Load()
-	web, secret := "web.shop", testSecrets["web.shop"]
+	web, secret := "web.shop", issuertest.Secrets["web.shop"]
 	code, verifier := e.codeFor(e.browser(), web, webCB, "openid", "read:orders")
 	// Replica A marks the code redeemed and is about to create family F.
 	key := c.key(store.KindCode, code)
@@ -83,7 +85,7 @@ func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same client replays the code at replica B.
-	if status, body := e.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret); status != http.StatusBadRequest {
+	if status, body := e.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret); status != http.StatusBadRequest {
 		t.Fatalf("replay: %d %v", status, body)
 	}
 	// A now creates F: refused.
@@ -101,7 +103,7 @@ func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
 // issuer did not make fail their tag before any store read.
 func TestForgedSecretsCostNoStoreRead(t *testing.T) {
 	ln := listen(t)
-	doc := testDoc(t, "http://"+ln.Addr().String())
+	doc := issuertest.Doc(t, "http://"+ln.Addr().String())
 	mem := memory.New()
 	cs := &probeStore{Store: mem}
 	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, cs)
@@ -114,8 +116,8 @@ func TestForgedSecretsCostNoStoreRead(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		e.postForm(pathToken, redeemForm(randomToken()+"~"+randomID()[:11], "v", webCB), "web.shop", testSecrets["web.shop"])
-		e.postForm(pathToken, refreshForm(randomID()+"~abc."+randomToken()), "web.shop", testSecrets["web.shop"])
+		e.postForm(PathToken, redeemForm(randomToken()+"~"+randomID()[:11], "v", webCB), "web.shop", issuertest.Secrets["web.shop"])
+		e.postForm(PathToken, refreshForm(randomID()+"~abc."+randomToken()), "web.shop", issuertest.Secrets["web.shop"])
 
 	}
 	if n := cs.reads.Load(); n != 0 {
@@ -209,15 +211,15 @@ func TestClientAddress(t *testing.T) {
 
 // TestLimiterForgets: a typo a month after an attack meets no delay.
 func TestLimiterForgets(t *testing.T) {
-	l := newLoginLimiter()
+	l := limiter.NewLoginLimiter()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for range 60 {
-		l.fail("u", "10.0.0.1", t0)
+		l.Fail("u", "10.0.0.1", t0)
 	}
 	later := t0.Add(30 * 24 * time.Hour)
-	l.fail("alice", "10.0.0.1", later)
-	if v := l.admit("alice", "10.0.0.1", "r", later); v.wait != 0 {
-		t.Errorf("a month after 60 failures, one typo: wait %s", v.wait)
+	l.Fail("alice", "10.0.0.1", later)
+	if v := l.Admit("alice", "10.0.0.1", "r", later); v.Wait != 0 {
+		t.Errorf("a month after 60 failures, one typo: wait %s", v.Wait)
 	}
 }
 

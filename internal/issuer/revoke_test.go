@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 )
 
 func (e *env) form(path string, form url.Values, user, pass string) (int, map[string]any) {
@@ -26,7 +28,7 @@ func TestRevocationAndIntrospectionAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web, secret := "web.shop", testSecrets["web.shop"]
+	web, secret := "web.shop", issuertest.Secrets["web.shop"]
 	introspect := func(token string) map[string]any {
 		status, body := e.form(pathIntrospect, url.Values{"token": {token}}, web, secret)
 		if status != http.StatusOK {

@@ -5,13 +5,14 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 func TestKeyRotationOverlaps(t *testing.T) {
 	e := newEnv(t, nil)
 	token := func() string {
-		status, body := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", testSecrets["m2m.shop"])
+		status, body := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", issuertest.Secrets["m2m.shop"])
 		if status != http.StatusOK {
 			t.Fatalf("token: %d %v", status, body)
 		}
@@ -19,7 +20,7 @@ func TestKeyRotationOverlaps(t *testing.T) {
 	}
 	kid := func(tok string) any { h, _ := jwtParts(t, tok); return h["kid"] }
 	active := func(tok string) any {
-		_, body := e.form(pathIntrospect, url.Values{"token": {tok}}, "web.shop", testSecrets["web.shop"])
+		_, body := e.form(pathIntrospect, url.Values{"token": {tok}}, "web.shop", issuertest.Secrets["web.shop"])
 		return body["active"]
 	}
 	old := token()
@@ -27,7 +28,7 @@ func TestKeyRotationOverlaps(t *testing.T) {
 		t.Fatalf("kid = %v", kid(old))
 	}
 	// rsa-2 (published as next) becomes active; rsa-1 retires.
-	next := testDoc(t, e.issuer)
+	next := issuertest.Doc(t, e.issuer)
 	next.Generation = 2
 	next.Keys[0].Role, next.Keys[1].Role = issuerconfig.KeyRetiring, issuerconfig.KeyActive
 	if err := e.srv.Swap(next); err != nil {
@@ -41,7 +42,7 @@ func TestKeyRotationOverlaps(t *testing.T) {
 		t.Error("a token signed by the retiring key is no longer active")
 	}
 	// Once the retiring key is removed, its tokens no longer verify here.
-	gone := testDoc(t, e.issuer)
+	gone := issuertest.Doc(t, e.issuer)
 	gone.Generation = 3
 	gone.Keys = gone.Keys[1:]
 	gone.Keys[0].Role = issuerconfig.KeyActive

@@ -1,8 +1,3 @@
-// Package issuer is idtenant's embedded OpenID Connect provider: it serves
-// one Tenant from an issuerconfig.Document, on the zitadel/oidc op
-// package's Server interface (routing, request parsing, OAuth error
-// rendering, redirect URI rules), with every lifetime computed by
-// internal/lifetime.
 package issuer
 
 import (
@@ -14,21 +9,34 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	limiter "github.com/idtenant/idtenant/internal/issuer/limiter"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
+// Clock tells the time. Every deadline the issuer checks and every iat/exp it
+// writes comes from one Clock, so tests drive hours of session life with a
+// fake one and no sleeping.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
 // Endpoint paths, relative to the issuer URL.
 const (
 	pathAuthorize  = "/authorize"
-	pathToken      = "/oauth/token"
+	PathToken      = "/oauth/token"
 	pathIntrospect = "/oauth/introspect"
 	pathRevoke     = "/oauth/revoke"
 	pathUserinfo   = "/userinfo"
@@ -36,8 +44,8 @@ const (
 	pathKeys       = "/keys"
 	pathLogin      = "/login"
 	pathLoggedOut  = "/logged-out"
-	pathHealth     = "/healthz"
-	pathReady      = "/ready"
+	PathHealth     = "/healthz"
+	PathReady      = "/ready"
 )
 
 // Options are the issuer's collaborators; zero values get production
@@ -60,7 +68,7 @@ type Server struct {
 	backend store.Store // the same, untimed: what it can do beyond Store
 	log     *slog.Logger
 	metrics *metrics
-	limiter *loginLimiter
+	limiter *limiter.LoginLimiter
 	// upstreams caches the connections' upstream providers.
 	upstreams *upstreams
 	handler   http.Handler
@@ -86,7 +94,7 @@ func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(reg)
 	s.backend, s.store = s.store, timedStore(s.store, s.metrics.storeLatency)
-	s.limiter = newLoginLimiter()
+	s.limiter = limiter.NewLoginLimiter()
 	s.upstreams = newUpstreams(s.clock.Now)
 	if err := s.Swap(doc); err != nil {
 		return nil, err
@@ -126,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) routes() http.Handler {
 	endpoints := op.Endpoints{
 		Authorization: op.NewEndpoint(strings.TrimPrefix(pathAuthorize, "/")),
-		Token:         op.NewEndpoint(strings.TrimPrefix(pathToken, "/")),
+		Token:         op.NewEndpoint(strings.TrimPrefix(PathToken, "/")),
 		Introspection: op.NewEndpoint(strings.TrimPrefix(pathIntrospect, "/")),
 		Userinfo:      op.NewEndpoint(strings.TrimPrefix(pathUserinfo, "/")),
 		Revocation:    op.NewEndpoint(strings.TrimPrefix(pathRevoke, "/")),
@@ -154,7 +162,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+pathEndSession, s.logoutPage(oph))
 	mux.HandleFunc("POST "+pathEndSession, s.logoutSubmit(oph))
 	mux.HandleFunc("GET "+pathLoggedOut, s.loggedOut)
-	mux.HandleFunc("POST "+pathToken, s.tokenEndpoint(oph))
+	mux.HandleFunc("POST "+PathToken, s.tokenEndpoint(oph))
 	mux.Handle("/", oph)
 	return s.middleware(mux)
 }
@@ -201,7 +209,7 @@ func (s *Server) Discovery(context.Context, *op.Request[struct{}]) (*op.Response
 }
 
 func (s *Server) Keys(context.Context, *op.Request[struct{}]) (*op.Response, error) {
-	resp := op.NewResponse(rawJSON(s.cfg.Load().keys.jwks))
+	resp := op.NewResponse(rawJSON(s.cfg.Load().keys.JWKS))
 	resp.Header.Set("Cache-Control", "max-age=300")
 	return resp, nil
 }

@@ -170,7 +170,7 @@ type collector interface {
 
 // collect removes expired records and ended sessions from a store that
 // collects itself; run periodically.
-func (s *Server) collect() {
+func (s *Server) Collect() {
 	col, ok := s.backend.(collector)
 	if !ok {
 		return

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/oauth2"
 
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
@@ -127,7 +128,7 @@ func TestConfigSwapAppliesToNextTokenAndExistingSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := func() time.Duration {
-		status, body := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", testSecrets["m2m.shop"])
+		status, body := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, "m2m.shop", issuertest.Secrets["m2m.shop"])
 		if status != http.StatusOK {
 			t.Fatalf("client_credentials: %d %v", status, body)
 		}
@@ -137,7 +138,7 @@ func TestConfigSwapAppliesToNextTokenAndExistingSessions(t *testing.T) {
 		t.Fatalf("before swap: %s", got)
 	}
 	e.clock.Advance(20 * time.Minute)
-	next := testDoc(t, e.issuer)
+	next := issuertest.Doc(t, e.issuer)
 	next.Generation = 2
 	next.APIs[0].Spec.TokenLifetime = dur("2h")
 	next.Tenant.Spec.Session.InactivityTimeout = dur("10m")
@@ -147,7 +148,7 @@ func TestConfigSwapAppliesToNextTokenAndExistingSessions(t *testing.T) {
 	if got := cc(); got != 2*time.Hour {
 		t.Errorf("after swap: access token lifetime %s, want the new 2h", got)
 	}
-	if status, ready := e.do(mustReq(http.NewRequest(http.MethodGet, e.issuer+pathReady, nil))); status != 200 || ready["generation"] != float64(2) {
+	if status, ready := e.do(mustReq(http.NewRequest(http.MethodGet, e.issuer+PathReady, nil))); status != 200 || ready["generation"] != float64(2) {
 		t.Errorf("ready = %d %v", status, ready)
 	}
 	// 20 minutes idle under the new 10m inactivity timeout: the existing
@@ -163,7 +164,7 @@ func TestSessionsSurviveConfigSwap(t *testing.T) {
 	if _, err := e.loginFlow(b, "web.shop", "https://web.acme.test/cb"); err != nil {
 		t.Fatal(err)
 	}
-	next := testDoc(t, e.issuer)
+	next := issuertest.Doc(t, e.issuer)
 	next.Generation = 2
 	if err := e.srv.Swap(next); err != nil {
 		t.Fatal(err)
@@ -172,7 +173,7 @@ func TestSessionsSurviveConfigSwap(t *testing.T) {
 		t.Errorf("session lost across swap: %v", cb)
 	}
 	// A bad document is refused and the current generation keeps serving.
-	bad := testDoc(t, e.issuer)
+	bad := issuertest.Doc(t, e.issuer)
 	bad.Generation = 3
 	bad.Keys = []issuerconfig.Key{{ID: "x", Algorithm: "RS256", Role: issuerconfig.KeyActive, PrivateKeyPEM: "not a key"}}
 	if err := e.srv.Swap(bad); err == nil {

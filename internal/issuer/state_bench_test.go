@@ -23,6 +23,7 @@ import (
 	statev1 "github.com/idtenant/idtenant/api/state/v1alpha1"
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/controlplane"
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/kube"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
@@ -96,7 +97,7 @@ func newBenchEnv(b *testing.B, st store.Store, es256 bool) *env {
 	if err != nil {
 		b.Fatal(err)
 	}
-	doc := testDoc(b, "http://"+ln.Addr().String())
+	doc := issuertest.Doc(b, "http://"+ln.Addr().String())
 	if es256 {
 		doc.Tenant.Spec.SigningAlgorithm = v1alpha1.ES256
 		for i := range doc.APIs {
@@ -150,13 +151,13 @@ func benchRefresh(b *testing.B, es256 bool) {
 	const clients = 8
 	benchStores(b, func(b *testing.B, st store.Store, count func() (int, int)) {
 		e := newBenchEnv(b, st, es256)
-		web, secret := "web.shop", testSecrets["web.shop"]
+		web, secret := "web.shop", issuertest.Secrets["web.shop"]
 		tokens := make([]string, clients)
 		for i := range tokens {
 			br := e.browser()
 			br.client.Jar, _ = cookiejar.New(nil)
 			code, verifier := e.codeFor(br, web, webCB, "openid", "read:orders")
-			status, tok := e.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret)
+			status, tok := e.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret)
 			if status != http.StatusOK {
 				b.Fatalf("exchange: %d %v", status, tok)
 			}
@@ -174,7 +175,7 @@ func benchRefresh(b *testing.B, es256 bool) {
 				form := url.Values{"grant_type": {"refresh_token"}}
 				for next.Add(1) <= int64(b.N) {
 					form.Set("refresh_token", rt)
-					status, body := e.postForm(pathToken, form, web, secret)
+					status, body := e.postForm(PathToken, form, web, secret)
 					if status != http.StatusOK {
 						b.Errorf("refresh: %d %v", status, body)
 						return

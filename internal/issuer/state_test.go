@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -47,14 +48,14 @@ const webCB = "https://web.acme.test/cb"
 func TestReplicasShareState(t *testing.T) {
 	a := newEnv(t, nil)
 	b := a.replica()
-	web, secret := "web.shop", testSecrets["web.shop"]
+	web, secret := "web.shop", issuertest.Secrets["web.shop"]
 
 	code, verifier := a.codeFor(a.browser(), web, webCB, "openid", "read:orders")
-	status, tok := b.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret)
+	status, tok := b.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret)
 	if status != http.StatusOK {
 		t.Fatalf("code issued at A, redeemed at B: %d %v", status, tok)
 	}
-	if status, body := a.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+	if status, body := a.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
 		t.Fatalf("the same code again at A: %d %v, want invalid_grant", status, body)
 	}
 	rt1 := tok["refresh_token"].(string)
@@ -64,24 +65,24 @@ func TestReplicasShareState(t *testing.T) {
 	}
 
 	code, verifier = a.codeFor(a.browser(), web, webCB, "openid", "read:orders")
-	_, tok = b.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret)
+	_, tok = b.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret)
 	rt1 = tok["refresh_token"].(string)
-	status, body := a.postForm(pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}}, web, secret)
+	status, body := a.postForm(PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}}, web, secret)
 	if status != http.StatusOK {
 		t.Fatalf("refresh at A of a token issued at B: %d %v", status, body)
 	}
 	rt2 := body["refresh_token"].(string)
 	a.clock.Advance(11 * time.Second) // past web.shop's reuseInterval
-	if status, body := b.postForm(pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}}, web, secret); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+	if status, body := b.postForm(PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}}, web, secret); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
 		t.Fatalf("replay of the rotated token at B: %d %v, want invalid_grant", status, body)
 	}
-	if status, body := a.postForm(pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}}, web, secret); status != http.StatusBadRequest {
+	if status, body := a.postForm(PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}}, web, secret); status != http.StatusBadRequest {
 		t.Fatalf("the family's newest token after the replay: %d %v, want invalid_grant (family revoked)", status, body)
 	}
 
 	// Revoke at A, introspect at B.
 	code, verifier = a.codeFor(a.browser(), web, webCB, "openid", "read:orders")
-	_, tok = a.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret)
+	_, tok = a.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret)
 	at := tok["access_token"].(string)
 	if _, got := b.postForm(pathIntrospect, url.Values{"token": {at}}, web, secret); got["active"] != true {
 		t.Fatalf("introspection at B before revocation: %v", got)
@@ -111,9 +112,9 @@ func TestConcurrentRefreshHasOneOutcome(t *testing.T) {
 				}
 			})
 			b := a.replica()
-			web, secret := "web.shop", testSecrets["web.shop"]
+			web, secret := "web.shop", issuertest.Secrets["web.shop"]
 			code, verifier := a.codeFor(a.browser(), web, webCB, "openid", "read:orders")
-			_, tok := a.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret)
+			_, tok := a.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret)
 			rt := tok["refresh_token"].(string)
 			var (
 				wg         sync.WaitGroup
@@ -126,7 +127,7 @@ func TestConcurrentRefreshHasOneOutcome(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					replica := []*env{a, b}[i%2]
-					status, body := replica.postForm(pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, web, secret)
+					status, body := replica.postForm(PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, web, secret)
 					mu.Lock()
 					defer mu.Unlock()
 					if status == http.StatusOK {
@@ -188,21 +189,21 @@ func TestRefreshFamilyIsOneRecord(t *testing.T) {
 // anything.
 func TestCodeConsumedOnlyByARightfulRedemption(t *testing.T) {
 	e := newEnv(t, nil)
-	web, secret := "web.shop", testSecrets["web.shop"]
+	web, secret := "web.shop", issuertest.Secrets["web.shop"]
 	code, verifier := e.codeFor(e.browser(), web, webCB, "openid", "read:orders")
-	if status, body := e.postForm(pathToken, redeemForm(code, "wrong-verifier-wrong-verifier-wrong-verifier", webCB), web, secret); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+	if status, body := e.postForm(PathToken, redeemForm(code, "wrong-verifier-wrong-verifier-wrong-verifier", webCB), web, secret); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
 		t.Fatalf("wrong verifier: %d %v", status, body)
 	}
-	if status, body := e.postForm(pathToken, redeemForm(code, verifier, "https://evil.test/cb"), web, secret); status != http.StatusBadRequest {
+	if status, body := e.postForm(PathToken, redeemForm(code, verifier, "https://evil.test/cb"), web, secret); status != http.StatusBadRequest {
 		t.Fatalf("wrong redirect_uri: %d %v", status, body)
 	}
-	status, tok := e.postForm(pathToken, redeemForm(code, verifier, webCB), web, secret)
+	status, tok := e.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret)
 	if status != http.StatusOK {
 		t.Fatalf("the rightful redemption after failed attempts: %d %v", status, tok)
 	}
 	// Another client presenting the redeemed code cannot revoke the grant.
 	m2m := "m2m.shop"
-	if status, _ := e.postForm(pathToken, redeemForm(code, verifier, webCB), m2m, testSecrets[m2m]); status == http.StatusOK {
+	if status, _ := e.postForm(PathToken, redeemForm(code, verifier, webCB), m2m, issuertest.Secrets[m2m]); status == http.StatusOK {
 		t.Fatal("another client redeemed the code")
 	}
 	if status, body := e.refresh(web, tok["refresh_token"].(string)); status != http.StatusOK {
@@ -419,7 +420,7 @@ func TestStoreOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := testDoc(t, "http://"+ln.Addr().String())
+	doc := issuertest.Doc(t, "http://"+ln.Addr().String())
 	mem := memory.New()
 	flaky := &probeStore{Store: mem}
 	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, flaky)
@@ -438,7 +439,7 @@ func TestStoreOutage(t *testing.T) {
 		t.Errorf("refresh while the store is down: %d %v, want 503 temporarily_unavailable", status, body)
 	}
 	m2m := "m2m.shop"
-	if status, body := e.postForm(pathToken, url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, m2m, testSecrets[m2m]); status != http.StatusOK {
+	if status, body := e.postForm(PathToken, url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}, m2m, issuertest.Secrets[m2m]); status != http.StatusOK {
 		t.Errorf("client_credentials while the store is down: %d %v, want 200", status, body)
 	}
 	flaky.down.Store(false)

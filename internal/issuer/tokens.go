@@ -12,9 +12,61 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
 
+	signing "github.com/idtenant/idtenant/internal/issuer/signing"
 	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/lifetime"
 )
+
+// expiresIn is the token response's expires_in for a token issued at now:
+// exp - iat in whole seconds, exactly as in the token.
+func expiresIn(now, exp time.Time) uint64 {
+	d := exp.Unix() - now.Unix()
+	if d < 0 {
+		return 0
+	}
+	return uint64(d)
+}
+
+// countToken counts a token of kind just minted for g.
+func (s *Server) countToken(g *grant, kind string) {
+	flow, alg := "None", "none" // refresh tokens are opaque, not signed
+	switch kind {
+	case "access_token":
+		f, _ := lifetime.FlowFor(g.client.spec.Type, g.frontChannel)
+		flow, alg = string(f), g.accessAlg
+	case "id_token":
+		alg = g.idAlg
+	}
+	s.metrics.tokens.WithLabelValues(g.grantType, flow, kind, alg).Inc()
+}
+
+// unix turns a JWT NumericDate back into a time.
+func unix(sec int64) time.Time { return time.Unix(sec, 0) }
+
+// issueUserTokens answers a code or refresh grant whose state is already
+// written: an access token, an ID token when openid was granted, and the
+// refresh token the caller prepared (none when empty). Nothing is issued
+// whose state could not be written: callers write first.
+func (s *Server) issueUserTokens(c *config, g *grant, now time.Time, refresh string) (*op.Response, error) {
+	at, exp, err := c.mintAccess(g, now)
+	if err != nil {
+		return nil, err
+	}
+	s.countToken(g, "access_token")
+	resp := &oidc.AccessTokenResponse{AccessToken: at, TokenType: oidc.BearerToken, ExpiresIn: expiresIn(now, exp), Scope: g.scopes, RefreshToken: refresh}
+	if hasScope(g.scopes, oidc.ScopeOpenID) {
+		if resp.IDToken, err = c.mintID(g, now, at, ""); err != nil {
+			return nil, err
+		}
+		s.countToken(g, "id_token")
+	}
+	if refresh != "" {
+		s.countToken(g, "refresh_token")
+	}
+	return tokenResponse(resp), nil
+}
 
 // accessClaims is an access token in the RFC 9068 JWT profile.
 type accessClaims struct {
@@ -69,12 +121,12 @@ type idClaims struct {
 }
 
 // sign serialises claims as a compact JWS.
-func sign(signer *jwsSigner, claims any) (string, error) {
+func sign(signer *signing.JWSSigner, claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("encoding claims: %w", err)
 	}
-	return signer.sign(payload)
+	return signer.Sign(payload)
 }
 
 // randomToken returns 256 random bits, base64url: codes, refresh tokens,
@@ -117,7 +169,7 @@ func (c *config) verifyJWT(token, wantTyp string, dst any) error {
 		return errBadToken
 	}
 	h := jws.Signatures[0].Protected
-	key, ok := c.keys.public[h.KeyID]
+	key, ok := c.keys.Public[h.KeyID]
 	if !ok || key.Algorithm != h.Algorithm {
 		return errBadToken
 	}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 )
 
@@ -49,7 +50,7 @@ func newFederation(t *testing.T, connect func(*v1alpha1.Connection)) *federation
 	}
 	upIssuer := "http://localhost:" + portOf(lnUp)
 	downIssuer := "http://127.0.0.1:" + portOf(lnDown)
-	upDoc := testDoc(t, upIssuer)
+	upDoc := issuertest.Doc(t, upIssuer)
 	directoryDoc(upDoc)
 	// The upstream's sessions outlive the downstream's 8h.
 	upDoc.Tenant.Spec.Session = &v1alpha1.SessionSpec{InactivityTimeout: dur("24h"), AbsoluteTimeout: dur("24h")}
@@ -58,7 +59,7 @@ func newFederation(t *testing.T, connect func(*v1alpha1.Connection)) *federation
 			upDoc.Applications[i].Spec.RedirectURIs = append(upDoc.Applications[i].Spec.RedirectURIs, v1alpha1.RedirectURI(downIssuer+pathLoginCallback))
 		}
 	}
-	downDoc := testDoc(t, downIssuer)
+	downDoc := issuertest.Doc(t, downIssuer)
 	downDoc.Users = nil
 	conn := v1alpha1.Connection{Name: "corp", DisplayName: "Corp SSO", OIDC: v1alpha1.OIDCConnection{
 		IssuerURL: upIssuer, ClientID: "web.shop", ClientSecretRef: &v1alpha1.SecretKeyReference{Name: "corp"},
@@ -69,7 +70,7 @@ func newFederation(t *testing.T, connect func(*v1alpha1.Connection)) *federation
 		connect(&conn)
 	}
 	downDoc.Tenant.Spec.Connections = []v1alpha1.Connection{conn}
-	downDoc.ConnectionSecrets = map[string]string{"corp": testSecrets["web.shop"]}
+	downDoc.ConnectionSecrets = map[string]string{"corp": issuertest.Secrets["web.shop"]}
 	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	f := &federation{
 		up:   startEnv(t, lnUp, upDoc, &fakeClock{now: start}, memory.New(), nil),

@@ -1,4 +1,4 @@
-package issuer
+package signing
 
 import (
 	"bytes"
@@ -22,12 +22,12 @@ import (
 // go-jose re-marshals the header map and copies the payload on every call,
 // about 8 µs per token, a sixth of everything besides an ES256 signature.
 // Verification still uses go-jose.
-type jwsSigner struct {
+type JWSSigner struct {
 	prefix []byte // base64url(header) + "."
 	key    crypto.Signer
 }
 
-func newJWSSigner(key crypto.Signer, alg, kid, typ string) (*jwsSigner, error) {
+func newJWSSigner(key crypto.Signer, alg, kid, typ string) (*JWSSigner, error) {
 	header, err := json.Marshal(map[string]string{"alg": alg, "kid": kid, "typ": typ})
 	if err != nil {
 		return nil, fmt.Errorf("encoding JWS header: %w", err)
@@ -35,17 +35,17 @@ func newJWSSigner(key crypto.Signer, alg, kid, typ string) (*jwsSigner, error) {
 	prefix := make([]byte, base64.RawURLEncoding.EncodedLen(len(header))+1)
 	base64.RawURLEncoding.Encode(prefix, header)
 	prefix[len(prefix)-1] = '.'
-	return &jwsSigner{prefix: prefix, key: key}, nil
+	return &JWSSigner{prefix: prefix, key: key}, nil
 }
 
 // sign returns header.payload.signature for the JSON payload.
-func (s *jwsSigner) sign(payload []byte) (string, error) {
+func (s *JWSSigner) Sign(payload []byte) (string, error) {
 	plen := base64.RawURLEncoding.EncodedLen(len(payload))
 	buf := make([]byte, len(s.prefix)+plen, len(s.prefix)+plen+1+base64.RawURLEncoding.EncodedLen(512))
 	copy(buf, s.prefix)
 	base64.RawURLEncoding.Encode(buf[len(s.prefix):], payload)
 	digest := sha256.Sum256(buf)
-	sig, err := signDigest(s.key, digest[:])
+	sig, err := SignDigest(s.key, digest[:])
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +58,7 @@ func (s *jwsSigner) sign(payload []byte) (string, error) {
 // P-256 the fixed-width R || S that JWS ES256 uses (RFC 7518 3.4), not
 // ASN.1. The token benchmark's raw signing rate calls this same function,
 // so "signing" there means exactly what the issuer does per token.
-func signDigest(key crypto.Signer, digest []byte) ([]byte, error) {
+func SignDigest(key crypto.Signer, digest []byte) ([]byte, error) {
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
 		sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest)

@@ -1,4 +1,4 @@
-package issuer
+package signing
 
 import (
 	"crypto/ecdsa"
@@ -21,7 +21,7 @@ func TestSignDigestES256FixedWidth(t *testing.T) {
 	short := 0
 	for i := 0; i < 2000; i++ {
 		digest := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
-		sig, err := signDigest(key, digest[:])
+		sig, err := SignDigest(key, digest[:])
 		if err != nil {
 			t.Fatal(err)
 		}

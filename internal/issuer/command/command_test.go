@@ -1,4 +1,4 @@
-package issuer
+package command
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/idtenant/idtenant/internal/issuer"
+	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -25,10 +28,10 @@ func freeAddr(t *testing.T) string {
 
 func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
-	issuer := "http://" + addr
+	issuerURL := "http://" + addr
 	path := filepath.Join(t.TempDir(), "config.json")
 	write := func(gen int64) {
-		doc := testDoc(t, issuer)
+		doc := issuertest.Doc(t, issuerURL)
 		doc.Generation = gen
 		data, _ := json.Marshal(doc)
 		tmp := path + ".tmp"
@@ -43,7 +46,7 @@ func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- RunCommand(ctx, []string{"--config", path, "--listen", addr, "--metrics-listen", metricsAddr, "--reload-interval", "20ms", "--log-json=false"})
+		done <- Run(ctx, []string{"--config", path, "--listen", addr, "--metrics-listen", metricsAddr, "--reload-interval", "20ms", "--log-json=false"})
 	}()
 	get := func(u string) (int, string) {
 		resp, err := http.Get(u)
@@ -64,11 +67,11 @@ func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
 		}
 		t.Fatalf("timed out waiting for %s", what)
 	}
-	waitFor("healthz", func() bool { c, _ := get(issuer + pathHealth); return c == 200 })
+	waitFor("healthz", func() bool { c, _ := get(issuerURL + issuer.PathHealth); return c == 200 })
 	form := url.Values{"grant_type": {"client_credentials"}, "audience": {"https://orders.acme.test"}}
-	req, _ := http.NewRequest(http.MethodPost, issuer+pathToken, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, issuerURL+issuer.PathToken, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("m2m.shop", testSecrets["m2m.shop"])
+	req.SetBasicAuth("m2m.shop", issuertest.Secrets["m2m.shop"])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("token over the command's listener: %v %v", resp, err)
@@ -77,7 +80,7 @@ func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
 	// A changed file is picked up without a restart.
 	time.Sleep(30 * time.Millisecond) // a later mtime than the first write
 	write(2)
-	waitFor("generation 2", func() bool { _, b := get(issuer + pathReady); return strings.Contains(b, `"generation":2`) })
+	waitFor("generation 2", func() bool { _, b := get(issuerURL + issuer.PathReady); return strings.Contains(b, `"generation":2`) })
 	code, metrics := get("http://" + metricsAddr + "/metrics")
 	if code != 200 {
 		t.Fatalf("metrics: %d", code)
@@ -91,33 +94,34 @@ func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	if strings.Contains(metrics, testSecrets["m2m.shop"]) {
+	if strings.Contains(metrics, issuertest.Secrets["m2m.shop"]) {
 		t.Error("metrics contain a client secret")
 	}
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("RunCommand: %v", err)
+			t.Errorf("Run: %v", err)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("RunCommand did not stop with its context")
+		t.Fatal("Run did not stop with its context")
 	}
 }
 
-func TestCORSFollowsAllowedOrigins(t *testing.T) {
-	e := newEnv(t, nil)
-	for origin, allowed := range map[string]bool{"https://spa.acme.test": true, "https://evil.test": false} {
-		req, _ := http.NewRequest(http.MethodOptions, e.issuer+pathToken, nil)
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		resp, err := e.http.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if got := resp.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
-			t.Errorf("%s: allowed=%v, want %v", origin, got, allowed)
-		}
+func TestInvalidConfigIsRefused(t *testing.T) {
+	for name, data := range issuertest.InvalidDocs {
+
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.json")
+			if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := Run(ctx, []string{"--config", path, "--listen", "127.0.0.1:0", "--metrics-listen", ""})
+			if err == nil {
+				t.Fatal("Run accepted an invalid config")
+			}
+		})
 	}
 }

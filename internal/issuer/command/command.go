@@ -1,4 +1,10 @@
-package issuer
+// Package command runs the issuer as a process (`idtenant issuer`): it
+// parses the flags internal/issuerconfig names, opens the state store,
+// follows the configuration (a file, or the Tenant's Secrets through the
+// Kubernetes API, internal/follow), reports through a Lease slot, and
+// serves the protocol (internal/issuer) and metrics until its context ends.
+// Process wiring lives here so the protocol package holds none.
+package command
 
 import (
 	"context"
@@ -17,14 +23,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/idtenant/idtenant/internal/issuer"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
-// RunCommand runs `idtenant issuer`: it serves the tenant described by the
+// Run runs `idtenant issuer`: it serves the tenant described by the
 // --config document until ctx is done, reloading the document on SIGHUP and
 // when the file changes (a mounted Secret is updated in place).
-func RunCommand(ctx context.Context, args []string) error {
+func Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("issuer", flag.ContinueOnError)
 	configPath := fs.String("config", "", "path to the issuer configuration document (JSON, "+issuerconfig.APIVersion+")")
 	listen := fs.String(issuerconfig.FlagListen, "127.0.0.1:8080", "address of the OpenID Connect endpoints")
@@ -76,7 +83,7 @@ func RunCommand(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	srv, err := New(doc, Options{Logger: log, Registry: reg, Store: st})
+	srv, err := issuer.New(doc, issuer.Options{Logger: log, Registry: reg, Store: st})
 	if err != nil {
 		return err
 	}
@@ -159,7 +166,7 @@ func RunCommand(ctx context.Context, args []string) error {
 		case <-tick.C:
 			reload(false)
 		case <-gc.C:
-			srv.collect()
+			srv.Collect()
 		}
 	}
 }

@@ -1,4 +1,8 @@
-package issuer
+// Package signing holds a Tenant's signing keys as the issuer uses them:
+// parsing the configuration's keys into a KeySet (active, next and retiring
+// keys, the published JWKS) and signing JWTs with them (JWSSigner). It
+// knows nothing of tokens' contents or lifetimes.
+package signing
 
 import (
 	"crypto"
@@ -19,23 +23,23 @@ import (
 
 // keySet is the compiled signing material: one active signer per algorithm
 // and every key's public half for the JWKS and for verifying our own tokens.
-type keySet struct {
-	active map[v1alpha1.SigningAlgorithm]*signingKey
-	public map[string]*jose.JSONWebKey // by kid
-	jwks   []byte                      // the JWKS document, rendered once
+type KeySet struct {
+	Active map[v1alpha1.SigningAlgorithm]*signingKey
+	Public map[string]*jose.JSONWebKey // by kid
+	JWKS   []byte                      // the JWKS document, rendered once
 }
 
 type signingKey struct {
 	id   string
 	alg  v1alpha1.SigningAlgorithm
-	priv crypto.Signer
+	Priv crypto.Signer
 	// jwt signs ID tokens (typ JWT); at signs access tokens (typ at+jwt,
 	// RFC 9068 section 2.1).
-	jwt, at *jwsSigner
+	JWT, At *JWSSigner
 }
 
-func compileKeys(keys []issuerconfig.Key) (*keySet, error) {
-	ks := &keySet{active: map[v1alpha1.SigningAlgorithm]*signingKey{}, public: map[string]*jose.JSONWebKey{}}
+func CompileKeys(keys []issuerconfig.Key) (*KeySet, error) {
+	ks := &KeySet{Active: map[v1alpha1.SigningAlgorithm]*signingKey{}, Public: map[string]*jose.JSONWebKey{}}
 	var set jose.JSONWebKeySet
 	for i, k := range keys {
 		if k.PrivateKeyPEM == "" {
@@ -57,31 +61,31 @@ func compileKeys(keys []issuerconfig.Key) (*keySet, error) {
 		}
 		pub := jose.JSONWebKey{Key: priv.Public(), KeyID: k.ID, Algorithm: string(k.Algorithm), Use: "sig"}
 		set.Keys = append(set.Keys, pub)
-		ks.public[k.ID] = &set.Keys[len(set.Keys)-1]
+		ks.Public[k.ID] = &set.Keys[len(set.Keys)-1]
 		if k.Role != issuerconfig.KeyActive {
 			continue
 		}
-		if _, dup := ks.active[k.Algorithm]; dup {
+		if _, dup := ks.Active[k.Algorithm]; dup {
 			return nil, fmt.Errorf("keys[%d] (%s): a second active %s key", i, k.ID, k.Algorithm)
 		}
-		sk := &signingKey{id: k.ID, alg: k.Algorithm, priv: priv}
-		if sk.jwt, err = newJWSSigner(priv, string(k.Algorithm), k.ID, "JWT"); err != nil {
+		sk := &signingKey{id: k.ID, alg: k.Algorithm, Priv: priv}
+		if sk.JWT, err = newJWSSigner(priv, string(k.Algorithm), k.ID, "JWT"); err != nil {
 			return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
 		}
-		if sk.at, err = newJWSSigner(priv, string(k.Algorithm), k.ID, "at+jwt"); err != nil {
+		if sk.At, err = newJWSSigner(priv, string(k.Algorithm), k.ID, "at+jwt"); err != nil {
 			return nil, fmt.Errorf("keys[%d] (%s): %w", i, k.ID, err)
 		}
-		ks.active[k.Algorithm] = sk
+		ks.Active[k.Algorithm] = sk
 	}
 	// Re-point after appends may have moved the backing array.
 	for i := range set.Keys {
-		ks.public[set.Keys[i].KeyID] = &set.Keys[i]
+		ks.Public[set.Keys[i].KeyID] = &set.Keys[i]
 	}
 	jwks, err := json.Marshal(set)
 	if err != nil {
 		return nil, fmt.Errorf("rendering JWKS: %w", err)
 	}
-	ks.jwks = jwks
+	ks.JWKS = jwks
 	return ks, nil
 }
 

@@ -1,4 +1,8 @@
-package issuer
+// Package limiter bounds password guessing at the issuer's login page per
+// user, client address and login request, without handing anyone a way to
+// lock a user out (LoginLimiter). It holds its own bounded state in memory
+// and knows nothing of HTTP or the issuer's configuration.
+package limiter
 
 import (
 	"slices"
@@ -24,7 +28,7 @@ import (
 // same for both and reveals nothing about who exists. The table is bounded:
 // when full it drops records whose delay is over, then those below any
 // lockout threshold, then the oldest tenth — never everything at once.
-type loginLimiter struct {
+type LoginLimiter struct {
 	mu       sync.Mutex
 	entries  map[string]failures
 	inflight map[string]int
@@ -42,23 +46,23 @@ type limitPolicy struct {
 }
 
 var (
-	perUserAddress = limitPolicy{free: freeFailures, first: time.Second, max: 15 * time.Minute}
+	perUserAddress = limitPolicy{free: FreeFailures, first: time.Second, max: 15 * time.Minute}
 	perAddress     = limitPolicy{free: 50, first: time.Second, max: 5 * time.Minute}
 )
 
 const (
-	freeFailures = 5
+	FreeFailures = 5
 	// maxAttemptsPerRequest bounds the password checks one sign-in request
 	// gets, successful or not.
-	maxAttemptsPerRequest = 10
+	MaxAttemptsPerRequest = 10
 	// maxInflightPerAddress bounds concurrent bcrypt work per address.
 	maxInflightPerAddress = 2
 	// maxTracked bounds memory under a spray of random usernames.
 	maxTracked = 100_000
 )
 
-func newLoginLimiter() *loginLimiter {
-	return &loginLimiter{entries: map[string]failures{}, inflight: map[string]int{}, max: maxTracked}
+func NewLoginLimiter() *LoginLimiter {
+	return &LoginLimiter{entries: map[string]failures{}, inflight: map[string]int{}, max: maxTracked}
 }
 
 func userKey(user, addr string) string { return "u\x00" + user + "\x00" + addr }
@@ -68,31 +72,31 @@ func requestKey(req string) string     { return "r\x00" + req }
 // verdict is what the limiter decided about one password attempt.
 type verdict struct {
 	// wait > 0: refuse, try again after it.
-	wait time.Duration
+	Wait time.Duration
 	// exhausted: this sign-in request has used its attempts.
-	exhausted bool
+	Exhausted bool
 	// release must be called after the password check when admitted.
-	release func()
+	Release func()
 }
 
 // admit decides whether a password attempt for user from addr, within the
 // sign-in request req (a digest), may be checked now.
-func (l *loginLimiter) admit(user, addr, req string, now time.Time) verdict {
+func (l *LoginLimiter) Admit(user, addr, req string, now time.Time) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.entries[requestKey(req)].count >= maxAttemptsPerRequest {
-		return verdict{exhausted: true}
+	if l.entries[requestKey(req)].count >= MaxAttemptsPerRequest {
+		return verdict{Exhausted: true}
 	}
 	wait := max(l.delayLocked(userKey(user, addr), perUserAddress, now), l.delayLocked(addrKey(addr), perAddress, now))
 	if wait > 0 {
-		return verdict{wait: wait}
+		return verdict{Wait: wait}
 	}
 	if l.inflight[addr] >= maxInflightPerAddress {
-		return verdict{wait: time.Second}
+		return verdict{Wait: time.Second}
 	}
 	l.inflight[addr]++
 	l.bumpLocked(requestKey(req), now)
-	return verdict{release: func() {
+	return verdict{Release: func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.inflight[addr]--; l.inflight[addr] <= 0 {
@@ -101,7 +105,7 @@ func (l *loginLimiter) admit(user, addr, req string, now time.Time) verdict {
 	}}
 }
 
-func (l *loginLimiter) delayLocked(key string, p limitPolicy, now time.Time) time.Duration {
+func (l *LoginLimiter) delayLocked(key string, p limitPolicy, now time.Time) time.Duration {
 	f, ok := l.entries[key]
 	if !ok || f.count < p.free || forgotten(f, now) {
 		return 0
@@ -121,7 +125,7 @@ func (p limitPolicy) delayAfter(count int) time.Duration {
 }
 
 // fail records a wrong password for user from addr.
-func (l *loginLimiter) fail(user, addr string, now time.Time) {
+func (l *LoginLimiter) Fail(user, addr string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.bumpLocked(userKey(user, addr), now)
@@ -130,7 +134,7 @@ func (l *loginLimiter) fail(user, addr string, now time.Time) {
 
 // succeed clears user's failures from addr. The address's own count stays:
 // an attacker holding one valid account must not reset it by logging in.
-func (l *loginLimiter) succeed(user, addr string) {
+func (l *LoginLimiter) Succeed(user, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.entries, userKey(user, addr))
@@ -143,7 +147,7 @@ const forgetAfter = 30 * time.Minute // twice the longest delay
 
 func forgotten(f failures, now time.Time) bool { return now.Sub(f.last) > forgetAfter }
 
-func (l *loginLimiter) bumpLocked(key string, now time.Time) {
+func (l *LoginLimiter) bumpLocked(key string, now time.Time) {
 	if _, ok := l.entries[key]; !ok && len(l.entries) >= l.max {
 		l.evictLocked(now)
 	}
@@ -159,10 +163,10 @@ func (l *loginLimiter) bumpLocked(key string, now time.Time) {
 // evictLocked makes room: records idle for longer than any delay first,
 // then records below any lockout threshold (a spray's one-failure keys),
 // and only then the oldest tenth. Lockouts survive a flood of new keys.
-func (l *loginLimiter) evictLocked(now time.Time) {
+func (l *LoginLimiter) evictLocked(now time.Time) {
 	for _, drop := range []func(failures) bool{
 		func(f failures) bool { return forgotten(f, now) },
-		func(f failures) bool { return f.count < freeFailures },
+		func(f failures) bool { return f.count < FreeFailures },
 	} {
 		for k, f := range l.entries {
 			if drop(f) {

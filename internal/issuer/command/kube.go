@@ -1,4 +1,4 @@
-package issuer
+package command
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/idtenant/idtenant/internal/follow"
+	"github.com/idtenant/idtenant/internal/issuer"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	kubestore "github.com/idtenant/idtenant/internal/issuer/store/kube"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -88,7 +89,7 @@ func (k *kubeSource) openStore(doc *issuerconfig.Document) (store.Store, error) 
 // run follows new generations into srv and reports through the Lease until
 // ctx ends; the returned channel closes once the Lease slot is released, so
 // the operator stops counting this replica before the process exits.
-func (k *kubeSource) run(ctx context.Context, srv *Server) <-chan struct{} {
+func (k *kubeSource) run(ctx context.Context, srv *issuer.Server) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		if err := k.secrets.Run(ctx, srv); err != nil {

@@ -8,23 +8,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -483,173 +478,4 @@ func (k *Kubelet) deletePod(ctx context.Context, p *corev1.Pod) error {
 		return nil
 	}
 	return err
-}
-
-// rebind replaces the host of a --flag=[host]:port argument with ip.
-func rebind(args []string, flag, ip string) []string {
-	for i, a := range args {
-		if v, ok := strings.CutPrefix(a, flag+"="); ok {
-			_, port, err := net.SplitHostPort(v)
-			if err == nil {
-				args[i] = flag + "=" + net.JoinHostPort(ip, port)
-			}
-		}
-	}
-	return args
-}
-
-// serviceAccountTokenTTL is how long the ServiceAccount tokens dev gives
-// issuer processes live; they are replaced at 80% of it, as the kubelet
-// refreshes projected tokens, so a dev session may run for days.
-const serviceAccountTokenTTL = 24 * time.Hour
-
-// serviceAccountKubeconfig requests a token for the pod's ServiceAccount
-// (as the kubelet's projected token would), writes it to a file and a
-// kubeconfig that reads the token from that file (client-go re-reads it
-// every minute), and keeps replacing the token until done closes.
-func (k *Kubelet) serviceAccountKubeconfig(ctx context.Context, namespace, sa, dir string, done <-chan struct{}) (string, error) {
-	tokenPath := filepath.Join(dir, "token")
-	if err := writeServiceAccountToken(ctx, k.tokens, namespace, sa, tokenPath); err != nil {
-		return "", err
-	}
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-done:
-				return
-			case <-time.After(serviceAccountTokenTTL * 8 / 10):
-			}
-			if err := writeServiceAccountToken(ctx, k.tokens, namespace, sa, tokenPath); err != nil {
-				k.Log.Error(err, "refreshing an issuer's ServiceAccount token; it will stop reaching the API server when the old one expires", "file", tokenPath)
-			}
-		}
-	}()
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["dev"] = &clientcmdapi.Cluster{Server: k.Config.Host, CertificateAuthorityData: k.Config.CAData}
-	cfg.AuthInfos[sa] = &clientcmdapi.AuthInfo{TokenFile: tokenPath}
-	cfg.Contexts["dev"] = &clientcmdapi.Context{Cluster: "dev", AuthInfo: sa, Namespace: namespace}
-	cfg.CurrentContext = "dev"
-	path := filepath.Join(dir, "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		return "", err
-	}
-	return path, nil
-}
-
-// writeServiceAccountToken requests a fresh token and replaces the file
-// atomically, so a reader never sees half a token.
-func writeServiceAccountToken(ctx context.Context, cs kubernetes.Interface, namespace, sa, path string) error {
-	expiry := int64(serviceAccountTokenTTL / time.Second)
-	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
-	if err != nil {
-		return fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", namespace, sa, err)
-	}
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, []byte(tr.Status.Token), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// downward resolves the Downward API fields the issuer pod uses.
-func downward(e corev1.EnvVar, namespace, podName string) string {
-	if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
-		return e.Value
-	}
-	switch e.ValueFrom.FieldRef.FieldPath {
-	case "metadata.name":
-		return podName
-	case "metadata.namespace":
-		return namespace
-	}
-	return ""
-}
-
-// override replaces or appends --flag=value in args.
-func override(args []string, flag, value string) []string {
-	for i, a := range args {
-		if a == flag || strings.HasPrefix(a, flag+"=") {
-			args[i] = flag + "=" + value
-			return args
-		}
-	}
-	return append(args, flag+"="+value)
-}
-
-// Replica is a running issuer process, as tests see it.
-type Replica struct {
-	// Name is the Pod's name.
-	Name string
-	// URL is where this replica serves: its Pod IP and container port.
-	URL string
-	PID int
-}
-
-// Replicas lists the running processes of the Deployment namespace/name
-// (the Pods of its ReplicaSets, terminating ones included until their
-// process has stopped), oldest first.
-func (k *Kubelet) Replicas(namespace, name string) []Replica {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	var live []*pod
-	for _, lp := range k.pods {
-		if lp.namespace != namespace || !strings.HasPrefix(lp.owner, name+"-") || !lp.running() {
-			continue
-		}
-		live = append(live, lp)
-	}
-	slices.SortStableFunc(live, func(a, b *pod) int { return a.started.Compare(b.started) })
-	out := make([]Replica, 0, len(live))
-	for _, lp := range live {
-		out = append(out, Replica{Name: lp.name, URL: "http://" + net.JoinHostPort(lp.ip, strconv.Itoa(int(lp.httpPort))), PID: lp.cmd.Process.Pid})
-	}
-	return out
-}
-
-// Kill ends the process of every Pod of the Deployment namespace/name with
-// SIGKILL, as an OOM kill would; the kubelet restarts the containers.
-func (k *Kubelet) Kill(namespace, name string) {
-	k.mu.Lock()
-	var pods []*pod
-	for _, lp := range k.pods {
-		if lp.namespace == namespace && strings.HasPrefix(lp.owner, name+"-") {
-			pods = append(pods, lp)
-		}
-	}
-	k.mu.Unlock()
-	for _, lp := range pods {
-		k.mu.Lock()
-		cmd, done := lp.cmd, lp.done
-		k.mu.Unlock()
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func (lp *pod) stop() {
-	if lp.cmd == nil || !lp.running() {
-		return
-	}
-	_ = lp.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-lp.done:
-	case <-time.After(5 * time.Second):
-		_ = lp.cmd.Process.Kill()
-		<-lp.done
-	}
-}
-
-func (k *Kubelet) stopAll() {
-	k.mu.Lock()
-	pods := make([]*pod, 0, len(k.pods))
-	for _, lp := range k.pods {
-		pods = append(pods, lp)
-	}
-	k.mu.Unlock()
-	for _, lp := range pods {
-		lp.stop()
-	}
 }

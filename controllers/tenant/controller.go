@@ -52,7 +52,7 @@ type TenantReconciler struct {
 	Rendered *serving.RenderedCache
 	// applied remembers what was applied last, to skip re-applying it.
 	applied appliedObjects
-	// passes remembers each Tenant's last full pass (tenant_coalesce.go).
+	// passes remembers each Tenant's last full pass (coalesce.go).
 	passes tenantPasses
 	// State holds the state collector's latest numbers per Tenant, and
 	// StateChanged says when a Tenant's changed (both from Setup).
@@ -179,7 +179,7 @@ func (r *TenantReconciler) finish(ctx context.Context, tenant *v1alpha1.Tenant, 
 }
 
 // readUsers reads the user directory from spec.usersSecretRef, parsing the
-// Secret again only when it changed (tenant_users.go). The hashes go into
+// Secret again only when it changed (users.go). The hashes go into
 // the issuer configuration only, never into status or logs.
 func (r *TenantReconciler) readUsers(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
 	ref := tenant.Spec.UsersSecretRef

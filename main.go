@@ -25,9 +25,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/cli"
 	"github.com/idtenant/idtenant/internal/issuer/command"
-	"github.com/idtenant/idtenant/controllers/manager"
 )
 
 func main() {

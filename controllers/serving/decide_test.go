@@ -59,7 +59,9 @@ func uses(ns, name string, scopes ...v1alpha1.ScopeName) v1alpha1.APIAccess {
 	return v1alpha1.APIAccess{Namespace: ns, Name: name, Scopes: scopes}
 }
 
-func key(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+func key(ns, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
 
 func TestDecide(t *testing.T) {
 	orders := func(mutate ...func(*v1alpha1.APISpec)) *v1alpha1.API {

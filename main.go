@@ -28,6 +28,7 @@ import (
 	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/cli"
 	"github.com/idtenant/idtenant/internal/issuer/command"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 func main() {
@@ -73,6 +74,7 @@ func runManager(ctx context.Context, args []string) error {
 	fl.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fl.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active manager among replicas")
 	fl.StringVar(&opts.IssuerImage, "issuer-image", os.Getenv("IDTENANT_ISSUER_IMAGE"), "image of the issuer Deployments; empty: this manager's own image, read from its Pod (POD_NAMESPACE, POD_NAME) and pinned to the digest the node pulled")
+	fl.DurationVar(&opts.IssuerShutdownDelay, "issuer-shutdown-delay", issuerconfig.DefaultShutdownDelay, "how long a stopping issuer Pod keeps serving (not ready) while its Service's endpoints and load balancers drop it, before it stops accepting and drains its requests in flight; its terminationGracePeriodSeconds follows")
 	fl.IntVar(&opts.Workers, "workers", manager.DefaultWorkers, "objects of each kind (Tenant, Application, API) reconciled at once")
 	fl.Float64Var(&opts.KubeAPIQPS, "kube-api-qps", manager.DefaultKubeAPIQPS, "requests per second the manager sends the API server at most (client-side limit; the server's API Priority and Fairness applies as well); negative: no client-side limit")
 	fl.IntVar(&opts.KubeAPIBurst, "kube-api-burst", manager.DefaultKubeAPIBurst, "requests the manager may send in a burst above --kube-api-qps")

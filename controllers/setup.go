@@ -21,6 +21,10 @@ type Options struct {
 	// IssuerImage is the image issuer Deployments run; default
 	// DefaultIssuerImage.
 	IssuerImage string
+	// IssuerShutdownDelay is how long a stopping issuer Pod keeps serving,
+	// not ready, before it drains; issuerconfig.DefaultShutdownDelay when
+	// zero.
+	IssuerShutdownDelay time.Duration
 	// Now is the clock of key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// StateCollection tunes the collection of expired issuer state
@@ -61,7 +65,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&tenantcontroller.TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
+		IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
 		State: state, StateChanged: stateChanged,
 		GatewayAPI: opts.GatewayAPI, CertManager: opts.CertManager,
 	}).SetupWithManager(mgr); err != nil {

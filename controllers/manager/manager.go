@@ -66,6 +66,10 @@ type Options struct {
 	LeaderElectionNamespace string
 	// IssuerImage is the image of issuer Deployments (this binary's image).
 	IssuerImage string
+	// IssuerShutdownDelay is how long a stopping issuer Pod keeps serving,
+	// not ready, while endpoints and load balancers drop it, before it
+	// drains its requests; issuerconfig.DefaultShutdownDelay when zero.
+	IssuerShutdownDelay time.Duration
 	// Now is the clock of key rotation; time.Now when nil (tests move it).
 	Now func() time.Time
 	// Restartable lets a process build the manager more than once (tests
@@ -229,7 +233,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, Now: opts.Now,
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, Now: opts.Now,
 		StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces,
 		GatewayAPI: gatewayAPI, CertManager: certManager}); err != nil {
 		return nil, err

@@ -43,6 +43,9 @@ type TenantReconciler struct {
 	Recorder  events.EventRecorder
 	// IssuerImage is the idtenant image the issuer Deployment runs.
 	IssuerImage string
+	// IssuerShutdownDelay is how long an issuer keeps serving after it is
+	// told to stop (render.Workload.ShutdownDelay).
+	IssuerShutdownDelay time.Duration
 	// Now is the clock for key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// TenantNamespaces, when set, are the only namespaces whose Tenants

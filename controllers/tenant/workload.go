@@ -97,6 +97,7 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 	w := render.Workload{
 		TenantName: tenant.Name, Namespace: tenant.Namespace, Image: r.IssuerImage,
 		Replicas: obs.effective.Replicas, ConfigSecrets: obs.config.secrets, State: obs.effective.StateType,
+		ShutdownDelay: r.IssuerShutdownDelay,
 	}
 	for _, obj := range []client.Object{w.ServiceAccount(), w.Role(), w.RoleBinding(), w.Service(), w.Deployment()} {
 		obj.SetLabels(mergeLabels(obj.GetLabels(), ownedLabels(tenant)))

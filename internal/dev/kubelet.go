@@ -63,6 +63,9 @@ type pod struct {
 	dir             string
 	owner           string // the ReplicaSet's name
 	started         time.Time
+	// grace is the Pod's terminationGracePeriodSeconds: how long a stopping
+	// process may take before it is killed.
+	grace time.Duration
 
 	// Written under Kubelet.mu, by the sync goroutine only (which may
 	// read them without it).
@@ -196,7 +199,10 @@ func (k *Kubelet) admit(ctx context.Context, p *corev1.Pod) (*pod, error) {
 		return nil, fmt.Errorf("want one container, got %d", len(p.Spec.Containers))
 	}
 	c := p.Spec.Containers[0]
-	lp := &pod{namespace: p.Namespace, name: p.Name, uid: p.UID, started: time.Now(), readinessPath: "/ready"}
+	lp := &pod{namespace: p.Namespace, name: p.Name, uid: p.UID, started: time.Now(), readinessPath: "/ready", grace: 30 * time.Second}
+	if g := p.Spec.TerminationGracePeriodSeconds; g != nil {
+		lp.grace = time.Duration(*g) * time.Second
+	}
 	for _, port := range c.Ports {
 		if port.Name == "http" {
 			lp.httpPort = port.ContainerPort

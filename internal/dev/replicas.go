@@ -2,10 +2,11 @@ package dev
 
 import (
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -63,10 +64,12 @@ func (lp *pod) stop() {
 	if lp.cmd == nil || !lp.running() {
 		return
 	}
-	_ = lp.cmd.Process.Signal(os.Interrupt)
+	// SIGTERM, then SIGKILL once the Pod's grace period is over, as a
+	// kubelet does: an issuer drains its requests in between.
+	_ = lp.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-lp.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(lp.grace):
 		_ = lp.cmd.Process.Kill()
 		<-lp.done
 	}
@@ -79,7 +82,10 @@ func (k *Kubelet) stopAll() {
 		pods = append(pods, lp)
 	}
 	k.mu.Unlock()
+	// At once: each drains for its shutdown delay.
+	var wg sync.WaitGroup
 	for _, lp := range pods {
-		lp.stop()
+		wg.Go(lp.stop)
 	}
+	wg.Wait()
 }

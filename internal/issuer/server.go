@@ -74,7 +74,15 @@ type Server struct {
 	handler   http.Handler
 	// fallbackStateKey serves configurations without a state key.
 	fallbackStateKey []byte
+	// draining: the process is shutting down; readiness fails so that no
+	// new traffic is sent here, while requests still arriving are served.
+	draining atomic.Bool
 }
+
+// Drain makes readiness fail from now on (the process is shutting down)
+// while every endpoint keeps answering: endpoints and load balancers stop
+// sending new connections here before the listener closes.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // New compiles doc and returns a server for it.
 func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
@@ -195,8 +203,12 @@ func (s *Server) Health(context.Context, *op.Request[struct{}]) (*op.Response, e
 	return op.NewResponse(map[string]string{"status": "ok"}), nil
 }
 
-// Ready reports ready once a configuration is loaded, with its generation.
+// Ready reports ready once a configuration is loaded, with its generation,
+// and not ready once the process drains (Drain).
 func (s *Server) Ready(context.Context, *op.Request[struct{}]) (*op.Response, error) {
+	if s.draining.Load() {
+		return nil, op.NewStatusError(oidc.ErrServerError().WithDescription("shutting down"), http.StatusServiceUnavailable)
+	}
 	c := s.cfg.Load()
 	if c == nil {
 		return nil, op.NewStatusError(oidc.ErrServerError().WithDescription("no configuration"), http.StatusServiceUnavailable)

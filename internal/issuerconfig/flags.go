@@ -1,6 +1,10 @@
 package issuerconfig
 
-import "github.com/idtenant/idtenant/api/v1alpha1"
+import (
+	"time"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
 
 // The issuer's command line as the operator writes it into the pod
 // template (render.Workload) and `idtenant issuer` parses it.
@@ -14,7 +18,28 @@ const (
 	// FlagListen and FlagMetricsListen are the listen addresses.
 	FlagListen        = "listen"
 	FlagMetricsListen = "metrics-listen"
+	// FlagShutdownDelay is how long the issuer keeps serving after SIGTERM
+	// (readiness failing) before it closes its listeners, and
+	// FlagDrainTimeout how long it then waits for requests in flight.
+	FlagShutdownDelay = "shutdown-delay"
+	FlagDrainTimeout  = "drain-timeout"
 )
+
+// Defaults of FlagShutdownDelay and FlagDrainTimeout. Five seconds covers
+// the usual time for a terminating Pod to leave its Service's endpoints
+// and a cloud load balancer's targets; a request takes milliseconds, and
+// the drain bound only stops a stuck client from holding a rollout.
+const (
+	DefaultShutdownDelay = 5 * time.Second
+	DefaultDrainTimeout  = 20 * time.Second
+)
+
+// TerminationGracePeriod is the Pod's terminationGracePeriodSeconds for an
+// issuer with shutdownDelay: the delay, the drain bound and a margin for
+// releasing the Lease slot, so the kubelet never kills a draining issuer.
+func TerminationGracePeriod(shutdownDelay time.Duration) time.Duration {
+	return shutdownDelay + DefaultDrainTimeout + 5*time.Second
+}
 
 // Values of FlagStore.
 const (

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,17 @@ type Workload struct {
 	ConfigSecrets []string
 	// State is the issuer's state store; Kubernetes when empty.
 	State v1alpha1.StateType
+	// ShutdownDelay is how long a stopping issuer keeps serving, not
+	// ready, before it drains (issuerconfig.FlagShutdownDelay);
+	// issuerconfig.DefaultShutdownDelay when zero.
+	ShutdownDelay time.Duration
+}
+
+func (w Workload) shutdownDelay() time.Duration {
+	if w.ShutdownDelay > 0 {
+		return w.ShutdownDelay
+	}
+	return issuerconfig.DefaultShutdownDelay
 }
 
 func (w Workload) labels() map[string]string {
@@ -168,6 +180,7 @@ func (w Workload) Deployment() *appsv1.Deployment {
 	t := true
 	uid := int64(65532)
 	maxSurge, maxUnavailable := intstr.FromInt32(1), intstr.FromInt32(0)
+	grace := int64(issuerconfig.TerminationGracePeriod(w.shutdownDelay()) / time.Second)
 	fieldEnv := func(name, path string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
 	}
@@ -186,8 +199,9 @@ func (w Workload) Deployment() *appsv1.Deployment {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: w.labels()},
 				Spec: corev1.PodSpec{
-					ServiceAccountName:           issuerconfig.IssuerName(w.TenantName),
-					AutomountServiceAccountToken: &t,
+					TerminationGracePeriodSeconds: &grace,
+					ServiceAccountName:            issuerconfig.IssuerName(w.TenantName),
+					AutomountServiceAccountToken:  &t,
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid,
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
@@ -208,6 +222,12 @@ func (w Workload) Deployment() *appsv1.Deployment {
 							"--" + issuerconfig.FlagStore + "=" + issuerconfig.StoreFlag(w.State),
 							fmt.Sprintf("--%s=:%d", issuerconfig.FlagListen, IssuerHTTPPort),
 							fmt.Sprintf("--%s=:%d", issuerconfig.FlagMetricsListen, IssuerMetricsPort),
+							// A stopping replica serves on, not ready, while
+							// endpoints drop it, then answers every request
+							// in flight before it exits: a rollout loses no
+							// response (no refresh retried after a rotation
+							// the client never heard of).
+							"--" + issuerconfig.FlagShutdownDelay + "=" + w.shutdownDelay().String(),
 						},
 						Env: append([]corev1.EnvVar{fieldEnv("POD_NAME", "metadata.name"), fieldEnv("POD_NAMESPACE", "metadata.namespace")},
 							IssuerRuntimeEnv()...),

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -190,5 +191,26 @@ func TestStoreFlagRollsPods(t *testing.T) {
 	}
 	if !equality.Semantic.DeepEqual(kube.Deployment().Spec.Template, def.Deployment().Spec.Template) {
 		t.Error("the default store must render exactly as an explicit Kubernetes store (no roll on writing the default)")
+	}
+}
+
+// A stopping issuer serves on for its shutdown delay and then drains; the
+// kubelet must not kill it meanwhile, so the grace period covers both.
+func TestShutdownDelayAndGracePeriod(t *testing.T) {
+	for _, c := range []struct {
+		delay time.Duration
+		arg   string
+		grace int64
+	}{
+		{0, "--shutdown-delay=5s", 30},
+		{15 * time.Second, "--shutdown-delay=15s", 40},
+	} {
+		spec := Workload{TenantName: "acme", Namespace: "id", Replicas: 2, ShutdownDelay: c.delay}.Deployment().Spec.Template.Spec
+		if !slices.Contains(spec.Containers[0].Args, c.arg) {
+			t.Errorf("delay %v: args %v, want %s", c.delay, spec.Containers[0].Args, c.arg)
+		}
+		if g := spec.TerminationGracePeriodSeconds; g == nil || *g != c.grace {
+			t.Errorf("delay %v: terminationGracePeriodSeconds %v, want %d", c.delay, g, c.grace)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +41,8 @@ func Run(ctx context.Context, args []string) error {
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
 	configSecret := fs.String(issuerconfig.FlagConfigSecret, "", "follow this config Secret through the Kubernetes API instead of --config (namespace from $POD_NAMESPACE)")
 	storeType := fs.String(issuerconfig.FlagStore, issuerconfig.StoreMemory, "where sessions, codes and refresh tokens live: "+issuerconfig.StoreKubernetes+" (records in the pod's namespace, shared by replicas; needs --config-secret) or "+issuerconfig.StoreMemory+" (this process only, lost on restart)")
+	shutdownDelay := fs.Duration(issuerconfig.FlagShutdownDelay, issuerconfig.DefaultShutdownDelay, "after SIGTERM, keep serving this long with readiness failing, so that endpoints and load balancers stop sending new connections here; then close the listeners")
+	drainTimeout := fs.Duration(issuerconfig.FlagDrainTimeout, issuerconfig.DefaultDrainTimeout, "after the listeners close, how long requests in flight (and their state writes) may take to finish")
 	leaseSlots := fs.String(issuerconfig.FlagLeaseSlots, "", "PREFIX of the Lease slots (PREFIX-0, PREFIX-1, …) to report the served generation through (with --config-secret); PREFIX:COUNT limits the slots tried")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,9 +90,12 @@ func Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
+	// Serving, the config watch and the Lease slot outlive the signal until
+	// the drain has ended (shutdown below).
+	serving, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
 	errs := make(chan error, 2)
+	var servers []*http.Server
 	serve := func(addr string, h http.Handler, what string) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -97,15 +103,36 @@ func Run(ctx context.Context, args []string) error {
 		}
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}
+		servers = append(servers, hs)
 		go func() { errs <- hs.Serve(ln) }()
-		go func() {
-			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = hs.Shutdown(sctx)
-		}()
 		log.Info("listening", "endpoint", what, "address", ln.Addr().String())
 		return nil
+	}
+	// shutdown ends the process without cutting a request: readiness fails
+	// at once while every endpoint keeps answering for the shutdown delay
+	// (a Pod leaves its Service's endpoints, and load balancers' targets,
+	// only some time after it is told to stop); then the listeners close,
+	// idle keep-alive connections close, and requests in flight finish —
+	// with their state writes — within the drain timeout. A rollout or a
+	// node drain thus loses no response, so no client retries a refresh
+	// token whose rotation it never heard of.
+	shutdown := func() {
+		srv.Drain()
+		log.Info("shutting down: serving on while endpoints drop this replica", "delay", shutdownDelay.String())
+		time.Sleep(*shutdownDelay)
+		dctx, cancel := context.WithTimeout(context.Background(), *drainTimeout)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, hs := range servers {
+			wg.Go(func() {
+				if err := hs.Shutdown(dctx); err != nil {
+					log.Error("requests still in flight at the drain timeout were cut", "error", err, "drainTimeout", drainTimeout.String())
+					_ = hs.Close()
+				}
+			})
+		}
+		wg.Wait()
+		log.Info("drained: every request in flight has been answered")
 	}
 	if err := serve(*listen, srv, "oidc"); err != nil {
 		return err
@@ -122,9 +149,11 @@ func Run(ctx context.Context, args []string) error {
 	defer tick.Stop()
 	gc := time.NewTicker(time.Minute)
 	defer gc.Stop()
-	released := make(<-chan struct{})
+	closed := make(chan struct{})
+	close(closed)
+	var released <-chan struct{} = closed
 	if kube != nil {
-		released = kube.run(ctx, srv)
+		released = kube.run(serving, srv)
 	}
 	reload := func(force bool) {
 		if kube != nil {
@@ -152,9 +181,9 @@ func Run(ctx context.Context, args []string) error {
 	for {
 		select {
 		case <-ctx.Done():
-			if kube != nil {
-				<-released
-			}
+			shutdown()
+			stopServing()
+			<-released
 			return nil
 		case err := <-errs:
 			if errors.Is(err, http.ErrServerClosed) {

@@ -46,7 +46,7 @@ func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"--config", path, "--listen", addr, "--metrics-listen", metricsAddr, "--reload-interval", "20ms", "--log-json=false"})
+		done <- Run(ctx, []string{"--config", path, "--listen", addr, "--metrics-listen", metricsAddr, "--reload-interval", "20ms", "--log-json=false", "--shutdown-delay=100ms"})
 	}()
 	get := func(u string) (int, string) {
 		resp, err := http.Get(u)

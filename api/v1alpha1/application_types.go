@@ -217,8 +217,12 @@ type RefreshTokenSpec struct {
 	Rotation RefreshTokenRotation `json:"rotation,omitempty"`
 
 	// reuseInterval tolerates a client presenting the previous refresh
-	// token again for this long after rotation (a network retry) without
-	// revoking the family. Default 0s; range 0s to 5m.
+	// token again for this long after rotation without revoking the
+	// family: a client whose response was lost (a dropped connection, a
+	// proxy reload, a replica killed) retries with the token it sent and
+	// gets the very successor it missed, not a new one. After the window,
+	// presenting it is reuse and revokes every token of the grant. 0s
+	// revokes on any reuse. Default 10s; range 0s to 5m.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32

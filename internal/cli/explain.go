@@ -86,6 +86,7 @@ func explain(w io.Writer, v *view) {
 			rt := a.add("refresh token  rotation %s, bound to %s", r.Rotation, r.SessionBinding)
 			rt.add("idle      %s", lifetime(r.InactivityLifetime))
 			rt.add("absolute  %s", lifetime(r.AbsoluteLifetime))
+			rt.add("retry     %s", lifetime(r.ReuseInterval))
 		}
 	} else {
 		a.add("no effective lifetimes yet: %s", conditionMessage(app.Status.Conditions, v1alpha1.ConditionReady))

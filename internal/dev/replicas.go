@@ -2,6 +2,7 @@ package dev
 
 import (
 	"net"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,4 +89,25 @@ func (k *Kubelet) stopAll() {
 		wg.Go(lp.stop)
 	}
 	wg.Wait()
+}
+
+// KillPod kills the process of Pod namespace/name outright (SIGKILL), as a
+// crash or a lost node ends a container, and reports whether it ran one;
+// the kubelet then restarts the container.
+func (k *Kubelet) KillPod(namespace, name string) bool {
+	k.mu.Lock()
+	var cmd *exec.Cmd
+	var done chan struct{}
+	for _, lp := range k.pods {
+		if lp.namespace == namespace && lp.name == name && lp.running() {
+			cmd, done = lp.cmd, lp.done
+		}
+	}
+	k.mu.Unlock()
+	if cmd == nil {
+		return false
+	}
+	_ = cmd.Process.Kill()
+	<-done
+	return true
 }

@@ -59,6 +59,7 @@ func TestCLIExplainsAndDraws(t *testing.T) {
 		"absolute    47m    ← " + capped,
 		"Application " + ns + "/backoffice (RegularWeb)  Ready",
 		"client_id backoffice." + ns,
+		"retry     10s    ← Application backoffice/spec.refreshToken.reuseInterval (default)",
 		"ID token       47m    ← " + capped + " (configured 2h)",
 		"API " + ns + "/orders  https://orders.acme.test  Ready",
 		"Standard access token  47m    ← " + capped + " (configured 3h)",

@@ -92,6 +92,10 @@ func refreshFor(tenant Tenant, spec *v1alpha1.RefreshTokenSpec, ref func(string)
 	r.Inactivity = e.apply(request(spec.InactivityLifetime, DefaultRefreshInactivityLifetime, ref("refreshToken.inactivityLifetime")),
 		tenant.policy.refreshToken, tenant.PolicyMode)
 	r.Inactivity = lowerTo(r.Inactivity, r.Absolute)
+	if r.Rotation == v1alpha1.RotationDisabled {
+		// Nothing is rotated, so nothing is reused.
+		r.ReuseInterval = Setting{BoundBy: ref("refreshToken.rotation")}
+	}
 	return r
 }
 

@@ -13,7 +13,15 @@ const (
 	DefaultTokenLifetimeForBrowserFlows = 2 * time.Hour
 	DefaultInactivityTimeout            = 72 * time.Hour
 	DefaultAbsoluteTimeout              = 168 * time.Hour
-	DefaultRefreshReuseInterval         = 0
+	// DefaultRefreshReuseInterval: a client whose refresh response was lost
+	// (a dropped connection, a proxy reload, a replica killed) retries with
+	// the token it sent; within this window it gets the very successor it
+	// missed, derived from that token, not a new branch and not a
+	// revocation. Ten seconds covers retries with back-off; a thief's
+	// replay gets the same successor and is caught at the next rotation
+	// by whichever of the two comes second; a replay after the window
+	// revokes the family as before (docs/state.md).
+	DefaultRefreshReuseInterval = 10 * time.Second
 	DefaultRefreshInactivityLifetime    = 360 * time.Hour
 	DefaultRefreshAbsoluteLifetime      = 720 * time.Hour
 	DefaultKeyRotationPeriod            = 2160 * time.Hour

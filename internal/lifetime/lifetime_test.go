@@ -371,7 +371,7 @@ func TestForApplicationIDTokenAndRefresh(t *testing.T) {
 			if len(got.Enforcement.Clamps) != c.wantClamps || len(got.Enforcement.Violations) != c.wantViolations {
 				t.Errorf("clamps %v violations %v, want %d and %d", got.Enforcement.Clamps, got.Enforcement.Violations, c.wantClamps, c.wantViolations)
 			}
-			if r.Rotation != v1alpha1.RotationEnabled || r.ReuseInterval.Duration != 0 {
+			if r.Rotation != v1alpha1.RotationEnabled || r.ReuseInterval.Duration != DefaultRefreshReuseInterval {
 				t.Errorf("rotation defaults = %+v", r)
 			}
 		})

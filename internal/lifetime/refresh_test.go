@@ -1,6 +1,7 @@
 package lifetime
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -37,9 +38,20 @@ func TestRefreshExpiryOf(t *testing.T) {
 			t.Errorf("ReuseTolerated %v after rotation = %v, want %v", c.after, got, c.want)
 		}
 	}
-	// Default reuseInterval is 0s: any reuse revokes the family.
+	// The default reuseInterval, 10s, tolerates a retry after a lost
+	// response and nothing later.
 	def := *forApplication(forTenant(tenant(nil)), app(v1alpha1.SinglePage, nil), nil).Refresh
-	if def.ReuseTolerated(rotated, rotated) {
-		t.Error("default reuseInterval 0s tolerated a reuse")
+	if !def.ReuseTolerated(rotated, rotated.Add(9*time.Second)) || def.ReuseTolerated(rotated, rotated.Add(10*time.Second)) {
+		t.Errorf("default reuseInterval %v: want a retry tolerated for 10s, exclusive", def.ReuseInterval.Duration)
+	}
+	if !strings.HasSuffix(def.ReuseInterval.BoundBy, "/spec.refreshToken.reuseInterval (default)") {
+		t.Errorf("default reuseInterval bound by %q", def.ReuseInterval.BoundBy)
+	}
+	// Without rotation nothing is reused: status shows 0s, bound by rotation.
+	off := *forApplication(forTenant(tenant(nil)), app(v1alpha1.RegularWeb, func(s *v1alpha1.ApplicationSpec) {
+		s.RefreshToken = &v1alpha1.RefreshTokenSpec{Rotation: v1alpha1.RotationDisabled}
+	}), nil).Refresh
+	if off.ReuseInterval.Duration != 0 || !strings.HasSuffix(off.ReuseInterval.BoundBy, "spec.refreshToken.rotation") {
+		t.Errorf("reuseInterval without rotation = %+v", off.ReuseInterval)
 	}
 }

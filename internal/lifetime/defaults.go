@@ -21,12 +21,12 @@ const (
 	// replay gets the same successor and is caught at the next rotation
 	// by whichever of the two comes second; a replay after the window
 	// revokes the family as before (docs/state.md).
-	DefaultRefreshReuseInterval = 10 * time.Second
-	DefaultRefreshInactivityLifetime    = 360 * time.Hour
-	DefaultRefreshAbsoluteLifetime      = 720 * time.Hour
-	DefaultKeyRotationPeriod            = 2160 * time.Hour
-	DefaultReplicas                     = int32(1)
-	DefaultSigningAlgorithm             = v1alpha1.RS256
-	DefaultPolicyMode                   = v1alpha1.PolicyClamp
-	DefaultStateType                    = v1alpha1.StateKubernetes
+	DefaultRefreshReuseInterval      = 10 * time.Second
+	DefaultRefreshInactivityLifetime = 360 * time.Hour
+	DefaultRefreshAbsoluteLifetime   = 720 * time.Hour
+	DefaultKeyRotationPeriod         = 2160 * time.Hour
+	DefaultReplicas                  = int32(1)
+	DefaultSigningAlgorithm          = v1alpha1.RS256
+	DefaultPolicyMode                = v1alpha1.PolicyClamp
+	DefaultStateType                 = v1alpha1.StateKubernetes
 )

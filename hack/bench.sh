@@ -58,8 +58,8 @@ printf '%-46s %12s %14s %14s %14s\n' benchmark refresh/s µs/roundtrip objects/s
 # 1000 and 5000 Applications. Set SCALE=0 to skip the (minutes-long) scale run.
 echo
 echo "operator (internal/e2e):"
-benches='ApplyToServed'
-if [ "${SCALE:-1}" != "0" ]; then benches='ApplyToServed|Scale'; fi
+benches='ApplyToServed|RefreshRollout'
+if [ "${SCALE:-1}" != "0" ]; then benches='ApplyToServed|RefreshRollout|Scale'; fi
 # ApplyToServed prints one row per figure: apply -> next token carries the
 # value, apply -> status (the API and its Application) Ready with the value.
 go test ./internal/e2e/ -run '^$' -bench "$benches" -benchtime 1x -count=1 -timeout 60m | grep -E '^Benchmark' |
@@ -69,6 +69,11 @@ go test ./internal/e2e/ -run '^$' -bench "$benches" -benchtime 1x -count=1 -time
            printf "%-30s  %-44s %8s %8s %8s\n", name, sprintf("apply -> (%d changes, ms)", m["changes"]), "p50", "p95", "max";
            printf "%-30s  %-44s %8.0f %8.0f %8.0f\n", "", "next token carries the value", m["token-p50-ms"], m["token-p95-ms"], m["token-max-ms"];
            printf "%-30s  %-44s %8.0f %8.0f %8.0f\n", "", "status Ready with the value", m["status-p50-ms"], m["status-p95-ms"], m["status-max-ms"];
+           next
+         }
+         if (name ~ /RefreshRollout/) {
+           for (i = 3; i < NF; i++) m[$(i+1)] = $i;
+           printf "%-30s  8 refresh chains, 2 replicas: steady %.0f refresh/s; rolling restart (%.1f s) %.0f refresh/s, %d requests failed in transit, %d chains lost\n", name, m["steady-refresh/s"], m["rollout-s"], m["rollout-refresh/s"], m["failed-requests"], m["lost-chains"];
            next
          }
          line=sprintf("%-30s", name);

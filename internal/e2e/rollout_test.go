@@ -37,7 +37,7 @@ type refreshChains struct {
 	wg                             sync.WaitGroup
 }
 
-func runRefreshChains(t *testing.T, s *shop, tokens []string) *refreshChains {
+func runRefreshChains(t testing.TB, s *shop, tokens []string) *refreshChains {
 	id, secret := clientSecret(t, s.ns, s.web.Name)
 	c := &refreshChains{stop: make(chan struct{})}
 	for i, rt := range tokens {
@@ -91,6 +91,66 @@ func runRefreshChains(t *testing.T, s *shop, tokens []string) *refreshChains {
 
 func (c *refreshChains) halt() { close(c.stop); c.wg.Wait() }
 
+// refreshShop is the shop with two issuer replicas on the Kubernetes store
+// and eight refresh tokens of the back office, half with offline access
+// and half bound to their sessions; before are the issuer Pods.
+func refreshShop(t testing.TB) (s *shop, tokens []string, before []corev1.Pod) {
+	s = newShop(t)
+	g := NewWithT(t)
+	patch(t, s.web, func(a *v1alpha1.Application) {
+		a.Spec.RefreshToken = &v1alpha1.RefreshTokenSpec{AllowOfflineAccess: true}
+	})
+	patch(t, s.tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Replicas = new(int32(2)) })
+	eventually(t, func(g Gomega) {
+		before = issuerPods(g, s.ns)
+		g.Expect(before).To(HaveLen(2))
+		g.Expect(isReady(before[0]) && isReady(before[1])).To(BeTrue())
+	})
+	waitReady(t, s.tenant, s.web)
+	for i := range 8 {
+		cfg := s.webConfig(t)
+		if i%2 == 1 {
+			cfg.Scopes = append(cfg.Scopes, oidc.ScopeOfflineAccess)
+		}
+		back := newBrowser(t, s.issuer).authorize(t, cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("audience", s.orders.Spec.Audience)))
+		tok, err := cfg.Exchange(context.Background(), back.Get("code"))
+		must(t, err)
+		g.Expect(tok.RefreshToken).NotTo(BeEmpty())
+		tokens = append(tokens, tok.RefreshToken)
+	}
+	return s, tokens, before
+}
+
+// rolloutRestart restarts the issuer Deployment as `kubectl rollout
+// restart` does and waits until both replicas are new and ready; chains,
+// if set, must lose nothing meanwhile.
+func rolloutRestart(t testing.TB, s *shop, before []corev1.Pod, chains *refreshChains) {
+	ctx := context.Background()
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: issuerconfig.IssuerName("acme"), Namespace: s.ns}}
+	patch(t, dep, func(d *appsv1.Deployment) {
+		if d.Spec.Template.Annotations == nil {
+			d.Spec.Template.Annotations = map[string]string{}
+		}
+		d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = time.Now().Format(time.RFC3339Nano)
+	})
+	old := map[string]bool{}
+	for _, p := range before {
+		old[p.Name] = true
+	}
+	NewWithT(t).Eventually(func(g Gomega) {
+		if chains != nil {
+			g.Expect(chains.lost.Load()).To(BeZero(), "a chain was lost: %v", chains.firstLoss.Load())
+		}
+		var pods corev1.PodList
+		g.Expect(k8s.List(ctx, &pods, client.InNamespace(s.ns), client.MatchingLabels{"app.kubernetes.io/name": "idtenant-issuer"})).To(Succeed())
+		g.Expect(pods.Items).To(HaveLen(2), "the old Pods are gone")
+		for _, p := range pods.Items {
+			g.Expect(old[p.Name]).To(BeFalse(), "Pod %s is from before the rollout", p.Name)
+			g.Expect(isReady(p)).To(BeTrue())
+		}
+	}).WithTimeout(3 * time.Minute).WithPolling(250 * time.Millisecond).Should(Succeed())
+}
+
 // TestRolloutKeepsRefreshChains: a rolling restart of a two-replica issuer
 // on the Kubernetes store logs no one out. Eight clients, half with offline
 // access and half bound to their sessions, rotate their refresh tokens as
@@ -101,54 +161,11 @@ func (c *refreshChains) halt() { close(c.stop); c.wg.Wait() }
 // killed outright (SIGKILL), and the same holds.
 func TestRolloutKeepsRefreshChains(t *testing.T) {
 	t.Parallel()
-	s := newShop(t)
+	s, tokens, before := refreshShop(t)
 	g := NewWithT(t)
-	ctx := context.Background()
-	patch(t, s.web, func(a *v1alpha1.Application) {
-		a.Spec.RefreshToken = &v1alpha1.RefreshTokenSpec{AllowOfflineAccess: true}
-	})
-	patch(t, s.tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Replicas = new(int32(2)) })
-	var before []corev1.Pod
-	eventually(t, func(g Gomega) {
-		before = issuerPods(g, s.ns)
-		g.Expect(before).To(HaveLen(2))
-		g.Expect(isReady(before[0]) && isReady(before[1])).To(BeTrue())
-	})
-	waitReady(t, s.tenant, s.web)
-
-	var tokens []string
-	for i := range 8 {
-		cfg := s.webConfig(t)
-		if i%2 == 1 {
-			cfg.Scopes = append(cfg.Scopes, oidc.ScopeOfflineAccess)
-		}
-		back := newBrowser(t, s.issuer).authorize(t, cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("audience", s.orders.Spec.Audience)))
-		tok, err := cfg.Exchange(ctx, back.Get("code"))
-		must(t, err)
-		g.Expect(tok.RefreshToken).NotTo(BeEmpty())
-		tokens = append(tokens, tok.RefreshToken)
-	}
-
 	chains := runRefreshChains(t, s, tokens)
 	time.Sleep(time.Second)
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: issuerconfig.IssuerName("acme"), Namespace: s.ns}}
-	patch(t, dep, func(d *appsv1.Deployment) {
-		if d.Spec.Template.Annotations == nil {
-			d.Spec.Template.Annotations = map[string]string{}
-		}
-		d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = time.Now().Format(time.RFC3339)
-	})
-	old := map[string]bool{before[0].Name: true, before[1].Name: true}
-	NewWithT(t).Eventually(func(g Gomega) {
-		g.Expect(chains.lost.Load()).To(BeZero(), "a chain was lost: %v", chains.firstLoss.Load())
-		var pods corev1.PodList
-		g.Expect(k8s.List(ctx, &pods, client.InNamespace(s.ns), client.MatchingLabels{"app.kubernetes.io/name": "idtenant-issuer"})).To(Succeed())
-		g.Expect(pods.Items).To(HaveLen(2), "the old Pods are gone")
-		for _, p := range pods.Items {
-			g.Expect(old[p.Name]).To(BeFalse(), "Pod %s is from before the rollout", p.Name)
-			g.Expect(isReady(p)).To(BeTrue())
-		}
-	}).WithTimeout(3 * time.Minute).WithPolling(250 * time.Millisecond).Should(Succeed())
+	rolloutRestart(t, s, before, chains)
 	afterRollout := chains.ok.Load()
 
 	// A replica killed outright (a crash, a lost node) drains nothing: the
@@ -168,4 +185,25 @@ func TestRolloutKeepsRefreshChains(t *testing.T) {
 	g.Expect(chains.lost.Load()).To(BeZero(), "a chain was lost: %v", chains.firstLoss.Load())
 	g.Expect(chains.recovered.Load()).To(Equal(chains.inTransit.Load()), "every request that failed in transit was recovered by its retry")
 	g.Expect(chains.ok.Load()).To(BeNumerically(">", 100), "the clients kept refreshing")
+}
+
+// BenchmarkRefreshRollout measures eight refresh chains (as in
+// TestRolloutKeepsRefreshChains) steadily for 5 s, then through a rolling
+// restart of the two replicas: refreshes per second in each phase, and the
+// requests that failed in transit and chains lost during the rollout. Run
+// with -benchtime=1x (make bench does).
+func BenchmarkRefreshRollout(b *testing.B) {
+	s, tokens, before := refreshShop(b)
+	chains := runRefreshChains(b, s, tokens)
+	const steady = 5 * time.Second
+	time.Sleep(steady)
+	atRollout, start := chains.ok.Load(), time.Now()
+	rolloutRestart(b, s, before, chains)
+	took := time.Since(start)
+	chains.halt()
+	b.ReportMetric(float64(atRollout)/steady.Seconds(), "steady-refresh/s")
+	b.ReportMetric(float64(chains.ok.Load()-atRollout)/took.Seconds(), "rollout-refresh/s")
+	b.ReportMetric(took.Seconds(), "rollout-s")
+	b.ReportMetric(float64(chains.inTransit.Load()), "failed-requests")
+	b.ReportMetric(float64(chains.lost.Load()), "lost-chains")
 }

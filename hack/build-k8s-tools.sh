@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, etcd, kubectl and kube-controller-manager from the Go module proxy into
-# bin/k8s/<version>/, the control plane that envtest and `idtenant dev` run.
+# bin/k8s/<version>/, the control plane that envtest and `idtenant-dev` run.
 # The usual envtest installer downloads these from hosts this environment cannot
-# reach; building them needs only the module proxy (see DESIGN.md).
+# reach; building them needs only the module proxy (hack/k8s-tools is a Go
+# module of its own that requires k8s.io/kubernetes and replaces its staging
+# modules with their published versions).
 # Skips binaries that are already present; the first build takes several minutes.
 set -euo pipefail
 

@@ -35,6 +35,12 @@ var ManagerTenantsRole []byte
 //go:embed rbac/metrics_auth_role.yaml
 var MetricsAuthRole []byte
 
+// UserRoles holds config/rbac/aggregate_roles.yaml: the ClusterRoles that
+// Kubernetes aggregates into the built-in admin, edit and view roles.
+//
+//go:embed rbac/aggregate_roles.yaml
+var UserRoles []byte
+
 // MetricsReaderRole holds config/rbac/metrics_reader_role.yaml: what a
 // scraper needs to read the manager's metrics.
 //

@@ -22,8 +22,10 @@ import (
 // its issuer's Deployment, Secrets, RBAC, Leases and state records;
 // deleting an Application its credentials Secret); the namespace
 // controller empties and removes a deleted namespace; the serviceaccount
-// controller gives every namespace its default ServiceAccount.
-var ClusterControllers = []string{"garbagecollector", "namespace", "deployment", "replicaset", "disruption", "serviceaccount"}
+// controller gives every namespace its default ServiceAccount; the
+// clusterrole-aggregation controller merges idtenant's aggregated roles
+// (config/rbac/aggregate_roles.yaml) into the built-in admin, edit and view.
+var ClusterControllers = []string{"garbagecollector", "namespace", "deployment", "replicaset", "disruption", "serviceaccount", "clusterrole-aggregation"}
 
 // The endpointslice controller is not among them: the dev Pods' loopback
 // IPs are refused in EndpointSlices, so the dev proxy reads the ready Pods

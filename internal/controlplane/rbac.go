@@ -34,7 +34,7 @@ func (c *ControlPlane) ManagerConfig(ctx context.Context, admin client.Client) (
 // tenantNamespaces only (config/tenant-namespaces), or cluster-wide when
 // there are none (config/rbac).
 func (c *ControlPlane) ManagerConfigFor(ctx context.Context, admin client.Client, tenantNamespaces []string) (*rest.Config, error) {
-	for _, role := range [][]byte{config.ManagerRole, config.ManagerTenantsRole, config.MetricsAuthRole, config.MetricsReaderRole} {
+	for _, role := range [][]byte{config.ManagerRole, config.ManagerTenantsRole, config.MetricsAuthRole, config.MetricsReaderRole, config.UserRoles} {
 		if _, err := Apply(ctx, admin, role); err != nil {
 			return nil, fmt.Errorf("installing the manager ClusterRoles: %w", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -33,6 +34,10 @@ var kubelet *dev.Kubelet
 
 // apiServer is the control plane's URL, to find its process.
 var apiServer string
+
+// k8sConfig reaches the control plane as an administrator (who may
+// impersonate users).
+var k8sConfig *rest.Config
 
 // clockOffset moves the manager's clock (key rotation) forward; the issuer
 // processes keep real time, as verifiers in the wild do.
@@ -117,7 +122,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	apiServer = cp.Config.Host
+	apiServer, k8sConfig = cp.Config.Host, cp.Config
 	if !strings.Contains(apiServer, "://") {
 		apiServer = "https://" + apiServer
 	}

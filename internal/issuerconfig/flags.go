@@ -35,10 +35,12 @@ const (
 )
 
 // TerminationGracePeriod is the Pod's terminationGracePeriodSeconds for an
-// issuer with shutdownDelay: the delay, the drain bound and a margin for
-// releasing the Lease slot, so the kubelet never kills a draining issuer.
+// issuer with shutdownDelay and the default drain timeout (the operator
+// does not set FlagDrainTimeout): the delay, the drain bound, and a margin
+// for releasing the Lease slot (at most 5s) and exiting, so the kubelet
+// never kills a draining issuer.
 func TerminationGracePeriod(shutdownDelay time.Duration) time.Duration {
-	return shutdownDelay + DefaultDrainTimeout + 5*time.Second
+	return shutdownDelay + DefaultDrainTimeout + 10*time.Second
 }
 
 // Values of FlagStore.

@@ -17,10 +17,12 @@ const (
 	// (a dropped connection, a proxy reload, a replica killed) retries with
 	// the token it sent; within this window it gets the very successor it
 	// missed, derived from that token, not a new branch and not a
-	// revocation. Ten seconds covers retries with back-off; a thief's
-	// replay gets the same successor and is caught at the next rotation
-	// by whichever of the two comes second; a replay after the window
-	// revokes the family as before (docs/state.md).
+	// revocation. Ten seconds covers retries with back-off. The price: a
+	// replay inside the window is not detected by itself (it gets an
+	// access token and the same successor; it is caught only if both
+	// holders later present that successor), where 0s revoked at once. A
+	// replay after the window revokes the family as before
+	// (docs/state.md).
 	DefaultRefreshReuseInterval      = 10 * time.Second
 	DefaultRefreshInactivityLifetime = 360 * time.Hour
 	DefaultRefreshAbsoluteLifetime   = 720 * time.Hour

@@ -202,8 +202,8 @@ func TestShutdownDelayAndGracePeriod(t *testing.T) {
 		arg   string
 		grace int64
 	}{
-		{0, "--shutdown-delay=5s", 30},
-		{15 * time.Second, "--shutdown-delay=15s", 40},
+		{0, "--shutdown-delay=5s", 35},
+		{15 * time.Second, "--shutdown-delay=15s", 45},
 	} {
 		spec := Workload{TenantName: "acme", Namespace: "id", Replicas: 2, ShutdownDelay: c.delay}.Deployment().Spec.Template.Spec
 		if !slices.Contains(spec.Containers[0].Args, c.arg) {

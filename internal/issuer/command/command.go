@@ -118,6 +118,13 @@ func Run(ctx context.Context, args []string) error {
 	// token whose rotation it never heard of.
 	shutdown := func() {
 		srv.Drain()
+		// Every response from now on closes its connection, and idle
+		// keep-alive connections close now: clients reconnect (to the
+		// replicas endpoints still list) instead of sending a request on
+		// a connection that closes under it when the listener goes.
+		for _, hs := range servers {
+			hs.SetKeepAlivesEnabled(false)
+		}
 		log.Info("shutting down: serving on while endpoints drop this replica", "delay", shutdownDelay.String())
 		time.Sleep(*shutdownDelay)
 		dctx, cancel := context.WithTimeout(context.Background(), *drainTimeout)

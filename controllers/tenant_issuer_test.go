@@ -39,7 +39,10 @@ func TestIssuerReplicasReport(t *testing.T) {
 
 	cs := kubernetes.NewForConfigOrDie(restConfig)
 	replica := func(id string) *follow.Leases {
-		return &follow.Leases{Client: cs, Namespace: ns, Prefix: "acme-issuer", Slots: 3, Identity: id, Duration: 3 * time.Second}
+		// 6 s Leases renewed every 300 ms: a replica pauses long enough to
+		// go stale, and a loaded CI machine (other packages' API servers
+		// run beside this one) does not make a renewing one look stale.
+		return &follow.Leases{Client: cs, Namespace: ns, Prefix: "acme-issuer", Slots: 3, Identity: id, Duration: 6 * time.Second}
 	}
 	a, b := replica("acme-issuer-aaaa"), replica("acme-issuer-bbbb")
 	// Both replicas renew in the background, as real ones do; b reports a

@@ -60,13 +60,7 @@ func (r *APIReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 // before it is written, and a stalled API is a terminal error.
 func (r *APIReconciler) finish(ctx context.Context, api *v1alpha1.API, obs *APIObservation) (ctrl.Result, error) {
 	held, err := r.writeStatus(ctx, api, *obs)
-	if held > 0 {
-		return ctrl.Result{RequeueAfter: held}, err
-	}
-	if err == nil {
-		err = status.TerminalIfStalled(api.Status.Conditions)
-	}
-	return ctrl.Result{}, err
+	return status.FinishHeld(held, err, api.Status.Conditions)
 }
 
 // ResolveTenant owns TenantResolved.

@@ -64,16 +64,11 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 // blocked by a foreign Secret in its credentials' place looks again later.
 func (r *ApplicationReconciler) finish(ctx context.Context, app *v1alpha1.Application, obs *ApplicationObservation) (ctrl.Result, error) {
 	held, err := r.writeStatus(ctx, app, *obs)
-	if held > 0 {
-		return ctrl.Result{RequeueAfter: held}, err
+	result, err := status.FinishHeld(held, err, app.Status.Conditions)
+	if held == 0 && err == nil && obs.credentialsProblem != nil {
+		result.RequeueAfter = serving.CredentialsRecheck
 	}
-	if err == nil {
-		err = status.TerminalIfStalled(app.Status.Conditions)
-	}
-	if err == nil && obs.credentialsProblem != nil {
-		return ctrl.Result{RequeueAfter: serving.CredentialsRecheck}, nil
-	}
-	return ctrl.Result{}, err
+	return result, err
 }
 
 // ResolveTenant owns TenantResolved.

@@ -282,7 +282,15 @@ func (in Input) decideAPIs(plan Plan, app *v1alpha1.Application, t lifetime.Tena
 			return nil, nil, &status.Problem{Reason: v1alpha1.ReasonAudienceConflict,
 				Message: fmt.Sprintf("API %s listed in spec.apis[%d] is not served: %s", key, i, notServedBecause(api, v))}
 		}
-		eff := lifetime.ForAPI(t, api.Namespace, api.Name, api.Spec)
+		// Held: the API is the Tenant's and admitted, so its verdict holds
+		// its effective lifetimes, computed once per plan, not once per
+		// Application that lists it.
+		var eff lifetime.API
+		if v := plan.APIs[client.ObjectKeyFromObject(api)]; v != nil && v.Effective != nil {
+			eff = *v.Effective
+		} else {
+			eff = lifetime.ForAPI(t, api.Namespace, api.Name, api.Spec)
+		}
 		if eff.Enforcement.Rejected() {
 			return nil, nil, &status.Problem{Reason: v1alpha1.ReasonPolicyViolation,
 				Message: fmt.Sprintf("API %s listed in spec.apis[%d] is refused by Tenant policy: %s", key, i, eff.Enforcement.Violations[0].Message())}

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
@@ -71,4 +72,17 @@ func (h *PendingHold) Forget(key types.NamespacedName) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.since, key)
+}
+
+// FinishHeld ends a reconcile whose status write may have been held back
+// (PendingHold): a held status asks to look again after held; otherwise a
+// stalled object, by conditions, is a terminal error.
+func FinishHeld(held time.Duration, err error, conditions []metav1.Condition) (ctrl.Result, error) {
+	if held > 0 {
+		return ctrl.Result{RequeueAfter: held}, err
+	}
+	if err == nil {
+		err = TerminalIfStalled(conditions)
+	}
+	return ctrl.Result{}, err
 }

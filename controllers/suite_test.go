@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,13 +106,11 @@ func run(m *testing.M) int {
 	return code
 }
 
-var nsCounter atomic.Int32
-
 // newNamespace creates a namespace unique to the calling test.
 func newNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   fmt.Sprintf("t%d-%d", time.Now().UnixNano()%100000, nsCounter.Add(1)),
+		Name:   controlplane.UniqueNamespace("t"),
 		Labels: labels,
 	}}
 	if err := k8s.Create(context.Background(), ns); err != nil {

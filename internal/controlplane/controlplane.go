@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -143,4 +145,13 @@ func SplitYAML(data []byte) ([][]byte, error) {
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+var namespaceCounter atomic.Int32
+
+// UniqueNamespace is a namespace name for one test: prefix, a fragment of
+// the clock (runs sharing a control plane do not collide) and a counter
+// (tests of one process do not).
+func UniqueNamespace(prefix string) string {
+	return fmt.Sprintf("%s%d-%d", prefix, time.Now().UnixNano()%100000, namespaceCounter.Add(1))
 }

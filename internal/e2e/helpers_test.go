@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/controlplane"
 )
 
 const (
@@ -35,14 +35,12 @@ const (
 	aliceHash     = "$2a$10$1Uhiau72Caah0gSrQWrNmO.8dvcKXOZNH3Fq9lROb4S26Z08V2RVy"
 )
 
-var nsCounter atomic.Int32
-
 // newTenant creates a namespace with a Tenant whose issuer listens on a free
 // loopback port (the Kubelet binds the first replica there) and a user.
 func newTenant(t testing.TB, mutate func(*v1alpha1.TenantSpec)) (ns, issuer string) {
 	t.Helper()
 	ctx := context.Background()
-	ns = fmt.Sprintf("e%d-%d", time.Now().UnixNano()%100000, nsCounter.Add(1))
+	ns = controlplane.UniqueNamespace("e")
 	must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	issuer = "http://127.0.0.1:" + freePort(t)
 	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "users", Namespace: ns},

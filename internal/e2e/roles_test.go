@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -28,7 +27,7 @@ import (
 func TestTeamRolesReachIdtenantObjects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ns := fmt.Sprintf("team-%d", time.Now().UnixNano()%100000)
+	ns := controlplane.UniqueNamespace("team-")
 	must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	for user, role := range map[string]string{"dana": "edit", "vic": "view"} {
 		must(t, k8s.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns},

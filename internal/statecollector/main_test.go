@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,13 +57,11 @@ func fastClient(t *testing.T) client.Client {
 	return c
 }
 
-var nsCounter atomic.Int32
-
 // newNamespace creates a namespace unique to the calling test.
 func newNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   fmt.Sprintf("t%d-%d", time.Now().UnixNano()%100000, nsCounter.Add(1)),
+		Name:   controlplane.UniqueNamespace("t"),
 		Labels: labels,
 	}}
 	if err := fastClient(t).Create(context.Background(), ns); err != nil {

@@ -210,6 +210,11 @@ func TestAdmissionRejects(t *testing.T) {
 			t.Spec.KeyRotationPeriod = d("1h")
 			return t
 		}(), []string{"spec.keyRotationPeriod must be between 24h and 8760h"}},
+		{"trusted proxy that is no address", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.TrustedProxies = []string{"10.0.0.0/8", "ingress.example.com"}
+			return t
+		}(), []string{"spec.trustedProxies entries must be a CIDR such as 10.244.0.0/16 or an IP address"}},
 		{"ceiling above 30 days", func() client.Object {
 			t := validTenant(ns)
 			t.Spec.Policy = &v1alpha1.LifetimePolicy{MaxAccessTokenLifetime: d("800h")}
@@ -397,6 +402,7 @@ func TestAdmissionAccepts(t *testing.T) {
 	tenant.Spec.IssuerURL = "http://127.0.0.1:9400/" + ns
 	tenant.Spec.Session = &v1alpha1.SessionSpec{InactivityTimeout: d("2400h"), AbsoluteTimeout: d("8760h")}
 	tenant.Spec.KeyRotationPeriod = d("24h")
+	tenant.Spec.TrustedProxies = []string{"10.244.0.0/16", "192.0.2.7", "fd00::/8", "::1"}
 	if err := k8s.Create(ctx, tenant); err != nil {
 		t.Errorf("loopback http issuer and maximum session: %v", err)
 	}

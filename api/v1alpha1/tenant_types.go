@@ -140,6 +140,26 @@ type TenantSpec struct {
 	// 80) yourself; see docs/exposure.md.
 	// +optional
 	Exposure *ExposureSpec `json:"exposure,omitempty"`
+
+	// trustedProxies are the addresses of the proxies in front of the
+	// issuer (the ingress controller's or Gateway's Pods, a load
+	// balancer), as CIDRs such as 10.244.0.0/16 or single addresses. The
+	// issuer limits password guessing per client address; a request whose
+	// peer is one of these proxies is counted at the address the proxies
+	// recorded in X-Forwarded-For (or Forwarded): the rightmost entry that
+	// is not itself a trusted proxy, which the client cannot forge.
+	// Requests from any other peer are counted at the peer's address and
+	// their forwarding headers are ignored, since anyone can send them.
+	// Default: none, so behind a proxy every user shares its address and
+	// the per-address limits count them together; list the proxies'
+	// addresses to count each user at their own. At most 32; IPv6 clients
+	// are counted per /64.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self) || isIP(self)",message="spec.trustedProxies entries must be a CIDR such as 10.244.0.0/16 or an IP address such as 10.0.0.5"
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }
 
 // ExposureSpec chooses how the issuer is reached from outside the cluster.

@@ -51,10 +51,12 @@ type config struct {
 	connectionOrder []*connection
 	// stateKey derives record keys, seals pending requests and derives
 	// refresh token successors (see state.go).
-	stateKey  []byte
-	keys      *signing.KeySet
-	origins   map[string]bool // union of allowedOrigins, for CORS
-	discovery []byte
+	stateKey []byte
+	keys     *signing.KeySet
+	origins  map[string]bool // union of allowedOrigins, for CORS
+	// trustedProxies decide which client address the login limits count.
+	trustedProxies trustedProxies
+	discovery      []byte
 }
 
 // login is what the login page checks for a username.
@@ -135,6 +137,9 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		for _, o := range cl.spec.AllowedOrigins {
 			c.origins[string(o)] = true
 		}
+	}
+	if c.trustedProxies, err = compileTrustedProxies(doc.Tenant.Spec.TrustedProxies); err != nil {
+		return nil, err
 	}
 	c.displayName = doc.Tenant.Spec.DisplayName
 	if c.displayName == "" {

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"html/template"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,40 +28,6 @@ func dummyHashFor(cost int) []byte {
 	h, _ := bcrypt.GenerateFromPassword([]byte("idtenant-no-such-user"), cost)
 	dummyHashes.Store(cost, h)
 	return h
-}
-
-// clientAddress is the address password guessing is limited by. Behind a
-// proxy on a private or loopback address (an ingress, a load balancer) it
-// is the rightmost X-Forwarded-For entry that is not such an address: the
-// client the proxy saw, which the client cannot forge (it can only prepend
-// entries). A peer on a public address is taken as it is. IPv6 clients are
-// counted per /64, the block one subscriber usually holds.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	if ip != nil && (ip.IsPrivate() || ip.IsLoopback()) {
-		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-		for i := len(hops) - 1; i >= 0; i-- {
-			hop := net.ParseIP(strings.TrimSpace(hops[i]))
-			if hop == nil {
-				break // malformed: stop at what the proxy itself appended
-			}
-			ip = hop
-			if !hop.IsPrivate() && !hop.IsLoopback() {
-				break
-			}
-		}
-	}
-	if ip == nil {
-		return host
-	}
-	if ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-	}
-	return ip.String()
 }
 
 // maxUsername bounds what the limiter keys on and what is compared.
@@ -151,7 +115,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	view := loginView{Request: sealed, CSRF: c.csrfFor(sealed), Username: user, App: c.appName(flow.ClientID), Provider: c.displayName,
 		FormTarget: cspSource(flow.RedirectURI)}
 	c.loginOptions(&view, sealed)
-	addr := clientAddress(r)
+	addr := c.trustedProxies.clientAddress(r)
 	v := s.limiter.Admit(user, addr, c.csrfFor(sealed), now)
 	switch {
 	case v.Exhausted:

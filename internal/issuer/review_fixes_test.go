@@ -183,29 +183,58 @@ func TestStateKeyCannotChange(t *testing.T) {
 	}
 }
 
-// TestClientAddress: behind a private proxy the client is the rightmost
-// public X-Forwarded-For hop (prepended entries are the client's own and
-// ignored); a public peer is itself; IPv6 counts per /64.
+// TestClientAddress (security review N2): forwarding headers count only
+// from a configured trusted proxy, and then the client is the rightmost
+// hop that is not a trusted proxy, private or not; without trusted
+// proxies every header is the client's own and ignored. IPv6 counts per
+// /64.
 func TestClientAddress(t *testing.T) {
+	none := trustedProxies(nil)
+	ingress, err := compileTrustedProxies([]string{"10.0.0.0/24", "127.0.0.1", "2001:db8:ffff::/48"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
-		peer, xff, want string
+		name      string
+		trusted   trustedProxies
+		peer, xff string
+		forwarded string
+		want      string
 	}{
-		{"203.0.113.9:4000", "198.51.100.1", "203.0.113.9"},             // public peer: XFF not trusted
-		{"10.0.0.5:4000", "", "10.0.0.5"},                               // private peer, no proxy header
-		{"10.0.0.5:4000", "1.2.3.4, 198.51.100.7", "198.51.100.7"},      // forged first entry ignored
-		{"10.0.0.5:4000", "198.51.100.7, 10.0.0.9", "198.51.100.7"},     // two proxies
-		{"127.0.0.1:4000", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"}, // IPv6 per /64
-		{"[2001:db8:1:2::9]:4000", "", "2001:db8:1:2::/64"},
-		{"10.0.0.5:4000", "garbage, 198.51.100.7", "198.51.100.7"},
+		{"direct public client", none, "203.0.113.9:4000", "198.51.100.1", "", "203.0.113.9"},
+		{"private client choosing a public address", none, "10.0.0.5:4000", "198.51.100.66", "", "10.0.0.5"},
+		{"pod posing as another client", none, "10.244.1.7:5000", "203.0.113.77", "", "10.244.1.7"},
+		{"loopback peer without trusted proxies", none, "127.0.0.1:5000", "203.0.113.77", "", "127.0.0.1"},
+		{"untrusted peer with a trusted set", ingress, "10.9.0.5:4000", "198.51.100.66", "", "10.9.0.5"},
+		{"trusted proxy, no header", ingress, "10.0.0.5:4000", "", "", "10.0.0.5"},
+		{"trusted proxy appends the client", ingress, "10.0.0.5:4000", "198.51.100.7", "", "198.51.100.7"},
+		{"prepended entries ignored", ingress, "10.0.0.5:4000", "1.2.3.4, 198.51.100.7", "", "198.51.100.7"},
+		{"a private client is a real client", ingress, "10.0.0.5:4000", "198.51.100.66, 10.20.30.40", "", "10.20.30.40"},
+		{"attacker posing as the victim's address", ingress, "10.0.0.5:4000", "10.20.30.40, 10.20.30.66", "", "10.20.30.66"},
+		{"two trusted proxies", ingress, "10.0.0.5:4000", "198.51.100.7, 10.0.0.9", "", "198.51.100.7"},
+		{"garbage left of the client", ingress, "10.0.0.5:4000", "garbage, 198.51.100.7", "", "198.51.100.7"},
+		{"client port appended", ingress, "10.0.0.5:4000", "198.51.100.7:5555", "", "198.51.100.7"},
+		{"IPv6 client per /64", ingress, "127.0.0.1:4000", "2001:db8:1:2:3:4:5:6", "", "2001:db8:1:2::/64"},
+		{"IPv6 peer per /64", none, "[2001:db8:1:2::9]:4000", "", "", "2001:db8:1:2::/64"},
+		{"trusted IPv6 proxy", ingress, "[2001:db8:ffff::1]:4000", "198.51.100.8", "", "198.51.100.8"},
+		{"Forwarded header", ingress, "10.0.0.5:4000", "", `for=1.2.3.4, for="[2001:db8:1:2::7]:4711";proto=https`, "2001:db8:1:2::/64"},
+		{"Forwarded from an untrusted peer", none, "10.0.0.5:4000", "", "for=198.51.100.9", "10.0.0.5"},
+		{"X-Forwarded-For wins over Forwarded", ingress, "10.0.0.5:4000", "198.51.100.7", "for=198.51.100.9", "198.51.100.7"},
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/login", nil)
 		r.RemoteAddr = c.peer
 		if c.xff != "" {
 			r.Header.Set("X-Forwarded-For", c.xff)
 		}
-		if got := clientAddress(r); got != c.want {
-			t.Errorf("peer %s XFF %q: %q, want %q", c.peer, c.xff, got, c.want)
+		if c.forwarded != "" {
+			r.Header.Set("Forwarded", c.forwarded)
 		}
+		if got := c.trusted.clientAddress(r); got != c.want {
+			t.Errorf("%s: peer %s XFF %q: %q, want %q", c.name, c.peer, c.xff, got, c.want)
+		}
+	}
+	if _, err := compileTrustedProxies([]string{"10.0.0.0/33"}); err == nil {
+		t.Error("a bad CIDR compiled")
 	}
 }
 

@@ -162,16 +162,15 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	// The browser forgets the pending login now, but whoever copied the
 	// cookie could replay the callback: each one costs a request to the
-	// upstream with our client secret. Bound them per pending login and
-	// per address, as password checks are.
-	addr, limitKey := clientAddress(r), "\x00upstream\x00"+conn.name
-	v := s.limiter.Admit(limitKey, addr, "upstream\x00"+state, now)
-	if v.Exhausted || v.Wait > 0 {
-		s.upstreamFailed(w, conn, upstreamThrottled, errors.New("too many callbacks for one login or from one address"), http.StatusTooManyRequests,
-			"Too many sign-in attempts. Wait a minute, then go back to the application and sign in again.")
+	// upstream with our client secret. Bound them per pending login, and
+	// nowhere else: a failure counted per connection or address would let
+	// anyone behind a shared address (an office NAT, a proxy) block
+	// everyone else's sign-in with bogus callbacks.
+	if !s.limiter.AdmitRequest("upstream\x00"+state, now) {
+		s.upstreamFailed(w, conn, upstreamThrottled, errors.New("too many callbacks for one login"), http.StatusTooManyRequests,
+			"Too many sign-in attempts. Go back to the application and sign in again.")
 		return
 	}
-	defer v.Release()
 	prov, err := s.upstreams.provider(conn.issuer)
 	if err != nil {
 		s.upstreamFailed(w, conn, upstreamUnreachable, err, http.StatusBadGateway,
@@ -186,7 +185,6 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = prov.Claims(&meta)
 	if iss := q.Get("iss"); (iss != "" || meta.IssParameter) && iss != conn.issuer {
-		s.limiter.Fail(limitKey, addr, now)
 		s.upstreamFailed(w, conn, upstreamBadResponse, fmt.Errorf("the response names issuer %q", sanitize(iss)), http.StatusBadRequest,
 			fmt.Sprintf("The answer from %s could not be trusted. Go back to the application and sign in again.", conn.displayName))
 		return
@@ -206,14 +204,12 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := s.upstreams.context(r.Context())
 	tok, err := c.oauth2Config(conn, prov).Exchange(ctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
-		s.limiter.Fail(limitKey, addr, now)
 		s.upstreamFailed(w, conn, upstreamExchangeFailed, exchangeError(err), http.StatusBadGateway,
 			fmt.Sprintf("%s did not complete the sign-in. Go back to the application and try again.", conn.displayName))
 		return
 	}
 	person, err := s.verifyUpstream(ctx, conn, prov, tok, &p)
 	if err != nil {
-		s.limiter.Fail(limitKey, addr, now)
 		result, status, msg := upstreamBadToken, http.StatusBadGateway,
 			fmt.Sprintf("The answer from %s could not be verified. Go back to the application and sign in again.", conn.displayName)
 		if errors.Is(err, errNotVerified) {
@@ -233,7 +229,6 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The answer from %s could not be used. Ask your administrator.", conn.displayName))
 		return
 	}
-	s.limiter.Succeed(limitKey, addr)
 	s.metrics.upstreamLogins.WithLabelValues(conn.name, upstreamSuccess).Inc()
 	s.finishLogin(w, r, c, &p.Flow, loginView{}, loginIdentity{
 		subject: upstreamSubject(conn.name, person.UpstreamSubject), fingerprint: conn.fingerprint, sealed: sealed,

@@ -461,6 +461,29 @@ func TestUpstreamBadInput(t *testing.T) {
 		t.Error("throttled callback not counted")
 	}
 
+	// Security review N4: bogus callbacks (a mix-up issuer, a code the
+	// upstream refuses), each of its own pending login, from the address
+	// everyone behind one NAT or proxy shares, slow no one else down: a
+	// genuine callback from that address right after them signs in.
+	fake.idToken = func(n string) string { return fake.sign(t, other, "k1", good(n)) }
+	for i := range 16 {
+		bogus := start(stopAtUpstream())
+		extra := "&iss=" + url.QueryEscape("https://evil.test")
+		if i%2 == 1 {
+			extra = "" // reaches the upstream, whose answer fails verification
+		}
+		resp, body = f.get(t, f.down.issuer+pathLoginCallback+"?code=x&state="+url.QueryEscape(bogus)+extra)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode < 400 {
+			t.Fatalf("bogus callback %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	fake.idToken = func(n string) string { return fake.sign(t, fake.key, "k1", good(n)) }
+	state = start(stopAtUpstream())
+	resp, body = f.get(t, f.down.issuer+pathLoginCallback+"?code=c&state="+url.QueryEscape(state))
+	if cb := callback(t, resp, body); cb.Get("code") == "" {
+		t.Errorf("a genuine callback after others' bogus ones from the same address: %d %s", resp.StatusCode, body)
+	}
+
 	// A connection whose issuer URL is not the one the upstream states.
 	wrong := newFederation(t, func(c *v1alpha1.Connection) {
 		c.OIDC.IssuerURL = strings.Replace(fake.srv.URL, "127.0.0.1", "localhost", 1)

@@ -5,6 +5,7 @@
 package limiter
 
 import (
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -20,6 +21,9 @@ import (
 //     many accounts from one address is slowed down after 50 failures (up
 //     to 5 minutes), and it may run at most two password checks at once,
 //     so one address cannot occupy every core with bcrypt.
+//   - per process: at most one password check per core at once, whatever
+//     the addresses, so many addresses together cannot queue unbounded
+//     bcrypt work either; the rest are asked to retry in a second.
 //   - per sign-in request (a sealed authorization request): at most
 //     maxAttemptsPerRequest password checks, then the user starts over
 //     from the application.
@@ -32,7 +36,10 @@ type LoginLimiter struct {
 	mu       sync.Mutex
 	entries  map[string]failures
 	inflight map[string]int
-	max      int
+	// checking is the number of password checks running; maxChecking
+	// bounds it.
+	checking, maxChecking int
+	max                   int
 }
 
 type failures struct {
@@ -61,8 +68,11 @@ const (
 	maxTracked = 100_000
 )
 
+// NewLoginLimiter bounds concurrent password checks to one per core
+// (GOMAXPROCS, at least two).
 func NewLoginLimiter() *LoginLimiter {
-	return &LoginLimiter{entries: map[string]failures{}, inflight: map[string]int{}, max: maxTracked}
+	return &LoginLimiter{entries: map[string]failures{}, inflight: map[string]int{}, max: maxTracked,
+		maxChecking: max(2, runtime.GOMAXPROCS(0))}
 }
 
 func userKey(user, addr string) string { return "u\x00" + user + "\x00" + addr }
@@ -91,10 +101,11 @@ func (l *LoginLimiter) Admit(user, addr, req string, now time.Time) verdict {
 	if wait > 0 {
 		return verdict{Wait: wait}
 	}
-	if l.inflight[addr] >= maxInflightPerAddress {
+	if l.inflight[addr] >= maxInflightPerAddress || l.checking >= l.maxChecking {
 		return verdict{Wait: time.Second}
 	}
 	l.inflight[addr]++
+	l.checking++
 	l.bumpLocked(requestKey(req), now)
 	return verdict{Release: func() {
 		l.mu.Lock()
@@ -102,7 +113,24 @@ func (l *LoginLimiter) Admit(user, addr, req string, now time.Time) verdict {
 		if l.inflight[addr]--; l.inflight[addr] <= 0 {
 			delete(l.inflight, addr)
 		}
+		l.checking--
 	}}
+}
+
+// AdmitRequest decides whether one more attempt of the sign-in request
+// req (a digest) may run, counting it: at most MaxAttemptsPerRequest,
+// whatever their outcome. For attempts that check no password (an
+// upstream provider's callback), so nothing is counted per user or per
+// address: a key shared by everyone behind one address would let any of
+// them block the others.
+func (l *LoginLimiter) AdmitRequest(req string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.entries[requestKey(req)].count >= MaxAttemptsPerRequest {
+		return false
+	}
+	l.bumpLocked(requestKey(req), now)
+	return true
 }
 
 func (l *LoginLimiter) delayLocked(key string, p limitPolicy, now time.Time) time.Duration {

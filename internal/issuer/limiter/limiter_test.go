@@ -101,3 +101,28 @@ func TestLimiterFullTableKeepsLockouts(t *testing.T) {
 		t.Errorf("after one eviction of locked keys: %d entries, want ~900", n)
 	}
 }
+
+// TestPasswordChecksPerProcessAreBounded (security review N2): however many
+// addresses take part, at most one password check per core runs at once;
+// the next is asked to retry, and a finished check makes room.
+func TestPasswordChecksPerProcessAreBounded(t *testing.T) {
+	l := NewLoginLimiter()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var running []verdict
+	for i := range l.maxChecking {
+		v := l.Admit("u", fmt.Sprintf("198.51.100.%d", i), fmt.Sprint("req", i), t0)
+		if v.Wait != 0 || v.Exhausted {
+			t.Fatalf("check %d of %d refused: %+v", i+1, l.maxChecking, v)
+		}
+		running = append(running, v)
+	}
+	if v := l.Admit("u", "203.0.113.1", "another", t0); v.Wait != time.Second {
+		t.Fatalf("check %d from a fresh address while %d run: %+v, want a retry in 1s", l.maxChecking+1, l.maxChecking, v)
+	}
+	running[0].Release()
+	v := l.Admit("u", "203.0.113.1", "another", t0)
+	if v.Wait != 0 || v.Exhausted {
+		t.Fatalf("a finished check made no room: %+v", v)
+	}
+	v.Release()
+}

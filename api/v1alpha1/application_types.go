@@ -258,6 +258,20 @@ type RefreshTokenSpec struct {
 	// own lifetimes end. Default false.
 	// +optional
 	AllowOfflineAccess bool `json:"allowOfflineAccess,omitempty"`
+
+	// offlineGrantsPerUser bounds the offline grants (refresh token
+	// families requested with offline_access) one user holds with this
+	// application at once: one per device or installation, typically. A
+	// grant beyond the bound replaces the user's least recently used one,
+	// whose refresh token is then refused (invalid_grant) without
+	// revoking anything else. Refresh tokens bound to a session need no
+	// bound: there is one per (session, application), and a new sign-in
+	// of the application in that session replaces it. Default 10; range
+	// 1 to 100.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	OfflineGrantsPerUser *int32 `json:"offlineGrantsPerUser,omitempty"`
 }
 
 // ApplicationStatus reports the client as the issuer knows it and the

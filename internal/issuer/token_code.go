@@ -81,7 +81,9 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	// can revoke it.
 	var familyID string
 	if cl.eff.Refresh != nil {
-		familyID = c.newSecret(store.KindFamily)
+		if familyID, err = s.familySlot(ctx, c, g, ls, now); err != nil {
+			return nil, s.unavailable("read refresh family", err)
+		}
 	}
 	redeemed := code
 	redeemed.RedeemedAt, redeemed.Family, redeemed.AccessJTI, redeemed.AccessExp = now, familyID, g.jti, plan.exp

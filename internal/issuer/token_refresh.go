@@ -41,32 +41,6 @@ func (c *config) successor(raw string) string {
 	return id + "." + base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeSuccessor, raw))
 }
 
-// startFamily writes a new refresh family for a code exchange and returns
-// its first token.
-func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveSession, familyID string, now time.Time) (string, error) {
-	rt := g.client.eff.Refresh
-	raw := familyID + "." + randomToken()
-	fam := store.RefreshFamily{
-		ClientID: g.client.id, Subject: g.subject, Scopes: g.scopes, SID: g.sid, AuthTime: g.authTime,
-		UserFingerprint: ls.UserFingerprint, Identity: ls.Identity, GrantedAt: now, LastUsed: now,
-		Current: c.key(kindRefreshToken, raw), ExpiresAt: now.Add(rt.Absolute.Duration),
-	}
-	if g.api != nil {
-		fam.Audience = g.api.api.eff.Audience
-	}
-	if !(rt.AllowOfflineAccess && hasScope(g.scopes, oidc.ScopeOfflineAccess)) {
-		fam.SessionKey = ls.key
-	}
-	if _, err := s.store.Families().Create(ctx, c.key(store.KindFamily, familyID), fam); errors.Is(err, store.ErrConflict) {
-		// A replay of the code got here first and left a revoked
-		// placeholder under this family's name (see revokeFamily).
-		return "", errCodeInvalid
-	} else if err != nil {
-		return "", s.unavailable("create refresh family", err)
-	}
-	return raw, nil
-}
-
 // RefreshToken redeems a refresh token. With rotation, each token works
 // once: presenting an earlier token of the family (outside reuseInterval
 // for the one just replaced) is taken as theft and revokes the family. Of
@@ -109,6 +83,8 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		case digest == fam.Current:
 		case rotate && digest == fam.Previous && reuseTolerated(rt, fam.RotatedAt, now):
 			next = c.successor(raw)
+		case digest == fam.ReplacedCurrent || digest == fam.ReplacedPrevious:
+			return nil, oidc.ErrInvalidGrant().WithDescription("a newer sign-in of this user to this application replaced this refresh token; sign in again")
 		default:
 			if err := s.revokeRecord(ctx, rec, now); errors.Is(err, store.ErrConflict) {
 				continue // changed meanwhile: judge again
@@ -171,9 +147,9 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		if next == "" {
 			updated := fam
 			updated.LastUsed = now
-			// Collectable once past the absolute lifetime in force now (it
-			// may have been raised since the grant).
-			updated.ExpiresAt = fam.GrantedAt.Add(rt.Absolute.Duration)
+			// Collectable once it stops working under the lifetimes in
+			// force now (they may have been raised since the grant).
+			updated.ExpiresAt = familyExpiry(c, cl, updated, ls)
 			next = raw
 			if rotate {
 				next = c.successor(raw)

@@ -24,7 +24,14 @@ type Refresh struct {
 	Inactivity         Setting
 	Absolute           Setting
 	AllowOfflineAccess bool
+	// OfflineGrantsPerUser bounds a user's offline families with the
+	// application (spec.refreshToken.offlineGrantsPerUser, default 10).
+	OfflineGrantsPerUser int
 }
+
+// DefaultOfflineGrantsPerUser is spec.refreshToken.offlineGrantsPerUser's
+// default.
+const DefaultOfflineGrantsPerUser = 10
 
 // Application is the effective lifetimes matrix of one application. Its
 // fields hold each token's lifetime as the issuer applies it per token
@@ -83,9 +90,13 @@ func refreshFor(tenant Tenant, spec *v1alpha1.RefreshTokenSpec, ref func(string)
 		spec = &v1alpha1.RefreshTokenSpec{}
 	}
 	r := &Refresh{
-		Rotation:           orDefault(spec.Rotation, v1alpha1.RotationEnabled),
-		ReuseInterval:      request(spec.ReuseInterval, DefaultRefreshReuseInterval, ref("refreshToken.reuseInterval")).setting(),
-		AllowOfflineAccess: spec.AllowOfflineAccess,
+		Rotation:             orDefault(spec.Rotation, v1alpha1.RotationEnabled),
+		ReuseInterval:        request(spec.ReuseInterval, DefaultRefreshReuseInterval, ref("refreshToken.reuseInterval")).setting(),
+		AllowOfflineAccess:   spec.AllowOfflineAccess,
+		OfflineGrantsPerUser: DefaultOfflineGrantsPerUser,
+	}
+	if spec.OfflineGrantsPerUser != nil && *spec.OfflineGrantsPerUser > 0 {
+		r.OfflineGrantsPerUser = int(min(*spec.OfflineGrantsPerUser, 100))
 	}
 	r.Absolute = e.apply(request(spec.AbsoluteLifetime, DefaultRefreshAbsoluteLifetime, ref("refreshToken.absoluteLifetime")),
 		tenant.policy.refreshToken, tenant.PolicyMode)

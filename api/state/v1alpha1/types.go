@@ -195,6 +195,18 @@ type RefreshFamilySpec struct {
 	// rotatedAt is when previous was exchanged for current.
 	// +optional
 	RotatedAt *metav1.Time `json:"rotatedAt,omitempty"`
+	// replacedCurrent and replacedPrevious are the keyed digests of the
+	// last tokens of the grant this record replaced (a newer sign-in of the
+	// same session and application, or an offline grant beyond the
+	// application's offlineGrantsPerUser): refused without being taken
+	// for reuse.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ReplacedCurrent string `json:"replacedCurrent,omitempty"`
+	// replacedPrevious: see replacedCurrent.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ReplacedPrevious string `json:"replacedPrevious,omitempty"`
 	// revokedAt is when the family was revoked; unset while it is live.
 	// +optional
 	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`

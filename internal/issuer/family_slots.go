@@ -1,0 +1,150 @@
+package issuer
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
+)
+
+// Refresh families live in slots, so that what one user can make the
+// issuer store is bounded by design (security review N1), not by how
+// often they sign in:
+//
+//   - a family bound to a session has one slot per (session, application,
+//     audience): a new code exchange of that application in that session
+//     replaces the family it had, instead of adding one that lingers to
+//     the absolute lifetime;
+//   - an offline family (offline_access) takes one of the application's
+//     offlineGrantsPerUser slots of its user: a free one (never used,
+//     revoked or expired), else the least recently used, which is
+//     replaced.
+//
+// A slot's family id is derived from its coordinates under the state key,
+// tagged like every id handed out (newSecret), so nobody without the key
+// can compute it. The holder of a replaced family presenting its last
+// token is told so (invalid_grant) and revokes nothing: replaced is not
+// stolen.
+
+const purposeFamilySlot = "family-slot"
+
+// slotID is the family id of the slot named by parts.
+func (c *config) slotID(parts ...string) string {
+	r := base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeFamilySlot, parts...))
+	return r + "~" + c.tag(store.KindFamily, r)
+}
+
+// offline reports whether a grant's family outlives its session.
+func offline(g *grant) bool {
+	return g.client.eff.Refresh.AllowOfflineAccess && hasScope(g.scopes, oidc.ScopeOfflineAccess)
+}
+
+// familySlot chooses the family id a code exchange's grant starts under.
+// An offline grant reads its user's slots with the application (at most
+// offlineGrantsPerUser reads, stopping at the first free one).
+func (s *Server) familySlot(ctx context.Context, c *config, g *grant, ls *liveSession, now time.Time) (string, error) {
+	audience := ""
+	if g.api != nil {
+		audience = g.api.api.eff.Audience
+	}
+	if !offline(g) {
+		return c.slotID("session", ls.key, g.client.id, audience), nil
+	}
+	rt := g.client.eff.Refresh
+	var lru string
+	var lruUsed time.Time
+	for i := range max(1, rt.OfflineGrantsPerUser) {
+		id := c.slotID("offline", g.subject, g.client.id, strconv.Itoa(i))
+		rec, err := s.store.Families().Get(ctx, c.key(store.KindFamily, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return id, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		f := rec.Value
+		if !f.RevokedAt.IsZero() || !now.Before(rt.ExpiryOf(f.GrantedAt, f.LastUsed)) || !now.Before(f.ExpiresAt) {
+			return id, nil
+		}
+		if lru == "" || f.LastUsed.Before(lruUsed) {
+			lru, lruUsed = id, f.LastUsed
+		}
+	}
+	return lru, nil
+}
+
+// startFamily writes the family of a code exchange into its slot and
+// returns its first token. A family bound to a session is collectable at
+// the session's absolute deadline at the latest: it cannot work longer.
+func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveSession, familyID string, now time.Time) (string, error) {
+	rt := g.client.eff.Refresh
+	raw := familyID + "." + randomToken()
+	fam := store.RefreshFamily{
+		ClientID: g.client.id, Subject: g.subject, Scopes: g.scopes, SID: g.sid, AuthTime: g.authTime,
+		UserFingerprint: ls.UserFingerprint, Identity: ls.Identity, GrantedAt: now, LastUsed: now,
+		Current: c.key(kindRefreshToken, raw), ExpiresAt: now.Add(rt.Absolute.Duration),
+	}
+	if g.api != nil {
+		fam.Audience = g.api.api.eff.Audience
+	}
+	if !offline(g) {
+		fam.SessionKey = ls.key
+		fam.ExpiresAt = earliest(fam.ExpiresAt, ls.deadlines.Absolute)
+	}
+	key := c.key(store.KindFamily, familyID)
+	for range maxRefreshContention {
+		rec, err := s.store.Families().Get(ctx, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			_, err = s.store.Families().Create(ctx, key, fam)
+			if errors.Is(err, store.ErrConflict) {
+				continue // another exchange took the slot meanwhile: replace it
+			}
+		case err != nil:
+			return "", s.unavailable("read refresh family", err)
+		case !rec.Value.RevokedAt.IsZero() && !rec.Value.RevokedAt.Before(now):
+			// Revoked while this code was being redeemed: a replay of
+			// the code got here first (see revokeFamily), and nothing of
+			// it may survive.
+			return "", errCodeInvalid
+		default:
+			next := fam
+			if rec.Value.RevokedAt.IsZero() {
+				next.ReplacedCurrent, next.ReplacedPrevious = rec.Value.Current, rec.Value.Previous
+			}
+			_, err = s.store.Families().Update(ctx, store.Record[store.RefreshFamily]{Key: key, Version: rec.Version, Value: next})
+			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				continue // rotated or collected meanwhile: judge again
+			}
+		}
+		if err != nil {
+			return "", s.unavailable("write refresh family", err)
+		}
+		return raw, nil
+	}
+	return "", s.unavailable("write refresh family", errors.New("the refresh family kept changing concurrently"))
+}
+
+// familyExpiry is when a family stops working under the application's
+// lifetimes in force now: its inactivity or absolute lifetime, and for a
+// family bound to a session that session's absolute deadline. The record
+// may be collected then.
+func familyExpiry(c *config, cl *client, fam store.RefreshFamily, ls *liveSession) time.Time {
+	at := cl.eff.Refresh.ExpiryOf(fam.GrantedAt, fam.LastUsed)
+	if ls != nil {
+		at = earliest(at, ls.deadlines.Absolute)
+	}
+	return at
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.IsZero() || (!a.IsZero() && a.Before(b)) {
+		return a
+	}
+	return b
+}

@@ -147,6 +147,7 @@ func CacheOptions(tenantNamespaces []string, gatewayAPI, certManager bool) cache
 			&rbacv1.Role{}:                  tenantOnly,
 			&rbacv1.RoleBinding{}:           tenantOnly,
 			&policyv1.PodDisruptionBudget{}: tenantOnly,
+			&corev1.ResourceQuota{}:         tenantOnly,
 			&coordinationv1.Lease{}:         tenantOnly,
 			&networkingv1.Ingress{}:         tenantOnly,
 		}}

@@ -2,7 +2,7 @@ package manager
 
 // What the Tenant reconciler creates in a Tenant's own namespace, and nowhere
 // else: the issuer's workload (ServiceAccount, Service, Deployment,
-// PodDisruptionBudget), its Role and RoleBinding, its Leases, its HTTPRoute
+// PodDisruptionBudget), the ResourceQuota bounding its state records, its Role and RoleBinding, its Leases, its HTTPRoute
 // or Ingress and cert-manager Certificate (spec.exposure), and the state
 // records the collector deletes. `make manifests` renders these markers into
 // the ClusterRole idtenant-manager-tenants (config/rbac/tenants/role.yaml),
@@ -20,6 +20,7 @@ package manager
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete

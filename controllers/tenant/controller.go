@@ -270,6 +270,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&corev1.ResourceQuota{}).
 		Owns(&coordinationv1.Lease{}, builder.WithPredicates(leaseReportChanged)).
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(toTenant),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,6 +124,9 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 			}
 		}
 	}
+	if err := r.applyStateQuota(ctx, tenant, w); err != nil {
+		return err
+	}
 	obs.deployment = w.Deployment().Name
 	return r.ensureLeaseSlots(ctx, tenant, issuerconfig.LeaseSlots(w.Replicas))
 }
@@ -167,4 +171,28 @@ func previousIncarnation(obj client.Object, tenant *v1alpha1.Tenant) bool {
 	ref := metav1.GetControllerOf(obj)
 	return ref != nil && ref.Kind == "Tenant" && ref.Name == tenant.Name && ref.UID != tenant.UID &&
 		strings.HasPrefix(ref.APIVersion, v1alpha1.GroupVersion.Group+"/")
+}
+
+// applyStateQuota renders the ResourceQuota bounding the Tenant's state
+// records (spec.state.quota), or deletes ours when there should be none.
+func (r *TenantReconciler) applyStateQuota(ctx context.Context, tenant *v1alpha1.Tenant, w render.Workload) error {
+	var spec *v1alpha1.StateQuota
+	if tenant.Spec.State != nil {
+		spec = tenant.Spec.State.Quota
+	}
+	if quota := w.StateQuota(spec); quota != nil {
+		quota.SetLabels(mergeLabels(quota.GetLabels(), ownedLabels(tenant)))
+		return r.apply(ctx, tenant, quota)
+	}
+	stale := &corev1.ResourceQuota{}
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: render.StateQuotaName(tenant.Name)}, stale); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("getting the state ResourceQuota: %w", err)
+	case metav1.IsControlledBy(stale, tenant):
+		if err := r.Delete(ctx, stale); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting the state ResourceQuota: %w", err)
+		}
+	}
+	return nil
 }

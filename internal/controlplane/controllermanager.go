@@ -24,8 +24,11 @@ import (
 // controller empties and removes a deleted namespace; the serviceaccount
 // controller gives every namespace its default ServiceAccount; the
 // clusterrole-aggregation controller merges idtenant's aggregated roles
-// (config/rbac/aggregate_roles.yaml) into the built-in admin, edit and view.
-var ClusterControllers = []string{"garbagecollector", "namespace", "deployment", "replicaset", "disruption", "serviceaccount", "clusterrole-aggregation"}
+// (config/rbac/aggregate_roles.yaml) into the built-in admin, edit and view;
+// the resourcequota controller counts what each Tenant's state quota
+// (<tenant>-state) bounds, without which the API server's quota admission
+// refuses every state record.
+var ClusterControllers = []string{"garbagecollector", "namespace", "deployment", "replicaset", "disruption", "serviceaccount", "clusterrole-aggregation", "resourcequota"}
 
 // The endpointslice controller is not among them: the dev Pods' loopback
 // IPs are refused in EndpointSlices, so the dev proxy reads the ready Pods

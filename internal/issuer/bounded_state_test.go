@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuer/store"
@@ -86,5 +88,29 @@ func TestSessionBoundFamiliesEndWithTheirSession(t *testing.T) {
 	e.srv.Collect()
 	if got := e.store.Len(); got[store.KindFamily] != 0 || got[store.KindSession] != 0 {
 		t.Fatalf("records at the session's absolute deadline: %v, want none", got)
+	}
+}
+
+// TestEndingASessionDeletesItsFamilies (security review N1): logging out
+// deletes the session's refresh families at once, and signing in again
+// in the same browser (prompt=login) deletes the previous session's, so
+// repeated logins leave one family per application, not one per login.
+func TestEndingASessionDeletesItsFamilies(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	var tok *oauth2.Token
+	var err error
+	for range 20 {
+		tok, err = e.loginFlow(b, "web.shop", webCB, oauth2.SetAuthURLParam("prompt", "login"))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.store.Len(); got[store.KindFamily] != 1 || got[store.KindSession] != 1 {
+		t.Fatalf("records after 20 logins in one browser: %v, want 1 session and 1 family", got)
+	}
+	e.logout(b, tok.Extra("id_token").(string))
+	if got := e.store.Len(); got[store.KindFamily] != 0 || got[store.KindSession] != 0 {
+		t.Fatalf("records after logout: %v, want none", got)
 	}
 }

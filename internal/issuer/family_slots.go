@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -92,11 +93,18 @@ func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveS
 	if g.api != nil {
 		fam.Audience = g.api.api.eff.Audience
 	}
+	key := c.key(store.KindFamily, familyID)
 	if !offline(g) {
 		fam.SessionKey = ls.key
 		fam.ExpiresAt = earliest(fam.ExpiresAt, ls.deadlines.Absolute)
+		// The session names its families before one exists, so ending
+		// it can delete them all.
+		if err := s.bindFamily(ctx, ls, key); errors.Is(err, store.ErrNotFound) {
+			return "", oidc.ErrInvalidGrant().WithDescription("the session that authorized this code has ended")
+		} else if err != nil {
+			return "", s.unavailable("bind refresh family to session", err)
+		}
 	}
-	key := c.key(store.KindFamily, familyID)
 	for range maxRefreshContention {
 		rec, err := s.store.Families().Get(ctx, key)
 		switch {
@@ -147,4 +155,47 @@ func earliest(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// maxSessionFamilies bounds the families a session names (the CRD's
+// families list); beyond it, a family still ends at the session's
+// absolute deadline.
+const maxSessionFamilies = 1024
+
+// bindFamily records a family key on its session (once).
+func (s *Server) bindFamily(ctx context.Context, ls *liveSession, key string) error {
+	for range maxRefreshContention {
+		if slices.Contains(ls.Families, key) || len(ls.Families) >= maxSessionFamilies {
+			return nil
+		}
+		next := ls.Session
+		next.Families = append(slices.Clip(ls.Families), key)
+		rec, err := s.store.Sessions().Update(ctx, store.Record[store.Session]{Key: ls.key, Version: ls.version, Value: next})
+		switch {
+		case err == nil:
+			ls.Session, ls.version = rec.Value, rec.Version
+			return nil
+		case errors.Is(err, store.ErrConflict):
+			cur, err := s.store.Sessions().Get(ctx, ls.key)
+			if err != nil {
+				return err
+			}
+			ls.Session, ls.version = cur.Value, cur.Version
+		default:
+			return err
+		}
+	}
+	return errors.New("the session kept changing concurrently")
+}
+
+// deleteSessionFamilies deletes the refresh families bound to a session
+// that ended. Best effort: one that stays is refused (its session is
+// gone) and collected at the session's absolute deadline.
+func (s *Server) deleteSessionFamilies(ctx context.Context, ls *liveSession) {
+	for _, key := range ls.Families {
+		if err := s.store.Families().Delete(ctx, key, ""); ignoreNotFound(err) != nil {
+			s.log.Error("deleting a refresh family of an ended session", "error", err)
+			return
+		}
+	}
 }

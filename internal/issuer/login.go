@@ -13,6 +13,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
 )
 
 // dummyHashes hold one hash per bcrypt cost, compared against when the
@@ -179,6 +181,9 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, c *config, 
 	if err != nil {
 		_ = s.unavailable("start session", err)
 		view.Status, view.Error = http.StatusServiceUnavailable, errTryAgain
+		if errors.Is(err, store.ErrQuota) {
+			view.Error = "This sign-in service has reached its capacity. Try again later, or tell your administrator."
+		}
 		s.renderLogin(w, view)
 		return
 	}

@@ -16,6 +16,7 @@ type metrics struct {
 	upstreamLogins *prometheus.CounterVec
 	generation     prometheus.Gauge
 	storeErrors    *prometheus.CounterVec
+	quotaRefusals  *prometheus.CounterVec
 	storeLatency   *prometheus.HistogramVec
 }
 
@@ -54,13 +55,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "idtenant_issuer_store_errors_total",
 			Help: "State store operations that failed (the request was answered 503), by operation.",
 		}, []string{"operation"}),
+		quotaRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idtenant_issuer_state_quota_refusals_total",
+			Help: "State records the store refused because the Tenant's state quota (spec.state.quota) is reached, by table: each one a login, code exchange or revocation answered 503.",
+		}, []string{"table"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "idtenant_issuer_store_duration_seconds",
 			Help: "State store calls by table (sessions, codes, families, revocations), operation (get, create, update, delete) " +
-				"and result (ok, not_found, conflict, error): with the Kubernetes store, each is one API server request.",
+				"and result (ok, not_found, conflict, quota, error): with the Kubernetes store, each is one API server request.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"table", "operation", "result"}),
 	}
-	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.storeLatency)
+	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.quotaRefusals, m.storeLatency)
 	return m
 }

@@ -101,7 +101,7 @@ func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(reg)
-	s.backend, s.store = s.store, timedStore(s.store, s.metrics.storeLatency)
+	s.backend, s.store = s.store, timedStore(s.store, s.metrics.storeLatency, s.metrics.quotaRefusals)
 	s.limiter = limiter.NewLoginLimiter()
 	s.upstreams = newUpstreams(s.clock.Now)
 	if err := s.Swap(doc); err != nil {

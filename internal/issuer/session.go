@@ -157,6 +157,7 @@ func (s *Server) endSession(ctx context.Context, ls *liveSession, reason string)
 	if err := s.store.Sessions().Delete(ctx, ls.key, ""); err != nil {
 		return err
 	}
+	s.deleteSessionFamilies(ctx, ls)
 	s.metrics.sessionsEnd.WithLabelValues(reason).Inc()
 	s.log.Info("session ended", "reason", reason, "sid", ls.SID)
 	return nil

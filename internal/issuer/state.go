@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -80,9 +81,21 @@ var errUnavailable = op.NewStatusError(&oidc.Error{
 	Description: "the issuer cannot reach its state store; try again shortly",
 }, http.StatusServiceUnavailable)
 
-// unavailable logs and counts a store failure and returns errUnavailable.
+// errQuotaExhausted answers a request that needs one more state record
+// than the Tenant's state quota allows: 503, nothing issued.
+var errQuotaExhausted = op.NewStatusError(&oidc.Error{
+	ErrorType:   "temporarily_unavailable",
+	Description: "the identity provider's state quota is reached; try again later, or ask its administrator to raise spec.state.quota",
+}, http.StatusServiceUnavailable)
+
+// unavailable logs and counts a store failure and returns errUnavailable
+// (errQuotaExhausted when the state quota refused a record).
 func (s *Server) unavailable(operation string, err error) error {
 	s.metrics.storeErrors.WithLabelValues(operation).Inc()
+	if errors.Is(err, store.ErrQuota) {
+		s.log.Info("state quota reached; request refused", "operation", operation)
+		return errQuotaExhausted
+	}
 	s.log.Error("issuer state store unavailable", "operation", operation, "error", err)
 	return errUnavailable
 }

@@ -13,12 +13,12 @@ import (
 // timedStore wraps a store so that every call is observed in latency, by
 // table, operation and result. The protocol code keeps seeing one Store;
 // the backends stay free of metrics.
-func timedStore(s store.Store, latency *prometheus.HistogramVec) store.Store {
+func timedStore(s store.Store, latency *prometheus.HistogramVec, quotaRefusals *prometheus.CounterVec) store.Store {
 	return &timed{
-		sessions:    timedTable[store.Session]{s.Sessions(), "sessions", latency},
-		codes:       timedTable[store.Code]{s.Codes(), "codes", latency},
-		families:    timedTable[store.RefreshFamily]{s.Families(), "families", latency},
-		revocations: timedTable[store.Revocation]{s.Revocations(), "revocations", latency},
+		sessions:    timedTable[store.Session]{s.Sessions(), "sessions", latency, quotaRefusals},
+		codes:       timedTable[store.Code]{s.Codes(), "codes", latency, quotaRefusals},
+		families:    timedTable[store.RefreshFamily]{s.Families(), "families", latency, quotaRefusals},
+		revocations: timedTable[store.Revocation]{s.Revocations(), "revocations", latency, quotaRefusals},
 	}
 }
 
@@ -35,9 +35,10 @@ func (t *timed) Families() store.Table[store.RefreshFamily] { return t.families 
 func (t *timed) Revocations() store.Table[store.Revocation] { return t.revocations }
 
 type timedTable[T any] struct {
-	next    store.Table[T]
-	name    string
-	latency *prometheus.HistogramVec
+	next          store.Table[T]
+	name          string
+	latency       *prometheus.HistogramVec
+	quotaRefusals *prometheus.CounterVec
 }
 
 func (t timedTable[T]) observe(operation string, start time.Time, err error) {
@@ -48,6 +49,9 @@ func (t timedTable[T]) observe(operation string, start time.Time, err error) {
 		result = "not_found"
 	case errors.Is(err, store.ErrConflict):
 		result = "conflict"
+	case errors.Is(err, store.ErrQuota):
+		result = "quota"
+		t.quotaRefusals.WithLabelValues(t.name).Inc()
 	default:
 		result = "error"
 	}

@@ -141,8 +141,9 @@ func TestRoleGrantsStateRecords(t *testing.T) {
 	for _, typ := range []v1alpha1.StateType{"", v1alpha1.StateKubernetes} {
 		w.State = typ
 		// Per kind, only what the issuer does: no list, watch or patch
-		// anywhere; no delete of codes, families or revocations (a
-		// compromised issuer cannot un-revoke a token).
+		// anywhere; no delete of codes or revocations (a compromised
+		// issuer cannot un-revoke an access token); families are deleted
+		// with their session.
 		verbs := map[string][]string{}
 		for _, r := range stateRules(w) {
 			if len(r.ResourceNames) != 0 {
@@ -155,7 +156,7 @@ func TestRoleGrantsStateRecords(t *testing.T) {
 		want := map[string][]string{
 			"sessions":           {"create", "get", "update", "delete"},
 			"authorizationcodes": {"create", "get", "update"},
-			"refreshfamilies":    {"create", "get", "update"},
+			"refreshfamilies":    {"create", "get", "update", "delete"},
 			"revokedtokens":      {"create", "get"},
 		}
 		for res, v := range want {

@@ -33,6 +33,13 @@ type SessionSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=16384
 	Identity string `json:"identity,omitempty"`
+	// families are the names of the RefreshFamily records bound to this
+	// session (one per application and audience), deleted with it when
+	// it ends (logout, a new login).
+	// +optional
+	// +kubebuilder:validation:MaxItems=1024
+	// +kubebuilder:validation:items:MaxLength=64
+	Families []string `json:"families,omitempty"`
 }
 
 // Session is an SSO session of an idtenant issuer. Its name is the keyed

@@ -31,6 +31,11 @@ var ErrNotFound = errors.New("record not found")
 // was read. The caller reads again and decides anew.
 var ErrConflict = errors.New("record changed concurrently")
 
+// ErrQuota is returned when a create would exceed the state quota (the
+// Kubernetes store's ResourceQuota, spec.state.quota). It is unavailable
+// too: 503, nothing issued; what is stored keeps working.
+var ErrQuota = errors.New("the state quota is exhausted")
+
 // IsUnavailable reports whether err is a backend failure rather than an
 // answer about a record: the protocol answers it with 503 and Retry-After,
 // and issues nothing whose state it could not write.
@@ -92,6 +97,10 @@ type Session struct {
 	// Identity is a user of an upstream connection, sealed (see
 	// issuer/identity.go); empty for local users.
 	Identity string `json:"identity,omitempty"`
+	// Families are the record keys of the refresh families bound to this
+	// session (at most one per application and audience), deleted with
+	// it when it ends.
+	Families []string `json:"families,omitempty"`
 }
 
 // Code is an authorization code's grant. The record is created when the

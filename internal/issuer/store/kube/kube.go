@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -216,6 +217,9 @@ func (t *table[T, O]) Create(ctx context.Context, key string, value T) (store.Re
 		return t.record(out), nil
 	case apierrors.IsAlreadyExists(err):
 		return store.Record[T]{}, store.ErrConflict
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota"):
+		// The namespace's ResourceQuota (spec.state.quota) is full.
+		return store.Record[T]{}, fmt.Errorf("kube store: create %s: %w", t.resource, store.ErrQuota)
 	}
 	return store.Record[T]{}, t.fail("create", key, err)
 }
@@ -364,7 +368,7 @@ func sessionSpec(v store.Session, o *statev1.Session) {
 	o.Spec = statev1.SessionSpec{
 		SID: v.SID, Subject: v.Subject,
 		AuthTime: putTime(v.AuthTime), LastActivity: putTime(v.LastActivity),
-		UserFingerprint: v.UserFingerprint, Identity: v.Identity,
+		UserFingerprint: v.UserFingerprint, Identity: v.Identity, Families: v.Families,
 	}
 }
 
@@ -373,7 +377,7 @@ func sessionValue(o *statev1.Session) store.Session {
 	return store.Session{
 		SID: s.SID, Subject: s.Subject,
 		AuthTime: getTime(s.AuthTime), LastActivity: getTime(s.LastActivity),
-		UserFingerprint: s.UserFingerprint, Identity: s.Identity,
+		UserFingerprint: s.UserFingerprint, Identity: s.Identity, Families: s.Families,
 	}
 }
 

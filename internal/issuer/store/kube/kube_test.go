@@ -184,7 +184,7 @@ func TestObjects(t *testing.T) {
 	wantSpecs := map[string]any{
 		"sessions": statev1.SessionSpec{
 			SID: "sid-1", Subject: "alice", AuthTime: tm(-time.Hour), LastActivity: tm(0), UserFingerprint: "fp-1",
-			Identity: "sealed-identity-1",
+			Identity: "sealed-identity-1", Families: sess.Families,
 		},
 		"authorizationcodes": statev1.AuthorizationCodeSpec{
 			ClientID: "shop.web", RedirectURI: "https://shop.example/cb",

@@ -388,13 +388,15 @@ func sessionKind(t0 time.Time) kind[store.Session] {
 			SID: "sid-1", Subject: "alice",
 			AuthTime: t0.Add(-time.Hour), LastActivity: t0,
 			UserFingerprint: "fp-1", Identity: "sealed-identity-1",
+			Families: []string{store.Key([]byte("s"), store.KindFamily, "f1"), store.Key([]byte("s"), store.KindFamily, "f2")},
 		},
 		changed: store.Session{
 			SID: "sid-2", Subject: "bob",
 			AuthTime: t0.Add(-2 * time.Hour), LastActivity: t0.Add(time.Minute),
 			UserFingerprint: "fp-2", Identity: "sealed-identity-2",
+			Families: []string{store.Key([]byte("s"), store.KindFamily, "f3")},
 		},
-		// Every field of a session but the identity is required.
+		// Every field of a session but the identity and families is required.
 		sparse: store.Session{
 			SID: "sid-3", Subject: "carol",
 			AuthTime: t0, LastActivity: t0, UserFingerprint: "fp-3",

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -112,5 +113,29 @@ func TestEndingASessionDeletesItsFamilies(t *testing.T) {
 	e.logout(b, tok.Extra("id_token").(string))
 	if got := e.store.Len(); got[store.KindFamily] != 0 || got[store.KindSession] != 0 {
 		t.Fatalf("records after logout: %v, want none", got)
+	}
+}
+
+// TestLargeIdentitiesOpen (security review N11): an upstream user whose
+// attributes seal to between 8 and 12 KiB (64 long group names) was
+// accepted at login but could never be read back, so every login of that
+// user failed; what login accepts, a session now opens.
+func TestLargeIdentitiesOpen(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.srv.cfg.Load()
+	p := &person{Connection: "corp", UpstreamSubject: "u1", Email: "u1@corp.test"}
+	for i := range 64 {
+		p.Groups = append(p.Groups, fmt.Sprintf("corp:%03d-%s", i, strings.Repeat("g", 100)))
+	}
+	sealed, err := c.sealIdentity(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sealed) <= maxSealed || len(sealed) > maxSealedIdentity {
+		t.Fatalf("sealed identity of %d bytes: the case needs one between %d and %d", len(sealed), maxSealed, maxSealedIdentity)
+	}
+	var back person
+	if err := c.unsealJSON(purposeIdentity, sealed, &back); err != nil || len(back.Groups) != 64 {
+		t.Fatalf("a %d-byte identity login accepted does not open: %v", len(sealed), err)
 	}
 }

@@ -83,7 +83,11 @@ func (c *config) unsealJSON(purpose, value string, v any) error {
 
 // unsealJSONAt opens a sealed value into v, refusing one expired at now.
 func (c *config) unsealJSONAt(purpose, value string, v any, now time.Time) error {
-	if value == "" || len(value) > maxSealed {
+	limit := maxSealed
+	if purpose == purposeIdentity {
+		limit = maxSealedIdentity // accepted at login up to this size
+	}
+	if value == "" || len(value) > limit {
 		return errSealed
 	}
 	data, err := base64.RawURLEncoding.DecodeString(value)

@@ -142,6 +142,13 @@ func (c *config) mintAccess(g *grant, now time.Time) (string, time.Time, error) 
 		claims.Federated = g.person.federated()
 		if g.api != nil {
 			claims.Email, claims.Groups = apiUserClaims(g.api.api, g.person)
+			if claims.Email != "" {
+				// Whether the address was verified travels with it, so an
+				// API never takes an upstream user's unverified address for
+				// proof of who they are (security review N6).
+				verified := g.person.EmailVerified
+				claims.EmailVerified = &verified
+			}
 		} else if fed := claims.Federated; fed != nil {
 			// Only userinfo reads this token: an upstream user's
 			// attributes are in no directory it could look them up in,

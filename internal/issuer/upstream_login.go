@@ -310,14 +310,16 @@ func mapUpstreamClaims(conn *connection, claims map[string]any) (*person, error)
 	case len(p.Email) > maxUpstreamClaimLen:
 		p.Email = "" // not an address anyone can use; never cut into another
 	}
-	if p.Username == "" {
-		p.Username = p.Email
-	}
 	switch v := claims["email_verified"].(type) {
 	case bool:
 		p.EmailVerified = v
 	case string: // some providers send it as a string
 		p.EmailVerified = v == "true"
+	}
+	if p.Username == "" && p.EmailVerified {
+		// Never an unverified address: a relying party keyed on
+		// preferred_username would take it for the owner's (N6).
+		p.Username = p.Email
 	}
 	if conn.requireVerified && (p.Email == "" || !p.EmailVerified) {
 		return nil, errNotVerified

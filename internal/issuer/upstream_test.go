@@ -200,6 +200,10 @@ func TestLoginThroughAConnection(t *testing.T) {
 	if !equalJSON(access["groups"], want["groups"]) || access["email"] != "alice@acme.test" || access["sub"] != wantSub {
 		t.Errorf("API access token: groups %v, email %v, sub %v", access["groups"], access["email"], access["sub"])
 	}
+	// Security review N6: whether the address was verified travels with it.
+	if access["email_verified"] != true {
+		t.Errorf("API access token: email without email_verified (%v)", access["email_verified"])
+	}
 	// Userinfo, with a token for it.
 	resp, body = f.signIn(t, cfg.AuthCodeURL("st-2"), "", "")
 	tok2, err := cfg.Exchange(f.down.ctx, callback(t, resp, body).Get("code"))
@@ -499,7 +503,7 @@ func TestUpstreamBadInput(t *testing.T) {
 
 // TestMapUpstreamClaims: the claim mapping reads what providers actually
 // send (groups as a list or one string, email_verified as a string),
-// prefixes groups and bounds them, falls back to the email as username,
+// prefixes groups and bounds them, falls back to a verified email as username,
 // and refuses a missing subject or, when required, an unverified email.
 func TestMapUpstreamClaims(t *testing.T) {
 	conn := &connection{name: "corp", claims: v1alpha1.ClaimMapping{Subject: "oid", Username: "preferred_username",
@@ -521,8 +525,10 @@ func TestMapUpstreamClaims(t *testing.T) {
 			true, &person{Connection: "corp", UpstreamSubject: "o1", Username: "al", Name: "Al", Email: "a@corp.test", EmailVerified: true, Groups: []string{"corp:admins"}}, ""},
 		{"no subject claim", map[string]any{"sub": "s1", "email": "a@corp.test"}, false, nil, `no string claim "oid"`},
 		{"unverified email refused", map[string]any{"oid": "o1", "email": "a@corp.test"}, true, nil, errNotVerified.Error()},
-		{"unverified email passed on", map[string]any{"oid": "o1", "email": "a@corp.test", "email_verified": false}, false,
-			&person{Connection: "corp", UpstreamSubject: "o1", Username: "a@corp.test", Email: "a@corp.test"}, ""},
+		// Security review N6: an unverified address is passed on as such
+		// (email_verified false), never as the username.
+		{"unverified email passed on, not as the username", map[string]any{"oid": "o1", "email": "a@corp.test", "email_verified": false}, false,
+			&person{Connection: "corp", UpstreamSubject: "o1", Email: "a@corp.test"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn.requireVerified = tc.verified

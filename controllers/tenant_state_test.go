@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -54,9 +55,14 @@ func TestTenantStateKeyAndStore(t *testing.T) {
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, role)).To(Succeed())
 		// Per kind only what the issuer uses (internal/render).
 		g.Expect(role.Rules).To(ContainElements(
-			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"sessions"}, Verbs: []string{"create", "get", "update", "delete"}},
-			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"authorizationcodes", "refreshfamilies"}, Verbs: []string{"create", "get", "update"}},
+			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"sessions", "refreshfamilies"}, Verbs: []string{"create", "get", "update", "delete"}},
+			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"authorizationcodes"}, Verbs: []string{"create", "get", "update"}},
 			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"revokedtokens"}, Verbs: []string{"create", "get"}}))
+		// The state records are bounded by default (spec.state.quota).
+		quota := &corev1.ResourceQuota{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-state"}, quota)).To(Succeed())
+		g.Expect(quota.Spec.Hard).To(HaveKey(corev1.ResourceName("count/sessions.state.idtenant.dev")))
+		g.Expect(metav1.IsControlledBy(quota, tn)).To(BeTrue(), "the Tenant owns its quota")
 		// The collector counted the (empty) store.
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tn)).To(Succeed())
 		g.Expect(tn.Status.Effective).NotTo(BeNil(), "status not written yet")

@@ -177,7 +177,7 @@ func (r *TenantReconciler) deleteOwned(ctx context.Context, tenant *v1alpha1.Ten
 		return nil
 	}
 	if err := r.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("deleting %T %s no longer in spec.exposure: %w", obj, key, err)
+		return fmt.Errorf("deleting %T %s the spec no longer asks for: %w", obj, key, err)
 	}
 	return nil
 }

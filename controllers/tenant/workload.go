@@ -112,16 +112,10 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 			return err
 		}
 	} else {
-		// Ours are labelled, so cached: no DELETE on every reconcile.
-		stale := &policyv1.PodDisruptionBudget{}
-		switch err := r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: issuerconfig.IssuerName(tenant.Name)}, stale); {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return fmt.Errorf("getting PodDisruptionBudget of a single replica: %w", err)
-		case metav1.IsControlledBy(stale, tenant):
-			if err := r.Delete(ctx, stale); client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("deleting PodDisruptionBudget of a single replica: %w", err)
-			}
+		// A single replica needs none (it would block node drains).
+		key := client.ObjectKey{Namespace: tenant.Namespace, Name: issuerconfig.IssuerName(tenant.Name)}
+		if err := r.deleteOwned(ctx, tenant, key, &policyv1.PodDisruptionBudget{}); err != nil {
+			return err
 		}
 	}
 	if err := r.applyStateQuota(ctx, tenant, w); err != nil {
@@ -184,15 +178,5 @@ func (r *TenantReconciler) applyStateQuota(ctx context.Context, tenant *v1alpha1
 		quota.SetLabels(mergeLabels(quota.GetLabels(), ownedLabels(tenant)))
 		return r.apply(ctx, tenant, quota)
 	}
-	stale := &corev1.ResourceQuota{}
-	switch err := r.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: render.StateQuotaName(tenant.Name)}, stale); {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return fmt.Errorf("getting the state ResourceQuota: %w", err)
-	case metav1.IsControlledBy(stale, tenant):
-		if err := r.Delete(ctx, stale); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting the state ResourceQuota: %w", err)
-		}
-	}
-	return nil
+	return r.deleteOwned(ctx, tenant, client.ObjectKey{Namespace: tenant.Namespace, Name: render.StateQuotaName(tenant.Name)}, &corev1.ResourceQuota{})
 }

@@ -164,28 +164,13 @@ const maxSessionFamilies = 1024
 
 // bindFamily records a family key on its session (once).
 func (s *Server) bindFamily(ctx context.Context, ls *liveSession, key string) error {
-	for range maxRefreshContention {
-		if slices.Contains(ls.Families, key) || len(ls.Families) >= maxSessionFamilies {
-			return nil
+	return s.updateSession(ctx, ls, func(next *store.Session) bool {
+		if slices.Contains(next.Families, key) || len(next.Families) >= maxSessionFamilies {
+			return false
 		}
-		next := ls.Session
-		next.Families = append(slices.Clip(ls.Families), key)
-		rec, err := s.store.Sessions().Update(ctx, store.Record[store.Session]{Key: ls.key, Version: ls.version, Value: next})
-		switch {
-		case err == nil:
-			ls.Session, ls.version = rec.Value, rec.Version
-			return nil
-		case errors.Is(err, store.ErrConflict):
-			cur, err := s.store.Sessions().Get(ctx, ls.key)
-			if err != nil {
-				return err
-			}
-			ls.Session, ls.version = cur.Value, cur.Version
-		default:
-			return err
-		}
-	}
-	return errors.New("the session kept changing concurrently")
+		next.Families = append(slices.Clip(next.Families), key)
+		return true
+	})
 }
 
 // deleteSessionFamilies deletes the refresh families bound to a session

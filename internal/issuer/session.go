@@ -100,12 +100,26 @@ func touchGranularity(c *config) time.Duration {
 // slides to now + inactivityTimeout (never past the absolute deadline).
 // Another replica's concurrent touch is as good as ours.
 func (s *Server) touch(ctx context.Context, c *config, ls *liveSession, now time.Time) error {
-	for range 3 {
-		if now.Sub(ls.LastActivity) < touchGranularity(c) {
+	err := s.updateSession(ctx, ls, func(next *store.Session) bool {
+		if now.Sub(next.LastActivity) < touchGranularity(c) {
+			return false
+		}
+		next.LastActivity = now
+		return true
+	})
+	return ignoreNotFound(err) // ended meanwhile (logout): this request still completes
+}
+
+// updateSession writes change to the session at the version read; when
+// another replica changed it meanwhile, it re-reads and applies change
+// again (change says whether anything is left to write). ErrNotFound: the
+// session ended.
+func (s *Server) updateSession(ctx context.Context, ls *liveSession, change func(next *store.Session) bool) error {
+	for range maxRefreshContention {
+		next := ls.Session
+		if !change(&next) {
 			return nil
 		}
-		next := ls.Session
-		next.LastActivity = now
 		rec, err := s.store.Sessions().Update(ctx, store.Record[store.Session]{Key: ls.key, Version: ls.version, Value: next})
 		switch {
 		case err == nil:
@@ -114,16 +128,14 @@ func (s *Server) touch(ctx context.Context, c *config, ls *liveSession, now time
 		case errors.Is(err, store.ErrConflict):
 			cur, err := s.store.Sessions().Get(ctx, ls.key)
 			if err != nil {
-				return ignoreNotFound(err)
+				return err
 			}
 			ls.Session, ls.version = cur.Value, cur.Version
-		case errors.Is(err, store.ErrNotFound):
-			return nil // ended meanwhile (logout); this request still completes
 		default:
 			return err
 		}
 	}
-	return nil
+	return nil // it kept changing: another replica's write is as good as ours
 }
 
 func ignoreNotFound(err error) error {

@@ -90,11 +90,14 @@ const (
 	// status.connections: ReasonConnectionsReady (all answered),
 	// ReasonDiscoveryFailed (unreachable or no valid discovery document),
 	// ReasonIssuerMismatch (discovery names another issuer),
-	// ReasonClientSecretMissing (the Secret or its key does not exist).
+	// ReasonClientSecretMissing (the Secret or its key does not exist),
+	// ReasonUnrestricted (ready, but a provider anyone can register at
+	// admits everyone: no allowedDomains or allowedGroups).
 	ReasonConnectionsReady    = "Ready"
 	ReasonDiscoveryFailed     = "DiscoveryFailed"
 	ReasonIssuerMismatch      = "IssuerMismatch"
 	ReasonClientSecretMissing = "ClientSecretMissing"
+	ReasonUnrestricted        = "Unrestricted"
 )
 
 // GetConditions returns the status conditions (used by generic status code).

@@ -88,6 +88,36 @@ type OIDCConnection struct {
 	// and relying parties decide. Entra ID sends no email_verified.
 	// +optional
 	RequireVerifiedEmail bool `json:"requireVerifiedEmail,omitempty"`
+
+	// allowedDomains admits only users whose email address the upstream
+	// says is verified (email_verified: true) and whose domain is one of
+	// these, compared case-insensitively and exactly: "example.com" does
+	// not admit "eu.example.com". When the ID token carries Google's "hd"
+	// claim (the Google Workspace domain), it must be one of these too,
+	// and a Google connection with one domain asks Google to offer only
+	// accounts of it. Set it (or allowedGroups) for a provider anyone can
+	// register at — Google, GitLab.com, Microsoft's "common" endpoint —
+	// or everyone there can sign in. Checked at every login and every use
+	// of a session or refresh token, so removing a domain ends its users'
+	// sessions. Empty: any domain. At most 32.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)+$`
+	AllowedDomains []string `json:"allowedDomains,omitempty"`
+
+	// allowedGroups admits only users in at least one of these upstream
+	// groups, as the upstream names them (before groupsPrefix), read from
+	// claims.groups. Checked at every login and every use of a session or
+	// refresh token. With allowedDomains, a user must pass both. Empty:
+	// any group (or none). At most 64.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=128
+	AllowedGroups []string `json:"allowedGroups,omitempty"`
 }
 
 // ClaimMapping names the upstream ID token claims a user's attributes are

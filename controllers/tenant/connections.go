@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -164,6 +165,9 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 			st.Message = fmt.Sprintf("%s; its users' sessions end after %s idle or %s in all, this Tenant's spec.session, whatever the upstream's own session does",
 				check.message, obs.effective.Session.Inactivity.Duration, obs.effective.Session.Absolute.Duration)
 		}
+		if warning := unrestricted(conn); st.Ready && warning != "" {
+			st.Reason, st.Message = v1alpha1.ReasonUnrestricted, warning
+		}
 		obs.connectionsRecheck = minPositive(obs.connectionsRecheck, check.interval()-now.Sub(check.at))
 		if ref := conn.OIDC.ClientSecretRef; ref != nil {
 			key := client.ObjectKey{Namespace: tenant.Namespace, Name: ref.Name}
@@ -186,6 +190,29 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 	return nil
 }
 
+// publicIssuers are providers anyone can open an account at (security
+// review N3): a connection to one without allowedDomains or allowedGroups
+// admits the internet.
+var publicIssuers = []string{
+	"https://accounts.google.com",
+	"https://gitlab.com",
+	"https://appleid.apple.com",
+	"https://login.microsoftonline.com/common/v2.0",
+	"https://login.microsoftonline.com/consumers/v2.0",
+	"https://login.microsoftonline.com/organizations/v2.0",
+	"https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0", // Microsoft personal accounts
+}
+
+// unrestricted says why a connection admits the internet, or "".
+func unrestricted(conn v1alpha1.Connection) string {
+	o := conn.OIDC
+	if len(o.AllowedDomains) > 0 || len(o.AllowedGroups) > 0 ||
+		!slices.Contains(publicIssuers, strings.TrimSuffix(strings.ToLower(o.IssuerURL), "/")) {
+		return ""
+	}
+	return fmt.Sprintf("anyone with an account at %s can sign in to every Application of this Tenant, and anyone can open one there; set oidc.allowedDomains or oidc.allowedGroups", o.IssuerURL)
+}
+
 func minPositive(a, b time.Duration) time.Duration {
 	b = max(b, time.Second)
 	if a == 0 || b < a {
@@ -204,8 +231,15 @@ func setConnectionsCondition(conds *[]metav1.Condition, gen int64, connections [
 	}
 	sort.Strings(failing)
 	if len(failing) == 0 {
-		status.SetCondition(conds, gen, v1alpha1.ConditionConnectionsReady, metav1.ConditionTrue, v1alpha1.ReasonConnectionsReady,
-			fmt.Sprintf("All %d connections answered discovery for their issuer.", len(connections)))
+		msg := fmt.Sprintf("All %d connections answered discovery for their issuer.", len(connections))
+		reason := v1alpha1.ReasonConnectionsReady
+		for _, c := range connections {
+			if c.Reason == v1alpha1.ReasonUnrestricted {
+				reason = v1alpha1.ReasonUnrestricted
+				msg += fmt.Sprintf(" Connection %s is unrestricted: %s.", c.Name, c.Message)
+			}
+		}
+		status.SetCondition(conds, gen, v1alpha1.ConditionConnectionsReady, metav1.ConditionTrue, reason, msg)
 		return
 	}
 	reason := v1alpha1.ReasonDiscoveryFailed

@@ -24,6 +24,9 @@ type connection struct {
 	scopes            []string
 	claims            v1alpha1.ClaimMapping // defaulted
 	requireVerified   bool
+	// allowedDomains (lower case) and allowedGroups admit users (see
+	// connection_admission.go).
+	allowedDomains, allowedGroups []string
 	// fingerprint is what sessions started through it record: removing
 	// the connection, or pointing it at another issuer or client, ends
 	// them.
@@ -45,6 +48,10 @@ func compileConnections(c *config, doc *issuerconfig.Document) error {
 			issuer: o.IssuerURL, clientID: o.ClientID, clientSecret: doc.ConnectionSecrets[spec.Name],
 			scopes: o.Scopes, requireVerified: o.RequireVerifiedEmail,
 		}
+		for _, d := range o.AllowedDomains {
+			conn.allowedDomains = append(conn.allowedDomains, strings.ToLower(d))
+		}
+		conn.allowedGroups = o.AllowedGroups
 		if conn.displayName == "" {
 			conn.displayName = spec.Name
 		}

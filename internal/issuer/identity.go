@@ -18,6 +18,9 @@ type person struct {
 	Email         string   `json:"e,omitempty"`
 	EmailVerified bool     `json:"ev,omitempty"`
 	Groups        []string `json:"g,omitempty"`
+	// HostedDomain is Google's "hd" claim: the Google Workspace domain of
+	// the account, checked against the connection's allowedDomains.
+	HostedDomain string `json:"hd,omitempty"`
 	// Connection and UpstreamSubject are set for upstream users: the
 	// connection they logged in through and their subject there.
 	Connection      string `json:"c,omitempty"`
@@ -81,7 +84,7 @@ func (c *config) personOf(subject, sealedIdentity, fingerprint string) (*person,
 		return nil, false
 	}
 	conn, ok := c.connections[p.Connection]
-	if !ok || conn.fingerprint != fingerprint {
+	if !ok || conn.fingerprint != fingerprint || !conn.admits(&p) {
 		return nil, false
 	}
 	return &p, true

@@ -45,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		upstreamLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idtenant_issuer_upstream_logins_total",
-			Help: "Logins through upstream connections by connection and result: success, denied (the upstream answered an error), unreachable, exchange_failed, bad_token, email_not_verified, expired (too slow or another browser), bad_response.",
+			Help: "Logins through upstream connections by connection and result: success, denied (the upstream answered an error), unreachable, exchange_failed, bad_token, email_not_verified, not_admitted (allowedDomains or allowedGroups), expired (too slow or another browser), bad_response.",
 		}, []string{"connection", "result"}),
 		generation: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "idtenant_issuer_config_generation",

@@ -55,6 +55,7 @@ const (
 	upstreamExchangeFailed = "exchange_failed"
 	upstreamBadToken       = "bad_token"
 	upstreamNotVerified    = "email_not_verified"
+	upstreamNotAdmitted    = "not_admitted"
 	upstreamExpired        = "expired"
 	upstreamBadResponse    = "bad_response"
 	upstreamThrottled      = "throttled"
@@ -132,6 +133,9 @@ func (s *Server) upstreamStart(w http.ResponseWriter, r *http.Request) {
 	}
 	if flow.MaxAge != nil {
 		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatUint(uint64(*flow.MaxAge), 10)))
+	}
+	if hd := conn.hostedDomainHint(); hd != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("hd", hd))
 	}
 	http.Redirect(w, r, c.oauth2Config(conn, prov).AuthCodeURL(p.State, opts...), http.StatusSeeOther)
 }
@@ -216,6 +220,10 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 			result, status, msg = upstreamNotVerified, http.StatusForbidden,
 				fmt.Sprintf("Your email address is not verified at %s. Verify it there, then sign in again.", conn.displayName)
 		}
+		if errors.Is(err, errNotAdmitted) {
+			result, status, msg = upstreamNotAdmitted, http.StatusForbidden,
+				fmt.Sprintf("Your %s account may not sign in here. Sign in with an account of your organization, or ask your administrator.", conn.displayName)
+		}
 		s.upstreamFailed(w, conn, result, err, status, msg)
 		return
 	}
@@ -274,7 +282,11 @@ func (s *Server) verifyUpstream(ctx context.Context, conn *connection, prov *goo
 			return nil, errors.New("id_token: a fresh login was required and auth_time does not show one")
 		}
 	}
-	return mapUpstreamClaims(conn, claims)
+	who, err := mapUpstreamClaims(conn, claims)
+	if err == nil && !conn.admits(who) {
+		return nil, errNotAdmitted
+	}
+	return who, err
 }
 
 // Limits on what an upstream may put into our tokens.
@@ -309,6 +321,9 @@ func mapUpstreamClaims(conn *connection, claims map[string]any) (*person, error)
 		return nil, fmt.Errorf("id_token: claim %q is longer than %d bytes", conn.claims.Subject, maxUpstreamClaimLen)
 	case len(p.Email) > maxUpstreamClaimLen:
 		p.Email = "" // not an address anyone can use; never cut into another
+	}
+	if hd, ok := claims["hd"].(string); ok && len(hd) <= maxUpstreamClaimLen {
+		p.HostedDomain = hd
 	}
 	switch v := claims["email_verified"].(type) {
 	case bool:

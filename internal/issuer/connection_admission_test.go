@@ -1,0 +1,93 @@
+package issuer
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// TestConnectionAdmits: allowedDomains admits verified addresses of its
+// domains only (exactly, any case), and a Google account only with a
+// matching hosted domain; allowedGroups admits members of one of its
+// groups as the upstream names them.
+func TestConnectionAdmits(t *testing.T) {
+	corp := &connection{issuer: "https://id.corp.test", allowedDomains: []string{"corp.test"}}
+	google := &connection{issuer: googleIssuer, allowedDomains: []string{"corp.test"}}
+	groups := &connection{issuer: "https://id.corp.test", allowedGroups: []string{"finance"}, claims: v1alpha1.ClaimMapping{GroupsPrefix: "corp:"}}
+	open := &connection{issuer: googleIssuer}
+	for _, c := range []struct {
+		name string
+		conn *connection
+		p    person
+		want bool
+	}{
+		{"verified address of the domain", corp, person{Email: "al@corp.test", EmailVerified: true}, true},
+		{"domain in another case", corp, person{Email: "al@CORP.Test", EmailVerified: true}, true},
+		{"unverified address", corp, person{Email: "al@corp.test"}, false},
+		{"subdomain", corp, person{Email: "al@eu.corp.test", EmailVerified: true}, false},
+		{"suffix look-alike", corp, person{Email: "al@evilcorp.test", EmailVerified: true}, false},
+		{"no address", corp, person{EmailVerified: true}, false},
+		{"hosted domain of another", corp, person{Email: "al@corp.test", EmailVerified: true, HostedDomain: "evil.test"}, false},
+		{"Google Workspace account", google, person{Email: "al@corp.test", EmailVerified: true, HostedDomain: "corp.test"}, true},
+		{"Google consumer account with a look-alike address", google, person{Email: "al@corp.test", EmailVerified: true}, false},
+		{"member", groups, person{Groups: []string{"corp:staff", "corp:finance"}}, true},
+		{"not a member", groups, person{Groups: []string{"corp:staff"}}, false},
+		{"no groups", groups, person{}, false},
+		{"no restriction", open, person{Email: "anyone@gmail.com"}, true},
+	} {
+		if got := c.conn.admits(&c.p); got != c.want {
+			t.Errorf("%s: admits = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if google.hostedDomainHint() != "corp.test" || corp.hostedDomainHint() != "" {
+		t.Error("the hd hint is for Google connections with one domain")
+	}
+}
+
+// TestConnectionAllowLists (security review N3): a connection admits only
+// the users its allowedDomains and allowedGroups name; anyone else the
+// upstream authenticates gets a 403 page and no session, counted as
+// not_admitted. Narrowing the lists ends the sessions and refresh tokens
+// they no longer admit at their next use.
+func TestConnectionAllowLists(t *testing.T) {
+	f := newFederation(t, func(c *v1alpha1.Connection) { c.OIDC.AllowedDomains = []string{"corp.test"} })
+	cfg := f.downConfig("openid", "email", "groups")
+	resp, body := f.signIn(t, cfg.AuthCodeURL("st"), "alice", "correct horse")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "may not sign in here") {
+		t.Fatalf("alice@acme.test through a connection for corp.test: %d %s", resp.StatusCode, body)
+	}
+	if got := f.upstreamLogins("corp", upstreamNotAdmitted); got != 1 {
+		t.Errorf("not_admitted logins = %v, want 1", got)
+	}
+	resp, body = f.get(t, cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
+	if callback(t, resp, body).Get("error") != "login_required" {
+		t.Fatal("a refused login left a session")
+	}
+
+	f = newFederation(t, func(c *v1alpha1.Connection) {
+		c.OIDC.AllowedDomains = []string{"ACME.test"}
+		c.OIDC.AllowedGroups = []string{"finance"}
+	})
+	cfg = f.downConfig("openid", "email", "groups", "offline_access")
+	resp, body = f.signIn(t, cfg.AuthCodeURL("st"), "alice", "correct horse")
+	tok, err := cfg.Exchange(f.down.ctx, callback(t, resp, body).Get("code"))
+	if err != nil {
+		t.Fatalf("alice (acme.test, finance) through a connection for both: %v", err)
+	}
+	f.down.doc.Tenant.Spec.Connections[0].OIDC.AllowedGroups = []string{"admins"}
+	f.down.doc.Generation++
+	if err := f.down.srv.Swap(f.down.doc); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = f.get(t, cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
+	if callback(t, resp, body).Get("error") != "login_required" {
+		t.Error("a session the narrowed allowedGroups no longer admit still signs in")
+	}
+	if status, body := f.down.refresh("web.shop", tok.RefreshToken); status != http.StatusBadRequest {
+		t.Errorf("refresh after allowedGroups no longer admit the user: %d %v", status, body)
+	}
+}

@@ -62,8 +62,13 @@ func TestConnectionsReady(t *testing.T) {
 	}))
 	t.Cleanup(broken.Close)
 	const secret = "upstream-client-secret-0123456789abcdef"
-	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-oidc", Namespace: ns},
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-oidc", Namespace: ns, Labels: map[string]string{v1alpha1.LabelConnectionSecret: "true"}},
 		StringData: map[string]string{"clientSecret": secret + "\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Security review N7: an unlabelled Secret is not sent anywhere.
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: ns},
+		StringData: map[string]string{"clientSecret": secret}}); err != nil {
 		t.Fatal(err)
 	}
 	conn := func(name, issuer, secretName string) v1alpha1.Connection {
@@ -82,6 +87,14 @@ func TestConnectionsReady(t *testing.T) {
 			conn("nosecret", good.URL, "missing"),
 			conn("moved", moved.URL, ""),
 			conn("broken", broken.URL, ""),
+			conn("unlabelled", good.URL, "unlabelled"),
+			// The operator's own signing keys, named by a Tenant editor
+			// who may not read Secrets (security review N7).
+			func() v1alpha1.Connection {
+				c := conn("thief", good.URL, "acme-signing-keys")
+				c.OIDC.ClientSecretRef.Key = "keys.json"
+				return c
+			}(),
 		}}}
 	if err := k8s.Create(ctx, tenant); err != nil {
 		t.Fatal(err)
@@ -89,7 +102,7 @@ func TestConnectionsReady(t *testing.T) {
 	byName := map[string]v1alpha1.ConnectionStatus{}
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
-		g.Expect(tenant.Status.Connections).To(HaveLen(6))
+		g.Expect(tenant.Status.Connections).To(HaveLen(8))
 		for _, c := range tenant.Status.Connections {
 			byName[c.Name] = c
 		}
@@ -104,6 +117,16 @@ func TestConnectionsReady(t *testing.T) {
 	g.Expect(byName["liar"].Message).To(ContainSubstring("someone-else.example"))
 	g.Expect(readyReason(byName["nosecret"])).To(Equal([]any{false, v1alpha1.ReasonClientSecretMissing}), byName["nosecret"].Message)
 	g.Expect(byName["nosecret"].Message).To(ContainSubstring("missing"))
+	g.Eventually(func(g Gomega) { // the signing keys are written in the same reconcile
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
+		for _, c := range tenant.Status.Connections {
+			byName[c.Name] = c
+		}
+		g.Expect(readyReason(byName["thief"])).To(Equal([]any{false, v1alpha1.ReasonClientSecretRefused}), byName["thief"].Message)
+	}).Should(Succeed())
+	g.Expect(byName["thief"].Message).To(ContainSubstring("idtenant's own"))
+	g.Expect(readyReason(byName["unlabelled"])).To(Equal([]any{false, v1alpha1.ReasonClientSecretRefused}), byName["unlabelled"].Message)
+	g.Expect(byName["unlabelled"].Message).To(ContainSubstring("label secret unlabelled idtenant.dev/connection-secret=true"))
 	g.Expect(readyReason(byName["moved"])).To(Equal([]any{false, v1alpha1.ReasonDiscoveryFailed}))
 	g.Expect(byName["moved"].Message).To(ContainSubstring("HTTP 302"), "redirects are not followed")
 	g.Expect(readyReason(byName["broken"])).To(Equal([]any{false, v1alpha1.ReasonDiscoveryFailed}))
@@ -112,13 +135,13 @@ func TestConnectionsReady(t *testing.T) {
 	cond := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionConnectionsReady)
 	g.Expect(cond).NotTo(BeNil())
 	g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
-	g.Expect(cond.Message).To(ContainSubstring("5 of 6 connections cannot sign users in"))
+	g.Expect(cond.Message).To(ContainSubstring("7 of 8 connections cannot sign users in"))
 
 	g.Eventually(func(g Gomega) {
 		doc := readConfig(g, ns, "acme")
-		g.Expect(doc.ConnectionSecrets).To(Equal(map[string]string{"corp": secret}), "the secret, trimmed, for the one connection that has it")
+		g.Expect(doc.ConnectionSecrets).To(Equal(map[string]string{"corp": secret}), "the secret, trimmed, for the one connection that has it; never a refused Secret's")
 		g.Expect(doc.ConnectionEpochs).To(HaveKeyWithValue("corp", int64(1)))
-		g.Expect(doc.Tenant.Spec.Connections).To(HaveLen(6), "failing connections are still served: their users get an error page, not a missing button")
+		g.Expect(doc.Tenant.Spec.Connections).To(HaveLen(8), "failing connections are still served: their users get an error page, not a missing button")
 	}).Should(Succeed())
 	raw, _ := json.Marshal(tenant.Status)
 	g.Expect(string(raw)).NotTo(ContainSubstring(secret))

@@ -91,14 +91,24 @@ const (
 	// ReasonDiscoveryFailed (unreachable or no valid discovery document),
 	// ReasonIssuerMismatch (discovery names another issuer),
 	// ReasonClientSecretMissing (the Secret or its key does not exist),
-	// ReasonUnrestricted (ready, but a provider anyone can register at
-	// admits everyone: no allowedDomains or allowedGroups).
+	// ReasonClientSecretRefused (the Secret is idtenant's own, or lacks
+	// the LabelConnectionSecret opt-in), ReasonUnrestricted (ready, but a
+	// provider anyone can register at admits everyone: no allowedDomains
+	// or allowedGroups).
 	ReasonConnectionsReady    = "Ready"
 	ReasonDiscoveryFailed     = "DiscoveryFailed"
 	ReasonIssuerMismatch      = "IssuerMismatch"
 	ReasonClientSecretMissing = "ClientSecretMissing"
+	ReasonClientSecretRefused = "ClientSecretRefused"
 	ReasonUnrestricted        = "Unrestricted"
 )
+
+// LabelConnectionSecret must be "true" on a Secret a connection's
+// clientSecretRef names: the issuer sends its value to the upstream the
+// Tenant names, so the Secret's writer opts in (security review N7:
+// otherwise editing a Tenant would let anyone send any Secret of the
+// namespace to a host of their choosing).
+const LabelConnectionSecret = "idtenant.dev/connection-secret"
 
 // GetConditions returns the status conditions (used by generic status code).
 func (t *Tenant) GetConditions() []metav1.Condition { return t.Status.Conditions }

@@ -58,10 +58,14 @@ type OIDCConnection struct {
 	ClientID string `json:"clientID"`
 
 	// clientSecretRef names the key of a Secret in the Tenant's namespace
-	// that holds idtenant's client secret at the upstream. The secret goes
-	// into the issuer's configuration Secret only, never into status, events
-	// or logs. Unset: idtenant is a public client of the upstream and relies
-	// on PKCE alone.
+	// that holds idtenant's client secret at the upstream. The Secret must
+	// carry the label idtenant.dev/connection-secret=true (whoever may
+	// write it agrees that its value is sent to this upstream) and may not
+	// be one of idtenant's own; otherwise the connection is not ready
+	// (ClientSecretRefused). The secret goes into the issuer's
+	// configuration Secret only, never into status, events or logs.
+	// Unset: idtenant is a public client of the upstream and relies on
+	// PKCE alone.
 	// +optional
 	ClientSecretRef *SecretKeyReference `json:"clientSecretRef,omitempty"`
 

@@ -171,18 +171,27 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 		obs.connectionsRecheck = minPositive(obs.connectionsRecheck, check.interval()-now.Sub(check.at))
 		if ref := conn.OIDC.ClientSecretRef; ref != nil {
 			key := client.ObjectKey{Namespace: tenant.Namespace, Name: ref.Name}
-			data, err := r.users.readData(ctx, r.APIReader, key)
+			read, err := r.users.readData(ctx, r.APIReader, key)
 			switch {
 			case apierrors.IsNotFound(err):
 				st.Ready, st.Reason = false, v1alpha1.ReasonClientSecretMissing
 				st.Message = fmt.Sprintf("Secret %s named in clientSecretRef does not exist", key)
 			case err != nil:
 				return fmt.Errorf("getting client secret of connection %s: %w", conn.Name, err)
-			case len(data[ref.SecretKey()]) == 0:
+			case read.labels[issuerconfig.LabelManagedBy] == issuerconfig.ManagedByValue:
+				// The operator's own (signing keys, state key, issuer
+				// configuration, credentials): never sent anywhere.
+				st.Ready, st.Reason = false, v1alpha1.ReasonClientSecretRefused
+				st.Message = fmt.Sprintf("Secret %s is one of idtenant's own (%s=%s); a connection's client secret must be a Secret of yours", key, issuerconfig.LabelManagedBy, issuerconfig.ManagedByValue)
+			case read.labels[v1alpha1.LabelConnectionSecret] != "true":
+				st.Ready, st.Reason = false, v1alpha1.ReasonClientSecretRefused
+				st.Message = fmt.Sprintf("Secret %s lacks the label %s=true, by which whoever may write it agrees that a Tenant sends its value to an upstream: kubectl -n %s label secret %s %s=true",
+					key, v1alpha1.LabelConnectionSecret, key.Namespace, key.Name, v1alpha1.LabelConnectionSecret)
+			case len(read.data[ref.SecretKey()]) == 0:
 				st.Ready, st.Reason = false, v1alpha1.ReasonClientSecretMissing
 				st.Message = fmt.Sprintf("Secret %s has no key %q (clientSecretRef.key)", key, ref.SecretKey())
 			default:
-				obs.connectionSecrets[conn.Name] = strings.TrimSpace(string(data[ref.SecretKey()]))
+				obs.connectionSecrets[conn.Name] = strings.TrimSpace(string(read.data[ref.SecretKey()]))
 			}
 		}
 		obs.connections = append(obs.connections, st)

@@ -47,6 +47,7 @@ type secretData struct {
 	uid             types.UID
 	resourceVersion string
 	data            map[string][]byte
+	labels          map[string]string
 }
 
 // parsedUsers is one users Secret as last read: the directory, or why it
@@ -139,16 +140,16 @@ func (d *usersDirectory) read(ctx context.Context, api client.Reader, key types.
 	return users, parseErr, nil
 }
 
-// readData returns the data of the Secret key (a connection's client
-// secret), reading it only when its resourceVersion moved.
-func (d *usersDirectory) readData(ctx context.Context, api client.Reader, key types.NamespacedName) (map[string][]byte, error) {
+// readData returns the Secret key (a connection's client secret): its
+// data and labels, reading it only when its resourceVersion moved.
+func (d *usersDirectory) readData(ctx context.Context, api client.Reader, key types.NamespacedName) (secretData, error) {
 	meta := secretMetadata()
 	if err := d.metadata.Get(ctx, key, meta); err == nil {
 		d.mu.Lock()
 		last, ok := d.data[key]
 		d.mu.Unlock()
 		if ok && last.uid == meta.UID && last.resourceVersion == meta.ResourceVersion {
-			return last.data, nil
+			return last, nil
 		}
 	}
 	secret := &corev1.Secret{}
@@ -156,12 +157,13 @@ func (d *usersDirectory) readData(ctx context.Context, api client.Reader, key ty
 		if apierrors.IsNotFound(err) {
 			d.forget(key)
 		}
-		return nil, err
+		return secretData{}, err
 	}
+	read := secretData{uid: secret.UID, resourceVersion: secret.ResourceVersion, data: secret.Data, labels: secret.Labels}
 	d.mu.Lock()
-	d.data[key] = secretData{uid: secret.UID, resourceVersion: secret.ResourceVersion, data: secret.Data}
+	d.data[key] = read
 	d.mu.Unlock()
-	return secret.Data, nil
+	return read, nil
 }
 
 // forget drops what was read from the Secret key.

@@ -203,6 +203,10 @@ func (t *table[T, O]) Get(ctx context.Context, key string) (store.Record[T], err
 	return store.Record[T]{}, t.fail("get", key, err)
 }
 
+// maxQuotaConflicts bounds the attempts of one create that the quota
+// admission refuses with a conflict.
+const maxQuotaConflicts = 5
+
 func (t *table[T, O]) Create(ctx context.Context, key string, value T) (store.Record[T], error) {
 	if err := t.check("create", key); err != nil {
 		return store.Record[T]{}, err
@@ -211,7 +215,21 @@ func (t *table[T, O]) Create(ctx context.Context, key string, value T) (store.Re
 	defer cancel()
 	obj := t.object(key, "", value)
 	out := t.new()
-	err := t.s.rc.Post().Namespace(t.s.ns).Resource(t.resource).Param("fieldValidation", "Ignore").Body(obj).Do(ctx).Into(out)
+	var err error
+	for attempt := range maxQuotaConflicts {
+		err = t.s.rc.Post().Namespace(t.s.ns).Resource(t.resource).Param("fieldValidation", "Ignore").Body(obj).Do(ctx).Into(out)
+		// A create has no precondition of its own: a 409 Conflict is the
+		// quota admission losing a race on the namespace's ResourceQuota
+		// (spec.state.quota) to another create or to the quota
+		// controller. The API server already retried; so do we, briefly.
+		// A quota the controller has not counted yet (just created)
+		// refuses the same way for a moment.
+		retry := apierrors.IsConflict(err) || (apierrors.IsForbidden(err) && strings.Contains(err.Error(), "status unknown for quota"))
+		if !retry || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
 	switch {
 	case err == nil:
 		return t.record(out), nil

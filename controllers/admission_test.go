@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -470,4 +472,28 @@ func TestAdmissionRejectsScalingAMemoryStore(t *testing.T) {
 			t.Errorf("error does not mention %q:\n%v", w, err)
 		}
 	}
+}
+
+// TestAdmissionRefusesRepointingAConnection (security review N12): a
+// connection's issuer cannot change in place, or the new provider's users
+// would inherit the old users' subjects; removing it and adding it back
+// stays possible, as a deliberate second change.
+func TestAdmissionRefusesRepointingAConnection(t *testing.T) {
+	ns := newNamespace(t, nil)
+	ctx := context.Background()
+	tenant := validTenant(ns)
+	tenant.Spec.Connections = []v1alpha1.Connection{{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.corp.test", ClientID: "idtenant"}}}
+	create(t, tenant)
+	eventually(t, func(g Gomega) { // a status write may come between
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
+		tenant.Spec.Connections[0].OIDC.IssuerURL = "https://gitlab.com"
+		err := k8s.Update(ctx, tenant)
+		g.Expect(err).To(HaveOccurred(), "re-pointing connection corp at another issuer")
+		g.Expect(err.Error()).To(ContainSubstring("spec.connections[].oidc.issuerURL cannot change in place"))
+	})
+	update(t, tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Connections[0].OIDC.ClientID = "idtenant-2" })
+	update(t, tenant, func(tn *v1alpha1.Tenant) { tn.Spec.Connections = nil })
+	update(t, tenant, func(tn *v1alpha1.Tenant) {
+		tn.Spec.Connections = []v1alpha1.Connection{{Name: "corp", OIDC: v1alpha1.OIDCConnection{IssuerURL: "https://login.moved.test", ClientID: "idtenant"}}}
+	})
 }

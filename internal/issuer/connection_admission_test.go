@@ -1,9 +1,13 @@
 package issuer
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -89,5 +93,47 @@ func TestConnectionAllowLists(t *testing.T) {
 	}
 	if status, body := f.down.refresh("web.shop", tok.RefreshToken); status != http.StatusBadRequest {
 		t.Errorf("refresh after allowedGroups no longer admit the user: %d %v", status, body)
+	}
+}
+
+// TestPendingLoginsPerBrowserAreBounded (security review N13): however
+// often a browser starts a login through a connection (its user, or
+// another site sending it there), it holds at most three pending-login
+// cookies, the newest, so its requests stay under proxies' header limits.
+func TestPendingLoginsPerBrowserAreBounded(t *testing.T) {
+	f := newFederation(t, nil)
+	cfg := f.downConfig("openid")
+	f.client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Hostname() != "127.0.0.1" {
+			return http.ErrUseLastResponse // stop at the upstream
+		}
+		return nil
+	}
+	pending := func() (names []string) {
+		for _, ck := range f.client.Jar.Cookies(mustURL(f.down.issuer + pathLoginCallback)) {
+			if strings.HasPrefix(ck.Name, "idtenant_upstream_") {
+				names = append(names, ck.Name)
+			}
+		}
+		return names
+	}
+	var states []string
+	for i := range 8 {
+		resp, _ := f.get(t, cfg.AuthCodeURL(fmt.Sprint("app-", i)))
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || loc.Query().Get("state") == "" {
+			t.Fatalf("login %d was not sent upstream: %d %s", i, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		states = append(states, loc.Query().Get("state"))
+		f.down.clock.Advance(time.Second)
+	}
+	got := pending()
+	if len(got) != maxPendingLogins {
+		t.Fatalf("pending-login cookies after 8 starts: %d (%v), want %d", len(got), got, maxPendingLogins)
+	}
+	for _, s := range states[len(states)-maxPendingLogins:] {
+		if !slices.Contains(got, f.down.srv.cfg.Load().pendingCookieName(s)) {
+			t.Errorf("the pending login of state %s, among the newest, was dropped", s[:8])
+		}
 	}
 }

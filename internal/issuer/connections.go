@@ -112,7 +112,7 @@ type upstreamProvider struct {
 
 func newUpstreams(now func() time.Time) *upstreams {
 	return &upstreams{
-		client: &http.Client{Timeout: upstreamTimeout,
+		client: &http.Client{Timeout: upstreamTimeout, Transport: boundedBodies{next: http.DefaultTransport},
 			// Discovery, keys and the token endpoint answer at the
 			// URLs the upstream published; a redirect is an error.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},

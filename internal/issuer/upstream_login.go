@@ -74,12 +74,16 @@ type pendingUpstream struct {
 // pendingCookieName is per login in progress, so two tabs signing in to
 // two applications at once do not overwrite each other's.
 func (c *config) pendingCookieName(state string) string {
-	sum := sha256.Sum256([]byte(state))
-	name := "idtenant_upstream_" + hex.EncodeToString(sum[:6])
+	name := "idtenant_upstream_" + pendingCookieSuffix(state)
 	if c.secure {
 		return "__Host-" + name
 	}
 	return name
+}
+
+func pendingCookieSuffix(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return hex.EncodeToString(sum[:6])
 }
 
 func (c *config) pendingCookie(name, value string, maxAge int) *http.Cookie {
@@ -124,6 +128,7 @@ func (s *Server) upstreamStart(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The application's sign-in request is too large to continue through another provider."})
 		return
 	}
+	c.expireOldPendingLogins(w, r, now)
 	http.SetCookie(w, c.pendingCookie(c.pendingCookieName(p.State), value, int(pendingLifetime/time.Second)))
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.Verifier), gooidc.Nonce(p.Nonce)}
 	// A forced login must be a real one upstream as well: pass prompt=login
@@ -364,7 +369,7 @@ func mapUpstreamClaims(conn *connection, claims map[string]any) (*person, error)
 // reason, never a token or secret.
 func (s *Server) upstreamFailed(w http.ResponseWriter, conn *connection, result string, err error, status int, msg string) {
 	s.metrics.upstreamLogins.WithLabelValues(conn.name, result).Inc()
-	s.log.Warn("upstream login failed", "connection", conn.name, "result", result, "error", err.Error())
+	s.log.Warn("upstream login failed", "connection", conn.name, "result", result, "error", loggedUpstreamError(err))
 	s.renderLogin(w, loginView{Status: status, Error: msg})
 }
 

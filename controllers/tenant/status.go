@@ -110,6 +110,7 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 		st.Issuer = tenant.Status.Issuer.DeepCopy() // last good, kept while a problem blocks rendering
 	}
 	st.State = stateStatus(tenant, obs)
+	st.Advisories = tenantAdvisories(tenant.Spec, obs.users)
 	st.Connections = obs.connections
 	if len(obs.connections) > 0 {
 		setConnectionsCondition(&st.Conditions, gen, obs.connections)

@@ -123,6 +123,24 @@ type OIDCConnection struct {
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=128
 	AllowedGroups []string `json:"allowedGroups,omitempty"`
+
+	// maxAge bounds how long a login through this connection lasts: its
+	// session, the tokens it issues, and its refresh tokens, offline ones
+	// included, end this long after the user signed in at the upstream,
+	// whatever the Tenant's session and the applications' refresh
+	// lifetimes allow. The upstream is asked only at login, so this is
+	// the bound on how long a user disabled, removed or taken out of a
+	// group upstream keeps access here: set it to what your offboarding
+	// requires (e.g. 12h). Unset: the Tenant's and applications'
+	// lifetimes alone (sessions up to spec.session.absoluteTimeout,
+	// offline refresh tokens up to their absoluteLifetime). Range 5m to
+	// 8760h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="oidc.maxAge must be a Go duration such as 12h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('5m') && duration(self) <= duration('8760h'))",message="oidc.maxAge must be between 5m and 8760h"
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }
 
 // ClaimMapping names the upstream ID token claims a user's attributes are

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
 // Who may sign in through a connection (security review N3): an upstream
@@ -58,4 +62,31 @@ func (conn *connection) hostedDomainHint() string {
 		return conn.allowedDomains[0]
 	}
 	return ""
+}
+
+// loginDeadline is when a login of p at authTime ends under its
+// connection's maxAge; zero for local users and connections without one.
+// The upstream is asked only at login, so this bounds how long a user it
+// disabled keeps access (security review N5).
+func (c *config) loginDeadline(p *person, authTime time.Time) time.Time {
+	if p == nil || p.Connection == "" {
+		return time.Time{}
+	}
+	if conn, ok := c.connections[p.Connection]; ok && conn.maxAge > 0 {
+		return authTime.Add(conn.maxAge)
+	}
+	return time.Time{}
+}
+
+// sessionDeadlines are a session's deadlines under the Tenant's settings,
+// its absolute one brought forward to its connection's maxAge.
+func (c *config) sessionDeadlines(sess store.Session, who *person) lifetime.Deadlines {
+	d := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity)
+	if end := c.loginDeadline(who, sess.AuthTime); !end.IsZero() && end.Before(d.Absolute) {
+		d.Absolute = end
+		if d.Idle.After(end) {
+			d.Idle = end
+		}
+	}
+	return d
 }

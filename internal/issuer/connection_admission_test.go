@@ -137,3 +137,37 @@ func TestPendingLoginsPerBrowserAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionMaxAge (security review N5): the upstream is asked only at
+// login, so a connection's maxAge is the bound on how long a user it
+// disabled keeps access: the session and even an offline refresh token
+// end that long after the upstream login, and no token outlives it.
+func TestConnectionMaxAge(t *testing.T) {
+	f := newFederation(t, func(c *v1alpha1.Connection) { c.OIDC.MaxAge = dur("1h") })
+	cfg := f.downConfig("openid", "offline_access")
+	resp, body := f.signIn(t, cfg.AuthCodeURL("st"), "alice", "correct horse")
+	tok, err := cfg.Exchange(f.down.ctx, callback(t, resp, body).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedIn := f.down.clock.Now()
+	if _, c := jwtParts(t, tok.Extra("id_token").(string)); int64(c["exp"].(float64)) > signedIn.Add(time.Hour).Unix() {
+		t.Errorf("ID token exp %v after the login's maxAge", c["exp"])
+	}
+	f.down.clock.Advance(59 * time.Minute)
+	status, refreshed := f.down.refresh("web.shop", tok.RefreshToken)
+	if status != http.StatusOK {
+		t.Fatalf("offline refresh within maxAge: %d %v", status, refreshed)
+	}
+	if got := lifetimeOf(t, refreshed["access_token"].(string)); got > time.Minute {
+		t.Errorf("an access token issued a minute before maxAge lives %s", got)
+	}
+	f.down.clock.Advance(2 * time.Minute)
+	if status, body := f.down.refresh("web.shop", refreshed["refresh_token"].(string)); status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error_description"]), "maxAge") {
+		t.Errorf("offline refresh after maxAge: %d %v", status, body)
+	}
+	resp, body = f.get(t, cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
+	if callback(t, resp, body).Get("error") != "login_required" {
+		t.Error("the session outlived its connection's maxAge")
+	}
+}

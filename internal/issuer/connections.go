@@ -27,6 +27,8 @@ type connection struct {
 	// allowedDomains (lower case) and allowedGroups admit users (see
 	// connection_admission.go).
 	allowedDomains, allowedGroups []string
+	// maxAge bounds a login through the connection (0: no bound of its own).
+	maxAge time.Duration
 	// fingerprint is what sessions started through it record: removing
 	// the connection, or pointing it at another issuer or client, ends
 	// them.
@@ -52,6 +54,9 @@ func compileConnections(c *config, doc *issuerconfig.Document) error {
 			conn.allowedDomains = append(conn.allowedDomains, strings.ToLower(d))
 		}
 		conn.allowedGroups = o.AllowedGroups
+		if o.MaxAge != nil {
+			conn.maxAge = o.MaxAge.Duration
+		}
 		if conn.displayName == "" {
 			conn.displayName = spec.Name
 		}

@@ -124,6 +124,11 @@ func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID strin
 		!now.Before(cl.eff.Refresh.ExpiryOf(fam.GrantedAt, fam.LastUsed)) || s.familyEnded(c, cl, fam) != "" {
 		return nil, nil
 	}
+	if who, _ := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint); fam.SessionKey == "" {
+		if end := c.loginDeadline(who, fam.AuthTime); !end.IsZero() && !now.Before(end) {
+			return nil, nil // older than its connection's maxAge
+		}
+	}
 	if fam.SessionKey != "" {
 		ls, err := s.sessionByKey(ctx, c, fam.SessionKey, now)
 		if err != nil || ls == nil {

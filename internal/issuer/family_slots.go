@@ -93,6 +93,7 @@ func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveS
 	if g.api != nil {
 		fam.Audience = g.api.api.eff.Audience
 	}
+	fam.ExpiresAt = earliest(fam.ExpiresAt, c.loginDeadline(g.person, g.authTime))
 	key := c.key(store.KindFamily, familyID)
 	if !offline(g) {
 		fam.SessionKey = ls.key

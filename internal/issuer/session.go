@@ -74,7 +74,7 @@ func (s *Server) sessionByKey(ctx context.Context, c *config, key string, now ti
 		// collector removes the record when it expires.
 		return nil, nil
 	}
-	d := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity)
+	d := c.sessionDeadlines(sess, who)
 	if end := d.EndAt(now); end != lifetime.SessionActive {
 		// Conditional: a replica that touched it meanwhile decided anew.
 		if err := s.store.Sessions().Delete(ctx, key, rec.Version); store.IsUnavailable(err) {
@@ -160,7 +160,7 @@ func (s *Server) startSession(ctx context.Context, c *config, who loginIdentity,
 		return "", nil, err
 	}
 	s.metrics.sessionsStart.Inc()
-	d := c.tenant.Session.DeadlinesOf(now, now)
+	d := c.sessionDeadlines(sess, person)
 	return cookie, &liveSession{key: key, version: rec.Version, Session: sess, deadlines: d, person: person}, nil
 }
 

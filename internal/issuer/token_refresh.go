@@ -134,6 +134,12 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		g.person, _ = c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint) // checked by familyEnded
 		if ls != nil {
 			g.deadline = ls.deadlines.Absolute
+		} else if end := c.loginDeadline(g.person, fam.AuthTime); !end.IsZero() {
+			// An offline grant of a connection user ends at its maxAge.
+			if !now.Before(end) {
+				return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in through the connection is older than its maxAge; sign in again")
+			}
+			g.deadline = end
 		}
 		// Everything that could refuse the grant is decided before the
 		// rotation is written: a successor nobody receives would turn the

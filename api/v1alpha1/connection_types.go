@@ -179,10 +179,22 @@ type ClaimMapping struct {
 	Groups string `json:"groups,omitempty"`
 
 	// groupsPrefix is put before every upstream group, for example
-	// "entra:", so that upstream groups never pass for local ones.
+	// "entra:", so that upstream groups never pass for local ones or for
+	// another connection's. Default: the connection's name and a colon
+	// ("corp:"). Set "" explicitly to release the upstream's group names
+	// as they are.
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
-	GroupsPrefix string `json:"groupsPrefix,omitempty"`
+	GroupsPrefix *string `json:"groupsPrefix,omitempty"`
+}
+
+// GroupsPrefixOf is the prefix a connection puts before its users' groups:
+// claims.groupsPrefix, or "<name>:" when unset.
+func (c Connection) GroupsPrefixOf() string {
+	if c.OIDC.Claims != nil && c.OIDC.Claims.GroupsPrefix != nil {
+		return *c.OIDC.Claims.GroupsPrefix
+	}
+	return c.Name + ":"
 }
 
 // SecretKeyReference names one key of a Secret in the same namespace.

@@ -71,7 +71,7 @@ func newFederation(t *testing.T) *federation {
 
 	f.connection = v1alpha1.Connection{Name: "corp", DisplayName: "Corp SSO", OIDC: v1alpha1.OIDCConnection{
 		IssuerURL: f.upIssuer, ClientID: clientID, ClientSecretRef: &v1alpha1.SecretKeyReference{Name: "corp-oidc"},
-		Scopes: []string{"openid", "email", "profile", "groups"}, Claims: &v1alpha1.ClaimMapping{GroupsPrefix: "corp:"},
+		Scopes: []string{"openid", "email", "profile", "groups"}, Claims: &v1alpha1.ClaimMapping{GroupsPrefix: new("corp:")},
 		RequireVerifiedEmail: true,
 	}}
 	f.downNS, _ = newTenant(t, func(s *v1alpha1.TenantSpec) {

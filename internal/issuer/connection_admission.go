@@ -42,7 +42,7 @@ func (conn *connection) admits(p *person) bool {
 	if len(conn.allowedGroups) > 0 {
 		member := false
 		for _, g := range p.Groups {
-			if slices.Contains(conn.allowedGroups, strings.TrimPrefix(g, conn.claims.GroupsPrefix)) {
+			if slices.Contains(conn.allowedGroups, strings.TrimPrefix(g, conn.groupsPrefix)) {
 				member = true
 				break
 			}

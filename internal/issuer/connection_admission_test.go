@@ -21,7 +21,7 @@ import (
 func TestConnectionAdmits(t *testing.T) {
 	corp := &connection{issuer: "https://id.corp.test", allowedDomains: []string{"corp.test"}}
 	google := &connection{issuer: googleIssuer, allowedDomains: []string{"corp.test"}}
-	groups := &connection{issuer: "https://id.corp.test", allowedGroups: []string{"finance"}, claims: v1alpha1.ClaimMapping{GroupsPrefix: "corp:"}}
+	groups := &connection{issuer: "https://id.corp.test", allowedGroups: []string{"finance"}, groupsPrefix: "corp:"}
 	open := &connection{issuer: googleIssuer}
 	for _, c := range []struct {
 		name string
@@ -169,5 +169,31 @@ func TestConnectionMaxAge(t *testing.T) {
 	resp, body = f.get(t, cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
 	if callback(t, resp, body).Get("error") != "login_required" {
 		t.Error("the session outlived its connection's maxAge")
+	}
+}
+
+// TestDefaultGroupsPrefix (security review N6): a connection that names no
+// groupsPrefix puts "<name>:" before its users' groups, so an upstream
+// group never passes for a local one or another connection's; an explicit
+// empty prefix releases the upstream's names as they are.
+func TestDefaultGroupsPrefix(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		claims *v1alpha1.ClaimMapping
+		want   []any
+	}{
+		{"unset", nil, []any{"corp:staff", "corp:finance"}},
+		{"explicitly empty", &v1alpha1.ClaimMapping{GroupsPrefix: new("")}, []any{"staff", "finance"}},
+	} {
+		f := newFederation(t, func(conn *v1alpha1.Connection) { conn.OIDC.Claims = c.claims })
+		cfg := f.downConfig("openid", "groups")
+		resp, body := f.signIn(t, cfg.AuthCodeURL("st"), "alice", "correct horse")
+		tok, err := cfg.Exchange(f.down.ctx, callback(t, resp, body).Get("code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, claims := jwtParts(t, tok.Extra("id_token").(string)); !equalJSON(claims["groups"], c.want) {
+			t.Errorf("groupsPrefix %s: groups %v, want %v", c.name, claims["groups"], c.want)
+		}
 	}
 }

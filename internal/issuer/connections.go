@@ -22,7 +22,10 @@ type connection struct {
 	issuer, clientID  string
 	clientSecret      string
 	scopes            []string
-	claims            v1alpha1.ClaimMapping // defaulted
+	claims            v1alpha1.ClaimMapping // defaulted; groupsPrefix below
+	// groupsPrefix is put before every upstream group (defaulted to
+	// "<name>:").
+	groupsPrefix string
 	requireVerified   bool
 	// allowedDomains (lower case) and allowedGroups admit users (see
 	// connection_admission.go).
@@ -54,6 +57,7 @@ func compileConnections(c *config, doc *issuerconfig.Document) error {
 			conn.allowedDomains = append(conn.allowedDomains, strings.ToLower(d))
 		}
 		conn.allowedGroups = o.AllowedGroups
+		conn.groupsPrefix = spec.GroupsPrefixOf()
 		if o.MaxAge != nil {
 			conn.maxAge = o.MaxAge.Duration
 		}

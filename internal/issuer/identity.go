@@ -117,5 +117,5 @@ func (c *config) connectionRemoved(sealedIdentity, fingerprint string) bool {
 func connectionFingerprint(stateKey []byte, conn *connection, epoch int64) string {
 	m := conn.claims
 	return base64.RawURLEncoding.EncodeToString(derive(stateKey, purposeUser, "connection", conn.name, conn.issuer, conn.clientID,
-		m.Subject, m.Username, m.Email, m.Name, m.Groups, m.GroupsPrefix, strconv.FormatBool(conn.requireVerified), strconv.FormatInt(epoch, 10))[:18])
+		m.Subject, m.Username, m.Email, m.Name, m.Groups, conn.groupsPrefix, strconv.FormatBool(conn.requireVerified), strconv.FormatInt(epoch, 10))[:18])
 }

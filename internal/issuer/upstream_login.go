@@ -359,7 +359,7 @@ func mapUpstreamClaims(conn *connection, claims map[string]any) (*person, error)
 		if g == "" || len(g) > maxUpstreamGroupLen || len(p.Groups) == maxUpstreamGroups {
 			continue
 		}
-		p.Groups = append(p.Groups, conn.claims.GroupsPrefix+g)
+		p.Groups = append(p.Groups, conn.groupsPrefix+g)
 	}
 	return p, nil
 }

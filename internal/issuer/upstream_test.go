@@ -64,7 +64,7 @@ func newFederation(t *testing.T, connect func(*v1alpha1.Connection)) *federation
 	conn := v1alpha1.Connection{Name: "corp", DisplayName: "Corp SSO", OIDC: v1alpha1.OIDCConnection{
 		IssuerURL: upIssuer, ClientID: "web.shop", ClientSecretRef: &v1alpha1.SecretKeyReference{Name: "corp"},
 		Scopes: []string{"openid", "email", "profile", "groups"},
-		Claims: &v1alpha1.ClaimMapping{GroupsPrefix: "corp:"},
+		Claims: &v1alpha1.ClaimMapping{GroupsPrefix: new("corp:")},
 	}}
 	if connect != nil {
 		connect(&conn)
@@ -507,7 +507,7 @@ func TestUpstreamBadInput(t *testing.T) {
 // and refuses a missing subject or, when required, an unverified email.
 func TestMapUpstreamClaims(t *testing.T) {
 	conn := &connection{name: "corp", claims: v1alpha1.ClaimMapping{Subject: "oid", Username: "preferred_username",
-		Email: "email", Name: "name", Groups: "roles", GroupsPrefix: "corp:"}}
+		Email: "email", Name: "name", Groups: "roles"}, groupsPrefix: "corp:"}
 	many := make([]any, 70)
 	for i := range many {
 		many[i] = fmt.Sprintf("g%d", i)

@@ -72,6 +72,7 @@ type ScopeName string
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.redirectURIs)",message="spec.redirectURIs must not be set for type MachineToMachine: it has no user flows (client_credentials only)"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.postLogoutRedirectURIs)",message="spec.postLogoutRedirectURIs must not be set for type MachineToMachine: it has no user sessions"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.allowedOrigins)",message="spec.allowedOrigins must not be set for type MachineToMachine: it has no browser code"
+// +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.allowedGroups)",message="spec.allowedGroups must not be set for type MachineToMachine: no user signs in to it"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.responseTypes)",message="spec.responseTypes must not be set for type MachineToMachine: it uses client_credentials only"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.idTokenLifetime)",message="spec.idTokenLifetime must not be set for type MachineToMachine: it gets no ID tokens"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.refreshToken)",message="spec.refreshToken must not be set for type MachineToMachine: it gets no refresh tokens"
@@ -166,6 +167,24 @@ type ApplicationSpec struct {
 	// authorization-code flow. Not allowed for MachineToMachine.
 	// +optional
 	RefreshToken *RefreshTokenSpec `json:"refreshToken,omitempty"`
+
+	// allowedGroups assigns the application to users: only a user in at
+	// least one of these groups — as the user's tokens carry them, a
+	// local user's groups from the directory, a connection user's with
+	// the connection's groupsPrefix (e.g. "corp:finance") — may sign in
+	// to it; anyone else is sent back with error access_denied, and
+	// their refresh tokens stop working (invalid_grant) once they leave
+	// the groups. Without it, every user of the Tenant may sign in, and
+	// any admitted application with a link can silently (prompt=none)
+	// learn the email, name and groups of every signed-in user who
+	// follows it. Empty: every user. At most 64. Not allowed for
+	// MachineToMachine.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	AllowedGroups []string `json:"allowedGroups,omitempty"`
 }
 
 // APIAccess grants an application access tokens for one API.

@@ -213,6 +213,10 @@ func (s *Server) complete(ctx context.Context, c *config, flow *authFlow, ls *li
 		// Shown to the user, never redirected to the unregistered URI.
 		return nil, op.NewStatusError(oidc.ErrInvalidRequestRedirectURI().WithDescription("the application's redirect URI is no longer registered"), http.StatusBadRequest)
 	}
+	if !cl.assigned(ls.person) {
+		s.log.Info("sign-in refused: the user is not in the application's allowedGroups", "client", cl.id, "sid", ls.SID)
+		return nil, oidc.ErrAccessDenied().WithDescription("this user is not assigned to this application")
+	}
 	g := &grant{
 		grantType: "implicit", client: cl, scopes: flow.Scopes, subject: ls.Subject, person: ls.person,
 		deadline: ls.deadlines.Absolute, authTime: ls.AuthTime, sid: ls.SID, nonce: flow.Nonce,

@@ -90,3 +90,20 @@ func (c *config) sessionDeadlines(sess store.Session, who *person) lifetime.Dead
 	}
 	return d
 }
+
+// assigned reports whether the application's allowedGroups admit p (any
+// user when it names none): security review N8, user assignment.
+func (cl *client) assigned(p *person) bool {
+	if len(cl.spec.AllowedGroups) == 0 {
+		return true
+	}
+	if p == nil {
+		return false
+	}
+	for _, g := range p.Groups {
+		if slices.Contains(cl.spec.AllowedGroups, g) {
+			return true
+		}
+	}
+	return false
+}

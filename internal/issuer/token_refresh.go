@@ -196,6 +196,9 @@ func (s *Server) familyEnded(c *config, cl *client, fam store.RefreshFamily) str
 	if fam.SessionKey == "" && !cl.eff.Refresh.AllowOfflineAccess {
 		return "this application may no longer use offline access; log in again"
 	}
+	if who, _ := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint); !cl.assigned(who) {
+		return "the user is no longer in the application's allowedGroups"
+	}
 	return ""
 }
 

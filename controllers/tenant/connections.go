@@ -3,11 +3,10 @@ package tenant
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -34,9 +33,8 @@ const (
 // discoveryChecks remembers each upstream's last live discovery check,
 // shared by every Tenant naming the same issuer URL.
 type discoveryChecks struct {
-	client *http.Client
-	mu     sync.Mutex
-	last   map[string]discoveryCheck
+	mu   sync.Mutex
+	last map[string]discoveryCheck
 }
 
 type discoveryCheck struct {
@@ -46,12 +44,20 @@ type discoveryCheck struct {
 }
 
 func newDiscoveryChecks() *discoveryChecks {
-	return &discoveryChecks{client: &http.Client{Timeout: connectionCheckTimeout,
-		// A redirect could lead the operator from an https issuer to
-		// plain http or an internal address: discovery must answer at
-		// the issuer's own URL (OpenID Connect Discovery 1.0, 4).
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, last: map[string]discoveryCheck{}}
+	return &discoveryChecks{last: map[string]discoveryCheck{}}
+}
+
+// clientFor is the HTTP client that checks issuerURL's discovery: no
+// redirects (one could lead the operator from an https issuer to plain
+// http or an internal address: discovery must answer at the issuer's own
+// URL, OpenID Connect Discovery 1.0, 4), and a dialer that refuses the
+// addresses discovery_guard.go names.
+func clientFor(issuerURL string) *http.Client {
+	dialer := &net.Dialer{Timeout: connectionCheckTimeout, Control: dialControl(loopbackIssuer(issuerURL))}
+	transport := &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: connectionCheckTimeout,
+		ResponseHeaderTimeout: connectionCheckTimeout, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
+	return &http.Client{Timeout: connectionCheckTimeout, Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // maxDiscoveryBytes bounds what the operator reads of a discovery
@@ -94,19 +100,6 @@ func fetchDiscovery(ctx context.Context, hc *http.Client, issuerURL string) (rea
 	return "", "discovery answered for this issuer"
 }
 
-// transportError says why a request failed without the URL (already
-// known) and without anything the server sent.
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return "timed out"
-		}
-		err = ue.Err
-	}
-	return status.Truncate(err.Error(), 200)
-}
-
 // check returns the upstream's discovery result, fetching it again when the
 // last one is older than its recheck interval.
 func (d *discoveryChecks) check(ctx context.Context, issuerURL string, now time.Time) discoveryCheck {
@@ -117,11 +110,42 @@ func (d *discoveryChecks) check(ctx context.Context, issuerURL string, now time.
 		return last
 	}
 	res := discoveryCheck{at: now}
-	res.reason, res.message = fetchDiscovery(ctx, d.client, issuerURL)
+	res.reason, res.message = fetchDiscovery(ctx, clientFor(issuerURL), issuerURL)
 	d.mu.Lock()
 	d.last[issuerURL] = res
+	for u, c := range d.last { // forget issuers no Tenant has asked about lately
+		if now.Sub(c.at) > 2*connectionRecheck {
+			delete(d.last, u)
+		}
+	}
 	d.mu.Unlock()
 	return res
+}
+
+// checkAll checks the issuers at once, so a Tenant's reconcile waits for
+// the slowest upstream (connectionCheckTimeout at most), not their sum.
+func (d *discoveryChecks) checkAll(ctx context.Context, connections []v1alpha1.Connection, now time.Time) map[string]discoveryCheck {
+	out := map[string]discoveryCheck{}
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, conn := range connections {
+		issuer := conn.OIDC.IssuerURL
+		if seen[issuer] {
+			continue
+		}
+		seen[issuer] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := d.check(ctx, issuer, now)
+			mu.Lock()
+			out[issuer] = res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 func (c discoveryCheck) interval() time.Duration {
@@ -147,6 +171,7 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 	for _, c := range tenant.Status.Connections {
 		since[c.Name] = c.Since
 	}
+	checks := r.discovery.checkAll(ctx, tenant.Spec.Connections, now)
 	for _, conn := range tenant.Spec.Connections {
 		st := v1alpha1.ConnectionStatus{Name: conn.Name, RedirectURI: issuerconfig.ConnectionRedirectURI(tenant.Spec.IssuerURL),
 			Since: since[conn.Name]}
@@ -154,7 +179,7 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 			st.Since = tenant.Generation // new, or back after a removal
 		}
 		obs.connectionEpochs[conn.Name] = st.Since
-		check := r.discovery.check(ctx, conn.OIDC.IssuerURL, now)
+		check := checks[conn.OIDC.IssuerURL]
 		at := metav1.NewTime(check.at)
 		st.LastChecked = &at
 		st.Ready, st.Reason, st.Message = check.reason == "", check.reason, check.message

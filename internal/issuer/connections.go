@@ -25,8 +25,8 @@ type connection struct {
 	claims            v1alpha1.ClaimMapping // defaulted; groupsPrefix below
 	// groupsPrefix is put before every upstream group (defaulted to
 	// "<name>:").
-	groupsPrefix string
-	requireVerified   bool
+	groupsPrefix    string
+	requireVerified bool
 	// allowedDomains (lower case) and allowedGroups admit users (see
 	// connection_admission.go).
 	allowedDomains, allowedGroups []string
@@ -151,6 +151,14 @@ func (u *upstreams) provider(issuer string) (*oidc.Provider, error) {
 		prov, err := oidc.NewProvider(u.context(context.Background()), issuer)
 		if err != nil {
 			err = fmt.Errorf("discovery of %s: %s", issuer, strings.TrimPrefix(err.Error(), "oidc: "))
+		} else {
+			var meta struct {
+				JWKSURL string `json:"jwks_uri"`
+			}
+			_ = prov.Claims(&meta)
+			if err = endpointsSafe(issuer, prov.Endpoint().AuthURL, prov.Endpoint().TokenURL, meta.JWKSURL); err != nil {
+				prov = nil
+			}
 		}
 		p := upstreamProvider{provider: prov, err: err, at: now}
 		u.mu.Lock()
@@ -160,4 +168,20 @@ func (u *upstreams) provider(issuer string) (*oidc.Provider, error) {
 	})
 	p = v.(upstreamProvider)
 	return p.provider, p.err
+}
+
+// endpointsSafe refuses an https upstream whose discovery sends the
+// issuer's client secret, codes or key fetches over plain http (security
+// review N9): the document, not the Tenant, names those URLs. A loopback
+// http issuer (development) may use http endpoints.
+func endpointsSafe(issuer string, endpoints ...string) error {
+	if !strings.HasPrefix(issuer, "https://") {
+		return nil
+	}
+	for _, e := range endpoints {
+		if !strings.HasPrefix(e, "https://") {
+			return fmt.Errorf("discovery of %s names an endpoint that is not https (%s); refused", issuer, sanitize(e))
+		}
+	}
+	return nil
 }

@@ -45,3 +45,22 @@ func TestUpstreamAnswersAreBounded(t *testing.T) {
 		t.Errorf("logged upstream error of %d bytes (%q...), want at most %d, one line", len(logged), logged[:min(80, len(logged))], maxLoggedUpstreamError)
 	}
 }
+
+// TestUpstreamEndpointsMustBeHTTPS (security review N9): an https
+// upstream's discovery may not send the client secret or key fetches to
+// a plain http endpoint (an internal service, say).
+func TestUpstreamEndpointsMustBeHTTPS(t *testing.T) {
+	ok := []string{"https://id.corp.test/auth", "https://id.corp.test/token", "https://id.corp.test/keys"}
+	if err := endpointsSafe("https://id.corp.test", ok...); err != nil {
+		t.Errorf("https endpoints: %v", err)
+	}
+	if err := endpointsSafe("https://id.corp.test", ok[0], "http://10.0.0.7/token", ok[2]); err == nil {
+		t.Error("an http token endpoint of an https upstream was accepted")
+	}
+	if err := endpointsSafe("https://id.corp.test", ok[0], ok[1], ""); err == nil {
+		t.Error("a missing jwks_uri was accepted")
+	}
+	if err := endpointsSafe("http://127.0.0.1:5556", "http://127.0.0.1:5556/auth", "http://127.0.0.1:5556/token", "http://127.0.0.1:5556/keys"); err != nil {
+		t.Errorf("a loopback development upstream: %v", err)
+	}
+}

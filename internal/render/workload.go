@@ -116,7 +116,10 @@ func (w Workload) RoleBinding() *rbacv1.RoleBinding {
 	}
 }
 
-// Service exposes the issuer inside the cluster on port 80.
+// Service exposes the issuer inside the cluster on port 80, and nothing
+// else: the metrics port stays on the Pods (config/prometheus scrapes them
+// with a PodMonitor), so no route to the Service, however written, reaches
+// it (security review N15).
 func (w Workload) Service() *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
@@ -125,7 +128,6 @@ func (w Workload) Service() *corev1.Service {
 			Selector: w.selector(),
 			Ports: []corev1.ServicePort{
 				{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
-				{Name: "metrics", Port: IssuerMetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP},
 			},
 		},
 	}

@@ -40,6 +40,9 @@ func TestWorkload(t *testing.T) {
 	if !labels.SelectorFromSet(d.Spec.Selector.MatchLabels).Matches(labels.Set(d.Spec.Template.Labels)) {
 		t.Error("Deployment selector does not match its pod template")
 	}
+	if ports := w.Service().Spec.Ports; len(ports) != 1 || ports[0].Name != "http" {
+		t.Errorf("the issuer Service publishes %v, want only http (metrics stay on the Pods)", ports)
+	}
 	if !labels.SelectorFromSet(w.Service().Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
 		t.Error("Service selector does not match the issuer pods")
 	}

@@ -79,14 +79,12 @@ func runManager(ctx context.Context, args []string) error {
 	fl.Float64Var(&opts.KubeAPIQPS, "kube-api-qps", manager.DefaultKubeAPIQPS, "requests per second the manager sends the API server at most (client-side limit; the server's API Priority and Fairness applies as well); negative: no client-side limit")
 	fl.IntVar(&opts.KubeAPIBurst, "kube-api-burst", manager.DefaultKubeAPIBurst, "requests the manager may send in a burst above --kube-api-qps")
 	tenantNamespaces := fl.String("tenant-namespaces", "", "comma-separated namespaces where Tenants may live; the manager then needs ClusterRole idtenant-manager-tenants bound in those namespaces only (config/tenant-namespaces). Empty: every namespace")
+	allowedClusterIssuers := fl.String("allowed-cluster-issuers", "", "comma-separated cert-manager ClusterIssuers (and other cluster-scoped issuers) a Tenant's spec.exposure.ingress.certManager may name; a cluster-scoped issuer signs for any host. Empty: any")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	for _, ns := range strings.Split(*tenantNamespaces, ",") {
-		if ns = strings.TrimSpace(ns); ns != "" {
-			opts.TenantNamespaces = append(opts.TenantNamespaces, ns)
-		}
-	}
+	opts.TenantNamespaces = commaList(*tenantNamespaces)
+	opts.AllowedClusterIssuers = commaList(*allowedClusterIssuers)
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
@@ -106,4 +104,15 @@ func runManager(ctx context.Context, args []string) error {
 	}
 	ctrl.Log.WithName("setup").Info("starting manager", "issuerImage", opts.IssuerImage)
 	return mgr.Start(ctx)
+}
+
+// commaList splits a comma-separated flag value, dropping empty entries.
+func commaList(v string) []string {
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }

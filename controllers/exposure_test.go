@@ -166,6 +166,9 @@ func TestExposureAdmission(t *testing.T) {
 		"neither": {"https://id.acme.example", v1alpha1.ExposureSpec{}, "exactly one of gateway"},
 		"port":    {"https://id.acme.example:8443", v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx"}}, "must name a host (not an IP address) and no port"},
 		"ip":      {"https://10.0.0.7/acme", v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx"}}, "must name a host (not an IP address) and no port"},
+		// Security review N7: snippets configure the whole ingress controller.
+		"snippet": {"https://id.acme.example", v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx",
+			Annotations: map[string]string{"nginx.ingress.kubernetes.io/Server-Snippet": "location /x { proxy_pass http://10.0.0.1; }"}}}, "must not set *-snippet annotations"},
 	} {
 		tenant := validTenant(ns)
 		tenant.Name = name
@@ -240,6 +243,37 @@ func TestExposureWithACertManagerCertificate(t *testing.T) {
 		err := k8s.Get(ctx, client.ObjectKeyFromObject(cert), certificateObject())
 		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the Certificate is deleted: %v", err)
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ing), &networkingv1.Ingress{})).To(Succeed())
+	})
+}
+
+// TestExposureClusterIssuerAllowList (security review N7): with
+// --allowed-cluster-issuers (here: letsencrypt), a Tenant naming another
+// ClusterIssuer, which would sign for any host, gets no Certificate and an
+// Exposed condition that says why; a namespaced Issuer is the Tenant
+// namespace's own business and stays allowed.
+func TestExposureClusterIssuerAllowList(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	tenant := validTenant(ns)
+	tenant.Spec.IssuerURL = "https://login-" + ns + ".acme.example"
+	tenant.Spec.Exposure = &v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx",
+		CertManager: &v1alpha1.CertManagerTLS{IssuerRef: v1alpha1.CertManagerIssuerRef{Name: "internal-root-ca", Kind: "ClusterIssuer"}}}}
+	create(t, tenant)
+	eventually(t, func(g Gomega) {
+		c := exposed(g, tenant)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonClusterIssuerNotAllowed))
+		g.Expect(c.Message).To(ContainSubstring(`ClusterIssuer "internal-root-ca"`))
+	})
+	err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, certificateObject())
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("a Certificate from a ClusterIssuer not allowed: %v", err)
+	}
+	update(t, tenant, func(tn *v1alpha1.Tenant) {
+		tn.Spec.Exposure.Ingress.CertManager.IssuerRef = v1alpha1.CertManagerIssuerRef{Name: "team-ca", Kind: "Issuer"}
+	})
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, certificateObject())).To(Succeed(), "a namespaced Issuer is allowed")
 	})
 }
 

@@ -86,6 +86,10 @@ const (
 	// ReasonExposureInvalid: the API server refused the rendered HTTPRoute,
 	// Ingress or Certificate.
 	ReasonExposureInvalid = "ExposureInvalid"
+	// ReasonClusterIssuerNotAllowed: spec.exposure.ingress.certManager
+	// names a cluster-scoped issuer the operator's --allowed-cluster-issuers
+	// does not list; no Certificate is requested.
+	ReasonClusterIssuerNotAllowed = "ClusterIssuerNotAllowed"
 	// ConnectionsReady reasons, also used per connection in
 	// status.connections: ReasonConnectionsReady (all answered),
 	// ReasonDiscoveryFailed (unreachable or no valid discovery document),

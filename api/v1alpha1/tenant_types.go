@@ -222,8 +222,13 @@ type IngressExposure struct {
 
 	// annotations are copied onto the Ingress: your ingress controller's
 	// (timeouts, rate limits), or cert-manager's ingress annotations.
+	// Annotations whose key contains "snippet" (ingress-nginx's
+	// configuration-snippet, server-snippet and the like) are refused:
+	// they inject configuration into the ingress controller, which serves
+	// every Ingress of the cluster.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.lowerAscii().contains('snippet'))",message="spec.exposure.ingress.annotations must not set *-snippet annotations: they inject configuration into the ingress controller that serves every Ingress of the cluster"
 	Annotations map[string]string `json:"annotations,omitempty"`
 
 	// certManager makes the operator create a cert-manager Certificate
@@ -237,7 +242,9 @@ type IngressExposure struct {
 // CertManagerTLS names the cert-manager issuer of the issuer's certificate.
 type CertManagerTLS struct {
 	// issuerRef is the cert-manager Issuer (in the Tenant's namespace) or
-	// ClusterIssuer that signs the certificate.
+	// ClusterIssuer that signs the certificate. When the operator runs
+	// with --allowed-cluster-issuers, a cluster-scoped issuer must be one
+	// of those (Exposed is False, ClusterIssuerNotAllowed, otherwise).
 	// +required
 	IssuerRef CertManagerIssuerRef `json:"issuerRef"`
 }

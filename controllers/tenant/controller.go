@@ -46,6 +46,10 @@ type TenantReconciler struct {
 	// IssuerShutdownDelay is how long an issuer keeps serving after it is
 	// told to stop (render.Workload.ShutdownDelay).
 	IssuerShutdownDelay time.Duration
+	// AllowedClusterIssuers, when not empty, are the cert-manager
+	// cluster-scoped issuers a Tenant may request its certificate from
+	// (--allowed-cluster-issuers): any ClusterIssuer signs for any host.
+	AllowedClusterIssuers []string
 	// Now is the clock for key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// TenantNamespaces, when set, are the only namespaces whose Tenants

@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -95,6 +96,12 @@ func (r *TenantReconciler) exposeIssuer(ctx context.Context, tenant *v1alpha1.Te
 			return err
 		}
 		obs.exposure = ingressExposure(current, tenant.Spec.IssuerURL)
+		if cm := exp.Ingress.CertManager; cm != nil && !r.clusterIssuerAllowed(cm.IssuerRef) {
+			obs.exposure = &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonClusterIssuerNotAllowed,
+				message: fmt.Sprintf("spec.exposure.ingress.certManager.issuerRef names %s %q, which the operator's --allowed-cluster-issuers (%s) does not list: a cluster-scoped issuer signs for any host, so the platform team chooses which ones Tenants may use; no Certificate is requested",
+					cm.IssuerRef.Kind, cm.IssuerRef.Name, strings.Join(r.AllowedClusterIssuers, ", "))}
+			return r.deleteOwned(ctx, tenant, key, certificate())
+		}
 		if exp.Ingress.CertManager != nil {
 			cert, err := r.applyCertificate(ctx, tenant, w, *exp.Ingress)
 			if err != nil {
@@ -244,4 +251,15 @@ func ingressExposure(ing *networkingv1.Ingress, issuerURL string) *exposureObser
 	}
 	return &exposureObservation{status: metav1.ConditionTrue, reason: v1alpha1.ReasonAddressAssigned,
 		message: fmt.Sprintf("Ingress %s (class %s) serves %s at %s; DNS for the host must point there", ing.Name, class, issuerURL, strings.Join(addrs, ", "))}
+}
+
+// clusterIssuerAllowed reports whether a Tenant may request its certificate
+// from ref: any namespaced Issuer (it lives in the Tenant's namespace), and
+// a cluster-scoped one (a kind ending in ClusterIssuer) only when the
+// operator's allow-list is empty or names it (security review N7).
+func (r *TenantReconciler) clusterIssuerAllowed(ref v1alpha1.CertManagerIssuerRef) bool {
+	if len(r.AllowedClusterIssuers) == 0 || !strings.HasSuffix(ref.Kind, "ClusterIssuer") {
+		return true
+	}
+	return slices.Contains(r.AllowedClusterIssuers, ref.Name)
 }

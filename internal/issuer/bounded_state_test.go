@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -137,5 +138,80 @@ func TestLargeIdentitiesOpen(t *testing.T) {
 	var back person
 	if err := c.unsealJSON(purposeIdentity, sealed, &back); err != nil || len(back.Groups) != 64 {
 		t.Fatalf("a %d-byte identity login accepted does not open: %v", len(sealed), err)
+	}
+}
+
+// TestReplacedGrantsNeverRevokeTheCurrentOne (independent review of the
+// slots): a family slot is taken over by later grants, and nothing of an
+// earlier grant reaches the current one — not its tokens (however old),
+// not a token forged under the slot's id, not a replay of its code.
+func TestReplacedGrantsNeverRevokeTheCurrentOne(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	web, secret := "web.shop", issuertest.Secrets["web.shop"]
+	var codes, verifiers, refresh []string
+	for range 3 {
+		code, verifier := e.codeFor(b, web, webCB, "openid", "read:orders")
+		_, tok := e.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret)
+		codes, verifiers, refresh = append(codes, code), append(verifiers, verifier), append(refresh, tok["refresh_token"].(string))
+		e.clock.Advance(5 * time.Second)
+	}
+	for i, rt := range refresh[:2] {
+		if status, body := e.refresh(web, rt); status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error_description"]), "replaced") {
+			t.Errorf("grant %d's token after two later grants: %d %v", i+1, status, body)
+		}
+	}
+	id, _, _ := strings.Cut(refresh[2], ".")
+	for _, forged := range []string{id + "." + strings.Repeat("A", 43), id + "." + strings.Repeat("B", 22) + "~" + strings.Repeat("A", 43)} {
+		if status, _ := e.refresh(web, forged); status != http.StatusBadRequest {
+			t.Errorf("a token forged under the slot's id: %d", status)
+		}
+	}
+	if status, _ := e.postForm(PathToken, redeemForm(codes[0], verifiers[0], webCB), web, secret); status != http.StatusBadRequest {
+		t.Errorf("a replay of the first grant's code: %d", status)
+	}
+	if status, body := e.refresh(web, refresh[2]); status != http.StatusOK {
+		t.Fatalf("the current grant after old tokens, forged ones and an old code's replay: %d %v", status, body)
+	}
+}
+
+// TestCodeReplayInTheSameSecondLeavesNoToken (independent review of the
+// slots): a replay that revokes a redemption still writing its family
+// wins even when it happens in the same second, as the Kubernetes store
+// keeps time, or on a replica whose clock is behind: the redemption's
+// write is refused by the grant's identity, not by comparing times.
+func TestCodeReplayInTheSameSecondLeavesNoToken(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.srv.cfg.Load()
+	web, secret := "web.shop", issuertest.Secrets["web.shop"]
+	code, verifier := e.codeFor(e.browser(), web, webCB, "openid", "read:orders")
+	rec, err := e.store.Codes().Get(context.Background(), c.key(store.KindCode, code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _ := e.store.Sessions().Get(context.Background(), rec.Value.SessionKey)
+	ls := &liveSession{key: sess.Key, Session: sess.Value, version: sess.Version}
+	g := &grant{client: c.clients[web], subject: "alice", scopes: []string{"openid"}}
+	e.clock.Advance(300 * time.Millisecond)
+	redeemedAt := e.clock.Now().Add(500 * time.Millisecond) // replica A's clock is ahead
+	familyID, err := e.srv.familySlot(context.Background(), c, g, ls, redeemedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantID := randomID()
+	rec.Value.RedeemedAt, rec.Value.Family = redeemedAt, familyID+"."+grantID
+	if _, err := e.store.Codes().Update(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := e.postForm(PathToken, redeemForm(code, verifier, webCB), web, secret); status != http.StatusBadRequest {
+		t.Fatalf("the replay: %d", status)
+	}
+	fam, _ := e.store.Families().Get(context.Background(), c.key(store.KindFamily, familyID))
+	fam.Value.RevokedAt = fam.Value.RevokedAt.Truncate(time.Second) // what the Kubernetes store keeps
+	if _, err := e.store.Families().Update(context.Background(), fam); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := e.srv.startFamily(context.Background(), c, g, ls, familyID, grantID, redeemedAt); err != errCodeInvalid {
+		t.Errorf("the first redemption's family after a replay in the same second: %v (token %v), want refused", err, raw != "")
 	}
 }

@@ -110,7 +110,7 @@ func namespaceOf(ref string) string {
 // unchanged and its session, if bound, alive. nil when it is not; an error
 // only when the store cannot answer.
 func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID string, now time.Time) (*store.RefreshFamily, error) {
-	id, ok := c.familyOf(raw)
+	id, grantID, ok := c.familyOf(raw)
 	cl := c.clients[clientID]
 	if !ok || cl == nil || cl.eff.Refresh == nil {
 		return nil, nil
@@ -120,7 +120,7 @@ func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID strin
 		return nil, ignoreNotFound(err)
 	}
 	fam := rec.Value
-	if fam.ClientID != clientID || fam.Current != c.key(kindRefreshToken, raw) || !fam.RevokedAt.IsZero() ||
+	if fam.ClientID != clientID || fam.Grant != grantID || fam.Current != c.key(kindRefreshToken, raw) || !fam.RevokedAt.IsZero() ||
 		!now.Before(cl.eff.Refresh.ExpiryOf(fam.GrantedAt, fam.LastUsed)) || s.familyEnded(c, cl, fam) != "" {
 		return nil, nil
 	}
@@ -156,14 +156,15 @@ func (s *Server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revoca
 	}
 	// A refresh token revokes its family when it is the family's current
 	// token or the one just replaced (a client revoking what it holds).
-	if id, ok := c.familyOf(tok); ok {
+	if id, grantID, ok := c.familyOf(tok); ok {
 		rec, err := s.store.Families().Get(ctx, c.key(store.KindFamily, id))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return nil, s.unavailable("read refresh family", err)
-		case rec.Value.ClientID == r.Client.GetID() && (rec.Value.Current == c.key(kindRefreshToken, tok) || rec.Value.Previous == c.key(kindRefreshToken, tok)):
-			if err := s.revokeFamily(ctx, c, id, now, rec.Value.ExpiresAt); err != nil {
+		case rec.Value.ClientID == r.Client.GetID() && rec.Value.Grant == grantID &&
+			(rec.Value.Current == c.key(kindRefreshToken, tok) || rec.Value.Previous == c.key(kindRefreshToken, tok)):
+			if err := s.revokeFamily(ctx, c, id, grantID, now, rec.Value.ExpiresAt); err != nil {
 				return nil, s.unavailable("revoke refresh family", err)
 			}
 		}

@@ -28,9 +28,15 @@ import (
 //
 // A slot's family id is derived from its coordinates under the state key,
 // tagged like every id handed out (newSecret), so nobody without the key
-// can compute it. The holder of a replaced family presenting its last
-// token is told so (invalid_grant) and revokes nothing: replaced is not
-// stolen.
+// can compute it. Each grant that takes the slot gets a random grant id,
+// which its tokens carry ("<family id>.<grant>~<secret>") and the record
+// keeps: a token of an earlier grant is refused (invalid_grant) and
+// revokes nothing, and whatever revokes a grant (reuse, a replayed code,
+// the revocation endpoint) revokes that grant only, never a later one in
+// the same slot.
+
+// grantIDLen is the length of a grant id (randomID: 128 bits).
+const grantIDLen = 22
 
 const purposeFamilySlot = "family-slot"
 
@@ -82,10 +88,11 @@ func (s *Server) familySlot(ctx context.Context, c *config, g *grant, ls *liveSe
 // startFamily writes the family of a code exchange into its slot and
 // returns its first token. A family bound to a session is collectable at
 // the session's absolute deadline at the latest: it cannot work longer.
-func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveSession, familyID string, now time.Time) (string, error) {
+func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveSession, familyID, grantID string, now time.Time) (string, error) {
 	rt := g.client.eff.Refresh
-	raw := familyID + "." + randomToken()
+	raw := familyID + "." + grantID + "~" + randomToken()
 	fam := store.RefreshFamily{
+		Grant:    grantID,
 		ClientID: g.client.id, Subject: g.subject, Scopes: g.scopes, SID: g.sid, AuthTime: g.authTime,
 		UserFingerprint: ls.UserFingerprint, Identity: ls.Identity, GrantedAt: now, LastUsed: now,
 		Current: c.key(kindRefreshToken, raw), ExpiresAt: now.Add(rt.Absolute.Duration),
@@ -116,17 +123,14 @@ func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveS
 			}
 		case err != nil:
 			return "", s.unavailable("read refresh family", err)
-		case !rec.Value.RevokedAt.IsZero() && !rec.Value.RevokedAt.Before(now):
-			// Revoked while this code was being redeemed: a replay of
-			// the code got here first (see revokeFamily), and nothing of
-			// it may survive.
+		case rec.Value.Grant == grantID:
+			// This grant's own revoked placeholder: a replay of the code
+			// got here first (see revokeFamily), and nothing of it may
+			// survive. Decided by identity, not by time, so replicas'
+			// clocks and second-precision storage cannot fool it.
 			return "", errCodeInvalid
 		default:
-			next := fam
-			if rec.Value.RevokedAt.IsZero() {
-				next.ReplacedCurrent, next.ReplacedPrevious = rec.Value.Current, rec.Value.Previous
-			}
-			_, err = s.store.Families().Update(ctx, store.Record[store.RefreshFamily]{Key: key, Version: rec.Version, Value: next})
+			_, err = s.store.Families().Update(ctx, store.Record[store.RefreshFamily]{Key: key, Version: rec.Version, Value: fam})
 			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 				continue // rotated or collected meanwhile: judge again
 			}
@@ -139,16 +143,18 @@ func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveS
 	return "", s.unavailable("write refresh family", errors.New("the refresh family kept changing concurrently"))
 }
 
-// familyExpiry is when a family stops working under the application's
-// lifetimes in force now: its inactivity or absolute lifetime, and for a
-// family bound to a session that session's absolute deadline. The record
-// may be collected then.
+// familyExpiry is when a family may be collected: its absolute lifetime
+// in force now (it may have been raised since the grant), and for a family
+// bound to a session that session's absolute deadline; for a connection
+// user, the connection's maxAge. Not its inactivity deadline: a lifetime
+// raised after the last use would make a collected family valid again.
 func familyExpiry(c *config, cl *client, fam store.RefreshFamily, ls *liveSession) time.Time {
-	at := cl.eff.Refresh.ExpiryOf(fam.GrantedAt, fam.LastUsed)
+	at := fam.GrantedAt.Add(cl.eff.Refresh.Absolute.Duration)
 	if ls != nil {
 		at = earliest(at, ls.deadlines.Absolute)
 	}
-	return at
+	who, _ := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint)
+	return earliest(at, c.loginDeadline(who, fam.AuthTime))
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -79,8 +79,8 @@ func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	familyID := c.newSecret(store.KindFamily)
-	rec.Value.RedeemedAt, rec.Value.Family, rec.Value.AccessJTI, rec.Value.AccessExp = e.clock.Now(), familyID, "jti-a", e.clock.Now().Add(time.Hour)
+	familyID, grantID := c.newSecret(store.KindFamily), randomID()
+	rec.Value.RedeemedAt, rec.Value.Family, rec.Value.AccessJTI, rec.Value.AccessExp = e.clock.Now(), familyID+"."+grantID, "jti-a", e.clock.Now().Add(time.Hour)
 	if _, err := e.store.Codes().Update(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
 	// A now creates F: refused.
 	g := &grant{client: c.clients[web], subject: "alice", scopes: []string{"openid"}}
 	sess, _ := e.store.Sessions().Get(context.Background(), rec.Value.SessionKey)
-	if _, err := e.srv.startFamily(context.Background(), c, g, &liveSession{key: sess.Key, Session: sess.Value}, familyID, e.clock.Now()); err != errCodeInvalid {
+	if _, err := e.srv.startFamily(context.Background(), c, g, &liveSession{key: sess.Key, Session: sess.Value}, familyID, grantID, e.clock.Now()); err != errCodeInvalid {
 		t.Errorf("family create after the replay: %v, want it refused", err)
 	}
 	if _, err := e.store.Revocations().Get(context.Background(), c.key(store.KindRevocation, "jti-a")); err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -79,14 +80,16 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	}
 	// The redemption records what it is about to issue, so that a replay
 	// can revoke it.
-	var familyID string
+	var familyID, grantID, familyRef string
 	if cl.eff.Refresh != nil {
 		if familyID, err = s.familySlot(ctx, c, g, ls, now); err != nil {
 			return nil, s.unavailable("read refresh family", err)
 		}
+		grantID = randomID()
+		familyRef = familyID + "." + grantID
 	}
 	redeemed := code
-	redeemed.RedeemedAt, redeemed.Family, redeemed.AccessJTI, redeemed.AccessExp = now, familyID, g.jti, plan.exp
+	redeemed.RedeemedAt, redeemed.Family, redeemed.AccessJTI, redeemed.AccessExp = now, familyRef, g.jti, plan.exp
 	if _, err := s.store.Codes().Update(ctx, store.Record[store.Code]{Key: rec.Key, Version: rec.Version, Value: redeemed}); err != nil {
 		if store.IsUnavailable(err) {
 			return nil, s.unavailable("redeem code", err)
@@ -103,7 +106,7 @@ func (s *Server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	}
 	var refresh string
 	if familyID != "" {
-		if refresh, err = s.startFamily(ctx, c, g, ls, familyID, now); err != nil {
+		if refresh, err = s.startFamily(ctx, c, g, ls, familyID, grantID, now); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +126,8 @@ func (s *Server) codeReplayed(ctx context.Context, c *config, cl *client, code s
 		if cl.eff.Refresh != nil {
 			until = now.Add(cl.eff.Refresh.Absolute.Duration)
 		}
-		if err := s.revokeFamily(ctx, c, code.Family, now, until); err != nil {
+		familyID, grantID, _ := strings.Cut(code.Family, ".") // "<family id>.<grant>"; no grant before slots
+		if err := s.revokeFamily(ctx, c, familyID, grantID, now, until); err != nil {
 			return s.unavailable("revoke family of replayed code", err)
 		}
 	}

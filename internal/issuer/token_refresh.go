@@ -26,19 +26,36 @@ import (
 
 var errRefreshInvalid = oidc.ErrInvalidGrant().WithDescription("the refresh token is invalid, expired or revoked")
 
+// errGrantReplaced refuses a token of a grant a newer one replaced.
+var errGrantReplaced = oidc.ErrInvalidGrant().WithDescription("a newer sign-in of this user to this application replaced this refresh token; sign in again")
+
 // maxRefreshContention bounds how often one request re-reads a family that
 // another replica changed under it.
 const maxRefreshContention = 3
 
-// familyOf returns the family id a refresh token names, if genuine.
-func (c *config) familyOf(raw string) (string, bool) {
-	id, secret, ok := strings.Cut(raw, ".")
-	return id, ok && len(secret) == 43 && c.genuine(store.KindFamily, id)
+// familyOf returns the family id and the grant a refresh token names, if
+// genuine: "<family id>.<grant>~<secret>", or "<family id>.<secret>" for
+// families from before slots (grant ""). One dot, unlike a JWT's two, so
+// revocation and introspection tell the kinds apart.
+func (c *config) familyOf(raw string) (id, grant string, ok bool) {
+	id, rest, ok := strings.Cut(raw, ".")
+	if !ok {
+		return "", "", false
+	}
+	secret := rest
+	if g, s, withGrant := strings.Cut(rest, "~"); withGrant {
+		if len(g) != grantIDLen {
+			return "", "", false
+		}
+		grant, secret = g, s
+	}
+	return id, grant, len(secret) == 43 && c.genuine(store.KindFamily, id)
 }
 
+// successor is the token that replaces raw in its family and grant.
 func (c *config) successor(raw string) string {
-	id, _, _ := strings.Cut(raw, ".")
-	return id + "." + base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeSuccessor, raw))
+	cut := max(strings.LastIndex(raw, "~"), strings.Index(raw, "."))
+	return raw[:cut+1] + base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeSuccessor, raw))
 }
 
 // RefreshToken redeems a refresh token. With rotation, each token works
@@ -55,7 +72,7 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("this application gets no refresh tokens")
 	}
 	raw := r.Data.RefreshToken
-	familyID, ok := c.familyOf(raw)
+	familyID, grantID, ok := c.familyOf(raw)
 	if !ok {
 		return nil, errRefreshInvalid
 	}
@@ -75,6 +92,12 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		if fam.ClientID != cl.id {
 			return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
 		}
+		if fam.Grant != grantID {
+			// The slot holds a later grant: this token's holder was
+			// replaced, not robbed, and the later grant is not theirs to
+			// revoke.
+			return nil, errGrantReplaced
+		}
 		if !fam.RevokedAt.IsZero() {
 			return nil, errRefreshInvalid
 		}
@@ -83,8 +106,6 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		case digest == fam.Current:
 		case rotate && digest == fam.Previous && reuseTolerated(rt, fam.RotatedAt, now):
 			next = c.successor(raw)
-		case digest == fam.ReplacedCurrent || digest == fam.ReplacedPrevious:
-			return nil, oidc.ErrInvalidGrant().WithDescription("a newer sign-in of this user to this application replaced this refresh token; sign in again")
 		default:
 			if err := s.revokeRecord(ctx, rec, now); errors.Is(err, store.ErrConflict) {
 				continue // changed meanwhile: judge again
@@ -247,24 +268,28 @@ func (s *Server) revokeRecord(ctx context.Context, rec store.Record[store.Refres
 	return ignoreNotFound(err)
 }
 
-// revokeFamily revokes a family by id, whatever its version. A family not
-// written yet (a code replayed while its first redemption is still being
-// answered) gets a revoked placeholder, so that redemption's create fails
-// and no token of the replayed code survives. until bounds the
-// placeholder's life.
-func (s *Server) revokeFamily(ctx context.Context, c *config, familyID string, now, until time.Time) error {
+// revokeFamily revokes one grant of a family slot, whatever the record's
+// version: nothing when the slot holds another grant now (a later sign-in
+// is not this grant's to revoke). A slot not written yet (a code replayed
+// while its first redemption is still being answered) gets a revoked
+// placeholder of the grant, so that redemption's write fails and no token
+// of the replayed code survives. until bounds the placeholder's life.
+func (s *Server) revokeFamily(ctx context.Context, c *config, familyID, grantID string, now, until time.Time) error {
 	key := c.key(store.KindFamily, familyID)
 	for range maxRefreshContention {
 		rec, err := s.store.Families().Get(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
-			_, err = s.store.Families().Create(ctx, key, store.RefreshFamily{RevokedAt: now, GrantedAt: now, LastUsed: now, AuthTime: now, ExpiresAt: until})
+			_, err = s.store.Families().Create(ctx, key, store.RefreshFamily{Grant: grantID, RevokedAt: now, GrantedAt: now, LastUsed: now, AuthTime: now, ExpiresAt: until})
 			if errors.Is(err, store.ErrConflict) {
-				continue // created meanwhile: revoke that one
+				continue // created meanwhile: judge that one
 			}
 			return err
 		}
 		if err != nil {
 			return err
+		}
+		if rec.Value.Grant != grantID {
+			return nil
 		}
 		if err := s.revokeRecord(ctx, rec, now); !errors.Is(err, store.ErrConflict) {
 			return err

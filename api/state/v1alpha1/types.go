@@ -202,18 +202,15 @@ type RefreshFamilySpec struct {
 	// rotatedAt is when previous was exchanged for current.
 	// +optional
 	RotatedAt *metav1.Time `json:"rotatedAt,omitempty"`
-	// replacedCurrent and replacedPrevious are the keyed digests of the
-	// last tokens of the grant this record replaced (a newer sign-in of the
-	// same session and application, or an offline grant beyond the
-	// application's offlineGrantsPerUser): refused without being taken
-	// for reuse.
+	// grant is a random identifier of the grant the record holds now,
+	// which every refresh token of that grant carries: the record is a
+	// slot that a newer sign-in of the same session and application (or
+	// an offline grant beyond the application's offlineGrantsPerUser)
+	// takes over, and a token of an earlier grant is refused without
+	// revoking anything. Not a credential.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	ReplacedCurrent string `json:"replacedCurrent,omitempty"`
-	// replacedPrevious: see replacedCurrent.
-	// +optional
-	// +kubebuilder:validation:MaxLength=64
-	ReplacedPrevious string `json:"replacedPrevious,omitempty"`
+	Grant string `json:"grant,omitempty"`
 	// revokedAt is when the family was revoked; unset while it is live.
 	// +optional
 	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`

@@ -159,14 +159,14 @@ type RefreshFamily struct {
 	// (a client's network retry), never a parallel branch.
 	Previous  string    `json:"previous,omitempty"`
 	RotatedAt time.Time `json:"rotatedAt,omitzero"`
-	// ReplacedCurrent and ReplacedPrevious are the digests of the last
-	// tokens of the grant this record replaced (a family's record is a
-	// slot: one per session, application and audience, or one of a
-	// user's offline grants with an application). Presenting one is
-	// refused without taking it for reuse: its holder was replaced, not
-	// robbed.
-	ReplacedCurrent  string `json:"replacedCurrent,omitempty"`
-	ReplacedPrevious string `json:"replacedPrevious,omitempty"`
+	// Grant identifies the grant the record holds now: a family's record
+	// is a slot (one per session, application and audience, or one of a
+	// user's offline grants with an application) that successive grants
+	// take over, and every token carries its grant. A token of another
+	// grant is refused without being taken for reuse, and revokes nothing:
+	// its holder was replaced, not robbed. Empty for families from before
+	// slots, whose tokens carry none.
+	Grant string `json:"grant,omitempty"`
 	// RevokedAt is when the family was revoked (reuse detected, the client
 	// revoked it, its session ended); zero while it is live.
 	RevokedAt time.Time `json:"revokedAt,omitzero"`

@@ -431,7 +431,7 @@ func familySpec(v store.RefreshFamily, o *statev1.RefreshFamily) {
 		AuthTime: putTime(v.AuthTime), UserFingerprint: v.UserFingerprint, Identity: v.Identity,
 		GrantedAt: putTime(v.GrantedAt), LastUsed: putTime(v.LastUsed),
 		Current: v.Current, Previous: v.Previous, RotatedAt: putOptTime(v.RotatedAt),
-		ReplacedCurrent: v.ReplacedCurrent, ReplacedPrevious: v.ReplacedPrevious,
+		Grant:     v.Grant,
 		RevokedAt: putOptTime(v.RevokedAt), ExpiresAt: putTime(v.ExpiresAt),
 	}
 }
@@ -444,7 +444,7 @@ func familyValue(o *statev1.RefreshFamily) store.RefreshFamily {
 		AuthTime: getTime(s.AuthTime), UserFingerprint: s.UserFingerprint, Identity: s.Identity,
 		GrantedAt: getTime(s.GrantedAt), LastUsed: getTime(s.LastUsed),
 		Current: s.Current, Previous: s.Previous, RotatedAt: getOptTime(s.RotatedAt),
-		ReplacedCurrent: s.ReplacedCurrent, ReplacedPrevious: s.ReplacedPrevious,
+		Grant:     s.Grant,
 		RevokedAt: getOptTime(s.RevokedAt), ExpiresAt: getTime(s.ExpiresAt),
 	}
 }

@@ -200,7 +200,7 @@ func TestObjects(t *testing.T) {
 			Identity:  "sealed-identity-1",
 			GrantedAt: tm(-30 * time.Minute), LastUsed: tm(0),
 			Current: fam.Current, Previous: fam.Previous, RotatedAt: ptm(0),
-			ReplacedCurrent: fam.ReplacedCurrent, ReplacedPrevious: fam.ReplacedPrevious,
+			Grant:     fam.Grant,
 			RevokedAt: ptm(time.Second), ExpiresAt: tm(24 * time.Hour),
 		},
 		"revokedtokens": statev1.RevokedTokenSpec{ClientID: "shop.web", ExpiresAt: tm(time.Hour)},

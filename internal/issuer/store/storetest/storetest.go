@@ -451,9 +451,8 @@ func familyKind(t0 time.Time) kind[store.RefreshFamily] {
 			GrantedAt: t0.Add(-30 * time.Minute), LastUsed: t0,
 			Current:  store.Key([]byte("s"), store.KindFamily, "token-2"),
 			Previous: store.Key([]byte("s"), store.KindFamily, "token-1"), RotatedAt: t0,
-			ReplacedCurrent:  store.Key([]byte("s"), store.KindFamily, "old-2"),
-			ReplacedPrevious: store.Key([]byte("s"), store.KindFamily, "old-1"),
-			RevokedAt:        t0.Add(time.Second), ExpiresAt: t0.Add(24 * time.Hour),
+			Grant:     "grant-1",
+			RevokedAt: t0.Add(time.Second), ExpiresAt: t0.Add(24 * time.Hour),
 		},
 		changed: store.RefreshFamily{
 			ClientID: "shop.cli", Subject: "bob",
@@ -463,9 +462,8 @@ func familyKind(t0 time.Time) kind[store.RefreshFamily] {
 			GrantedAt: t0.Add(-time.Hour), LastUsed: t0.Add(time.Minute),
 			Current:  store.Key([]byte("s"), store.KindFamily, "token-3"),
 			Previous: store.Key([]byte("s"), store.KindFamily, "token-2"), RotatedAt: t0.Add(time.Minute),
-			ReplacedCurrent:  store.Key([]byte("s"), store.KindFamily, "old-4"),
-			ReplacedPrevious: store.Key([]byte("s"), store.KindFamily, "old-3"),
-			RevokedAt:        t0.Add(2 * time.Second), ExpiresAt: t0.Add(48 * time.Hour),
+			Grant:     "grant-2",
+			RevokedAt: t0.Add(2 * time.Second), ExpiresAt: t0.Add(48 * time.Hour),
 		},
 		// Offline access, never rotated, live.
 		sparse: store.RefreshFamily{

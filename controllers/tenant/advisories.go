@@ -32,7 +32,7 @@ func tenantAdvisories(spec v1alpha1.TenantSpec, users []issuerconfig.User) []v1a
 	}
 	if spec.Exposure != nil && len(spec.TrustedProxies) == 0 {
 		out = append(out, v1alpha1.Advisory{Reason: AdvisoryNoTrustedProxies,
-			Message: "spec.exposure routes users through an ingress controller or Gateway, and spec.trustedProxies is empty: the login page counts every user at the proxy's address, so the per-address limits on password guessing apply to all of them together. List the proxies' Pod CIDR in spec.trustedProxies (docs/exposure.md)"})
+			Message: "spec.exposure routes users through an ingress controller or Gateway, and spec.trustedProxies is empty: the login page counts every user at the proxy's address, so the per-address limits on password guessing apply to all of them together. List the addresses the proxies connect from in spec.trustedProxies (docs/exposure.md)"})
 	}
 	return out
 }

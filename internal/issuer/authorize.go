@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -170,6 +171,12 @@ func (s *Server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	return s.complete(ctx, c, flow, ls, now)
 }
 
+// codesPerSessionPerMinute bounds the authorization codes one session gets
+// per minute on one replica: far above what a person signing in to many
+// applications needs, far below what would fill the state quota's codes
+// (security review N1).
+const codesPerSessionPerMinute = 60
+
 // needsLogin applies prompt=login (which the library turns into max_age=0)
 // and max_age to an existing session.
 func needsLogin(req *oidc.AuthRequest, ls *liveSession, now time.Time) bool {
@@ -212,6 +219,11 @@ func (s *Server) complete(ctx context.Context, c *config, flow *authFlow, ls *li
 	if err := op.ValidateAuthReqRedirectURI(cl, flow.RedirectURI, oidc.ResponseType(flow.ResponseType)); err != nil {
 		// Shown to the user, never redirected to the unregistered URI.
 		return nil, op.NewStatusError(oidc.ErrInvalidRequestRedirectURI().WithDescription("the application's redirect URI is no longer registered"), http.StatusBadRequest)
+	}
+	if flow.has("code") && !s.codeBudget.Allow(ls.SID, now) {
+		s.log.Info("sign-in refused: the session asked for too many codes", "client", cl.id, "sid", ls.SID)
+		return nil, &oidc.Error{ErrorType: "temporarily_unavailable",
+			Description: fmt.Sprintf("this session asked for more than %d authorization codes in a minute; try again shortly", codesPerSessionPerMinute)}
 	}
 	if !cl.assigned(ls.person) {
 		s.log.Info("sign-in refused: the user is not in the application's allowedGroups", "client", cl.id, "sid", ls.SID)

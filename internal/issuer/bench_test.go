@@ -425,7 +425,11 @@ func BenchmarkCodePKCERoundTrip(b *testing.B) {
 			e := newEnv(b, nil)
 			br := e.browser()
 			cfg := e.oauth2Config("spa.shop", "https://spa.acme.test/cb", "openid", "read:orders")
+			rounds := 0
 			round := func() {
+				if rounds++; rounds%50 == 0 {
+					e.clock.Advance(time.Minute) // within the session's codes a minute
+				}
 				v := oauth2.GenerateVerifier()
 				resp, body := br.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("audience", "https://orders.acme.test")), "alice", "correct horse")
 				u, _ := url.Parse(resp.Header.Get("Location"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func TestOneSessionHoldsOneFamilyPerApplication(t *testing.T) {
 			t.Fatalf("exchange %d: %d %v", i, status, tok)
 		}
 		refresh = append(refresh, tok["refresh_token"].(string))
+		e.clock.Advance(time.Second) // within the session's 60 codes a minute
 	}
 	if got := e.store.Len(); got[store.KindFamily] != 1 || got[store.KindSession] != 1 {
 		t.Fatalf("records after 1 login and 300 exchanges: %v, want 1 session and 1 family", got)
@@ -213,5 +215,54 @@ func TestCodeReplayInTheSameSecondLeavesNoToken(t *testing.T) {
 	}
 	if raw, err := e.srv.startFamily(context.Background(), c, g, ls, familyID, grantID, redeemedAt); err != errCodeInvalid {
 		t.Errorf("the first redemption's family after a replay in the same second: %v (token %v), want refused", err, raw != "")
+	}
+}
+
+// TestBudgetsPerSessionAndClient (independent review of the state quota):
+// the quota is the namespace's, shared by the Tenant's users, so one
+// session may not take all the codes, nor one client all the revocation
+// records: beyond 60 codes a minute a session's sign-ins get
+// temporarily_unavailable, beyond 100 revocations a minute a client's get
+// 503, and others are not affected.
+func TestBudgetsPerSessionAndClient(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	cfg := e.oauth2Config("web.shop", webCB, "openid")
+	e.codeFor(b, "web.shop", webCB, "openid") // signs in
+	for i := range codesPerSessionPerMinute - 1 {
+		resp, body := b.get(cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none")))
+		if cb := callback(t, resp, body); cb.Get("code") == "" {
+			t.Fatalf("code %d of %d: %v", i+2, codesPerSessionPerMinute, cb)
+		}
+	}
+	resp, body := b.get(cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none")))
+	if cb := callback(t, resp, body); cb.Get("error") != "temporarily_unavailable" {
+		t.Errorf("code %d in a minute: %v, want temporarily_unavailable", codesPerSessionPerMinute+1, cb)
+	}
+	if _, err := e.loginFlow(e.browser(), "web.shop", webCB); err != nil {
+		t.Errorf("another browser's sign-in: %v", err)
+	}
+	e.clock.Advance(time.Minute)
+	resp, body = b.get(cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none")))
+	if cb := callback(t, resp, body); cb.Get("code") == "" {
+		t.Errorf("the next minute: %v", cb)
+	}
+
+	m2m, secret := "m2m.shop", issuertest.Secrets["m2m.shop"]
+	revoke := func() int {
+		_, tok := e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "resource": {"https://orders.acme.test"}}, m2m, secret)
+		status, _ := e.form(pathRevoke, url.Values{"token": {tok["access_token"].(string)}}, m2m, secret)
+		return status
+	}
+	for i := range revocationsPerClientPerMinute {
+		if status := revoke(); status != http.StatusOK {
+			t.Fatalf("revocation %d: %d", i+1, status)
+		}
+	}
+	if status := revoke(); status != http.StatusServiceUnavailable {
+		t.Errorf("revocation %d in a minute: %d, want 503", revocationsPerClientPerMinute+1, status)
+	}
+	if got := e.store.Len()[store.KindRevocation]; got != revocationsPerClientPerMinute {
+		t.Errorf("revocation records: %d, want %d", got, revocationsPerClientPerMinute)
 	}
 }

@@ -44,8 +44,9 @@ func (t trustedProxies) contains(a netip.Addr) bool {
 
 // clientAddress is the address password guessing is limited by: the peer,
 // unless the peer is a trusted proxy. Then it is the rightmost hop of
-// X-Forwarded-For (or, without it, of Forwarded) that is not a trusted
-// proxy: what the nearest untrusted party connected from. Entries to its
+// X-Forwarded-For or of Forwarded (whichever the request has; with both,
+// the peer is taken, since one of them is the client's own) that is not a
+// trusted proxy: what the nearest untrusted party connected from. Entries to its
 // left are whatever the client sent and are never read, so a client
 // cannot choose its address, and a private address is a real address
 // like any other. IPv6 clients are counted per /64, the block one
@@ -60,7 +61,9 @@ func (t trustedProxies) clientAddress(r *http.Request) string {
 		return host
 	}
 	ip = ip.Unmap()
-	if len(t) > 0 && t.contains(ip) {
+	if len(t) > 0 && t.contains(ip) && !(len(r.Header.Values("X-Forwarded-For")) > 0 && len(r.Header.Values("Forwarded")) > 0) {
+		// With both headers, one is the client's own (the proxy writes
+		// one kind) and nothing says which: the peer is taken instead.
 		hops := forwardedHops(r.Header)
 		for i := len(hops) - 1; i >= 0; i-- {
 			if !hops[i].IsValid() {

@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -138,6 +139,19 @@ func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID strin
 	return &fam, nil
 }
 
+// revocationsPerClientPerMinute bounds the access tokens one client
+// revokes per minute on one replica: each is a record kept until the
+// token expires, so an unbounded rate would let one client fill the state
+// quota's revokedTokens for the whole Tenant (security review N1).
+const revocationsPerClientPerMinute = 100
+
+// errRevocationBudget answers a revocation beyond the client's budget:
+// 503 with Retry-After (RFC 7009 section 2.2.1), nothing recorded.
+var errRevocationBudget = op.NewStatusError(&oidc.Error{
+	ErrorType:   "temporarily_unavailable",
+	Description: fmt.Sprintf("this client revoked more than %d access tokens in the last minute; try again shortly", revocationsPerClientPerMinute),
+}, http.StatusServiceUnavailable)
+
 // Revocation (RFC 7009): a client revokes its own refresh token (with its
 // family) or access token. Unknown or foreign tokens get the same 200, so
 // the endpoint reveals nothing.
@@ -148,6 +162,9 @@ func (s *Server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revoca
 	if strings.Count(tok, ".") == 2 {
 		var claims accessClaims
 		if err := c.verifyJWT(tok, "at+jwt", &claims); err == nil && claims.ClientID == r.Client.GetID() && now.Unix() < claims.Expiry {
+			if !s.revokeBudget.Allow(claims.ClientID, now) {
+				return nil, errRevocationBudget
+			}
 			if err := s.revokeAccess(ctx, c, claims.JTI, claims.ClientID, unix(claims.Expiry)); err != nil {
 				return nil, s.unavailable("revoke access token", err)
 			}

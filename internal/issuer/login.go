@@ -32,6 +32,10 @@ func dummyHashFor(cost int) []byte {
 	return h
 }
 
+// passwordCheckWait is how long a login waits for one of the process's
+// password check slots before it is answered "busy".
+const passwordCheckWait = 5 * time.Second
+
 // maxUsername bounds what the limiter keys on and what is compared.
 const maxUsername = 256
 
@@ -139,7 +143,16 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !known {
 		hash = dummyHashFor(c.dummyCost)
 	}
+	slot, free := s.limiter.WaitForCheck(r.Context(), passwordCheckWait)
+	if !free {
+		v.Release()
+		w.Header().Set("Retry-After", "5")
+		view.Status, view.Error = http.StatusServiceUnavailable, "The sign-in service is busy. Try again in a few seconds."
+		s.renderLogin(w, view)
+		return
+	}
 	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && known
+	slot()
 	v.Release()
 	if !ok {
 		s.limiter.Fail(user, addr, now)

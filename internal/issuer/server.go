@@ -69,6 +69,10 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	limiter *limiter.LoginLimiter
+	// codeBudget bounds the codes one session gets per minute, and
+	// revokeBudget the access tokens one client revokes per minute, so
+	// that neither can fill the state quota the whole Tenant shares.
+	codeBudget, revokeBudget *limiter.Budget
 	// upstreams caches the connections' upstream providers.
 	upstreams *upstreams
 	handler   http.Handler
@@ -103,6 +107,8 @@ func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
 	s.metrics = newMetrics(reg)
 	s.backend, s.store = s.store, timedStore(s.store, s.metrics.storeLatency, s.metrics.quotaRefusals)
 	s.limiter = limiter.NewLoginLimiter()
+	s.codeBudget = limiter.NewBudget(codesPerSessionPerMinute, time.Minute)
+	s.revokeBudget = limiter.NewBudget(revocationsPerClientPerMinute, time.Minute)
 	s.upstreams = newUpstreams(s.clock.Now)
 	if err := s.Swap(doc); err != nil {
 		return nil, err

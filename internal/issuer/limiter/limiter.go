@@ -5,6 +5,7 @@
 package limiter
 
 import (
+	"context"
 	"runtime"
 	"slices"
 	"sync"
@@ -21,9 +22,10 @@ import (
 //     many accounts from one address is slowed down after 50 failures (up
 //     to 5 minutes), and it may run at most two password checks at once,
 //     so one address cannot occupy every core with bcrypt.
-//   - per process: at most one password check per core at once, whatever
-//     the addresses, so many addresses together cannot queue unbounded
-//     bcrypt work either; the rest are asked to retry in a second.
+//   - per process: at most one password check per core runs at once,
+//     whatever the addresses (WaitForCheck); the others wait their turn, a
+//     few seconds at most, instead of being refused, so addresses holding
+//     every slot slow the others down but cannot make them fail.
 //   - per sign-in request (a sealed authorization request): at most
 //     maxAttemptsPerRequest password checks, then the user starts over
 //     from the application.
@@ -36,10 +38,10 @@ type LoginLimiter struct {
 	mu       sync.Mutex
 	entries  map[string]failures
 	inflight map[string]int
-	// checking is the number of password checks running; maxChecking
-	// bounds it.
-	checking, maxChecking int
-	max                   int
+	// checks holds a token per password check running: its capacity is
+	// the number that may run at once.
+	checks chan struct{}
+	max    int
 }
 
 type failures struct {
@@ -72,7 +74,7 @@ const (
 // (GOMAXPROCS, at least two).
 func NewLoginLimiter() *LoginLimiter {
 	return &LoginLimiter{entries: map[string]failures{}, inflight: map[string]int{}, max: maxTracked,
-		maxChecking: max(2, runtime.GOMAXPROCS(0))}
+		checks: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
 
 func userKey(user, addr string) string { return "u\x00" + user + "\x00" + addr }
@@ -101,11 +103,10 @@ func (l *LoginLimiter) Admit(user, addr, req string, now time.Time) verdict {
 	if wait > 0 {
 		return verdict{Wait: wait}
 	}
-	if l.inflight[addr] >= maxInflightPerAddress || l.checking >= l.maxChecking {
+	if l.inflight[addr] >= maxInflightPerAddress {
 		return verdict{Wait: time.Second}
 	}
 	l.inflight[addr]++
-	l.checking++
 	l.bumpLocked(requestKey(req), now)
 	return verdict{Release: func() {
 		l.mu.Lock()
@@ -113,7 +114,6 @@ func (l *LoginLimiter) Admit(user, addr, req string, now time.Time) verdict {
 		if l.inflight[addr]--; l.inflight[addr] <= 0 {
 			delete(l.inflight, addr)
 		}
-		l.checking--
 	}}
 }
 
@@ -131,6 +131,22 @@ func (l *LoginLimiter) AdmitRequest(req string, now time.Time) bool {
 	}
 	l.bumpLocked(requestKey(req), now)
 	return true
+}
+
+// WaitForCheck waits, at most wait, for one of the process's password
+// check slots, and returns the function that frees it; ok false when none
+// freed in time (or ctx ended): the caller answers "busy, try again".
+func (l *LoginLimiter) WaitForCheck(ctx context.Context, wait time.Duration) (release func(), ok bool) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case l.checks <- struct{}{}:
+		return func() { <-l.checks }, true
+	case <-timer.C:
+		return nil, false
+	case <-ctx.Done():
+		return nil, false
+	}
 }
 
 func (l *LoginLimiter) delayLocked(key string, p limitPolicy, now time.Time) time.Duration {

@@ -102,27 +102,54 @@ func TestLimiterFullTableKeepsLockouts(t *testing.T) {
 	}
 }
 
-// TestPasswordChecksPerProcessAreBounded (security review N2): however many
-// addresses take part, at most one password check per core runs at once;
-// the next is asked to retry, and a finished check makes room.
+// TestPasswordChecksPerProcessAreBounded (security review N2): however
+// many addresses take part, at most one password check per core runs at
+// once; the next one waits for a slot instead of being refused, and a
+// finished check lets it run.
 func TestPasswordChecksPerProcessAreBounded(t *testing.T) {
 	l := NewLoginLimiter()
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var running []verdict
-	for i := range l.maxChecking {
-		v := l.Admit("u", fmt.Sprintf("198.51.100.%d", i), fmt.Sprint("req", i), t0)
-		if v.Wait != 0 || v.Exhausted {
-			t.Fatalf("check %d of %d refused: %+v", i+1, l.maxChecking, v)
+	var running []func()
+	for i := range cap(l.checks) {
+		release, ok := l.WaitForCheck(t.Context(), 10*time.Millisecond)
+		if !ok {
+			t.Fatalf("check %d of %d had to wait", i+1, cap(l.checks))
 		}
-		running = append(running, v)
+		running = append(running, release)
 	}
-	if v := l.Admit("u", "203.0.113.1", "another", t0); v.Wait != time.Second {
-		t.Fatalf("check %d from a fresh address while %d run: %+v, want a retry in 1s", l.maxChecking+1, l.maxChecking, v)
+	if _, ok := l.WaitForCheck(t.Context(), 50*time.Millisecond); ok {
+		t.Fatalf("check %d ran while %d were running", cap(l.checks)+1, cap(l.checks))
 	}
-	running[0].Release()
-	v := l.Admit("u", "203.0.113.1", "another", t0)
-	if v.Wait != 0 || v.Exhausted {
-		t.Fatalf("a finished check made no room: %+v", v)
+	got := make(chan bool)
+	go func() {
+		release, ok := l.WaitForCheck(t.Context(), 5*time.Second)
+		if ok {
+			release()
+		}
+		got <- ok
+	}()
+	running[0]()
+	if !<-got {
+		t.Fatal("a waiting check did not run once a slot freed")
 	}
-	v.Release()
+}
+
+// TestBudget: max events per key per window, counted anew in the next
+// window, and per key.
+func TestBudget(t *testing.T) {
+	b := NewBudget(3, time.Minute)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if !b.Allow("s1", t0.Add(time.Duration(i)*time.Second)) {
+			t.Fatalf("event %d of 3 refused", i+1)
+		}
+	}
+	if b.Allow("s1", t0.Add(10*time.Second)) {
+		t.Error("a 4th event within the minute was allowed")
+	}
+	if !b.Allow("s2", t0.Add(10*time.Second)) {
+		t.Error("another key's first event was refused")
+	}
+	if !b.Allow("s1", t0.Add(time.Minute)) {
+		t.Error("the next window's first event was refused")
+	}
 }

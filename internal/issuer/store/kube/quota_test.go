@@ -28,14 +28,30 @@ func TestQuota(t *testing.T) {
 	ctx := context.Background()
 	const hard = 40
 	name := corev1.ResourceName("count/revokedtokens.state.idtenant.dev")
+	// Sessions: none allowed, so that a probe can tell when the API
+	// server's quota admission (which reads quotas from an informer) has
+	// seen this one.
+	sessions := corev1.ResourceName("count/sessions.state.idtenant.dev")
+	zero := *resource.NewQuantity(0, resource.DecimalSI)
 	q, err := admin.CoreV1().ResourceQuotas(ns).Create(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "acme-state"},
-		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{name: *resource.NewQuantity(hard, resource.DecimalSI)}}}, metav1.CreateOptions{})
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{name: *resource.NewQuantity(hard, resource.DecimalSI), sessions: zero}}}, metav1.CreateOptions{})
 	must(t, err)
-	q.Status = corev1.ResourceQuotaStatus{Hard: q.Spec.Hard, Used: corev1.ResourceList{name: *resource.NewQuantity(0, resource.DecimalSI)}}
+	q.Status = corev1.ResourceQuotaStatus{Hard: q.Spec.Hard, Used: corev1.ResourceList{name: zero, sessions: zero}}
 	_, err = admin.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, q, metav1.UpdateOptions{})
 	must(t, err)
+	sess, _, _, rev := storetest.Samples(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	deadline := time.Now().Add(10 * time.Second)
+	for probe := 0; ; probe++ {
+		_, err := s.Sessions().Create(ctx, store.Key([]byte("k"), store.KindSession, fmt.Sprint("probe-", probe)), sess)
+		if errors.Is(err, store.ErrQuota) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the quota admission does not enforce the quota after 10s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
-	_, _, _, rev := storetest.Samples(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	var wg sync.WaitGroup
 	errs := make(chan error, hard)
 	for i := range hard {

@@ -62,12 +62,14 @@ func TestConnectionsReady(t *testing.T) {
 	}))
 	t.Cleanup(broken.Close)
 	const secret = "upstream-client-secret-0123456789abcdef"
-	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-oidc", Namespace: ns, Labels: map[string]string{v1alpha1.LabelConnectionSecret: "true"}},
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-oidc", Namespace: ns, Annotations: map[string]string{v1alpha1.AnnotationConnectionIssuer: good.URL}},
 		StringData: map[string]string{"clientSecret": secret + "\n"}}); err != nil {
 		t.Fatal(err)
 	}
-	// Security review N7: an unlabelled Secret is not sent anywhere.
-	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: ns},
+	// Security review N7: a Secret that does not name the connection's
+	// issuer is sent nowhere — here, one meant for another provider.
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: ns,
+		Annotations: map[string]string{v1alpha1.AnnotationConnectionIssuer: "https://login.other.example"}},
 		StringData: map[string]string{"clientSecret": secret}}); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func TestConnectionsReady(t *testing.T) {
 	}).Should(Succeed())
 	g.Expect(byName["thief"].Message).To(ContainSubstring("idtenant's own"))
 	g.Expect(readyReason(byName["unlabelled"])).To(Equal([]any{false, v1alpha1.ReasonClientSecretRefused}), byName["unlabelled"].Message)
-	g.Expect(byName["unlabelled"].Message).To(ContainSubstring("label secret unlabelled idtenant.dev/connection-secret=true"))
+	g.Expect(byName["unlabelled"].Message).To(ContainSubstring("annotate --overwrite secret unlabelled idtenant.dev/connection-issuer=" + good.URL))
 	g.Expect(readyReason(byName["moved"])).To(Equal([]any{false, v1alpha1.ReasonDiscoveryFailed}))
 	g.Expect(byName["moved"].Message).To(ContainSubstring("HTTP 302"), "redirects are not followed")
 	g.Expect(readyReason(byName["broken"])).To(Equal([]any{false, v1alpha1.ReasonDiscoveryFailed}))

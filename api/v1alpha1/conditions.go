@@ -95,8 +95,8 @@ const (
 	// ReasonDiscoveryFailed (unreachable or no valid discovery document),
 	// ReasonIssuerMismatch (discovery names another issuer),
 	// ReasonClientSecretMissing (the Secret or its key does not exist),
-	// ReasonClientSecretRefused (the Secret is idtenant's own, or lacks
-	// the LabelConnectionSecret opt-in), ReasonUnrestricted (ready, but a
+	// ReasonClientSecretRefused (the Secret is idtenant's own, or its
+	// AnnotationConnectionIssuer does not name the connection's issuer), ReasonUnrestricted (ready, but a
 	// provider anyone can register at admits everyone: no allowedDomains
 	// or allowedGroups).
 	ReasonConnectionsReady    = "Ready"
@@ -107,12 +107,13 @@ const (
 	ReasonUnrestricted        = "Unrestricted"
 )
 
-// LabelConnectionSecret must be "true" on a Secret a connection's
-// clientSecretRef names: the issuer sends its value to the upstream the
-// Tenant names, so the Secret's writer opts in (security review N7:
-// otherwise editing a Tenant would let anyone send any Secret of the
-// namespace to a host of their choosing).
-const LabelConnectionSecret = "idtenant.dev/connection-secret"
+// AnnotationConnectionIssuer must name, on a Secret a connection's
+// clientSecretRef names, the issuer URL the connection sends the secret
+// to: the issuer presents it to the upstream the Tenant names, so the
+// Secret's writer says which one (security review N7: otherwise editing a
+// Tenant would let anyone send any Secret of the namespace, or a secret
+// meant for one provider, to a host of their choosing).
+const AnnotationConnectionIssuer = "idtenant.dev/connection-issuer"
 
 // GetConditions returns the status conditions (used by generic status code).
 func (t *Tenant) GetConditions() []metav1.Condition { return t.Status.Conditions }

@@ -60,9 +60,9 @@ type OIDCConnection struct {
 
 	// clientSecretRef names the key of a Secret in the Tenant's namespace
 	// that holds idtenant's client secret at the upstream. The Secret must
-	// carry the label idtenant.dev/connection-secret=true (whoever may
-	// write it agrees that its value is sent to this upstream) and may not
-	// be one of idtenant's own; otherwise the connection is not ready
+	// carry the annotation idtenant.dev/connection-issuer naming exactly
+	// this connection's issuerURL (whoever may write it says where its
+	// value may be sent) and may not be one of idtenant's own; otherwise the connection is not ready
 	// (ClientSecretRefused). The secret goes into the issuer's
 	// configuration Secret only, never into status, events or logs.
 	// Unset: idtenant is a public client of the upstream and relies on

@@ -208,10 +208,10 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 				// configuration, credentials): never sent anywhere.
 				st.Ready, st.Reason = false, v1alpha1.ReasonClientSecretRefused
 				st.Message = fmt.Sprintf("Secret %s is one of idtenant's own (%s=%s); a connection's client secret must be a Secret of yours", key, issuerconfig.LabelManagedBy, issuerconfig.ManagedByValue)
-			case read.labels[v1alpha1.LabelConnectionSecret] != "true":
+			case read.annotations[v1alpha1.AnnotationConnectionIssuer] != conn.OIDC.IssuerURL:
 				st.Ready, st.Reason = false, v1alpha1.ReasonClientSecretRefused
-				st.Message = fmt.Sprintf("Secret %s lacks the label %s=true, by which whoever may write it agrees that a Tenant sends its value to an upstream: kubectl -n %s label secret %s %s=true",
-					key, v1alpha1.LabelConnectionSecret, key.Namespace, key.Name, v1alpha1.LabelConnectionSecret)
+				st.Message = fmt.Sprintf("Secret %s does not name this connection's issuer in its annotation %s, by which whoever may write it says where its value may be sent: kubectl -n %s annotate --overwrite secret %s %s=%s",
+					key, v1alpha1.AnnotationConnectionIssuer, key.Namespace, key.Name, v1alpha1.AnnotationConnectionIssuer, conn.OIDC.IssuerURL)
 			case len(read.data[ref.SecretKey()]) == 0:
 				st.Ready, st.Reason = false, v1alpha1.ReasonClientSecretMissing
 				st.Message = fmt.Sprintf("Secret %s has no key %q (clientSecretRef.key)", key, ref.SecretKey())

@@ -48,6 +48,7 @@ type secretData struct {
 	resourceVersion string
 	data            map[string][]byte
 	labels          map[string]string
+	annotations     map[string]string
 }
 
 // parsedUsers is one users Secret as last read: the directory, or why it
@@ -141,7 +142,7 @@ func (d *usersDirectory) read(ctx context.Context, api client.Reader, key types.
 }
 
 // readData returns the Secret key (a connection's client secret): its
-// data and labels, reading it only when its resourceVersion moved.
+// data, labels and annotations, reading it only when its resourceVersion moved.
 func (d *usersDirectory) readData(ctx context.Context, api client.Reader, key types.NamespacedName) (secretData, error) {
 	meta := secretMetadata()
 	if err := d.metadata.Get(ctx, key, meta); err == nil {
@@ -159,7 +160,7 @@ func (d *usersDirectory) readData(ctx context.Context, api client.Reader, key ty
 		}
 		return secretData{}, err
 	}
-	read := secretData{uid: secret.UID, resourceVersion: secret.ResourceVersion, data: secret.Data, labels: secret.Labels}
+	read := secretData{uid: secret.UID, resourceVersion: secret.ResourceVersion, data: secret.Data, labels: secret.Labels, annotations: secret.Annotations}
 	d.mu.Lock()
 	d.data[key] = read
 	d.mu.Unlock()

@@ -80,7 +80,7 @@ func newFederation(t *testing.T) *federation {
 		s.Session = &v1alpha1.SessionSpec{InactivityTimeout: dur("1m"), AbsoluteTimeout: dur("1m")}
 		s.Connections = []v1alpha1.Connection{f.connection}
 	})
-	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-oidc", Namespace: f.downNS, Labels: map[string]string{v1alpha1.LabelConnectionSecret: "true"}},
+	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-oidc", Namespace: f.downNS, Annotations: map[string]string{v1alpha1.AnnotationConnectionIssuer: f.upIssuer}},
 		StringData: map[string]string{"clientSecret": secret}}))
 	down := &corev1.Secret{}
 	must(t, k8s.Get(ctx, client.ObjectKey{Namespace: f.downNS, Name: "users"}, down))

@@ -3,6 +3,7 @@ package issuer
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"slices"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -99,3 +100,20 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 func (c *client) IsScopeAllowed(string) bool           { return true }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
 func (c *client) ClockSkew() time.Duration             { return 0 }
+
+// assigned reports whether the application's allowedGroups admit p (any
+// user when it names none): security review N8, user assignment.
+func (cl *client) assigned(p *person) bool {
+	if len(cl.spec.AllowedGroups) == 0 {
+		return true
+	}
+	if p == nil {
+		return false
+	}
+	for _, g := range p.Groups {
+		if slices.Contains(cl.spec.AllowedGroups, g) {
+			return true
+		}
+	}
+	return false
+}

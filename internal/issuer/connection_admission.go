@@ -5,9 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/idtenant/idtenant/internal/issuer/store"
-	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
 // Who may sign in through a connection (security review N3): an upstream
@@ -76,34 +73,4 @@ func (c *config) loginDeadline(p *person, authTime time.Time) time.Time {
 		return authTime.Add(conn.maxAge)
 	}
 	return time.Time{}
-}
-
-// sessionDeadlines are a session's deadlines under the Tenant's settings,
-// its absolute one brought forward to its connection's maxAge.
-func (c *config) sessionDeadlines(sess store.Session, who *person) lifetime.Deadlines {
-	d := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity)
-	if end := c.loginDeadline(who, sess.AuthTime); !end.IsZero() && end.Before(d.Absolute) {
-		d.Absolute = end
-		if d.Idle.After(end) {
-			d.Idle = end
-		}
-	}
-	return d
-}
-
-// assigned reports whether the application's allowedGroups admit p (any
-// user when it names none): security review N8, user assignment.
-func (cl *client) assigned(p *person) bool {
-	if len(cl.spec.AllowedGroups) == 0 {
-		return true
-	}
-	if p == nil {
-		return false
-	}
-	for _, g := range p.Groups {
-		if slices.Contains(cl.spec.AllowedGroups, g) {
-			return true
-		}
-	}
-	return false
 }

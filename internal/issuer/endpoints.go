@@ -122,13 +122,11 @@ func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID strin
 	}
 	fam := rec.Value
 	if fam.ClientID != clientID || fam.Grant != grantID || fam.Current != c.key(kindRefreshToken, raw) || !fam.RevokedAt.IsZero() ||
-		!now.Before(cl.eff.Refresh.ExpiryOf(fam.GrantedAt, fam.LastUsed)) || s.familyEnded(c, cl, fam) != "" {
+		!now.Before(cl.eff.Refresh.ExpiryOf(fam.GrantedAt, fam.LastUsed)) {
 		return nil, nil
 	}
-	if who, _ := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint); fam.SessionKey == "" {
-		if end := c.loginDeadline(who, fam.AuthTime); !end.IsZero() && !now.Before(end) {
-			return nil, nil // older than its connection's maxAge
-		}
+	if _, reason := familyEnded(c, cl, fam, now); reason != "" {
+		return nil, nil
 	}
 	if fam.SessionKey != "" {
 		ls, err := s.sessionByKey(ctx, c, fam.SessionKey, now)

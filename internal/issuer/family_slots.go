@@ -148,12 +148,11 @@ func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveS
 // bound to a session that session's absolute deadline; for a connection
 // user, the connection's maxAge. Not its inactivity deadline: a lifetime
 // raised after the last use would make a collected family valid again.
-func familyExpiry(c *config, cl *client, fam store.RefreshFamily, ls *liveSession) time.Time {
+func familyExpiry(c *config, cl *client, fam store.RefreshFamily, ls *liveSession, who *person) time.Time {
 	at := fam.GrantedAt.Add(cl.eff.Refresh.Absolute.Duration)
 	if ls != nil {
 		at = earliest(at, ls.deadlines.Absolute)
 	}
-	who, _ := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint)
 	return earliest(at, c.loginDeadline(who, fam.AuthTime))
 }
 

@@ -25,9 +25,8 @@ func (c *config) expireOldPendingLogins(w http.ResponseWriter, r *http.Request, 
 		started int64 // 0: unreadable
 	}
 	var found []pending
-	prefix := strings.TrimSuffix(c.pendingCookieName(""), pendingCookieSuffix(""))
 	for _, ck := range r.Cookies() {
-		if !strings.HasPrefix(ck.Name, prefix) {
+		if !strings.HasPrefix(ck.Name, c.pendingCookiePrefix()) {
 			continue
 		}
 		var p pendingUpstream

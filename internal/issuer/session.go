@@ -214,3 +214,16 @@ func (s *Server) Collect() {
 // Kubernetes timestamps, JWT NumericDate), so every backend sees the same
 // instants.
 func (s *Server) now() time.Time { return s.clock.Now().Truncate(time.Second) }
+
+// sessionDeadlines are a session's deadlines under the Tenant's settings,
+// its absolute one brought forward to its connection's maxAge.
+func (c *config) sessionDeadlines(sess store.Session, who *person) lifetime.Deadlines {
+	d := c.tenant.Session.DeadlinesOf(sess.AuthTime, sess.LastActivity)
+	if end := c.loginDeadline(who, sess.AuthTime); !end.IsZero() && end.Before(d.Absolute) {
+		d.Absolute = end
+		if d.Idle.After(end) {
+			d.Idle = end
+		}
+	}
+	return d
+}

@@ -126,7 +126,8 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 			}
 			return nil, oidc.ErrInvalidGrant().WithDescription("the connection the user signed in through was removed; log in again")
 		}
-		if reason := s.familyEnded(c, cl, fam); reason != "" {
+		who, reason := familyEnded(c, cl, fam, now)
+		if reason != "" {
 			// Refused without revoking: a replica a generation behind (a
 			// user just added, a password just changed back) must not
 			// destroy a family the others honour.
@@ -152,15 +153,11 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		if err != nil {
 			return nil, err
 		}
-		g.person, _ = c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint) // checked by familyEnded
+		g.person = who
 		if ls != nil {
 			g.deadline = ls.deadlines.Absolute
-		} else if end := c.loginDeadline(g.person, fam.AuthTime); !end.IsZero() {
-			// An offline grant of a connection user ends at its maxAge.
-			if !now.Before(end) {
-				return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in through the connection is older than its maxAge; sign in again")
-			}
-			g.deadline = end
+		} else {
+			g.deadline = c.loginDeadline(who, fam.AuthTime) // an offline grant of a connection user ends at its maxAge
 		}
 		// Everything that could refuse the grant is decided before the
 		// rotation is written: a successor nobody receives would turn the
@@ -176,7 +173,7 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 			updated.LastUsed = now
 			// Collectable once it stops working under the lifetimes in
 			// force now (they may have been raised since the grant).
-			updated.ExpiresAt = familyExpiry(c, cl, updated, ls)
+			updated.ExpiresAt = familyExpiry(c, cl, updated, ls, who)
 			next = raw
 			if rotate {
 				next = c.successor(raw)
@@ -208,19 +205,25 @@ func reuseTolerated(rt *lifetime.Refresh, rotatedAt, now time.Time) bool {
 	return rt.ReuseTolerated(rotatedAt.Add(time.Second), now)
 }
 
-// familyEnded says why a family may no longer be used under the current
-// configuration, or "" when it may.
-func (s *Server) familyEnded(c *config, cl *client, fam store.RefreshFamily) string {
-	if _, ok := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint); !ok {
-		return "the user was removed or changed password, or their connection was removed; log in again"
+// familyEnded resolves whom a family belongs to under the current
+// configuration and says why it may no longer be used at now, or "" when
+// it may.
+func familyEnded(c *config, cl *client, fam store.RefreshFamily, now time.Time) (*person, string) {
+	who, ok := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint)
+	switch {
+	case !ok:
+		return nil, "the user was removed or changed password, or their connection was removed; log in again"
+	case fam.SessionKey == "" && !cl.eff.Refresh.AllowOfflineAccess:
+		return who, "this application may no longer use offline access; log in again"
+	case !cl.assigned(who):
+		return who, "the user is no longer in the application's allowedGroups"
 	}
-	if fam.SessionKey == "" && !cl.eff.Refresh.AllowOfflineAccess {
-		return "this application may no longer use offline access; log in again"
+	// A family bound to a session ends with it, whose deadlines hold the
+	// connection's maxAge; an offline one of a connection user at maxAge.
+	if end := c.loginDeadline(who, fam.AuthTime); fam.SessionKey == "" && !end.IsZero() && !now.Before(end) {
+		return who, "the sign-in through the connection is older than its maxAge; sign in again"
 	}
-	if who, _ := c.personOf(fam.Subject, fam.Identity, fam.UserFingerprint); !cl.assigned(who) {
-		return "the user is no longer in the application's allowedGroups"
-	}
-	return ""
+	return who, ""
 }
 
 // refreshGrant rebuilds the grant of a family under the application's

@@ -74,16 +74,16 @@ type pendingUpstream struct {
 // pendingCookieName is per login in progress, so two tabs signing in to
 // two applications at once do not overwrite each other's.
 func (c *config) pendingCookieName(state string) string {
-	name := "idtenant_upstream_" + pendingCookieSuffix(state)
-	if c.secure {
-		return "__Host-" + name
-	}
-	return name
+	sum := sha256.Sum256([]byte(state))
+	return c.pendingCookiePrefix() + hex.EncodeToString(sum[:6])
 }
 
-func pendingCookieSuffix(state string) string {
-	sum := sha256.Sum256([]byte(state))
-	return hex.EncodeToString(sum[:6])
+// pendingCookiePrefix starts the name of every pending-login cookie.
+func (c *config) pendingCookiePrefix() string {
+	if c.secure {
+		return "__Host-idtenant_upstream_"
+	}
+	return "idtenant_upstream_"
 }
 
 func (c *config) pendingCookie(name, value string, maxAge int) *http.Cookie {

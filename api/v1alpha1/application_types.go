@@ -73,6 +73,7 @@ type ScopeName string
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.postLogoutRedirectURIs)",message="spec.postLogoutRedirectURIs must not be set for type MachineToMachine: it has no user sessions"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.allowedOrigins)",message="spec.allowedOrigins must not be set for type MachineToMachine: it has no browser code"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.allowedGroups)",message="spec.allowedGroups must not be set for type MachineToMachine: no user signs in to it"
+// +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.thirdParty) || !self.thirdParty",message="spec.thirdParty must not be set for type MachineToMachine: no user signs in to it, so there is nothing to consent to"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.responseTypes)",message="spec.responseTypes must not be set for type MachineToMachine: it uses client_credentials only"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.idTokenLifetime)",message="spec.idTokenLifetime must not be set for type MachineToMachine: it gets no ID tokens"
 // +kubebuilder:validation:XValidation:rule="self.type != 'MachineToMachine' || !has(self.refreshToken)",message="spec.refreshToken must not be set for type MachineToMachine: it gets no refresh tokens"
@@ -185,6 +186,23 @@ type ApplicationSpec struct {
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=256
 	AllowedGroups []string `json:"allowedGroups,omitempty"`
+
+	// thirdParty marks an application the Tenant's owners do not run
+	// themselves (a partner's, a vendor's, another team's outside the
+	// Tenant's trust): before it receives anything about a user — the
+	// scopes email, profile, groups, offline_access or an API's scopes —
+	// the user is shown a consent page naming the application and what
+	// it asks for, and may allow or deny (deny sends the application
+	// error access_denied). The answer is remembered per user and
+	// application for 365 days, or until the application asks for a scope
+	// not yet allowed; prompt=consent asks again, and a silent request
+	// (prompt=none) that would need consent gets error consent_required.
+	// Default false: a first-party application is trusted and does not
+	// ask, unless the Tenant's spec.consent says otherwise (it may make
+	// every Application outside its namespace ask); status.consent shows
+	// the outcome. Not allowed for MachineToMachine (no user is involved).
+	// +optional
+	ThirdParty bool `json:"thirdParty,omitempty"`
 }
 
 // APIAccess grants an application access tokens for one API.
@@ -348,6 +366,13 @@ type ApplicationStatus struct {
 	// +optional
 	// +listType=atomic
 	Advisories []Advisory `json:"advisories,omitempty"`
+
+	// consent says whether users are asked for consent before this
+	// application receives anything about them: Required (spec.thirdParty,
+	// or the Tenant's spec.consent covers it) or NotRequired.
+	// +optional
+	// +kubebuilder:validation:Enum=Required;NotRequired
+	Consent string `json:"consent,omitempty"`
 }
 
 // AccessFlow says whether a token is issued in a browser flow or a standard

@@ -89,4 +89,12 @@ type StateQuota struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000000
 	RevokedTokens *int64 `json:"revokedTokens,omitempty"`
+
+	// consents bounds remembered answers to third-party applications'
+	// consent pages (one per user and thirdParty Application).
+	// Default 50000.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	Consents *int64 `json:"consents,omitempty"`
 }

@@ -68,6 +68,20 @@ type TenantSpec struct {
 	// +optional
 	AllowedNamespaces *AllowedNamespaces `json:"allowedNamespaces,omitempty"`
 
+	// consent decides which applications must ask each user, on a consent
+	// page, before they receive anything about the user (the scopes
+	// email, profile, groups, offline_access and API scopes; see
+	// Application spec.thirdParty): ThirdParty (default) asks for
+	// Applications marked spec.thirdParty only; OutsideTenantNamespace
+	// also asks for every Application outside the Tenant's namespace,
+	// whatever it says of itself, so that the owner of an admitted
+	// namespace cannot silently (prompt=none) collect the profile of
+	// every signed-in user who follows a link; All asks for every
+	// application. Each Application's status.consent shows the outcome.
+	// +optional
+	// +kubebuilder:validation:Enum=ThirdParty;OutsideTenantNamespace;All
+	Consent ConsentPolicy `json:"consent,omitempty"`
+
 	// audiences decides which namespaces' APIs may use which audiences
 	// ("aud" claims). Each rule reserves the audiences starting with its
 	// prefix for the namespaces it lists; the rule with the longest
@@ -353,4 +367,31 @@ type TenantList struct {
 
 func init() {
 	SchemeBuilder.Register(&Tenant{}, &TenantList{})
+}
+
+// ConsentPolicy says which applications ask users for consent.
+type ConsentPolicy string
+
+const (
+	ConsentThirdParty             ConsentPolicy = "ThirdParty"
+	ConsentOutsideTenantNamespace ConsentPolicy = "OutsideTenantNamespace"
+	ConsentAll                    ConsentPolicy = "All"
+)
+
+// ConsentRequired reports whether an application in appNamespace must ask
+// users for consent under the policy of a Tenant in tenantNamespace. It is
+// the one rule both the issuer (which asks) and the Application's status
+// (which reports it) apply.
+func ConsentRequired(policy ConsentPolicy, tenantNamespace, appNamespace string, app *ApplicationSpec) bool {
+	if app.Type == MachineToMachine {
+		return false
+	}
+	switch policy {
+	case ConsentAll:
+		return true
+	case ConsentOutsideTenantNamespace:
+		return app.ThirdParty || appNamespace != tenantNamespace
+	default:
+		return app.ThirdParty
+	}
 }

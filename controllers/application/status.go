@@ -56,6 +56,10 @@ func ApplicationStatus(app *v1alpha1.Application, obs ApplicationObservation) v1
 		status.SetCondition(conds, gen, v1alpha1.ConditionAPIsResolved, metav1.ConditionUnknown, v1alpha1.ReasonTenantNotReady, "Waiting for the Tenant to resolve.")
 	} else {
 		st.IssuerURL = obs.tenant.Spec.IssuerURL
+		st.Consent = "NotRequired"
+		if v1alpha1.ConsentRequired(obs.tenant.Spec.Consent, obs.tenant.Namespace, app.Namespace, &app.Spec) {
+			st.Consent = "Required"
+		}
 		status.BoolCondition(conds, gen, v1alpha1.ConditionTenantResolved, true, v1alpha1.ReasonResolved,
 			"Tenant "+serving.TenantKey(app.Spec.TenantRef, app.Namespace).String()+" admits this Application.")
 		if obs.apiProblem != nil {

@@ -90,3 +90,34 @@ func TestEmptyObservationIsNotReady(t *testing.T) {
 		t.Errorf("empty observation: %+v", st.Conditions)
 	}
 }
+
+// TestConsentInStatus: status.consent reports what the issuer does —
+// the Application's own spec.thirdParty, or the Tenant's spec.consent
+// covering it (an Application outside the Tenant's namespace cannot opt
+// out of OutsideTenantNamespace).
+func TestConsentInStatus(t *testing.T) {
+	for _, c := range []struct {
+		policy     v1alpha1.ConsentPolicy
+		namespace  string
+		typ        v1alpha1.ApplicationType
+		thirdParty bool
+		want       string
+	}{
+		{"", "shop", v1alpha1.RegularWeb, false, "NotRequired"},
+		{"", "shop", v1alpha1.RegularWeb, true, "Required"},
+		{v1alpha1.ConsentThirdParty, "id", v1alpha1.SinglePage, true, "Required"},
+		{v1alpha1.ConsentOutsideTenantNamespace, "shop", v1alpha1.RegularWeb, false, "Required"},
+		{v1alpha1.ConsentOutsideTenantNamespace, "id", v1alpha1.RegularWeb, false, "NotRequired"},
+		{v1alpha1.ConsentOutsideTenantNamespace, "id", v1alpha1.Native, true, "Required"},
+		{v1alpha1.ConsentAll, "id", v1alpha1.Native, false, "Required"},
+		{v1alpha1.ConsentAll, "shop", v1alpha1.MachineToMachine, false, "NotRequired"},
+	} {
+		tenant := &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "id"},
+			Spec: v1alpha1.TenantSpec{IssuerURL: "https://id.acme.example", Consent: c.policy}}
+		app := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: c.namespace},
+			Spec: v1alpha1.ApplicationSpec{Type: c.typ, ThirdParty: c.thirdParty, TenantRef: v1alpha1.TenantReference{Name: "acme", Namespace: "id"}}}
+		if got := ApplicationStatus(app, ApplicationObservation{tenant: tenant}).Consent; got != c.want {
+			t.Errorf("policy %q, %s application in %s, thirdParty %v: consent %q, want %q", c.policy, c.typ, c.namespace, c.thirdParty, got, c.want)
+		}
+	}
+}

@@ -230,7 +230,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		// types) are read from the cache like everything else.
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true, DisableFor: []client.Object{
 			&statev1alpha1.Session{}, &statev1alpha1.AuthorizationCode{},
-			&statev1alpha1.RefreshFamily{}, &statev1alpha1.RevokedToken{},
+			&statev1alpha1.RefreshFamily{}, &statev1alpha1.RevokedToken{}, &statev1alpha1.Consent{},
 		}}},
 		Cache: CacheOptions(opts.TenantNamespaces, gatewayAPI, certManager),
 	})

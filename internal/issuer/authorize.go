@@ -68,6 +68,12 @@ type authFlow struct {
 	// a forced login there is a real one too.
 	Prompt []string `json:"prompt,omitempty"`
 	MaxAge *uint    `json:"maxAge,omitempty"`
+	// ConsentSID is the session a consent page was shown to (set only in
+	// sealed consent requests): the answer counts from that session only.
+	ConsentSID string `json:"consentSID,omitempty"`
+	// consented is set once the user answered the consent page for this
+	// very request; never sealed, so no request arrives consented.
+	consented bool
 }
 
 // authFlow carries what op.TryErrorRedirect needs to send an error back.
@@ -228,6 +234,12 @@ func (s *Server) complete(ctx context.Context, c *config, flow *authFlow, ls *li
 	if !cl.assigned(ls.person) {
 		s.log.Info("sign-in refused: the user is not in the application's allowedGroups", "client", cl.id, "sid", ls.SID)
 		return nil, oidc.ErrAccessDenied().WithDescription("this user is not assigned to this application")
+	}
+	switch ask, err := s.needsConsent(ctx, c, cl, flow, ls, now); {
+	case err != nil:
+		return nil, s.unavailable("read consent", err)
+	case ask:
+		return s.toConsent(c, flow, ls, now)
 	}
 	g := &grant{
 		grantType: "implicit", client: cl, scopes: flow.Scopes, subject: ls.Subject, person: ls.person,

@@ -22,6 +22,9 @@ type client struct {
 	spec   v1alpha1.ApplicationSpec
 	eff    lifetime.Application
 	public bool
+	// asksConsent: users allow this application what it asks for on the
+	// consent page (spec.thirdParty or the Tenant's spec.consent).
+	asksConsent bool
 	// secret is the SHA-256 digest of the client secret. Secrets carry 256
 	// bits of entropy, so a fast digest compared in constant time is as safe
 	// as a slow hash and costs microseconds per token request.

@@ -29,9 +29,13 @@ type config struct {
 	secure       bool // https issuer: Secure, __Host- cookies
 	cookies      cookies
 	tenant       lifetime.Tenant
-	clients      map[string]*client // by client_id
-	apis         map[string]*apiEntry
-	users        map[string]login // by username, for the login page
+	// tenantNamespace and consentPolicy decide which clients ask for
+	// consent (v1alpha1.ConsentRequired).
+	tenantNamespace string
+	consentPolicy   v1alpha1.ConsentPolicy
+	clients         map[string]*client // by client_id
+	apis            map[string]*apiEntry
+	users           map[string]login // by username, for the login page
 	// people are the directory's users by subject, for their claims.
 	people map[string]*issuerconfig.User
 	// fingerprints (by subject) identify each user's directory entry (username and
@@ -93,20 +97,22 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 		return nil, err
 	}
 	c := &config{
-		generation:   doc.Generation,
-		issuer:       iss,
-		path:         strings.TrimSuffix(u.Path, "/"),
-		secure:       u.Scheme == "https",
-		cookies:      cookieNames(u.Scheme == "https", strings.TrimSuffix(u.Path, "/")),
-		tenant:       lifetime.ForTenant(doc.Tenant.Name, doc.Tenant.Spec),
-		clients:      map[string]*client{},
-		apis:         map[string]*apiEntry{},
-		users:        map[string]login{},
-		people:       map[string]*issuerconfig.User{},
-		fingerprints: map[string]string{},
-		stateKey:     doc.StateKey,
-		keys:         keys,
-		origins:      map[string]bool{},
+		generation:      doc.Generation,
+		issuer:          iss,
+		path:            strings.TrimSuffix(u.Path, "/"),
+		secure:          u.Scheme == "https",
+		cookies:         cookieNames(u.Scheme == "https", strings.TrimSuffix(u.Path, "/")),
+		tenant:          lifetime.ForTenant(doc.Tenant.Name, doc.Tenant.Spec),
+		tenantNamespace: doc.Tenant.Namespace,
+		consentPolicy:   doc.Tenant.Spec.Consent,
+		clients:         map[string]*client{},
+		apis:            map[string]*apiEntry{},
+		users:           map[string]login{},
+		people:          map[string]*issuerconfig.User{},
+		fingerprints:    map[string]string{},
+		stateKey:        doc.StateKey,
+		keys:            keys,
+		origins:         map[string]bool{},
 	}
 	if _, ok := keys.Active[c.tenant.SigningAlgorithm]; !ok {
 		return nil, fmt.Errorf("no active %s key for the tenant's signingAlgorithm", c.tenant.SigningAlgorithm)
@@ -197,7 +203,8 @@ func (cl *client) apiByAudience(aud string) (allowedAPI, bool) {
 
 func (c *config) compileClient(a *issuerconfig.Application) (*client, error) {
 	spec := a.Spec
-	cl := &client{id: a.ClientID, ref: a.Ref(), spec: spec}
+	cl := &client{id: a.ClientID, ref: a.Ref(), spec: spec,
+		asksConsent: v1alpha1.ConsentRequired(c.consentPolicy, c.tenantNamespace, a.Namespace, &spec)}
 	// Resolve the APIs this application may call; ones missing from the
 	// document (not attached to this tenant, or rejected) are left out, and
 	// ForApplication gets the matching, filtered spec.APIs.

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zitadel/oidc/v3/pkg/oidc"
-	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/idtenant/idtenant/internal/issuer/store"
@@ -92,6 +90,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 const (
 	errLinkExpired = "This sign-in link has expired or is not valid. Go back to the application and sign in again."
 	errTryAgain    = "The sign-in service is briefly unavailable. Try again in a few seconds."
+	errCapacity    = "This sign-in service has reached its capacity. Try again later, or tell your administrator."
 )
 
 // loginSubmit checks the user's password and, on success, starts the SSO
@@ -195,7 +194,7 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, c *config, 
 		_ = s.unavailable("start session", err)
 		view.Status, view.Error = http.StatusServiceUnavailable, errTryAgain
 		if errors.Is(err, store.ErrQuota) {
-			view.Error = "This sign-in service has reached its capacity. Try again later, or tell your administrator."
+			view.Error = errCapacity
 		}
 		s.renderLogin(w, view)
 		return
@@ -205,18 +204,7 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, c *config, 
 	http.SetCookie(w, csrfCookieFor(c, "", -1))
 	redirect, err := s.complete(ctx, c, flow, ls, now)
 	if err != nil {
-		var se op.StatusError
-		if errors.As(err, &se) {
-			status, msg := http.StatusBadRequest, "The application's request can no longer be completed."
-			if err == errUnavailable {
-				status, msg = http.StatusServiceUnavailable, errTryAgain
-			}
-			s.renderLogin(w, loginView{Status: status, Error: msg})
-			return
-		}
-		redirect, err = op.TryErrorRedirect(ctx, flow, err, oidc.NewEncoder(), nil)
-		if err != nil {
-			s.renderLogin(w, loginView{Status: http.StatusBadRequest, Error: "The application's request can no longer be completed."})
+		if redirect = s.errorRedirect(ctx, w, flow, err); redirect == nil {
 			return
 		}
 	}

@@ -18,6 +18,8 @@ type metrics struct {
 	storeErrors    *prometheus.CounterVec
 	quotaRefusals  *prometheus.CounterVec
 	storeLatency   *prometheus.HistogramVec
+	// consents counts answers on third-party applications' consent pages.
+	consents *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -61,11 +63,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"table"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "idtenant_issuer_store_duration_seconds",
-			Help: "State store calls by table (sessions, codes, families, revocations), operation (get, create, update, delete) " +
+			Help: "State store calls by table (sessions, codes, families, revocations, consents), operation (get, create, update, delete) " +
 				"and result (ok, not_found, conflict, quota, error): with the Kubernetes store, each is one API server request.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"table", "operation", "result"}),
+		consents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idtenant_issuer_consents_total",
+			Help: "Answers on the consent page of third-party Applications (spec.thirdParty), by result: allowed or denied.",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.quotaRefusals, m.storeLatency)
+	reg.MustRegister(m.consents, m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.quotaRefusals, m.storeLatency)
 	return m
 }

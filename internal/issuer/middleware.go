@@ -142,10 +142,11 @@ func (w *issWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// ownPage: the issuer's own login and signed-out pages are not
+// ownPage: the issuer's own login, consent and signed-out pages are not
 // authorization responses (an application may live on the issuer's host).
 func (w *issWriter) ownPage(loc string) bool {
-	return strings.HasPrefix(loc, w.issuer+pathLogin+"?") || loc == w.issuer+pathLogin || strings.HasPrefix(loc, w.issuer+pathLoggedOut)
+	return strings.HasPrefix(loc, w.issuer+pathLogin+"?") || loc == w.issuer+pathLogin ||
+		strings.HasPrefix(loc, w.issuer+pathConsent+"?") || strings.HasPrefix(loc, w.issuer+pathLoggedOut)
 }
 
 // withIssParam appends iss to the query or, for fragment responses, the

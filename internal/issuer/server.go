@@ -169,6 +169,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathLogin, s.loginPage)
 	mux.Handle("POST "+pathLogin, s.withIss(http.HandlerFunc(s.loginSubmit)))
+	mux.HandleFunc("GET "+pathConsent, s.consentPage)
+	mux.Handle("POST "+pathConsent, s.withIss(http.HandlerFunc(s.consentSubmit)))
 	mux.HandleFunc("GET "+pathLoginUpstream, s.upstreamStart)
 	mux.Handle("GET "+pathLoginCallback, s.withIss(http.HandlerFunc(s.upstreamCallback)))
 	mux.Handle("GET "+pathAuthorize, s.withIss(oph))

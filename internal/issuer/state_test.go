@@ -412,6 +412,9 @@ func (p *probeStore) Families() store.Table[store.RefreshFamily] {
 func (p *probeStore) Revocations() store.Table[store.Revocation] {
 	return probeTable[store.Revocation]{p.Store.Revocations(), p}
 }
+func (p *probeStore) Consents() store.Table[store.Consent] {
+	return probeTable[store.Consent]{p.Store.Consents(), p}
+}
 
 // TestStoreOutage: user flows answer 503 with Retry-After and issue
 // nothing; client_credentials keeps working; nothing is lost after.

@@ -19,6 +19,7 @@ func timedStore(s store.Store, latency *prometheus.HistogramVec, quotaRefusals *
 		codes:       timedTable[store.Code]{s.Codes(), "codes", latency, quotaRefusals},
 		families:    timedTable[store.RefreshFamily]{s.Families(), "families", latency, quotaRefusals},
 		revocations: timedTable[store.Revocation]{s.Revocations(), "revocations", latency, quotaRefusals},
+		consents:    timedTable[store.Consent]{s.Consents(), "consents", latency, quotaRefusals},
 	}
 }
 
@@ -27,12 +28,14 @@ type timed struct {
 	codes       timedTable[store.Code]
 	families    timedTable[store.RefreshFamily]
 	revocations timedTable[store.Revocation]
+	consents    timedTable[store.Consent]
 }
 
 func (t *timed) Sessions() store.Table[store.Session]       { return t.sessions }
 func (t *timed) Codes() store.Table[store.Code]             { return t.codes }
 func (t *timed) Families() store.Table[store.RefreshFamily] { return t.families }
 func (t *timed) Revocations() store.Table[store.Revocation] { return t.revocations }
+func (t *timed) Consents() store.Table[store.Consent]       { return t.consents }
 
 type timedTable[T any] struct {
 	next          store.Table[T]

@@ -17,6 +17,7 @@ const (
 	DefaultQuotaRefreshFamilies    = 100_000
 	DefaultQuotaAuthorizationCodes = 10_000
 	DefaultQuotaRevokedTokens      = 20_000
+	DefaultQuotaConsents           = 50_000
 )
 
 // StateQuotaName is the name of a Tenant's state ResourceQuota.
@@ -50,6 +51,7 @@ func (w Workload) StateQuota(q *v1alpha1.StateQuota) *corev1.ResourceQuota {
 		{statev1.ResourceRefreshFamilies, q.RefreshFamilies, DefaultQuotaRefreshFamilies},
 		{statev1.ResourceAuthorizationCodes, q.AuthorizationCodes, DefaultQuotaAuthorizationCodes},
 		{statev1.ResourceRevokedTokens, q.RevokedTokens, DefaultQuotaRevokedTokens},
+		{statev1.ResourceConsents, q.Consents, DefaultQuotaConsents},
 	} {
 		name, n := count(c.resource, c.set, c.def)
 		hard[name] = n

@@ -21,13 +21,13 @@ func TestStateQuota(t *testing.T) {
 	if q == nil || q.Name != "acme-state" || q.Namespace != "identity" {
 		t.Fatalf("default quota: %+v", q)
 	}
-	for res, want := range map[string]int64{"sessions": 50_000, "refreshfamilies": 100_000, "authorizationcodes": 10_000, "revokedtokens": 20_000} {
+	for res, want := range map[string]int64{"sessions": 50_000, "refreshfamilies": 100_000, "authorizationcodes": 10_000, "revokedtokens": 20_000, "consents": 50_000} {
 		if got := count(q, res); got != want {
 			t.Errorf("default %s: %d, want %d", res, got, want)
 		}
 	}
-	if len(q.Spec.Hard) != 4 {
-		t.Errorf("the quota bounds %v, want only the four state kinds", q.Spec.Hard)
+	if len(q.Spec.Hard) != 5 {
+		t.Errorf("the quota bounds %v, want only the five state kinds", q.Spec.Hard)
 	}
 	q = w.StateQuota(&v1alpha1.StateQuota{RefreshFamilies: new(int64(7))})
 	if count(q, "refreshfamilies") != 7 || count(q, "sessions") != 50_000 {

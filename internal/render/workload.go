@@ -91,12 +91,12 @@ func (w Workload) Role() *rbacv1.Role {
 		// Only the verbs the issuer uses, per kind: it deletes ended
 		// sessions and the refresh families bound to them (a deleted
 		// family's tokens are as dead as a revoked one's); codes are
-		// marked redeemed, not deleted; a revocation is never changed or
+		// marked redeemed and consents widened, never deleted; a revocation is never changed or
 		// withdrawn — so a compromised issuer cannot un-revoke an access
 		// token. The manager's collector deletes expired records.
 		rules = append(rules,
 			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{statev1alpha1.ResourceSessions, statev1alpha1.ResourceRefreshFamilies}, Verbs: []string{"create", "get", "update", "delete"}},
-			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{statev1alpha1.ResourceAuthorizationCodes}, Verbs: []string{"create", "get", "update"}},
+			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{statev1alpha1.ResourceAuthorizationCodes, statev1alpha1.ResourceConsents}, Verbs: []string{"create", "get", "update"}},
 			rbacv1.PolicyRule{APIGroups: []string{statev1alpha1.GroupVersion.Group}, Resources: []string{statev1alpha1.ResourceRevokedTokens}, Verbs: []string{"create", "get"}})
 	}
 	return &rbacv1.Role{

@@ -161,6 +161,7 @@ func TestRoleGrantsStateRecords(t *testing.T) {
 			"authorizationcodes": {"create", "get", "update"},
 			"refreshfamilies":    {"create", "get", "update", "delete"},
 			"revokedtokens":      {"create", "get"},
+			"consents":           {"create", "get", "update"},
 		}
 		for res, v := range want {
 			if !slices.Equal(verbs[res], v) {

@@ -15,7 +15,7 @@ import (
 var (
 	stateRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "idtenant_state_records",
-		Help: "Issuer state records of a Tenant with the Kubernetes store, by kind (Session, AuthorizationCode, RefreshFamily, RevokedToken) " +
+		Help: "Issuer state records of a Tenant with the Kubernetes store, by kind (Session, AuthorizationCode, RefreshFamily, RevokedToken, Consent) " +
 			"and state: live (still in force; includes revoked refresh families and redeemed codes, kept until they expire) or expired (awaiting collection).",
 	}, []string{"namespace", "tenant", "kind", "state"})
 	stateCollectedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{

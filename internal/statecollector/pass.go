@@ -27,7 +27,7 @@ func (k *kindTally) expired(at time.Time) {
 }
 
 // tally is what one pass over a tenant's records found, per kind.
-type tally [4]kindTally
+type tally [len(store.Kinds)]kindTally
 
 // status sums a pass up at now.
 func (t *tally) status(now time.Time) v1alpha1.StateStatus {

@@ -1,6 +1,7 @@
 // Package v1alpha1 contains the records of an idtenant issuer's durable
-// state: SSO sessions, authorization codes, refresh-token families and
-// revoked access tokens. The issuer creates them in its Tenant's namespace,
+// state: SSO sessions, authorization codes, refresh-token families,
+// revoked access tokens and users' consents to third-party applications.
+// The issuer creates them in its Tenant's namespace,
 // owned by the Tenant; the operator collects expired ones. They are not
 // meant to be written by hand.
 //
@@ -32,11 +33,12 @@ var (
 // tenant's records by it to collect and count them.
 const TenantLabel = "state.idtenant.dev/tenant"
 
-// Resources of the four record kinds, as RBAC rules and REST paths name
+// Resources of the record kinds, as RBAC rules and REST paths name
 // them.
 const (
 	ResourceSessions           = "sessions"
 	ResourceAuthorizationCodes = "authorizationcodes"
 	ResourceRefreshFamilies    = "refreshfamilies"
 	ResourceRevokedTokens      = "revokedtokens"
+	ResourceConsents           = "consents"
 )

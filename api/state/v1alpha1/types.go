@@ -283,11 +283,62 @@ type RevokedTokenList struct {
 	Items []RevokedToken `json:"items"`
 }
 
+// ConsentSpec is what a user allowed a third-party application to receive.
+type ConsentSpec struct {
+	// clientID is the application the user answered.
+	// +required
+	ClientID string `json:"clientID"`
+	// subject is the user's subject.
+	// +required
+	Subject string `json:"subject"`
+	// scopes are the scopes the user allowed: identity scopes as they
+	// are (email, profile, groups, offline_access), an API's scopes as
+	// "<audience> <scope>".
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	Scopes []string `json:"scopes,omitempty"`
+	// grantedAt is when the user last answered.
+	// +required
+	GrantedAt metav1.Time `json:"grantedAt"`
+	// expiresAt is when the answer is forgotten and the user is asked
+	// again; the record may then be collected.
+	// +required
+	ExpiresAt metav1.Time `json:"expiresAt"`
+}
+
+// Consent records a user's answer to a third-party application's consent
+// page. Its name is the keyed digest of the user and the application.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=idtenant-state,shortName=idconsent
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.metadata.labels.state\.idtenant\.dev/tenant`
+// +kubebuilder:printcolumn:name="Client",type=string,JSONPath=`.spec.clientID`
+// +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject`
+// +kubebuilder:printcolumn:name="Granted",type=date,JSONPath=`.spec.grantedAt`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.spec.expiresAt`
+type Consent struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the answer.
+	// +required
+	Spec ConsentSpec `json:"spec"`
+}
+
+// ConsentList is a list of Consents.
+// +kubebuilder:object:root=true
+type ConsentList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the Consents.
+	Items []Consent `json:"items"`
+}
+
 func init() {
 	SchemeBuilder.Register(
 		&Session{}, &SessionList{},
 		&AuthorizationCode{}, &AuthorizationCodeList{},
 		&RefreshFamily{}, &RefreshFamilyList{},
 		&RevokedToken{}, &RevokedTokenList{},
+		&Consent{}, &ConsentList{},
 	)
 }

@@ -1,5 +1,6 @@
 // Package store holds the issuer's durable state: SSO sessions,
-// authorization codes, refresh-token families and revoked access tokens.
+// authorization codes, refresh-token families, revoked access tokens and
+// users' consents to third-party applications.
 // Protocol code sees only the Store interface; backends live in their own
 // packages (memory: one process, tests and throwaway tenants; kube: custom
 // resources of state.idtenant.dev, shared by every replica) and all pass the
@@ -74,6 +75,7 @@ type Store interface {
 	Codes() Table[Code]
 	Families() Table[RefreshFamily]
 	Revocations() Table[Revocation]
+	Consents() Table[Consent]
 }
 
 // Session is a user's single-sign-on session at the issuer. Its deadlines
@@ -180,11 +182,25 @@ type Revocation struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// Consent is what one user allowed one third-party application to
+// receive (Application spec.thirdParty), kept under the keyed digest of the
+// user and the application until it expires and the user is asked again.
+type Consent struct {
+	ClientID string `json:"clientID"`
+	Subject  string `json:"subject"`
+	// Scopes are the scopes allowed: identity scopes as they are, an
+	// API's scopes as "<audience> <scope>".
+	Scopes    []string  `json:"scopes,omitempty"`
+	GrantedAt time.Time `json:"grantedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 // Expiry of each record kind except sessions (whose deadlines depend on the
 // tenant's configuration): the instant from which it may be collected.
 func (c Code) Expiry() time.Time          { return c.ExpiresAt }
 func (f RefreshFamily) Expiry() time.Time { return f.ExpiresAt }
 func (r Revocation) Expiry() time.Time    { return r.ExpiresAt }
+func (c Consent) Expiry() time.Time       { return c.ExpiresAt }
 
 // Kind names a record kind, for metrics, logs and collection.
 type Kind string
@@ -194,7 +210,9 @@ const (
 	KindCode       Kind = "code"
 	KindFamily     Kind = "refreshFamily"
 	KindRevocation Kind = "revocation"
+	KindConsent    Kind = "consent"
 )
 
 // Kinds lists every record kind.
-var Kinds = []Kind{KindSession, KindCode, KindFamily, KindRevocation}
+// (an array, so that per-kind tallies can be arrays of its length).
+var Kinds = [...]Kind{KindSession, KindCode, KindFamily, KindRevocation, KindConsent}

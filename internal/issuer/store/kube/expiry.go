@@ -108,6 +108,16 @@ var Kinds = []Kind{
 			}
 			return out
 		}},
+	{Kind: store.KindConsent, Name: "Consent", Resource: statev1.ResourceConsents,
+		NewList: func() List { return &statev1.ConsentList{} },
+		Classify: func(l List, _ SessionDeadline, now time.Time) []Collectable {
+			items := l.(*statev1.ConsentList).Items
+			out := make([]Collectable, len(items))
+			for i := range items {
+				out[i] = Collectable{Object: &items[i], ExpiredAt: over(consentValue(&items[i]).Expiry(), now)}
+			}
+			return out
+		}},
 }
 
 // over reports when a record with deadline at stopped working, zero if it

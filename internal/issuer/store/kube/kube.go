@@ -1,6 +1,6 @@
 // Package kube is the Kubernetes issuer state backend: every record is a
 // custom resource of state.idtenant.dev (Session, AuthorizationCode,
-// RefreshFamily, RevokedToken) in the Tenant's namespace, named by the
+// RefreshFamily, RevokedToken, Consent) in the Tenant's namespace, named by the
 // record's key, labelled with the tenant's name and owned by the Tenant, so
 // every replica of the issuer shares it and it survives restarts.
 //
@@ -8,7 +8,7 @@
 // by name: Get is a GET, Create a POST, Update a PUT carrying the
 // resourceVersion read, Delete a DELETE with a resourceVersion
 // precondition. The issuer therefore needs create, get, update and delete on
-// the four resources in its namespace and nothing else: no list, no watch,
+// the state resources in its namespace and nothing else: no list, no watch,
 // no patch, no cache. The API server's optimistic concurrency makes each
 // write a compare-and-swap, so replicas racing on one record produce one
 // winner.
@@ -91,6 +91,7 @@ type Store struct {
 	codes       *table[store.Code, *statev1.AuthorizationCode]
 	families    *table[store.RefreshFamily, *statev1.RefreshFamily]
 	revocations *table[store.Revocation, *statev1.RevokedToken]
+	consents    *table[store.Consent, *statev1.Consent]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -162,6 +163,8 @@ func New(cfg *rest.Config, namespace, tenantName string, tenantUID types.UID, op
 		new: func() *statev1.RefreshFamily { return &statev1.RefreshFamily{} }, to: familySpec, from: familyValue}
 	s.revocations = &table[store.Revocation, *statev1.RevokedToken]{s: s, resource: statev1.ResourceRevokedTokens,
 		new: func() *statev1.RevokedToken { return &statev1.RevokedToken{} }, to: revocationSpec, from: revocationValue}
+	s.consents = &table[store.Consent, *statev1.Consent]{s: s, resource: statev1.ResourceConsents,
+		new: func() *statev1.Consent { return &statev1.Consent{} }, to: consentSpec, from: consentValue}
 	return s, nil
 }
 
@@ -169,6 +172,7 @@ func (s *Store) Sessions() store.Table[store.Session]       { return s.sessions 
 func (s *Store) Codes() store.Table[store.Code]             { return s.codes }
 func (s *Store) Families() store.Table[store.RefreshFamily] { return s.families }
 func (s *Store) Revocations() store.Table[store.Revocation] { return s.revocations }
+func (s *Store) Consents() store.Table[store.Consent]       { return s.consents }
 
 // object is a state custom resource.
 type object interface {
@@ -455,4 +459,14 @@ func revocationSpec(v store.Revocation, o *statev1.RevokedToken) {
 
 func revocationValue(o *statev1.RevokedToken) store.Revocation {
 	return store.Revocation{ClientID: o.Spec.ClientID, ExpiresAt: getTime(o.Spec.ExpiresAt)}
+}
+
+func consentSpec(v store.Consent, o *statev1.Consent) {
+	o.Spec = statev1.ConsentSpec{ClientID: v.ClientID, Subject: v.Subject, Scopes: v.Scopes,
+		GrantedAt: putTime(v.GrantedAt), ExpiresAt: putTime(v.ExpiresAt)}
+}
+
+func consentValue(o *statev1.Consent) store.Consent {
+	return store.Consent{ClientID: o.Spec.ClientID, Subject: o.Spec.Subject, Scopes: o.Spec.Scopes,
+		GrantedAt: getTime(o.Spec.GrantedAt), ExpiresAt: getTime(o.Spec.ExpiresAt)}
 }

@@ -51,10 +51,10 @@ func TestMain(m *testing.M) {
 
 const tenant = "acme"
 
-var resources = []string{"sessions", "authorizationcodes", "refreshfamilies", "revokedtokens"}
+var resources = []string{"sessions", "authorizationcodes", "refreshfamilies", "revokedtokens", "consents"}
 
 // issuerEnv creates a namespace and a ServiceAccount allowed exactly
-// create, get, update and delete on the four state resources there, and
+// create, get, update and delete on the state resources there, and
 // returns a config impersonating it.
 func issuerEnv(tb testing.TB) (ns string, cfg *rest.Config) {
 	tb.Helper()
@@ -78,7 +78,7 @@ func issuerEnv(tb testing.TB) (ns string, cfg *rest.Config) {
 	// The API server's authorizer learns of the binding through an
 	// informer: wait until it has, or the first request may be refused.
 	deadline := time.Now().Add(10 * time.Second)
-	for !allowed(tb, ns, "delete", "revokedtokens") {
+	for !allowed(tb, ns, "delete", "consents") {
 		if time.Now().After(deadline) {
 			tb.Fatal("the issuer's Role is not in force after 10s")
 		}
@@ -155,7 +155,7 @@ func TestObjects(t *testing.T) {
 	cookie, code, familyID, refresh, jti := secret("cookie"), secret("code"), secret("family"), secret("refresh"), secret("jti")
 
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	sess, cd, fam, rev := storetest.Samples(t0)
+	sess, cd, fam, rev, consent := storetest.Samples(t0)
 	cd.SessionKey = store.Key(stateKey, store.KindSession, cookie)
 	cd.Family = store.Key(stateKey, store.KindFamily, familyID)
 	fam.SessionKey = cd.SessionKey
@@ -167,6 +167,7 @@ func TestObjects(t *testing.T) {
 		"authorizationcodes": store.Key(stateKey, store.KindCode, code),
 		"refreshfamilies":    store.Key(stateKey, store.KindFamily, familyID),
 		"revokedtokens":      store.Key(stateKey, store.KindRevocation, jti),
+		"consents":           store.Key(stateKey, store.KindConsent, "alice\x00partner.web"),
 	}
 	_, err := s.Sessions().Create(ctx, keys["sessions"], sess)
 	must(t, err)
@@ -175,6 +176,8 @@ func TestObjects(t *testing.T) {
 	_, err = s.Families().Create(ctx, keys["refreshfamilies"], fam)
 	must(t, err)
 	_, err = s.Revocations().Create(ctx, keys["revokedtokens"], rev)
+	must(t, err)
+	_, err = s.Consents().Create(ctx, keys["consents"], consent)
 	must(t, err)
 
 	tm := func(d time.Duration) metav1.Time { return metav1.NewTime(t0.Add(d)) }
@@ -204,6 +207,8 @@ func TestObjects(t *testing.T) {
 			RevokedAt: ptm(time.Second), ExpiresAt: tm(24 * time.Hour),
 		},
 		"revokedtokens": statev1.RevokedTokenSpec{ClientID: "shop.web", ExpiresAt: tm(time.Hour)},
+		"consents": statev1.ConsentSpec{ClientID: "partner.web", Subject: "alice",
+			Scopes: []string{"email", "groups", "https://api.example.com orders:read"}, GrantedAt: tm(0), ExpiresAt: tm(365 * 24 * time.Hour)},
 	}
 
 	for _, res := range resources {
@@ -269,7 +274,7 @@ func TestObjects(t *testing.T) {
 func TestUnchangedUpdateIsAWrite(t *testing.T) {
 	ctx := t.Context()
 	s, _, _ := issuerStore(t)
-	_, _, fam, _ := storetest.Samples(time.Now())
+	_, _, fam, _, _ := storetest.Samples(time.Now())
 	key := store.Key([]byte("k"), store.KindFamily, rand.String(10))
 	rec, err := s.Families().Create(ctx, key, fam)
 	must(t, err)
@@ -441,7 +446,7 @@ func TestServerFailuresAreUnavailable(t *testing.T) {
 // on its own record, as an issuer serving many clients sees it.
 func BenchmarkKubeStore(b *testing.B) {
 	s, _, _ := issuerStore(b)
-	_, _, fam, _ := storetest.Samples(time.Now())
+	_, _, fam, _, _ := storetest.Samples(time.Now())
 	newFamily := func(b *testing.B) string {
 		key := store.Key([]byte("bench"), store.KindFamily, rand.String(20))
 		if _, err := s.Families().Create(context.Background(), key, fam); err != nil {

@@ -39,7 +39,7 @@ func TestQuota(t *testing.T) {
 	q.Status = corev1.ResourceQuotaStatus{Hard: q.Spec.Hard, Used: corev1.ResourceList{name: zero, sessions: zero}}
 	_, err = admin.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, q, metav1.UpdateOptions{})
 	must(t, err)
-	sess, _, _, rev := storetest.Samples(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	sess, _, _, rev, _ := storetest.Samples(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	deadline := time.Now().Add(10 * time.Second)
 	for probe := 0; ; probe++ {
 		_, err := s.Sessions().Create(ctx, store.Key([]byte("k"), store.KindSession, fmt.Sprint("probe-", probe)), sess)

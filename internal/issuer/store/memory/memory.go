@@ -18,6 +18,7 @@ type Store struct {
 	codes       *table[store.Code]
 	families    *table[store.RefreshFamily]
 	revocations *table[store.Revocation]
+	consents    *table[store.Consent]
 }
 
 // New returns an empty store.
@@ -27,6 +28,7 @@ func New() *Store {
 		codes:       newTable[store.Code](),
 		families:    newTable[store.RefreshFamily](),
 		revocations: newTable[store.Revocation](),
+		consents:    newTable[store.Consent](),
 	}
 }
 
@@ -36,8 +38,9 @@ func (s *Store) Sessions() store.Table[store.Session]       { return s.sessions 
 func (s *Store) Codes() store.Table[store.Code]             { return s.codes }
 func (s *Store) Families() store.Table[store.RefreshFamily] { return s.families }
 func (s *Store) Revocations() store.Table[store.Revocation] { return s.revocations }
+func (s *Store) Consents() store.Table[store.Consent]       { return s.consents }
 
-// Collect deletes codes, families and revocations past their expiry, and
+// Collect deletes codes, families, revocations and consents past their expiry, and
 // sessions for which ended reports true (their deadlines depend on the
 // configuration, which the store does not know). It returns how many
 // records of each kind it deleted.
@@ -47,6 +50,7 @@ func (s *Store) Collect(now time.Time, ended func(store.Session) bool) map[store
 		store.KindCode:       s.codes.deleteIf(func(c store.Code) bool { return !now.Before(c.Expiry()) }),
 		store.KindFamily:     s.families.deleteIf(func(f store.RefreshFamily) bool { return !now.Before(f.Expiry()) }),
 		store.KindRevocation: s.revocations.deleteIf(func(r store.Revocation) bool { return !now.Before(r.Expiry()) }),
+		store.KindConsent:    s.consents.deleteIf(func(c store.Consent) bool { return !now.Before(c.Expiry()) }),
 	}
 }
 
@@ -55,6 +59,7 @@ func (s *Store) Len() map[store.Kind]int {
 	return map[store.Kind]int{
 		store.KindSession: s.sessions.len(), store.KindCode: s.codes.len(),
 		store.KindFamily: s.families.len(), store.KindRevocation: s.revocations.len(),
+		store.KindConsent: s.consents.len(),
 	}
 }
 

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runKind(t, open, codeKind(base))
 	runKind(t, open, familyKind(base))
 	runKind(t, open, revocationKind(base))
+	runKind(t, open, consentKind(base))
 }
 
 // Kind describes one record kind to the suite.
@@ -486,9 +487,21 @@ func revocationKind(t0 time.Time) kind[store.Revocation] {
 	}
 }
 
+func consentKind(t0 time.Time) kind[store.Consent] {
+	return kind[store.Consent]{
+		name:  store.KindConsent,
+		table: store.Store.Consents,
+		full: store.Consent{ClientID: "partner.web", Subject: "alice",
+			Scopes: []string{"email", "groups", "https://api.example.com orders:read"}, GrantedAt: t0, ExpiresAt: t0.Add(365 * 24 * time.Hour)},
+		changed: store.Consent{ClientID: "partner.cli", Subject: "bob",
+			Scopes: []string{"email", "groups", "profile"}, GrantedAt: t0.Add(time.Hour), ExpiresAt: t0.Add(366 * 24 * time.Hour)},
+		sparse: store.Consent{ClientID: "partner.cli", Subject: "bob", GrantedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+	}
+}
+
 // Samples returns one fully populated value of each record kind, with
 // times truncated to the second, for backend-specific tests.
-func Samples(t0 time.Time) (store.Session, store.Code, store.RefreshFamily, store.Revocation) {
+func Samples(t0 time.Time) (store.Session, store.Code, store.RefreshFamily, store.Revocation, store.Consent) {
 	t0 = t0.UTC().Truncate(time.Second)
-	return sessionKind(t0).full, codeKind(t0).full, familyKind(t0).full, revocationKind(t0).full
+	return sessionKind(t0).full, codeKind(t0).full, familyKind(t0).full, revocationKind(t0).full, consentKind(t0).full
 }

@@ -56,7 +56,7 @@ func TestTenantStateKeyAndStore(t *testing.T) {
 		// Per kind only what the issuer uses (internal/render).
 		g.Expect(role.Rules).To(ContainElements(
 			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"sessions", "refreshfamilies"}, Verbs: []string{"create", "get", "update", "delete"}},
-			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"authorizationcodes"}, Verbs: []string{"create", "get", "update"}},
+			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"authorizationcodes", "consents"}, Verbs: []string{"create", "get", "update"}},
 			rbacv1.PolicyRule{APIGroups: []string{"state.idtenant.dev"}, Resources: []string{"revokedtokens"}, Verbs: []string{"create", "get"}}))
 		// The state records are bounded by default (spec.state.quota).
 		quota := &corev1.ResourceQuota{}

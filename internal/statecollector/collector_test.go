@@ -16,6 +16,7 @@ import (
 
 	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/statecollector"
 	"github.com/idtenant/idtenant/internal/statecollector/statetest"
 )
@@ -226,7 +227,7 @@ func TestStateCollectorBoundedDrain(t *testing.T) {
 	spy := &listSpy{Reader: fast}
 	deletes := &deleteSpy{Client: fast}
 	col := statecollector.NewForTest(spy, deletes, []v1alpha1.Tenant{*ghost}, time.Now, statecollector.Options{Workers: 8})
-	const listBudget, deleteBudget, pageSize, kinds = 4000, 2000, 500, 4 // the defaults
+	const listBudget, deleteBudget, pageSize, kinds = 4000, 2000, 500, len(store.Kinds) // the defaults
 	g := NewWithT(t)
 	var listed, requests, deleted, rounds int
 	var cost []string
@@ -294,7 +295,7 @@ func TestStateCollectorPartialPasses(t *testing.T) {
 
 	// 1000 of the 1500 sessions: no numbers yet.
 	g.Expect(round(true, 1000)).To(BeNil(), "a partial count is not published")
-	// The other 500 (and the three empty kinds): the pass is complete.
+	// The other 500 (and the four empty kinds): the pass is complete.
 	first := round(false, 500)
 	g.Expect(first).NotTo(BeNil())
 	g.Expect(first.Sessions).To(Equal(int64(1500)))

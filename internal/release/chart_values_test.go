@@ -1,0 +1,139 @@
+package release
+
+import (
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// renderAll runs `helm template` with values and returns every object, in
+// order (several may share a kind and name in different namespaces).
+func renderAll(t *testing.T, values ...string) []*unstructured.Unstructured {
+	t.Helper()
+	args := []string{"template", "idtenant", chartDir, "--namespace", InstallNamespace}
+	for _, v := range values {
+		args = append(args, "--set", v)
+	}
+	out, err := exec.Command(helm(t), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	objs, err := Objects(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func managerArgs(t *testing.T, objs []*unstructured.Unstructured) string {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			return strings.Join(toStrings(containers[0].(map[string]any)["args"]), " ")
+		}
+	}
+	t.Fatal("no Deployment")
+	return ""
+}
+
+// TestChartTenantNamespaces (security review N14): with tenantNamespaces
+// the chart grants the manager its rights for Tenants in those namespaces
+// only — the RoleBinding config/tenant-namespaces installs, once per
+// namespace — drops the cluster-wide binding, and tells the manager where
+// Tenants may live.
+func TestChartTenantNamespaces(t *testing.T) {
+	objs := renderAll(t, "tenantNamespaces={identity,payments}")
+	want, err := os.ReadFile("../../config/tenant-namespaces/rolebindings.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantObjs, err := Objects(want)
+	if err != nil || len(wantObjs) != 1 {
+		t.Fatalf("config/tenant-namespaces/rolebindings.yaml: %v %v", wantObjs, err)
+	}
+	var bound []string
+	for _, o := range objs {
+		switch {
+		case o.GetKind() == "ClusterRoleBinding" && o.GetName() == tenantsBinding:
+			t.Errorf("ClusterRoleBinding %s rendered with tenantNamespaces: the manager may still write in every namespace", o.GetName())
+		case o.GetKind() == "RoleBinding" && o.GetName() == tenantsBinding:
+			bound = append(bound, o.GetNamespace())
+			w := wantObjs[0].DeepCopy()
+			w.SetNamespace(o.GetNamespace())
+			if !reflect.DeepEqual(o.Object, w.Object) {
+				t.Errorf("RoleBinding in %s:\n%v\nwant as config/tenant-namespaces:\n%v", o.GetNamespace(), o.Object, w.Object)
+			}
+		}
+	}
+	if !reflect.DeepEqual(bound, []string{"identity", "payments"}) {
+		t.Errorf("RoleBindings %s in %v, want identity and payments", tenantsBinding, bound)
+	}
+	if args := managerArgs(t, objs); !strings.Contains(args, "--tenant-namespaces=identity,payments") {
+		t.Errorf("manager args %s: want --tenant-namespaces=identity,payments", args)
+	}
+}
+
+// TestChartMetricsTLSAndNetworkPolicy (security review N15): with a
+// serving certificate Secret the manager serves it and the ServiceMonitor
+// verifies it against its CA instead of skipping verification; the
+// NetworkPolicy admits only the metrics port, from the namespaces chosen.
+func TestChartMetricsTLSAndNetworkPolicy(t *testing.T) {
+	objs := renderAll(t, "metrics.tls.secretName=manager-metrics-tls", "metrics.serviceMonitor.enabled=true",
+		"networkPolicy.enabled=true", "networkPolicy.metricsFrom.matchLabels.team=observability")
+	if args := managerArgs(t, objs); !strings.Contains(args, "--metrics-cert-dir=/var/run/idtenant/metrics-tls") {
+		t.Errorf("manager args %s: want --metrics-cert-dir", args)
+	}
+	var sm, np, dep *unstructured.Unstructured
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ServiceMonitor":
+			sm = o
+		case "NetworkPolicy":
+			np = o
+		case "Deployment":
+			dep = o
+		}
+	}
+	volumes, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "volumes")
+	if len(volumes) != 1 || volumes[0].(map[string]any)["secret"].(map[string]any)["secretName"] != "manager-metrics-tls" {
+		t.Errorf("Deployment volumes %v: want the metrics TLS Secret", volumes)
+	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	tlsConfig := endpoints[0].(map[string]any)["tlsConfig"].(map[string]any)
+	if tlsConfig["insecureSkipVerify"] != nil || tlsConfig["serverName"] != "idtenant-manager-metrics."+InstallNamespace+".svc" {
+		t.Errorf("ServiceMonitor tlsConfig %v: want verification against the Secret's CA", tlsConfig)
+	}
+	if ca, _, _ := unstructured.NestedString(tlsConfig, "ca", "secret", "name"); ca != "manager-metrics-tls" {
+		t.Errorf("ServiceMonitor CA from %q", ca)
+	}
+	if np == nil {
+		t.Fatal("no NetworkPolicy with networkPolicy.enabled")
+	}
+	ingress, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")
+	if len(ingress) != 1 {
+		t.Fatalf("NetworkPolicy ingress %v: want one rule", ingress)
+	}
+	rule := ingress[0].(map[string]any)
+	if ports := rule["ports"].([]any); len(ports) != 1 || ports[0].(map[string]any)["port"] != "metrics" {
+		t.Errorf("NetworkPolicy ports %v: want the metrics port only", ports)
+	}
+	if team, _, _ := unstructured.NestedString(rule["from"].([]any)[0].(map[string]any), "namespaceSelector", "matchLabels", "team"); team != "observability" {
+		t.Errorf("NetworkPolicy from %v", rule["from"])
+	}
+
+	// Without a Secret, nothing is verified (the certificate is
+	// self-signed) and the chart says so.
+	for _, o := range renderAll(t, "metrics.serviceMonitor.enabled=true") {
+		if o.GetKind() == "ServiceMonitor" {
+			endpoints, _, _ := unstructured.NestedSlice(o.Object, "spec", "endpoints")
+			if endpoints[0].(map[string]any)["tlsConfig"].(map[string]any)["insecureSkipVerify"] != true {
+				t.Errorf("default ServiceMonitor %v", endpoints)
+			}
+		}
+	}
+}

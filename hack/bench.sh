@@ -42,7 +42,8 @@ echo "$out" | awk '/^Benchmark/ {
 echo
 echo "issuer state (memory vs Kubernetes store, API server on this machine):"
 printf '%-46s %12s %14s %14s %14s\n' benchmark refresh/s µs/roundtrip objects/session bytes/session
-(cd internal/issuer && "$bin" -test.run '^$' -test.bench 'BenchmarkState' -test.benchtime "$BENCHTIME") | awk '/^Benchmark/ {
+state_out="$(cd internal/issuer && "$bin" -test.run '^$' -test.bench 'BenchmarkState' -test.benchtime "$BENCHTIME")"
+echo "$state_out" | awk '/^Benchmark/ {
   name=$1; sub(/-[0-9]+$/, "", name); rps=""; rt=""; obj=""; by="";
   for (i = 3; i < NF; i++) {
     if ($(i+1) == "refresh/s") rps=$i;
@@ -51,6 +52,26 @@ printf '%-46s %12s %14s %14s %14s\n' benchmark refresh/s µs/roundtrip objects/s
     if ($(i+1) == "bytes/session") by=$i;
   }
   printf "%-46s %12s %14s %14s %14s\n", name, rps, rt, obj, by
+}'
+
+# Collection against issuance: how fast the manager's collector deletes
+# expired records (a real API server and etcd on this machine, default
+# budgets) beside how fast one issuer on the Kubernetes store creates them
+# (an SSO round trip leaves one code, collectable a minute later; the
+# refresh family is a slot it updates), in this run.
+echo
+echo "state collection vs issuance (Kubernetes store, API server on this machine):"
+coll="$(go test ./internal/statecollector/ -run '^$' -bench 'BenchmarkCollection' -benchtime 3x -count=1 | grep -E '^Benchmark')"
+rt="$(echo "$state_out" | awk '/^BenchmarkStateSSORoundTrip\/[Kk]ube/ { for (i = 3; i < NF; i++) if ($(i+1) == "µs/roundtrip") print $i }' | head -1)"
+echo "$coll" | awk -v rt="$rt" '{
+  for (i = 3; i < NF; i++) { if ($(i+1) == "records/s") raw=$i; if ($(i+1) == "paced-records/s") paced=$i }
+  issued = (rt > 0) ? 1e6 / rt : 0
+  printf "%-46s %14s\n", "collected records/s (rounds back to back)", raw
+  printf "%-46s %14s\n", "collected records/s (2 s between rounds)", paced
+  if (issued > 0) {
+    printf "%-46s %14.0f\n", "created records/s (one issuer, SSO round trips)", issued
+    printf "%-46s %13.1fx\n", "collection / issuance (paced)", paced / issued
+  }
 }'
 
 # Operator benchmarks: a real control plane, the manager and issuer processes

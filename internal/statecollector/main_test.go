@@ -40,7 +40,7 @@ func run(m *testing.M) int {
 
 // fastClient reaches the API server without client-side rate limiting, to
 // create and count thousands of records quickly.
-func fastClient(t *testing.T) client.Client {
+func fastClient(t testing.TB) client.Client {
 	t.Helper()
 	cfg := rest.CopyConfig(restConfig)
 	cfg.QPS = -1
@@ -58,7 +58,7 @@ func fastClient(t *testing.T) client.Client {
 }
 
 // newNamespace creates a namespace unique to the calling test.
-func newNamespace(t *testing.T, labels map[string]string) string {
+func newNamespace(t testing.TB, labels map[string]string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name:   controlplane.UniqueNamespace("t"),

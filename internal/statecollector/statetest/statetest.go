@@ -22,7 +22,7 @@ import (
 )
 
 // CreateAll creates objs with a few workers.
-func CreateAll(t *testing.T, c client.Client, objs []client.Object) {
+func CreateAll(t testing.TB, c client.Client, objs []client.Object) {
 	t.Helper()
 	ctx := context.Background()
 	next := make(chan client.Object)

@@ -367,6 +367,12 @@ type ApplicationStatus struct {
 	// +listType=atomic
 	Advisories []Advisory `json:"advisories,omitempty"`
 
+	// previousClientSecretValidUntil is when the client secret replaced by
+	// the last rotation (annotation idtenant.dev/rotate-client-secret)
+	// stops working; unset when no replaced secret is accepted.
+	// +optional
+	PreviousClientSecretValidUntil *metav1.Time `json:"previousClientSecretValidUntil,omitempty"`
+
 	// consent says whether users are asked for consent before this
 	// application receives anything about them: Required (spec.thirdParty,
 	// or the Tenant's spec.consent covers it) or NotRequired.

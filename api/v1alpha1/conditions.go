@@ -107,6 +107,16 @@ const (
 	ReasonUnrestricted        = "Unrestricted"
 )
 
+// AnnotationRotateClientSecret on an Application asks for a new client
+// secret whenever its value changes (write a date or a ticket number):
+// the operator generates a new client-secret in the credentials Secret
+// and keeps the replaced one as previous-client-secret, which the issuer
+// still accepts for 24 hours (status.previousClientSecretValidUntil), so
+// that the application's replicas move to the new one without an outage.
+// Deleting previous-client-secret from the Secret ends the overlap at
+// once.
+const AnnotationRotateClientSecret = "idtenant.dev/rotate-client-secret"
+
 // AnnotationConnectionIssuer must name, on a Secret a connection's
 // clientSecretRef names, the issuer URL the connection sends the secret
 // to: the issuer presents it to the upstream the Tenant names, so the

@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -67,6 +68,12 @@ func (r *ApplicationReconciler) finish(ctx context.Context, app *v1alpha1.Applic
 	result, err := status.FinishHeld(held, err, app.Status.Conditions)
 	if held == 0 && err == nil && obs.credentialsProblem != nil {
 		result.RequeueAfter = serving.CredentialsRecheck
+	}
+	if until := obs.previousSecretValidUntil; held == 0 && err == nil && !until.IsZero() {
+		// Back when the replaced secret's overlap ends, to remove it.
+		if wait := until.Sub(time.Now()) + time.Second; result.RequeueAfter == 0 || wait < result.RequeueAfter {
+			result.RequeueAfter = wait
+		}
 	}
 	return result, err
 }
@@ -131,7 +138,8 @@ func (r *ApplicationReconciler) writeStatus(ctx context.Context, app *v1alpha1.A
 // label, and the credentials Secrets they own.
 func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Spec changes, and a new value of the rotation annotation.
+		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, rotationRequested))).
 		Owns(&corev1.Secret{}).
 		// Status depends on the Tenant's spec only; its status changes
 		// (counts on every attach) must not re-reconcile every dependent.
@@ -158,3 +166,9 @@ func (r *ApplicationReconciler) forAPI(ctx context.Context, o client.Object) []r
 func (r *ApplicationReconciler) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	return serving.ListRequests(ctx, r.Client, &v1alpha1.ApplicationList{}, client.InNamespace(o.GetName()))
 }
+
+// rotationRequested passes updates that change the Application's
+// AnnotationRotateClientSecret.
+var rotationRequested = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetAnnotations()[v1alpha1.AnnotationRotateClientSecret] != e.ObjectNew.GetAnnotations()[v1alpha1.AnnotationRotateClientSecret]
+}}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,9 +73,10 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 		return nil
 	}
 	obs.credentialsSecret = key.Name
-	if err := r.refreshCredentials(ctx, app, obs.tenant, existing); err != nil {
+	if err := r.refreshCredentials(ctx, app, obs, existing); err != nil {
 		return err
 	}
+	obs.previousSecretValidUntil = previousSecretValidUntil(existing)
 	if why := serving.WeakClientSecret(existing.Data[serving.SecretKeyClientSecret]); why != "" {
 		// Never the secret itself, only how it falls short.
 		obs.credentialsProblem = &status.Problem{Reason: v1alpha1.ReasonWeakClientSecret, Stalls: true,
@@ -102,6 +104,10 @@ func (r *ApplicationReconciler) createCredentials(ctx context.Context, app *v1al
 			serving.SecretKeyClientSecret: []byte(secret),
 			serving.SecretKeyIssuerURL:    []byte(tenant.Spec.IssuerURL),
 		},
+	}
+	if want := app.Annotations[v1alpha1.AnnotationRotateClientSecret]; want != "" {
+		// A fresh secret answers the rotation asked for so far.
+		s.Annotations = map[string]string{serving.AnnotationRotation: want}
 	}
 	if err := controllerutil.SetControllerReference(app, s, r.Scheme()); err != nil {
 		return false, fmt.Errorf("owning credentials Secret %s: %w", key, err)
@@ -132,10 +138,11 @@ func newClientSecret() (string, error) {
 }
 
 // refreshCredentials keeps the non-secret fields of an existing credentials
-// Secret current (a Tenant's issuer URL can change); the client secret itself
-// is never rewritten, only generated when the key is missing or empty.
-func (r *ApplicationReconciler) refreshCredentials(ctx context.Context, app *v1alpha1.Application, tenant *v1alpha1.Tenant, s *corev1.Secret) error {
-	want := map[string]string{serving.SecretKeyClientID: serving.ClientID(app), serving.SecretKeyIssuerURL: tenant.Spec.IssuerURL}
+// Secret current (a Tenant's issuer URL can change). The client secret is
+// generated when the key is missing or empty, and replaced only when the
+// Application's rotation annotation asks (rotateClientSecret).
+func (r *ApplicationReconciler) refreshCredentials(ctx context.Context, app *v1alpha1.Application, obs *ApplicationObservation, s *corev1.Secret) error {
+	want := map[string]string{serving.SecretKeyClientID: serving.ClientID(app), serving.SecretKeyIssuerURL: obs.tenant.Spec.IssuerURL}
 	patch := client.MergeFrom(s.DeepCopy())
 	changed := false
 	if s.Data == nil {
@@ -149,6 +156,12 @@ func (r *ApplicationReconciler) refreshCredentials(ctx context.Context, app *v1a
 		s.Data[serving.SecretKeyClientSecret] = []byte(secret)
 		changed = true
 	}
+	before := string(s.Data[serving.SecretKeyClientSecret])
+	rotated, err := rotateClientSecret(app, s, obs.now)
+	if err != nil {
+		return err
+	}
+	changed = changed || rotated
 	for k, v := range want {
 		if string(s.Data[k]) != v {
 			s.Data[k] = []byte(v)
@@ -161,5 +174,55 @@ func (r *ApplicationReconciler) refreshCredentials(ctx context.Context, app *v1a
 	if err := r.Patch(ctx, s, patch); err != nil {
 		return fmt.Errorf("updating credentials Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
+	if before != "" && before != string(s.Data[serving.SecretKeyClientSecret]) && r.Recorder != nil {
+		// Never a secret: only that it changed and until when the old one works.
+		r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, "ClientSecretRotated", "Rotate",
+			"Generated a new client secret in Secret %s; the previous one is accepted until %s", s.Name, s.Annotations[serving.AnnotationPreviousValidUntil])
+	}
 	return nil
+}
+
+// rotateClientSecret applies the Application's rotation annotation to its
+// credentials Secret s at now: a value not yet honoured moves the secret to
+// previous-client-secret, valid for serving.ClientSecretOverlap, and
+// generates a new one; a previous secret past its overlap (or without a
+// readable deadline) is removed. It reports whether s changed, and says in
+// s's annotations until when a previous secret works.
+func rotateClientSecret(app *v1alpha1.Application, s *corev1.Secret, now time.Time) (bool, error) {
+	changed := false
+	if want := app.Annotations[v1alpha1.AnnotationRotateClientSecret]; want != "" && want != s.Annotations[serving.AnnotationRotation] {
+		secret, err := newClientSecret()
+		if err != nil {
+			return false, err
+		}
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Data[serving.SecretKeyPreviousClientSecret] = s.Data[serving.SecretKeyClientSecret]
+		s.Data[serving.SecretKeyClientSecret] = []byte(secret)
+		s.Annotations[serving.AnnotationRotation] = want
+		s.Annotations[serving.AnnotationPreviousValidUntil] = now.Add(serving.ClientSecretOverlap).UTC().Format(time.RFC3339)
+		changed = true
+	}
+	_, hasPrevious := s.Data[serving.SecretKeyPreviousClientSecret]
+	until, err := time.Parse(time.RFC3339, s.Annotations[serving.AnnotationPreviousValidUntil])
+	if hasPrevious && (err != nil || !now.Before(until)) {
+		delete(s.Data, serving.SecretKeyPreviousClientSecret)
+		hasPrevious, changed = false, true
+	}
+	if _, ok := s.Annotations[serving.AnnotationPreviousValidUntil]; ok && !hasPrevious {
+		delete(s.Annotations, serving.AnnotationPreviousValidUntil)
+		changed = true
+	}
+	return changed, nil
+}
+
+// previousSecretValidUntil is when s's previous client secret stops
+// working; zero without one.
+func previousSecretValidUntil(s *corev1.Secret) time.Time {
+	if len(s.Data[serving.SecretKeyPreviousClientSecret]) == 0 {
+		return time.Time{}
+	}
+	until, _ := time.Parse(time.RFC3339, s.Annotations[serving.AnnotationPreviousValidUntil])
+	return until
 }

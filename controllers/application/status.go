@@ -30,6 +30,9 @@ type ApplicationObservation struct {
 	// credentialsSecret is the name of the owned credentials Secret.
 	credentialsSecret  string
 	credentialsProblem *status.Problem
+	// previousSecretValidUntil is when the client secret the last rotation
+	// replaced stops working; zero without one.
+	previousSecretValidUntil time.Time
 	// ServedProblem is set while the issuer replicas do not serve this
 	// generation of the Application yet.
 	servedProblem *status.Problem
@@ -45,6 +48,9 @@ func ApplicationStatus(app *v1alpha1.Application, obs ApplicationObservation) v1
 		Conditions:            append([]metav1.Condition(nil), app.Status.Conditions...),
 		ClientID:              serving.ClientID(app),
 		CredentialsSecretName: obs.credentialsSecret,
+	}
+	if !obs.previousSecretValidUntil.IsZero() {
+		st.PreviousClientSecretValidUntil = &metav1.Time{Time: obs.previousSecretValidUntil}
 	}
 	conds := &st.Conditions
 

@@ -11,6 +11,16 @@ const (
 	SecretKeyClientID     = "client-id"
 	SecretKeyClientSecret = "client-secret"
 	SecretKeyIssuerURL    = "issuer-url"
+	// SecretKeyPreviousClientSecret holds, after a rotation, the secret
+	// it replaced, accepted until AnnotationPreviousValidUntil.
+	SecretKeyPreviousClientSecret = "previous-client-secret"
+
+	// AnnotationRotation on the credentials Secret is the value of the
+	// Application's v1alpha1.AnnotationRotateClientSecret last honoured.
+	AnnotationRotation = "idtenant.dev/client-secret-rotation"
+	// AnnotationPreviousValidUntil on the credentials Secret is when the
+	// previous secret stops working (RFC 3339).
+	AnnotationPreviousValidUntil = "idtenant.dev/previous-client-secret-valid-until"
 
 	LabelManagedBy   = "app.kubernetes.io/managed-by"
 	LabelApplication = "idtenant.dev/application"
@@ -27,6 +37,12 @@ func CredentialsSecretName(app *v1alpha1.Application) string {
 func IsConfidential(t v1alpha1.ApplicationType) bool {
 	return t == v1alpha1.RegularWeb || t == v1alpha1.MachineToMachine
 }
+
+// ClientSecretOverlap is how long a rotated-out client secret keeps
+// working beside the new one: a day for every replica of the application
+// to read the new one from the Secret (a mounted Secret is refreshed
+// within a minute or two; an environment variable needs a restart).
+const ClientSecretOverlap = 24 * time.Hour
 
 // CredentialsRecheck is how often an Application blocked by a foreign Secret
 // in its credentials' place looks again.

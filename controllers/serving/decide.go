@@ -14,6 +14,7 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers/status"
 	"github.com/idtenant/idtenant/internal/audience"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
@@ -43,6 +44,10 @@ type Input struct {
 // Credential is a confidential Application's credentials Secret as read.
 type Credential struct {
 	Secret []byte
+	// Previous is the secret a rotation replaced, accepted until
+	// PreviousValidUntil; empty without one.
+	Previous           []byte
+	PreviousValidUntil time.Time
 	// Controlled: the Application controls the Secret (a Secret of the
 	// same name somebody else made is never served).
 	Controlled bool
@@ -103,6 +108,9 @@ type ApplicationVerdict struct {
 	// SecretDigest is the hex SHA-256 of a confidential client's secret,
 	// when it may be served (controlled by the Application, not weak).
 	SecretDigest string
+	// PreviousSecret is the replaced secret a rotation still accepts,
+	// while it may be served.
+	PreviousSecret *issuerconfig.PreviousSecret
 	// Served: the issuer serves it. Digest is the digest of its effective
 	// lifetimes as status reports them.
 	Served bool
@@ -197,6 +205,10 @@ func Decide(in Input, now time.Time) Plan {
 			}
 			sum := sha256.Sum256(cred.Secret)
 			v.SecretDigest = hex.EncodeToString(sum[:])
+			if len(cred.Previous) > 0 && now.Before(cred.PreviousValidUntil) && WeakClientSecret(cred.Previous) == "" {
+				prev := sha256.Sum256(cred.Previous)
+				v.PreviousSecret = &issuerconfig.PreviousSecret{SHA256: hex.EncodeToString(prev[:]), ValidUntil: cred.PreviousValidUntil}
+			}
 		}
 		v.Served = true
 	}

@@ -3,6 +3,7 @@ package serving
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,7 +51,11 @@ func Gather(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant) (Inpu
 		if err != nil {
 			return in, fmt.Errorf("getting credentials of Application %s/%s: %w", app.Namespace, app.Name, err)
 		}
-		in.Credentials[ClientID(app)] = Credential{Secret: s.Data[SecretKeyClientSecret], Controlled: metav1.IsControlledBy(s, app)}
+		cred := Credential{Secret: s.Data[SecretKeyClientSecret], Controlled: metav1.IsControlledBy(s, app)}
+		if until, err := time.Parse(time.RFC3339, s.Annotations[AnnotationPreviousValidUntil]); err == nil && len(s.Data[SecretKeyPreviousClientSecret]) > 0 {
+			cred.Previous, cred.PreviousValidUntil = s.Data[SecretKeyPreviousClientSecret], until
+		}
+		in.Credentials[ClientID(app)] = cred
 	}
 	return in, nil
 }

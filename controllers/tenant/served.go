@@ -8,6 +8,7 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	serving "github.com/idtenant/idtenant/controllers/serving"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // servedObjects is what the issuer configuration is made of: the attached
@@ -17,6 +18,8 @@ type servedObjects struct {
 	apps    []*v1alpha1.Application
 	apis    []*v1alpha1.API
 	digests map[string]string // client ID -> hex SHA-256 of the client secret
+	// previous are the replaced client secrets still accepted, by client ID.
+	previous map[string]*issuerconfig.PreviousSecret
 	// effective maps "Application ns/name" / "API ns/name" to the digest of
 	// the object's effective lifetimes.
 	effective map[string]string
@@ -38,7 +41,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 	plan := serving.Decide(in, r.now())
 	obs.apis, obs.applications = plan.AdmittedAPIs, plan.AdmittedApplications
 	obs.audienceClaims = plan.Audiences.Claims
-	served := servedObjects{digests: map[string]string{}, effective: map[string]string{}}
+	served := servedObjects{digests: map[string]string{}, previous: map[string]*issuerconfig.PreviousSecret{}, effective: map[string]string{}}
 	served.apps, served.apis = plan.Served(in)
 	for _, api := range served.apis {
 		v := plan.APIs[client.ObjectKeyFromObject(api)]
@@ -49,6 +52,9 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		v := plan.Applications[client.ObjectKeyFromObject(app)]
 		if v.SecretDigest != "" {
 			served.digests[serving.ClientID(app)] = v.SecretDigest
+		}
+		if v.PreviousSecret != nil {
+			served.previous[serving.ClientID(app)] = v.PreviousSecret
 		}
 		if v.Effective.IDToken != nil {
 			served.longest = max(served.longest, v.Effective.IDToken.Duration)

@@ -28,7 +28,11 @@ type client struct {
 	// secret is the SHA-256 digest of the client secret. Secrets carry 256
 	// bits of entropy, so a fast digest compared in constant time is as safe
 	// as a slow hash and costs microseconds per token request.
-	secret         [sha256.Size]byte
+	secret [sha256.Size]byte
+	// previous is the digest of the secret a rotation replaced, accepted
+	// before previousUntil (zero: none).
+	previous       [sha256.Size]byte
+	previousUntil  time.Time
 	apis           []allowedAPI
 	redirectURIs   []string
 	postLogoutURIs []string
@@ -38,10 +42,13 @@ type client struct {
 
 var _ op.Client = (*client)(nil)
 
-// secretMatches reports whether secret is this client's secret.
-func (c *client) secretMatches(secret string) bool {
+// secretMatches reports whether secret is this client's secret at now:
+// the current one, or the one a rotation replaced during its overlap.
+func (c *client) secretMatches(secret string, now time.Time) bool {
 	sum := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(sum[:], c.secret[:]) == 1
+	current := subtle.ConstantTimeCompare(sum[:], c.secret[:]) == 1
+	previous := subtle.ConstantTimeCompare(sum[:], c.previous[:]) == 1 && now.Before(c.previousUntil)
+	return current || previous
 }
 
 func (c *client) GetID() string                    { return c.id }

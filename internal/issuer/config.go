@@ -248,6 +248,14 @@ func (c *config) compileClient(a *issuerconfig.Application) (*client, error) {
 			return nil, fmt.Errorf("applications %s: secretSHA256 must be 64 hex digits", a.Ref())
 		}
 		copy(cl.secret[:], d)
+		if p := a.PreviousSecret; p != nil {
+			d, err := hex.DecodeString(p.SHA256)
+			if err != nil || len(d) != len(cl.previous) {
+				return nil, fmt.Errorf("applications %s: previousSecret.sha256 must be 64 hex digits", a.Ref())
+			}
+			copy(cl.previous[:], d)
+			cl.previousUntil = p.ValidUntil
+		}
 	}
 	for _, u := range spec.RedirectURIs {
 		cl.redirectURIs = append(cl.redirectURIs, string(u))

@@ -201,7 +201,7 @@ func (s *Server) VerifyClient(_ context.Context, r *op.Request[op.ClientCredenti
 		}
 		return cl, nil
 	}
-	if !cl.secretMatches(r.Data.ClientSecret) {
+	if !cl.secretMatches(r.Data.ClientSecret, s.now()) {
 		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("unknown client or wrong credentials"), http.StatusUnauthorized)
 	}
 	return cl, nil

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -123,6 +124,18 @@ type Application struct {
 	// fast digest is safe and keeps client authentication in microseconds;
 	// the secret itself never leaves the credentials Secret.
 	SecretSHA256 string `json:"secretSHA256,omitempty"`
+	// PreviousSecret is the client secret a rotation replaced, still
+	// accepted until its ValidUntil so that the application's replicas
+	// move to the new one without an outage.
+	PreviousSecret *PreviousSecret `json:"previousSecret,omitempty"`
+}
+
+// PreviousSecret is a replaced client secret during its overlap.
+type PreviousSecret struct {
+	// SHA256 is the hex SHA-256 digest of the replaced secret.
+	SHA256 string `json:"sha256"`
+	// ValidUntil is when the issuer stops accepting it.
+	ValidUntil time.Time `json:"validUntil"`
 }
 
 // User is one entry of the user directory.

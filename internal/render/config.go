@@ -16,6 +16,9 @@ type ConfigInputs struct {
 	Applications []*v1alpha1.Application
 	// SecretDigests maps client ID to the hex SHA-256 of its client secret.
 	SecretDigests map[string]string
+	// PreviousSecrets maps client ID to the replaced secret a rotation
+	// still accepts.
+	PreviousSecrets map[string]*issuerconfig.PreviousSecret
 	// APIs are the resource servers the issuer serves.
 	APIs  []*v1alpha1.API
 	Users []issuerconfig.User
@@ -46,8 +49,9 @@ func ConfigDocument(in ConfigInputs, generation int64, clientID func(*v1alpha1.A
 		doc.Applications = append(doc.Applications, issuerconfig.Application{
 			Object: issuerconfig.Object[v1alpha1.ApplicationSpec]{Name: a.Name, Namespace: a.Namespace, Generation: a.Generation,
 				EffectiveDigest: in.EffectiveDigests["Application "+a.Namespace+"/"+a.Name], Spec: a.Spec},
-			ClientID:     id,
-			SecretSHA256: in.SecretDigests[id],
+			ClientID:       id,
+			SecretSHA256:   in.SecretDigests[id],
+			PreviousSecret: in.PreviousSecrets[id],
 		})
 	}
 	slices.SortFunc(doc.Applications, func(a, b issuerconfig.Application) int { return cmp.Compare(a.Ref(), b.Ref()) })

@@ -53,9 +53,11 @@ type config struct {
 	// and in the order the login page offers them.
 	connections     map[string]*connection
 	connectionOrder []*connection
-	// stateKey derives record keys, seals pending requests and derives
-	// refresh token successors (see state.go).
+	// stateKey derives record keys and refresh token successors (see
+	// state.go); it never rotates.
 	stateKey []byte
+	// sealing is the sealing ring, current key first.
+	sealing []sealingKey
 	keys     *signing.KeySet
 	origins  map[string]bool // union of allowedOrigins, for CORS
 	// trustedProxies decide which client address the login limits count.
@@ -154,6 +156,7 @@ func compile(doc *issuerconfig.Document, fallbackStateKey []byte) (*config, erro
 	if len(c.stateKey) == 0 {
 		c.stateKey = fallbackStateKey
 	}
+	c.sealing = compileSealingKeys(doc.SealingKeys, c.stateKey)
 	costs := map[int]int{}
 	c.dummyCost = bcrypt.DefaultCost
 	for i := range doc.Users {

@@ -9,7 +9,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // An authorization request waiting for the user to log in is stored
@@ -32,8 +35,63 @@ type sealed[T any] struct {
 	Expires int64 `json:"e,omitempty"`
 }
 
-func (c *config) aead(purpose string) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(derive(c.stateKey, purpose))
+// sealingKey is a key of the sealing ring (issuerconfig.SealingKey) as the
+// issuer uses it.
+type sealingKey struct {
+	id  string
+	key []byte
+	// supersededAt is zero for the current key.
+	supersededAt time.Time
+}
+
+// compileSealingKeys turns the document's ring into the issuer's; without
+// one the state key seals, under the empty id, as before rings.
+func compileSealingKeys(ring []issuerconfig.SealingKey, stateKey []byte) []sealingKey {
+	if len(ring) == 0 {
+		return []sealingKey{{key: stateKey}}
+	}
+	out := make([]sealingKey, 0, len(ring))
+	for _, k := range ring {
+		sk := sealingKey{id: k.ID, key: k.Key}
+		if k.ID == "" {
+			sk.key = stateKey
+		}
+		if k.SupersededAt != nil {
+			sk.supersededAt = *k.SupersededAt
+		}
+		out = append(out, sk)
+	}
+	return out
+}
+
+// sealingKeyFor finds the key a sealed value names ("<id>." before the
+// ciphertext, nothing for the state key) and the ciphertext; ok is false
+// for an id the ring does not hold.
+func (c *config) sealingKeyFor(value string) (k sealingKey, ciphertext string, ok bool) {
+	id, rest, prefixed := strings.Cut(value, ".")
+	if !prefixed {
+		id, rest = "", value
+	}
+	for _, k := range c.sealing {
+		if k.id == id {
+			return k, rest, true
+		}
+	}
+	return sealingKey{}, "", false
+}
+
+// opens reports whether k may still open a value sealed for purpose at
+// now: the current key always; a superseded one opens sealed identities
+// (kept in records) until the operator retires it, and short-lived values
+// (pending requests, upstream state, CSRF tokens) only as long as they
+// live after it was superseded — so that a leaked key stops forging them
+// minutes after a rotation.
+func (k sealingKey) opens(purpose string, now time.Time) bool {
+	return k.supersededAt.IsZero() || purpose == purposeIdentity || now.Before(k.supersededAt.Add(pendingLifetime))
+}
+
+func aeadFor(key []byte, purpose string) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(derive(key, purpose))
 	if err != nil {
 		return nil, err
 	}
@@ -67,16 +125,22 @@ func (c *config) sealJSON(purpose string, v any, expires int64) (string, error) 
 		return "", err
 	}
 	plain := buf.Bytes()
-	aead, err := c.aead(purpose)
+	current := c.sealing[0]
+	aead, err := aeadFor(current.key, purpose)
 	if err != nil {
 		return "", err
 	}
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
 	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, []byte(c.issuer))), nil
+	out := base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, []byte(c.issuer)))
+	if current.id != "" {
+		out = current.id + "." + out
+	}
+	return out, nil
 }
 
-// unsealJSON opens a value sealed without expiry into v.
+// unsealJSON opens a value sealed without expiry into v (a sealed
+// identity: any key of the ring opens it).
 func (c *config) unsealJSON(purpose, value string, v any) error {
 	return c.unsealJSONAt(purpose, value, v, time.Time{})
 }
@@ -90,11 +154,15 @@ func (c *config) unsealJSONAt(purpose, value string, v any, now time.Time) error
 	if value == "" || len(value) > limit {
 		return errSealed
 	}
+	key, value, ok := c.sealingKeyFor(value)
+	if !ok || !key.opens(purpose, now) {
+		return errSealed
+	}
 	data, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil {
 		return errSealed
 	}
-	aead, err := c.aead(purpose)
+	aead, err := aeadFor(key.key, purpose)
 	if err != nil {
 		return err
 	}
@@ -119,7 +187,11 @@ func (c *config) unsealJSONAt(purpose, value string, v any, now time.Time) error
 // sets it as a cookie and a form field, and the submission must carry both,
 // so another site cannot post a login into a request it obtained.
 func (c *config) csrfFor(sealed string) string {
-	return base64.RawURLEncoding.EncodeToString(derive(c.stateKey, purposeCSRF, sealed)[:24])
+	key, _, ok := c.sealingKeyFor(sealed)
+	if !ok {
+		key = c.sealing[0] // the request will not open anyway
+	}
+	return base64.RawURLEncoding.EncodeToString(derive(key.key, purposeCSRF, sealed)[:24])
 }
 
 func (c *config) csrfMatches(sealed, token string) bool {

@@ -62,9 +62,18 @@ type Document struct {
 	// StateKey is the tenant's 256-bit state key, generated once by the
 	// operator and never rotated (a new key would orphan every stored
 	// record). The issuer derives state record names from it (keyed
-	// digests of cookies, codes and token ids) and seals pending login
-	// requests with it. Secret: never logged, never in status.
+	// digests of cookies, codes and token ids). Secret: never logged,
+	// never in status.
 	StateKey []byte `json:"stateKey,omitempty"`
+	// SealingKeys encrypt what the issuer seals (pending sign-in requests,
+	// the state sent to upstreams, upstream users' attributes in records)
+	// and key the sign-in forms' CSRF tokens; unlike the state key they
+	// rotate. The first is current and seals; the others, superseded,
+	// still open what they sealed: short-lived values (pending requests)
+	// for a few minutes after they were superseded, sealed identities in
+	// records until the operator retires the key. Empty (documents of
+	// older operators): the state key seals, as before. Secret.
+	SealingKeys []SealingKey `json:"sealingKeys,omitempty"`
 	// ConnectionSecrets are the client secrets idtenant authenticates
 	// with at the upstreams of the Tenant's spec.connections, by
 	// connection name, read from each clientSecretRef. Secret: never
@@ -86,6 +95,19 @@ const ConnectionCallbackPath = "/login/callback"
 // ConnectionRedirectURI is the redirect URI of a tenant at its upstreams.
 func ConnectionRedirectURI(issuerURL string) string {
 	return strings.TrimRight(issuerURL, "/") + ConnectionCallbackPath
+}
+
+// SealingKey is one key of the sealing ring.
+type SealingKey struct {
+	// ID names the key in what it sealed: 1 to 8 of [a-z0-9]. The empty ID
+	// stands for the state key itself, which sealed everything before the
+	// ring existed (Key is then empty).
+	ID string `json:"id"`
+	// Key is StateKeySize random bytes.
+	Key []byte `json:"key,omitempty"`
+	// SupersededAt is when a newer key took over sealing; unset for the
+	// current key.
+	SupersededAt *time.Time `json:"supersededAt,omitempty"`
 }
 
 // StateKeySize is the length of Document.StateKey in bytes.
@@ -268,5 +290,35 @@ func (d *Document) Validate() error {
 		// The length only: the key itself never appears in an error.
 		errs = append(errs, fmt.Errorf("stateKey: %d bytes, want %d", len(d.StateKey), StateKeySize))
 	}
+	errs = append(errs, validateSealingKeys(d.SealingKeys)...)
 	return errors.Join(errs...)
+}
+
+// validateSealingKeys checks the ring's shape; never a key's bytes in an
+// error.
+func validateSealingKeys(ring []SealingKey) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, k := range ring {
+		switch {
+		case seen[k.ID]:
+			errs = append(errs, fmt.Errorf("sealingKeys[%d]: id %q appears twice", i, k.ID))
+		case k.ID == "" && len(k.Key) != 0:
+			errs = append(errs, fmt.Errorf("sealingKeys[%d]: the state key's entry (empty id) carries no key", i))
+		case k.ID != "" && !validSealingKeyID(k.ID):
+			errs = append(errs, fmt.Errorf("sealingKeys[%d]: id %q must be 1 to 8 of [a-z0-9]", i, k.ID))
+		case k.ID != "" && len(k.Key) != StateKeySize:
+			errs = append(errs, fmt.Errorf("sealingKeys[%d] (%s): %d bytes, want %d", i, k.ID, len(k.Key), StateKeySize))
+		case i == 0 && (k.SupersededAt != nil || k.ID == ""):
+			errs = append(errs, errors.New("sealingKeys[0] must be a current key (a generated key, not superseded)"))
+		case i > 0 && k.SupersededAt == nil:
+			errs = append(errs, fmt.Errorf("sealingKeys[%d] (%s): only the first key is current; the others need supersededAt", i, k.ID))
+		}
+		seen[k.ID] = true
+	}
+	return errs
+}
+
+func validSealingKeyID(id string) bool {
+	return len(id) >= 1 && len(id) <= 8 && strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
 }

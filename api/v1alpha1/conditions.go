@@ -117,6 +117,16 @@ const (
 // once.
 const AnnotationRotateClientSecret = "idtenant.dev/rotate-client-secret"
 
+// AnnotationRotateSealingKey on a Tenant asks for a new sealing key
+// whenever its value changes (write a date): what the issuer seals from then
+// on (pending sign-ins, the state sent to upstreams, upstream users'
+// attributes in records, CSRF tokens) uses the new key; the replaced one
+// still opens short-lived values for 10 minutes and sealed identities until
+// the longest session or refresh token that may hold one has ended. Use it
+// when the signing-keys Secret may have leaked; the key also rotates every
+// spec.keyRotationPeriod. Nobody is logged out.
+const AnnotationRotateSealingKey = "idtenant.dev/rotate-sealing-key"
+
 // AnnotationConnectionIssuer must name, on a Secret a connection's
 // clientSecretRef names, the issuer URL the connection sends the secret
 // to: the issuer presents it to the upstream the Tenant names, so the

@@ -37,7 +37,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	doc := render.ConfigDocument(render.ConfigInputs{
 		Tenant: tenant, Applications: obs.served.apps, SecretDigests: obs.served.digests, PreviousSecrets: obs.served.previous,
 		APIs: obs.served.apis, Users: obs.users, Keys: keys.ConfigKeys(obs.keys),
-		EffectiveDigests: obs.served.effective, StateKey: obs.stateKey,
+		EffectiveDigests: obs.served.effective, StateKey: obs.stateKey, SealingKeys: obs.sealingKeys,
 	}, 0, serving.ClientID)
 	doc.ConnectionSecrets, doc.ConnectionEpochs = obs.connectionSecrets, obs.connectionEpochs
 	content, err := json.Marshal(doc)

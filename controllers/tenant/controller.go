@@ -182,6 +182,9 @@ func (r *TenantReconciler) finish(ctx context.Context, tenant *v1alpha1.Tenant, 
 	if next := keys.NextStep(obs.keys, obs.keyPolicy); !next.IsZero() {
 		soonest(max(next.Sub(r.now()), time.Second))
 	}
+	if next := keys.NextSealingStep(obs.sealingKeys, obs.sealingPolicy); !next.IsZero() {
+		soonest(max(next.Sub(r.now()), time.Second))
+	}
 	return result, nil
 }
 
@@ -264,7 +267,9 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Owns(certificate()) // status: Ready once issued
 	}
 	return b.
-		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Spec changes, and a new value of the sealing key's rotation
+		// annotation.
+		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, sealingRotationRequested))).
 		Owns(&networkingv1.Ingress{}).
 		// Owned children: drift (an edit, a deletion) is repaired.
 		Owns(&corev1.Secret{}).

@@ -46,6 +46,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 	secret := &corev1.Secret{}
 	var current []keys.Key
 	var stateKey []byte
+	var ring []issuerconfig.SealingKey
 	err := r.getFresh(ctx, name, secret)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -69,6 +70,15 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 			obs.keysProblem = &status.Problem{Reason: v1alpha1.ReasonKeysInvalid, Stalls: true,
 				Message: fmt.Sprintf("Secret %s key %s is not a valid key list (%v); fix or delete it to generate new keys", name, keysSecretKey, err)}
 			return nil
+		}
+		if raw, ok := secret.Data[sealingKeysSecretKey]; ok {
+			if err := json.Unmarshal(raw, &ring); err != nil || issuerconfig.ValidateSealingKeys(ring) != nil {
+				// Not replaced silently: pending sign-ins and the
+				// identities sealed in records would no longer open.
+				obs.keysProblem = &status.Problem{Reason: v1alpha1.ReasonKeysInvalid, Stalls: true,
+					Message: fmt.Sprintf("Secret %s key %s is not a valid sealing key ring; fix it, or delete that key to generate a new ring (pending sign-ins and connection users' sessions are then lost)", name, sealingKeysSecretKey)}
+				return nil
+			}
 		}
 		var present bool
 		if stateKey, present = secret.Data[stateKeySecretKey]; present && len(stateKey) != issuerconfig.StateKeySize {
@@ -99,12 +109,30 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 		return err
 	}
 	obs.keys = planned
-	if !changed && !newStateKey && secret.Name != "" {
+	rotation := tenant.Annotations[v1alpha1.AnnotationRotateSealingKey]
+	sealingPolicy := keys.SealingPolicy{Period: policy.Period, Retention: sealedRetention(obs),
+		Rotate: rotation != "" && rotation != secret.Annotations[annotationSealingRotation], Legacy: !newStateKey}
+	obs.sealingPolicy = sealingPolicy
+	ring, ringChanged, err := keys.PlanSealing(ring, r.now(), sealingPolicy, keys.GenerateSealingKey)
+	if err != nil {
+		return err
+	}
+	obs.sealingKeys = ring
+	if !changed && !newStateKey && !ringChanged && secret.Name != "" {
 		return nil
 	}
 	data, err := json.Marshal(planned)
 	if err != nil {
 		return fmt.Errorf("encoding signing keys: %w", err)
+	}
+	ringData, err := json.Marshal(ring)
+	if err != nil {
+		return fmt.Errorf("encoding sealing keys: %w", err)
+	}
+	content := map[string][]byte{keysSecretKey: data, stateKeySecretKey: stateKey, sealingKeysSecretKey: ringData}
+	if ringChanged && sealingPolicy.Rotate && r.Recorder != nil {
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, "SealingKeyRotated", "Rotate",
+			"A new sealing key seals from now on (annotation %s); the replaced one opens pending sign-ins for 10 more minutes", v1alpha1.AnnotationRotateSealingKey)
 	}
 	// Create or Update with the resourceVersion read above, not an apply:
 	// if the read was stale, the write fails and the next reconcile plans
@@ -112,9 +140,10 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 	// replaced by another.
 	if secret.Name == "" {
 		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: name.Name, Namespace: name.Namespace, Labels: ownedLabels(tenant)},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{keysSecretKey: data, stateKeySecretKey: stateKey},
+			ObjectMeta: metav1.ObjectMeta{Name: name.Name, Namespace: name.Namespace, Labels: ownedLabels(tenant),
+				Annotations: sealingAnnotations(nil, rotation)},
+			Type: corev1.SecretTypeOpaque,
+			Data: content,
 		}
 		if err := controllerutil.SetControllerReference(tenant, secret, r.Scheme()); err != nil {
 			return err
@@ -124,8 +153,9 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 		}
 		return nil
 	}
-	secret.Data = map[string][]byte{keysSecretKey: data, stateKeySecretKey: stateKey}
+	secret.Data = content
 	secret.Labels = mergeLabels(secret.Labels, ownedLabels(tenant))
+	secret.Annotations = sealingAnnotations(secret.Annotations, rotation)
 	if err := r.Update(ctx, secret); err != nil {
 		return fmt.Errorf("updating signing keys Secret %s: %w", name, err)
 	}

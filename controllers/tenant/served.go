@@ -26,6 +26,10 @@ type servedObjects struct {
 	// longest is the longest lifetime of any token the issuer can sign, how
 	// long a retired key must stay published.
 	longest time.Duration
+	// longestRefresh is the longest refresh absolute lifetime of a served
+	// Application: how long a refresh family (and the identity sealed in
+	// it) may live.
+	longestRefresh time.Duration
 }
 
 // gatherServed owns what the issuer configuration is made of: it gathers
@@ -58,6 +62,9 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		}
 		if v.Effective.IDToken != nil {
 			served.longest = max(served.longest, v.Effective.IDToken.Duration)
+		}
+		if v.Effective.Refresh != nil {
+			served.longestRefresh = max(served.longestRefresh, v.Effective.Refresh.Absolute.Duration)
 		}
 		served.effective["Application "+app.Namespace+"/"+app.Name] = v.Digest
 	}

@@ -36,9 +36,12 @@ type tenantObservation struct {
 	// served is what the issuer configuration holds.
 	served servedObjects
 	// keys are the signing keys after this reconcile's rotation step.
-	keys        []keys.Key
-	keyPolicy   keys.Policy
-	keysProblem *status.Problem
+	keys      []keys.Key
+	keyPolicy keys.Policy
+	// sealingKeys is the sealing key ring and sealingPolicy its schedule.
+	sealingKeys   []issuerconfig.SealingKey
+	sealingPolicy keys.SealingPolicy
+	keysProblem   *status.Problem
 	// stateKey is the tenant's state key; it goes into the issuer
 	// configuration and nowhere else.
 	stateKey []byte

@@ -105,6 +105,9 @@ type SealingKey struct {
 	ID string `json:"id"`
 	// Key is StateKeySize random bytes.
 	Key []byte `json:"key,omitempty"`
+	// CreatedAt is when the operator generated the key (its rotation
+	// counts from it).
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 	// SupersededAt is when a newer key took over sealing; unset for the
 	// current key.
 	SupersededAt *time.Time `json:"supersededAt,omitempty"`
@@ -290,13 +293,15 @@ func (d *Document) Validate() error {
 		// The length only: the key itself never appears in an error.
 		errs = append(errs, fmt.Errorf("stateKey: %d bytes, want %d", len(d.StateKey), StateKeySize))
 	}
-	errs = append(errs, validateSealingKeys(d.SealingKeys)...)
+	if err := ValidateSealingKeys(d.SealingKeys); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
-// validateSealingKeys checks the ring's shape; never a key's bytes in an
-// error.
-func validateSealingKeys(ring []SealingKey) []error {
+// ValidateSealingKeys checks a sealing key ring's shape; never a key's
+// bytes in an error.
+func ValidateSealingKeys(ring []SealingKey) error {
 	var errs []error
 	seen := map[string]bool{}
 	for i, k := range ring {
@@ -316,7 +321,7 @@ func validateSealingKeys(ring []SealingKey) []error {
 		}
 		seen[k.ID] = true
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
 func validSealingKeyID(id string) bool {

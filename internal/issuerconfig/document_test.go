@@ -1,8 +1,10 @@
 package issuerconfig
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
@@ -80,5 +82,38 @@ func TestValidateKeys(t *testing.T) {
 				t.Errorf("error shows key material: %v", err)
 			}
 		})
+	}
+}
+
+// TestValidateSealingKeys: the ring's shape is checked, never showing a
+// key's bytes.
+func TestValidateSealingKeys(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	key := func(id string, fill byte, superseded *time.Time) SealingKey {
+		return SealingKey{ID: id, Key: bytes.Repeat([]byte{fill}, StateKeySize), SupersededAt: superseded}
+	}
+	for _, c := range []struct {
+		name string
+		ring []SealingKey
+		want string
+	}{
+		{"empty", nil, ""},
+		{"current and superseded", []SealingKey{key("k2", 2, nil), key("k1", 1, &at), {SupersededAt: &at}}, ""},
+		{"duplicate id", []SealingKey{key("k2", 2, nil), key("k2", 1, &at)}, "appears twice"},
+		{"bad id", []SealingKey{key("K-2", 2, nil)}, "1 to 8 of [a-z0-9]"},
+		{"short key", []SealingKey{{ID: "k1", Key: []byte{1, 2, 3}}}, "3 bytes, want 32"},
+		{"state key entry first", []SealingKey{{}}, "must be a current key"},
+		{"state key entry with bytes", []SealingKey{key("k2", 2, nil), key("", 9, &at)}, "carries no key"},
+		{"two current keys", []SealingKey{key("k2", 2, nil), key("k1", 1, nil)}, "need supersededAt"},
+	} {
+		err := ValidateSealingKeys(c.ring)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		case err != nil && strings.Contains(err.Error(), string(bytes.Repeat([]byte{9}, 4))):
+			t.Errorf("%s: the error shows key bytes", c.name)
+		}
 	}
 }

@@ -28,6 +28,8 @@ type ConfigInputs struct {
 	EffectiveDigests map[string]string
 	// StateKey is the tenant's state key (issuerconfig.StateKeySize bytes).
 	StateKey []byte
+	// SealingKeys is the tenant's sealing key ring, current key first.
+	SealingKeys []issuerconfig.SealingKey
 }
 
 // ConfigDocument renders the issuer configuration at generation. Objects are
@@ -39,10 +41,11 @@ func ConfigDocument(in ConfigInputs, generation int64, clientID func(*v1alpha1.A
 		Tenant: issuerconfig.Object[v1alpha1.TenantSpec]{
 			Name: in.Tenant.Name, Namespace: in.Tenant.Namespace, Generation: in.Tenant.Generation, Spec: in.Tenant.Spec,
 		},
-		Users:     slices.SortedFunc(slices.Values(in.Users), func(a, b issuerconfig.User) int { return cmp.Compare(a.Username, b.Username) }),
-		Keys:      slices.Clone(in.Keys),
-		TenantUID: in.Tenant.UID,
-		StateKey:  slices.Clone(in.StateKey),
+		Users:       slices.SortedFunc(slices.Values(in.Users), func(a, b issuerconfig.User) int { return cmp.Compare(a.Username, b.Username) }),
+		Keys:        slices.Clone(in.Keys),
+		TenantUID:   in.Tenant.UID,
+		StateKey:    slices.Clone(in.StateKey),
+		SealingKeys: slices.Clone(in.SealingKeys),
 	}
 	for _, a := range in.Applications {
 		id := clientID(a)

@@ -1,0 +1,51 @@
+package tenant
+
+import (
+	"maps"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+)
+
+// sealingKeysSecretKey holds the Tenant's sealing key ring
+// (issuerconfig.SealingKey, JSON) in the signing-keys Secret: unlike the
+// state key, these keys rotate (keys.PlanSealing).
+const sealingKeysSecretKey = "sealing-keys.json"
+
+// annotationSealingRotation on the signing-keys Secret is the value of the
+// Tenant's v1alpha1.AnnotationRotateSealingKey last honoured.
+const annotationSealingRotation = "idtenant.dev/sealing-key-rotation"
+
+// pendingSealedLifetime is how long the issuer's short-lived sealed values
+// live (a pending sign-in, internal/issuer's pendingLifetime).
+const pendingSealedLifetime = 10 * time.Minute
+
+// sealedRetention is how long a superseded sealing key must still open
+// what it sealed: the longest a session or refresh family holding a sealed
+// identity may live, and at least a pending sign-in's lifetime.
+func sealedRetention(obs *tenantObservation) time.Duration {
+	return max(obs.effective.Session.Absolute.Duration, obs.served.longestRefresh, pendingSealedLifetime) + verificationMargin
+}
+
+// sealingAnnotations records on the signing-keys Secret the rotation value
+// honoured, keeping the Secret's other annotations.
+func sealingAnnotations(current map[string]string, rotation string) map[string]string {
+	if rotation == "" {
+		return current
+	}
+	out := maps.Clone(current)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[annotationSealingRotation] = rotation
+	return out
+}
+
+// sealingRotationRequested passes updates that change the Tenant's
+// AnnotationRotateSealingKey.
+var sealingRotationRequested = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetAnnotations()[v1alpha1.AnnotationRotateSealingKey] != e.ObjectNew.GetAnnotations()[v1alpha1.AnnotationRotateSealingKey]
+}}

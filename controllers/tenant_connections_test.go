@@ -106,6 +106,9 @@ func TestConnectionsReady(t *testing.T) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
 		g.Expect(tenant.Status.Connections).To(HaveLen(8))
 		for _, c := range tenant.Status.Connections {
+			// Discovery is checked in the background; the Tenant is
+			// woken with each result.
+			g.Expect(c.Reason).NotTo(Equal(v1alpha1.ReasonDiscoveryPending), c.Name)
 			byName[c.Name] = c
 		}
 	}).Should(Succeed())

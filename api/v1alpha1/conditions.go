@@ -92,6 +92,8 @@ const (
 	ReasonClusterIssuerNotAllowed = "ClusterIssuerNotAllowed"
 	// ConnectionsReady reasons, also used per connection in
 	// status.connections: ReasonConnectionsReady (all answered),
+	// ReasonDiscoveryPending (the first check of an upstream is under way;
+	// the Tenant is updated when it ends),
 	// ReasonDiscoveryFailed (unreachable or no valid discovery document),
 	// ReasonIssuerMismatch (discovery names another issuer),
 	// ReasonClientSecretMissing (the Secret or its key does not exist),
@@ -101,6 +103,7 @@ const (
 	// or allowedGroups).
 	ReasonConnectionsReady    = "Ready"
 	ReasonDiscoveryFailed     = "DiscoveryFailed"
+	ReasonDiscoveryPending    = "Checking"
 	ReasonIssuerMismatch      = "IssuerMismatch"
 	ReasonClientSecretMissing = "ClientSecretMissing"
 	ReasonClientSecretRefused = "ClientSecretRefused"

@@ -2,15 +2,10 @@ package tenant
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,139 +16,6 @@ import (
 	status "github.com/idtenant/idtenant/controllers/status"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
-
-// How often an upstream's discovery is checked: a working upstream every
-// few minutes, a failing one sooner, so a fix shows quickly.
-const (
-	connectionRecheck       = 5 * time.Minute
-	connectionFailedRecheck = 30 * time.Second
-	connectionCheckTimeout  = 5 * time.Second
-)
-
-// discoveryChecks remembers each upstream's last live discovery check,
-// shared by every Tenant naming the same issuer URL.
-type discoveryChecks struct {
-	mu   sync.Mutex
-	last map[string]discoveryCheck
-}
-
-type discoveryCheck struct {
-	at      time.Time
-	reason  string // "" when the upstream answered for its issuer
-	message string
-}
-
-func newDiscoveryChecks() *discoveryChecks {
-	return &discoveryChecks{last: map[string]discoveryCheck{}}
-}
-
-// clientFor is the HTTP client that checks issuerURL's discovery: no
-// redirects (one could lead the operator from an https issuer to plain
-// http or an internal address: discovery must answer at the issuer's own
-// URL, OpenID Connect Discovery 1.0, 4), and a dialer that refuses the
-// addresses discovery_guard.go names.
-func clientFor(issuerURL string) *http.Client {
-	dialer := &net.Dialer{Timeout: connectionCheckTimeout, Control: dialControl(loopbackIssuer(issuerURL))}
-	transport := &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: connectionCheckTimeout,
-		ResponseHeaderTimeout: connectionCheckTimeout, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
-	return &http.Client{Timeout: connectionCheckTimeout, Transport: transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
-// maxDiscoveryBytes bounds what the operator reads of a discovery
-// document: real ones are a few kilobytes.
-const maxDiscoveryBytes = 256 << 10
-
-// fetchDiscovery fetches <issuer>/.well-known/openid-configuration and
-// checks that it names exactly this issuer and its endpoints, as the issuer
-// will at login. The reason is "" when it does. Messages never quote the
-// response body: whoever may edit a Tenant must not read internal error
-// pages through its status.
-func fetchDiscovery(ctx context.Context, hc *http.Client, issuerURL string) (reason, message string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuerURL, "/")+"/.well-known/openid-configuration", nil)
-	if err != nil {
-		return v1alpha1.ReasonDiscoveryFailed, "the issuer URL cannot be requested"
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return v1alpha1.ReasonDiscoveryFailed, "discovery request failed: " + transportError(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return v1alpha1.ReasonDiscoveryFailed, fmt.Sprintf("discovery answered HTTP %d, want 200 (redirects are not followed)", resp.StatusCode)
-	}
-	var doc struct {
-		Issuer   string `json:"issuer"`
-		AuthURL  string `json:"authorization_endpoint"`
-		TokenURL string `json:"token_endpoint"`
-		JWKSURL  string `json:"jwks_uri"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoveryBytes)).Decode(&doc); err != nil {
-		return v1alpha1.ReasonDiscoveryFailed, "the discovery document is not JSON (or larger than 256 KiB)"
-	}
-	switch {
-	case doc.Issuer != issuerURL:
-		return v1alpha1.ReasonIssuerMismatch, fmt.Sprintf("the discovery document names issuer %q, not %q; issuerURL must be its issuer exactly", status.Truncate(doc.Issuer, 256), issuerURL)
-	case doc.AuthURL == "" || doc.TokenURL == "" || doc.JWKSURL == "":
-		return v1alpha1.ReasonDiscoveryFailed, "the discovery document lacks authorization_endpoint, token_endpoint or jwks_uri"
-	}
-	return "", "discovery answered for this issuer"
-}
-
-// check returns the upstream's discovery result, fetching it again when the
-// last one is older than its recheck interval.
-func (d *discoveryChecks) check(ctx context.Context, issuerURL string, now time.Time) discoveryCheck {
-	d.mu.Lock()
-	last, ok := d.last[issuerURL]
-	d.mu.Unlock()
-	if ok && now.Sub(last.at) < last.interval() {
-		return last
-	}
-	res := discoveryCheck{at: now}
-	res.reason, res.message = fetchDiscovery(ctx, clientFor(issuerURL), issuerURL)
-	d.mu.Lock()
-	d.last[issuerURL] = res
-	for u, c := range d.last { // forget issuers no Tenant has asked about lately
-		if now.Sub(c.at) > 2*connectionRecheck {
-			delete(d.last, u)
-		}
-	}
-	d.mu.Unlock()
-	return res
-}
-
-// checkAll checks the issuers at once, so a Tenant's reconcile waits for
-// the slowest upstream (connectionCheckTimeout at most), not their sum.
-func (d *discoveryChecks) checkAll(ctx context.Context, connections []v1alpha1.Connection, now time.Time) map[string]discoveryCheck {
-	out := map[string]discoveryCheck{}
-	seen := map[string]bool{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, conn := range connections {
-		issuer := conn.OIDC.IssuerURL
-		if seen[issuer] {
-			continue
-		}
-		seen[issuer] = true
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := d.check(ctx, issuer, now)
-			mu.Lock()
-			out[issuer] = res
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
-func (c discoveryCheck) interval() time.Duration {
-	if c.reason != "" {
-		return connectionFailedRecheck
-	}
-	return connectionRecheck
-}
 
 // readConnections reads each connection's client secret and checks its
 // upstream's discovery live. A connection that fails is reported in
@@ -171,7 +33,7 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 	for _, c := range tenant.Status.Connections {
 		since[c.Name] = c.Since
 	}
-	checks := r.discovery.checkAll(ctx, tenant.Spec.Connections, now)
+	checks := r.discovery.lookup(client.ObjectKeyFromObject(tenant), tenant.Spec.Connections, now)
 	for _, conn := range tenant.Spec.Connections {
 		st := v1alpha1.ConnectionStatus{Name: conn.Name, RedirectURI: issuerconfig.ConnectionRedirectURI(tenant.Spec.IssuerURL),
 			Since: since[conn.Name]}
@@ -180,9 +42,15 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 		}
 		obs.connectionEpochs[conn.Name] = st.Since
 		check := checks[conn.OIDC.IssuerURL]
-		at := metav1.NewTime(check.at)
-		st.LastChecked = &at
 		st.Ready, st.Reason, st.Message = check.reason == "", check.reason, check.message
+		if check.pending {
+			// Checked in the background; the Tenant is woken with the
+			// result.
+			st.Ready, st.Reason, st.Message = false, v1alpha1.ReasonDiscoveryPending, "checking the upstream's discovery document"
+		} else {
+			at := metav1.NewTime(check.at)
+			st.LastChecked = &at
+		}
 		if st.Ready {
 			// Said where it matters: a user who signs in upstream gets
 			// this Tenant's session, not the upstream's.
@@ -193,7 +61,9 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 		if warning := unrestricted(conn); st.Ready && warning != "" {
 			st.Reason, st.Message = v1alpha1.ReasonUnrestricted, warning
 		}
-		obs.connectionsRecheck = minPositive(obs.connectionsRecheck, check.interval()-now.Sub(check.at))
+		if !check.pending {
+			obs.connectionsRecheck = minPositive(obs.connectionsRecheck, check.interval()-now.Sub(check.at))
+		}
 		if ref := conn.OIDC.ClientSecretRef; ref != nil {
 			key := client.ObjectKey{Namespace: tenant.Namespace, Name: ref.Name}
 			read, err := r.users.readData(ctx, r.APIReader, key)
@@ -257,13 +127,22 @@ func minPositive(a, b time.Duration) time.Duration {
 
 // setConnectionsCondition sets ConnectionsReady from status.connections.
 func setConnectionsCondition(conds *[]metav1.Condition, gen int64, connections []v1alpha1.ConnectionStatus) {
-	var failing []string
+	var failing, checking []string
 	for _, c := range connections {
-		if !c.Ready {
+		switch {
+		case c.Reason == v1alpha1.ReasonDiscoveryPending:
+			checking = append(checking, c.Name)
+		case !c.Ready:
 			failing = append(failing, fmt.Sprintf("%s (%s: %s)", c.Name, c.Reason, c.Message))
 		}
 	}
 	sort.Strings(failing)
+	if len(failing) == 0 && len(checking) > 0 {
+		sort.Strings(checking)
+		status.SetCondition(conds, gen, v1alpha1.ConditionConnectionsReady, metav1.ConditionUnknown, v1alpha1.ReasonDiscoveryPending,
+			fmt.Sprintf("Checking the upstream discovery of connections %s; the status follows when the checks end.", strings.Join(checking, ", ")))
+		return
+	}
 	if len(failing) == 0 {
 		msg := fmt.Sprintf("All %d connections answered discovery for their issuer.", len(connections))
 		reason := v1alpha1.ReasonConnectionsReady
@@ -278,7 +157,7 @@ func setConnectionsCondition(conds *[]metav1.Condition, gen int64, connections [
 	}
 	reason := v1alpha1.ReasonDiscoveryFailed
 	for _, c := range connections {
-		if !c.Ready {
+		if !c.Ready && c.Reason != v1alpha1.ReasonDiscoveryPending {
 			reason = c.Reason
 			break
 		}

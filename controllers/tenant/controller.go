@@ -246,7 +246,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	if r.discovery == nil {
-		r.discovery = newDiscoveryChecks()
+		r.discovery = newDiscoveryChecks(r.now)
 	}
 	if r.users == nil {
 		users, err := newUsersDirectory(mgr, r.TenantNamespaces)
@@ -296,6 +296,8 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.sameIssuerURL),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(stale, &handler.EnqueueRequestForObject{})).
+		// An upstream's discovery check, run in the background, ended.
+		WatchesRawSource(source.Channel(r.discovery.wake, &handler.EnqueueRequestForObject{})).
 		// A users Secret's edit reaches the next configuration.
 		WatchesRawSource(r.users.source(mgr.GetClient())).
 		Named("tenant").

@@ -182,10 +182,14 @@ func TestConnections(t *testing.T) {
 	f := newFederation(t)
 	g := NewWithT(t)
 
-	// Status: the live discovery check and the redirect URI to register.
-	cond := meta.FindStatusCondition(f.down.Status.Conditions, v1alpha1.ConditionConnectionsReady)
-	g.Expect(cond).NotTo(BeNil())
-	g.Expect(cond.Status).To(Equal(metav1.ConditionTrue), cond.Message)
+	// Status: the live discovery check (run in the background, so it may
+	// follow Ready) and the redirect URI to register.
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(f.down), f.down)).To(Succeed())
+		cond := meta.FindStatusCondition(f.down.Status.Conditions, v1alpha1.ConditionConnectionsReady)
+		g.Expect(cond).NotTo(BeNil())
+		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue), cond.Message)
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 	g.Expect(f.down.Status.Connections).To(HaveLen(1))
 	g.Expect(f.down.Status.Connections[0].RedirectURI).To(Equal(f.downIssuer + "/login/callback"))
 

@@ -80,11 +80,13 @@ func runManager(ctx context.Context, args []string) error {
 	fl.IntVar(&opts.KubeAPIBurst, "kube-api-burst", manager.DefaultKubeAPIBurst, "requests the manager may send in a burst above --kube-api-qps")
 	tenantNamespaces := fl.String("tenant-namespaces", "", "comma-separated namespaces where Tenants may live; the manager then needs ClusterRole idtenant-manager-tenants bound in those namespaces only (config/tenant-namespaces). Empty: every namespace")
 	allowedClusterIssuers := fl.String("allowed-cluster-issuers", "", "comma-separated cert-manager ClusterIssuers (and other cluster-scoped issuers) a Tenant's spec.exposure.ingress.certManager may name; a cluster-scoped issuer signs for any host. Empty: any")
+	allowedIngressAnnotations := fl.String("allowed-ingress-annotations", "", "comma-separated annotation keys a Tenant's spec.exposure.ingress.annotations may set, exact or a prefix ending in * (e.g. nginx.ingress.kubernetes.io/proxy-*); the ingress controller serves every Ingress of the cluster. Empty: any but *-snippet")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	opts.TenantNamespaces = commaList(*tenantNamespaces)
 	opts.AllowedClusterIssuers = commaList(*allowedClusterIssuers)
+	opts.AllowedIngressAnnotations = commaList(*allowedIngressAnnotations)
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)

@@ -277,6 +277,47 @@ func TestExposureClusterIssuerAllowList(t *testing.T) {
 	})
 }
 
+// TestExposureIngressAnnotationAllowList (security review N7): with
+// --allowed-ingress-annotations, an annotation outside the list leaves the
+// Ingress as it was (what serves keeps serving) and the Exposed condition
+// names it; once removed, the Ingress follows the spec again.
+func TestExposureIngressAnnotationAllowList(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	tenant := validTenant(ns)
+	tenant.Spec.IssuerURL = "https://login-" + ns + ".acme.example"
+	tenant.Spec.Exposure = &v1alpha1.ExposureSpec{Ingress: &v1alpha1.IngressExposure{ClassName: "nginx",
+		Annotations: map[string]string{"nginx.ingress.kubernetes.io/proxy-read-timeout": "30"}}}
+	create(t, tenant)
+	ing := &networkingv1.Ingress{}
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, ing)).To(Succeed())
+		g.Expect(ing.Annotations).To(HaveKeyWithValue("nginx.ingress.kubernetes.io/proxy-read-timeout", "30"))
+	})
+	update(t, tenant, func(tn *v1alpha1.Tenant) {
+		tn.Spec.Exposure.Ingress.Annotations = map[string]string{"nginx.ingress.kubernetes.io/proxy-read-timeout": "60",
+			"nginx.ingress.kubernetes.io/auth-url": "http://10.0.0.1/steal", "nginx.ingress.kubernetes.io/whitelist-source-range": "0.0.0.0/0"}
+	})
+	eventually(t, func(g Gomega) {
+		c := exposed(g, tenant)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonIngressAnnotationNotAllowed))
+		g.Expect(c.Message).To(ContainSubstring("nginx.ingress.kubernetes.io/auth-url, nginx.ingress.kubernetes.io/whitelist-source-range"))
+	})
+	g := NewWithT(t)
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, ing)).To(Succeed())
+	g.Expect(ing.Annotations).NotTo(HaveKey("nginx.ingress.kubernetes.io/auth-url"))
+	g.Expect(ing.Annotations).To(HaveKeyWithValue("nginx.ingress.kubernetes.io/proxy-read-timeout", "30"), "the Ingress is left as it was")
+	update(t, tenant, func(tn *v1alpha1.Tenant) {
+		tn.Spec.Exposure.Ingress.Annotations = map[string]string{"nginx.ingress.kubernetes.io/proxy-read-timeout": "60"}
+	})
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, ing)).To(Succeed())
+		g.Expect(ing.Annotations).To(HaveKeyWithValue("nginx.ingress.kubernetes.io/proxy-read-timeout", "60"))
+		g.Expect(exposed(g, tenant).Reason).NotTo(Equal(v1alpha1.ReasonIngressAnnotationNotAllowed))
+	})
+}
+
 func certificateObject() *unstructured.Unstructured {
 	c := &unstructured.Unstructured{}
 	c.SetGroupVersionKind(render.CertificateGVK)

@@ -28,6 +28,9 @@ type Options struct {
 	// AllowedClusterIssuers limits the cert-manager cluster-scoped issuers
 	// Tenants may use (empty: any).
 	AllowedClusterIssuers []string
+	// AllowedIngressAnnotations limits the annotations a Tenant's Ingress
+	// may carry (empty: any but snippets).
+	AllowedIngressAnnotations []string
 	// Now is the clock of key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// StateCollection tunes the collection of expired issuer state
@@ -68,7 +71,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&tenantcontroller.TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
+		IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
 		State: state, StateChanged: stateChanged,
 		GatewayAPI: opts.GatewayAPI, CertManager: opts.CertManager,
 	}).SetupWithManager(mgr); err != nil {

@@ -88,8 +88,11 @@ func run(m *testing.M) int {
 		// several rounds as it would in a cluster.
 		StateCollection: statecollector.Options{Period: 3 * time.Second, BusyPeriod: 200 * time.Millisecond,
 			StatusInterval: 500 * time.Millisecond, Workers: 8},
-		// As a platform team would: Tenants may use this ClusterIssuer only.
-		AllowedClusterIssuers: []string{"letsencrypt"}})
+		// As a platform team would: Tenants may use this ClusterIssuer
+		// only, and set cert-manager's and the proxy timeouts of
+		// ingress-nginx on their Ingress.
+		AllowedClusterIssuers:     []string{"letsencrypt"},
+		AllowedIngressAnnotations: []string{"cert-manager.io/*", "nginx.ingress.kubernetes.io/proxy-read-timeout"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 1

@@ -90,6 +90,10 @@ const (
 	// names a cluster-scoped issuer the operator's --allowed-cluster-issuers
 	// does not list; no Certificate is requested.
 	ReasonClusterIssuerNotAllowed = "ClusterIssuerNotAllowed"
+	// ReasonIngressAnnotationNotAllowed: spec.exposure.ingress.annotations
+	// sets an annotation the operator's --allowed-ingress-annotations does
+	// not allow; the Ingress is not updated.
+	ReasonIngressAnnotationNotAllowed = "IngressAnnotationNotAllowed"
 	// ConnectionsReady reasons, also used per connection in
 	// status.connections: ReasonConnectionsReady (all answered),
 	// ReasonDiscoveryPending (the first check of an upstream is under way;

@@ -73,6 +73,9 @@ type Options struct {
 	// AllowedClusterIssuers limits the cert-manager cluster-scoped issuers
 	// Tenants may use (--allowed-cluster-issuers; empty: any).
 	AllowedClusterIssuers []string
+	// AllowedIngressAnnotations limits the annotations a Tenant's Ingress
+	// may carry (--allowed-ingress-annotations; empty: any but snippets).
+	AllowedIngressAnnotations []string
 	// Now is the clock of key rotation; time.Now when nil (tests move it).
 	Now func() time.Time
 	// Restartable lets a process build the manager more than once (tests
@@ -237,7 +240,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, Now: opts.Now,
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, Now: opts.Now,
 		StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces,
 		GatewayAPI: gatewayAPI, CertManager: certManager}); err != nil {
 		return nil, err

@@ -50,6 +50,12 @@ type TenantReconciler struct {
 	// cluster-scoped issuers a Tenant may request its certificate from
 	// (--allowed-cluster-issuers): any ClusterIssuer signs for any host.
 	AllowedClusterIssuers []string
+	// AllowedIngressAnnotations, when not empty, are the annotation keys
+	// (exact, or a prefix ending in "*") a Tenant's
+	// spec.exposure.ingress.annotations may set
+	// (--allowed-ingress-annotations): the ingress controller serves every
+	// Ingress of the cluster.
+	AllowedIngressAnnotations []string
 	// Now is the clock for key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// TenantNamespaces, when set, are the only namespaces whose Tenants

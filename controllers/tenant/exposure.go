@@ -90,6 +90,13 @@ func (r *TenantReconciler) exposeIssuer(ctx context.Context, tenant *v1alpha1.Te
 		}
 		obs.exposure = routeExposure(current, tenant.Namespace, *exp.Gateway, tenant.Spec.IssuerURL)
 	case exp.Ingress != nil:
+		if refused := r.refusedIngressAnnotations(exp.Ingress.Annotations); len(refused) > 0 {
+			// The Ingress is left as it was: what serves keeps serving.
+			obs.exposure = &exposureObservation{status: metav1.ConditionFalse, reason: v1alpha1.ReasonIngressAnnotationNotAllowed,
+				message: fmt.Sprintf("spec.exposure.ingress.annotations sets %s, which the operator's --allowed-ingress-annotations (%s) does not allow: the ingress controller serves every Ingress of the cluster, so the platform team chooses which of its settings Tenants may use; the Ingress is not updated",
+					strings.Join(refused, ", "), strings.Join(r.AllowedIngressAnnotations, ", "))}
+			return nil
+		}
 		ing, err := w.Ingress(tenant.Spec.IssuerURL, *exp.Ingress)
 		current := &networkingv1.Ingress{}
 		if err := r.applyAndRead(ctx, tenant, ing, err, current); err != nil {
@@ -251,6 +258,26 @@ func ingressExposure(ing *networkingv1.Ingress, issuerURL string) *exposureObser
 	}
 	return &exposureObservation{status: metav1.ConditionTrue, reason: v1alpha1.ReasonAddressAssigned,
 		message: fmt.Sprintf("Ingress %s (class %s) serves %s at %s; DNS for the host must point there", ing.Name, class, issuerURL, strings.Join(addrs, ", "))}
+}
+
+// refusedIngressAnnotations lists, sorted, the annotation keys the
+// operator's allow-list does not cover (none when it is empty).
+func (r *TenantReconciler) refusedIngressAnnotations(annotations map[string]string) []string {
+	if len(r.AllowedIngressAnnotations) == 0 {
+		return nil
+	}
+	var refused []string
+	for key := range annotations {
+		allowed := slices.ContainsFunc(r.AllowedIngressAnnotations, func(pattern string) bool {
+			prefix, wildcard := strings.CutSuffix(pattern, "*")
+			return key == pattern || (wildcard && strings.HasPrefix(key, prefix))
+		})
+		if !allowed {
+			refused = append(refused, key)
+		}
+	}
+	slices.Sort(refused)
+	return refused
 }
 
 // clusterIssuerAllowed reports whether a Tenant may request its certificate

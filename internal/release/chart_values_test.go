@@ -47,7 +47,8 @@ func managerArgs(t *testing.T, objs []*unstructured.Unstructured) string {
 // namespace — drops the cluster-wide binding, and tells the manager where
 // Tenants may live.
 func TestChartTenantNamespaces(t *testing.T) {
-	objs := renderAll(t, "tenantNamespaces={identity,payments}")
+	objs := renderAll(t, "tenantNamespaces={identity,payments}", "allowedClusterIssuers={letsencrypt}",
+		"allowedIngressAnnotations={cert-manager.io/*,nginx.ingress.kubernetes.io/proxy-read-timeout}")
 	want, err := os.ReadFile("../../config/tenant-namespaces/rolebindings.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +74,12 @@ func TestChartTenantNamespaces(t *testing.T) {
 	if !reflect.DeepEqual(bound, []string{"identity", "payments"}) {
 		t.Errorf("RoleBindings %s in %v, want identity and payments", tenantsBinding, bound)
 	}
-	if args := managerArgs(t, objs); !strings.Contains(args, "--tenant-namespaces=identity,payments") {
-		t.Errorf("manager args %s: want --tenant-namespaces=identity,payments", args)
+	args := managerArgs(t, objs)
+	for _, want := range []string{"--tenant-namespaces=identity,payments", "--allowed-cluster-issuers=letsencrypt",
+		"--allowed-ingress-annotations=cert-manager.io/*,nginx.ingress.kubernetes.io/proxy-read-timeout"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("manager args %s: want %s", args, want)
+		}
 	}
 }
 

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,7 +70,7 @@ func newDiscoveryChecks(now func() time.Time) *discoveryChecks {
 		slots:  make(chan struct{}, concurrentDiscoveryChecks),
 		wake:   make(chan event.TypedGenericEvent[client.Object], 1024),
 		fetch: func(ctx context.Context, issuerURL string) (string, string) {
-			return fetchDiscovery(ctx, clientFor(issuerURL), issuerURL)
+			return fetchDiscovery(ctx, clientFor(issuerURL, http.ProxyFromEnvironment), issuerURL)
 		},
 		now: now,
 	}
@@ -148,12 +150,54 @@ func (c discoveryCheck) interval() time.Duration {
 // http or an internal address: discovery must answer at the issuer's own
 // URL, OpenID Connect Discovery 1.0, 4), and a dialer that refuses the
 // addresses discovery_guard.go names.
-func clientFor(issuerURL string) *http.Client {
-	dialer := &net.Dialer{Timeout: connectionCheckTimeout, Control: dialControl(loopbackIssuer(issuerURL))}
-	transport := &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: connectionCheckTimeout,
-		ResponseHeaderTimeout: connectionCheckTimeout, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
-	return &http.Client{Timeout: connectionCheckTimeout, Transport: transport,
+func clientFor(issuerURL string, proxy func(*http.Request) (*url.URL, error)) *discoveryClient {
+	dc := &discoveryClient{}
+	loopback := loopbackIssuer(issuerURL)
+	guarded := &net.Dialer{Timeout: connectionCheckTimeout, Control: dialControl(loopback, &dc.private)}
+	plain := &net.Dialer{Timeout: connectionCheckTimeout}
+	// The egress proxy is the operator's own configuration: it is dialed
+	// as it is, and the target is checked before it is asked
+	// (guardedProxy).
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		if p, _ := dc.proxyAddress.Load().(string); p != "" && address == p {
+			return plain.DialContext(ctx, network, address)
+		}
+		return guarded.DialContext(ctx, network, address)
+	}
+	viaProxy := func(req *http.Request) (*url.URL, error) {
+		u, err := proxy(req)
+		if u != nil {
+			dc.proxyAddress.Store(hostPort(u))
+		}
+		return u, err
+	}
+	transport := &http.Transport{DialContext: dial, TLSHandshakeTimeout: connectionCheckTimeout,
+		ResponseHeaderTimeout: connectionCheckTimeout, DisableKeepAlives: true, Proxy: guardedProxy(viaProxy, loopback, &dc.private)}
+	dc.hc = &http.Client{Timeout: connectionCheckTimeout, Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return dc
+}
+
+// discoveryClient is one check's HTTP client, and whether it connected to
+// a private address (whose failures are reported coarser).
+type discoveryClient struct {
+	hc      *http.Client
+	private atomic.Bool
+	// proxyAddress is the egress proxy's host:port, once one is used.
+	proxyAddress atomic.Value
+}
+
+// hostPort is where the transport dials a proxy URL: its host and port,
+// the scheme's default port when it names none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // maxDiscoveryBytes bounds what the operator reads of a discovery
@@ -165,14 +209,14 @@ const maxDiscoveryBytes = 256 << 10
 // will at login. The reason is "" when it does. Messages never quote the
 // response body: whoever may edit a Tenant must not read internal error
 // pages through its status.
-func fetchDiscovery(ctx context.Context, hc *http.Client, issuerURL string) (reason, message string) {
+func fetchDiscovery(ctx context.Context, dc *discoveryClient, issuerURL string) (reason, message string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuerURL, "/")+"/.well-known/openid-configuration", nil)
 	if err != nil {
 		return v1alpha1.ReasonDiscoveryFailed, "the issuer URL cannot be requested"
 	}
-	resp, err := hc.Do(req)
+	resp, err := dc.hc.Do(req)
 	if err != nil {
-		return v1alpha1.ReasonDiscoveryFailed, "discovery request failed: " + transportError(err)
+		return v1alpha1.ReasonDiscoveryFailed, "discovery request failed: " + transportError(err, dc.private.Load())
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

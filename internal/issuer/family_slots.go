@@ -109,6 +109,12 @@ func (s *Server) startFamily(ctx context.Context, c *config, g *grant, ls *liveS
 		// it can delete them all.
 		if err := s.bindFamily(ctx, ls, key); errors.Is(err, store.ErrNotFound) {
 			return "", oidc.ErrInvalidGrant().WithDescription("the session that authorized this code has ended")
+		} else if errors.Is(err, errSessionContended) {
+			// Still ends with the session (it is checked at every use) and
+			// is collected at its absolute deadline; only a logout no
+			// longer deletes it at once.
+			s.metrics.unboundFamilies.Inc()
+			s.log.Info("refresh family not recorded on its session: the session kept changing", "sid", ls.SID, "client", g.client.id)
 		} else if err != nil {
 			return "", s.unavailable("bind refresh family to session", err)
 		}
@@ -168,9 +174,13 @@ func earliest(a, b time.Time) time.Time {
 // absolute deadline.
 const maxSessionFamilies = 1024
 
+// bindAttempts bounds bindFamily's writes against concurrent changes of
+// the session (touches, other applications' exchanges on other replicas).
+const bindAttempts = 8
+
 // bindFamily records a family key on its session (once).
 func (s *Server) bindFamily(ctx context.Context, ls *liveSession, key string) error {
-	return s.updateSession(ctx, ls, func(next *store.Session) bool {
+	return s.updateSession(ctx, ls, bindAttempts, func(next *store.Session) bool {
 		if slices.Contains(next.Families, key) || len(next.Families) >= maxSessionFamilies {
 			return false
 		}

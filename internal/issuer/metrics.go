@@ -20,6 +20,9 @@ type metrics struct {
 	storeLatency   *prometheus.HistogramVec
 	// consents counts answers on third-party applications' consent pages.
 	consents *prometheus.CounterVec
+	// unboundFamilies counts session-bound families a session's
+	// contention kept from being recorded on it.
+	unboundFamilies prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -72,6 +75,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Answers on the consent page of third-party Applications (spec.thirdParty), by result: allowed or denied.",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.consents, m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.quotaRefusals, m.storeLatency)
+	m.unboundFamilies = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "idtenant_issuer_unbound_refresh_families_total",
+		Help: "Session-bound refresh families not recorded on their session because it kept changing (8 attempts): a logout does not delete them at once; they still end with the session and are collected at its absolute deadline.",
+	})
+	reg.MustRegister(m.unboundFamilies, m.consents, m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.quotaRefusals, m.storeLatency)
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/time/rate"
 
 	limiter "github.com/idtenant/idtenant/internal/issuer/limiter"
 	"github.com/idtenant/idtenant/internal/issuer/store"
@@ -73,6 +75,12 @@ type Server struct {
 	// revokeBudget the access tokens one client revokes per minute, so
 	// that neither can fill the state quota the whole Tenant shares.
 	codeBudget, revokeBudget *limiter.Budget
+	// exchangeLimits bound the token requests made at each connection's
+	// upstream (connection name -> *rate.Limiter), at exchangeRate with
+	// exchangeBurst.
+	exchangeLimits sync.Map
+	exchangeRate   rate.Limit
+	exchangeBurst  int
 	// upstreams caches the connections' upstream providers.
 	upstreams *upstreams
 	handler   http.Handler
@@ -109,6 +117,7 @@ func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
 	s.limiter = limiter.NewLoginLimiter()
 	s.codeBudget = limiter.NewBudget(codesPerSessionPerMinute, time.Minute)
 	s.revokeBudget = limiter.NewBudget(revocationsPerClientPerMinute, time.Minute)
+	s.exchangeRate, s.exchangeBurst = upstreamExchangesPerSecond, upstreamExchangeBurst
 	s.upstreams = newUpstreams(s.clock.Now)
 	if err := s.Swap(doc); err != nil {
 		return nil, err

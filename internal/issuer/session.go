@@ -100,22 +100,29 @@ func touchGranularity(c *config) time.Duration {
 // slides to now + inactivityTimeout (never past the absolute deadline).
 // Another replica's concurrent touch is as good as ours.
 func (s *Server) touch(ctx context.Context, c *config, ls *liveSession, now time.Time) error {
-	err := s.updateSession(ctx, ls, func(next *store.Session) bool {
+	err := s.updateSession(ctx, ls, maxRefreshContention, func(next *store.Session) bool {
 		if now.Sub(next.LastActivity) < touchGranularity(c) {
 			return false
 		}
 		next.LastActivity = now
 		return true
 	})
+	if errors.Is(err, errSessionContended) {
+		return nil // another replica's touch is as good as ours
+	}
 	return ignoreNotFound(err) // ended meanwhile (logout): this request still completes
 }
+
+// errSessionContended: the session kept changing under updateSession's
+// writes; the change was not made.
+var errSessionContended = errors.New("the session kept changing concurrently")
 
 // updateSession writes change to the session at the version read; when
 // another replica changed it meanwhile, it re-reads and applies change
 // again (change says whether anything is left to write). ErrNotFound: the
 // session ended.
-func (s *Server) updateSession(ctx context.Context, ls *liveSession, change func(next *store.Session) bool) error {
-	for range maxRefreshContention {
+func (s *Server) updateSession(ctx context.Context, ls *liveSession, attempts int, change func(next *store.Session) bool) error {
+	for range attempts {
 		next := ls.Session
 		if !change(&next) {
 			return nil
@@ -135,7 +142,7 @@ func (s *Server) updateSession(ctx context.Context, ls *liveSession, change func
 			return err
 		}
 	}
-	return nil // it kept changing: another replica's write is as good as ours
+	return errSessionContended
 }
 
 func ignoreNotFound(err error) error {

@@ -16,6 +16,7 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
 
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
@@ -210,6 +211,15 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The answer from %s was incomplete. Go back to the application and sign in again.", conn.displayName))
 		return
 	}
+	if !s.exchangeLimit(conn.name).Allow() {
+		// Bogus callbacks, each of its own pending login, would otherwise
+		// make the issuer call the upstream's token endpoint with the
+		// Tenant's client secret as fast as they come.
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		s.upstreamFailed(w, conn, upstreamThrottled, errors.New("too many token requests to the upstream"), http.StatusServiceUnavailable,
+			fmt.Sprintf("Too many people are signing in with %s right now. Try again in a few seconds.", conn.displayName))
+		return
+	}
 	ctx := s.upstreams.context(r.Context())
 	tok, err := c.oauth2Config(conn, prov).Exchange(ctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
@@ -390,4 +400,22 @@ func exchangeError(err error) error {
 		return fmt.Errorf("token endpoint: %s", ue.Err)
 	}
 	return err
+}
+
+// Token requests the issuer makes at one connection's upstream, per
+// replica: far above an organisation's sign-in rate, far below what would
+// make an upstream throttle or lock the Tenant's client. Not per address:
+// a flood must hold this rate to delay anyone (security review N4).
+const (
+	upstreamExchangesPerSecond = 50
+	upstreamExchangeBurst      = 200
+)
+
+// exchangeLimit is connection's token-request limiter.
+func (s *Server) exchangeLimit(connection string) *rate.Limiter {
+	if l, ok := s.exchangeLimits.Load(connection); ok {
+		return l.(*rate.Limiter)
+	}
+	l, _ := s.exchangeLimits.LoadOrStore(connection, rate.NewLimiter(s.exchangeRate, s.exchangeBurst))
+	return l.(*rate.Limiter)
 }

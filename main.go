@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -81,12 +83,20 @@ func runManager(ctx context.Context, args []string) error {
 	tenantNamespaces := fl.String("tenant-namespaces", "", "comma-separated namespaces where Tenants may live; the manager then needs ClusterRole idtenant-manager-tenants bound in those namespaces only (config/tenant-namespaces). Empty: every namespace")
 	allowedClusterIssuers := fl.String("allowed-cluster-issuers", "", "comma-separated cert-manager ClusterIssuers (and other cluster-scoped issuers) a Tenant's spec.exposure.ingress.certManager may name; a cluster-scoped issuer signs for any host. Empty: any")
 	allowedIngressAnnotations := fl.String("allowed-ingress-annotations", "", "comma-separated annotation keys a Tenant's spec.exposure.ingress.annotations may set, exact or a prefix ending in * (e.g. nginx.ingress.kubernetes.io/proxy-*); the ingress controller serves every Ingress of the cluster. Empty: any but *-snippet")
+	issuerMetricsFrom := fl.String("issuer-metrics-from", "", "label selector of the namespaces that may scrape issuers' metrics port (e.g. kubernetes.io/metadata.name=monitoring); set, every Tenant's issuer gets a NetworkPolicy admitting its http port from anywhere and its metrics port only from those namespaces. Empty: no NetworkPolicy")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	opts.TenantNamespaces = commaList(*tenantNamespaces)
 	opts.AllowedClusterIssuers = commaList(*allowedClusterIssuers)
 	opts.AllowedIngressAnnotations = commaList(*allowedIngressAnnotations)
+	if *issuerMetricsFrom != "" {
+		sel, err := metav1.ParseToLabelSelector(*issuerMetricsFrom)
+		if err != nil {
+			return fmt.Errorf("--issuer-metrics-from: %w", err)
+		}
+		opts.IssuerMetricsFrom = sel
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)

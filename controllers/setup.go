@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -31,6 +33,9 @@ type Options struct {
 	// AllowedIngressAnnotations limits the annotations a Tenant's Ingress
 	// may carry (empty: any but snippets).
 	AllowedIngressAnnotations []string
+	// IssuerMetricsFrom selects the namespaces that may scrape issuers;
+	// set, every issuer gets a NetworkPolicy.
+	IssuerMetricsFrom *metav1.LabelSelector
 	// Now is the clock of key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// StateCollection tunes the collection of expired issuer state
@@ -71,7 +76,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&tenantcontroller.TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
+		IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
 		State: state, StateChanged: stateChanged,
 		GatewayAPI: opts.GatewayAPI, CertManager: opts.CertManager,
 	}).SetupWithManager(mgr); err != nil {

@@ -92,7 +92,9 @@ func run(m *testing.M) int {
 		// only, and set cert-manager's and the proxy timeouts of
 		// ingress-nginx on their Ingress.
 		AllowedClusterIssuers:     []string{"letsencrypt"},
-		AllowedIngressAnnotations: []string{"cert-manager.io/*", "nginx.ingress.kubernetes.io/proxy-read-timeout"}})
+		AllowedIngressAnnotations: []string{"cert-manager.io/*", "nginx.ingress.kubernetes.io/proxy-read-timeout"},
+		// Prometheus runs in "monitoring": issuers get NetworkPolicies.
+		IssuerMetricsFrom: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 1

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	networkingv1 "k8s.io/api/networking/v1"
+
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -184,4 +186,25 @@ func TestTenantNeverTakesOverForeignObjects(t *testing.T) {
 	g.Expect(s.OwnerReferences).To(BeEmpty())
 	g.Expect(k8s.Delete(ctx, s)).To(Succeed())
 	expectReady(t, tenant)
+}
+
+// TestIssuerNetworkPolicy (security review N15): with --issuer-metrics-from
+// (the suite's manager: namespace "monitoring") every issuer gets a
+// NetworkPolicy owned by its Tenant: its http port from anywhere, its
+// metrics port from the monitoring namespaces only.
+func TestIssuerNetworkPolicy(t *testing.T) {
+	ns := newNamespace(t, nil)
+	tenant := validTenant(ns)
+	create(t, tenant)
+	eventually(t, func(g Gomega) {
+		np := &networkingv1.NetworkPolicy{}
+		g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, np)).To(Succeed())
+		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(tenant), tenant)).To(Succeed())
+		g.Expect(metav1.IsControlledBy(np, tenant)).To(BeTrue())
+		g.Expect(np.Spec.Ingress).To(HaveLen(2))
+		g.Expect(np.Spec.Ingress[1].From[0].NamespaceSelector.MatchLabels).To(HaveKeyWithValue("kubernetes.io/metadata.name", "monitoring"))
+		dep := &appsv1.Deployment{}
+		g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, dep)).To(Succeed())
+		g.Expect(np.Spec.PodSelector.MatchLabels).To(Equal(dep.Spec.Selector.MatchLabels))
+	})
 }

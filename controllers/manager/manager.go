@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -76,6 +78,10 @@ type Options struct {
 	// AllowedIngressAnnotations limits the annotations a Tenant's Ingress
 	// may carry (--allowed-ingress-annotations; empty: any but snippets).
 	AllowedIngressAnnotations []string
+	// IssuerMetricsFrom, when set, makes every Tenant's issuer get a
+	// NetworkPolicy admitting its metrics port only from the namespaces it
+	// selects (--issuer-metrics-from).
+	IssuerMetricsFrom *metav1.LabelSelector
 	// Now is the clock of key rotation; time.Now when nil (tests move it).
 	Now func() time.Time
 	// Restartable lets a process build the manager more than once (tests
@@ -156,6 +162,7 @@ func CacheOptions(tenantNamespaces []string, gatewayAPI, certManager bool) cache
 			&corev1.ResourceQuota{}:         tenantOnly,
 			&coordinationv1.Lease{}:         tenantOnly,
 			&networkingv1.Ingress{}:         tenantOnly,
+			&networkingv1.NetworkPolicy{}:   tenantOnly,
 		}}
 	if gatewayAPI {
 		opts.ByObject[&gatewayv1.HTTPRoute{}] = tenantOnly
@@ -240,7 +247,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, Now: opts.Now,
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, Now: opts.Now,
 		StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces,
 		GatewayAPI: gatewayAPI, CertManager: certManager}); err != nil {
 		return nil, err

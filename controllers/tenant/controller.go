@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -56,6 +58,10 @@ type TenantReconciler struct {
 	// (--allowed-ingress-annotations): the ingress controller serves every
 	// Ingress of the cluster.
 	AllowedIngressAnnotations []string
+	// IssuerMetricsFrom, when set, selects the namespaces that may reach
+	// issuers' metrics port; every issuer then gets a NetworkPolicy
+	// (render.Workload.NetworkPolicy). Nil: none is rendered.
+	IssuerMetricsFrom *metav1.LabelSelector
 	// Now is the clock for key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// TenantNamespaces, when set, are the only namespaces whose Tenants
@@ -277,6 +283,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// annotation.
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, sealingRotationRequested))).
 		Owns(&networkingv1.Ingress{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		// Owned children: drift (an edit, a deletion) is repaired.
 		Owns(&corev1.Secret{}).
 		Owns(&corev1.ServiceAccount{}).

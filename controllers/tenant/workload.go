@@ -7,6 +7,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -119,6 +120,14 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 		}
 	}
 	if err := r.applyStateQuota(ctx, tenant, w); err != nil {
+		return err
+	}
+	if np := w.NetworkPolicy(r.IssuerMetricsFrom); np != nil {
+		np.SetLabels(mergeLabels(np.GetLabels(), ownedLabels(tenant)))
+		if err := r.apply(ctx, tenant, np); err != nil {
+			return err
+		}
+	} else if err := r.deleteOwned(ctx, tenant, client.ObjectKey{Namespace: tenant.Namespace, Name: issuerconfig.IssuerName(tenant.Name)}, &networkingv1.NetworkPolicy{}); err != nil {
 		return err
 	}
 	obs.deployment = w.Deployment().Name

@@ -90,8 +90,9 @@ func TestChartTenantNamespaces(t *testing.T) {
 func TestChartMetricsTLSAndNetworkPolicy(t *testing.T) {
 	objs := renderAll(t, "metrics.tls.secretName=manager-metrics-tls", "metrics.serviceMonitor.enabled=true",
 		"networkPolicy.enabled=true", "networkPolicy.metricsFrom.matchLabels.team=observability")
-	if args := managerArgs(t, objs); !strings.Contains(args, "--metrics-cert-dir=/var/run/idtenant/metrics-tls") {
-		t.Errorf("manager args %s: want --metrics-cert-dir", args)
+	if args := managerArgs(t, objs); !strings.Contains(args, "--metrics-cert-dir=/var/run/idtenant/metrics-tls") ||
+		!strings.Contains(args, "--issuer-metrics-from=kubernetes.io/metadata.name=monitoring,team=observability") {
+		t.Errorf("manager args %s: want --metrics-cert-dir and the issuers' --issuer-metrics-from", args)
 	}
 	var sm, np, dep *unstructured.Unstructured
 	for _, o := range objs {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
@@ -217,5 +219,39 @@ func TestShutdownDelayAndGracePeriod(t *testing.T) {
 		if g := spec.TerminationGracePeriodSeconds; g == nil || *g != c.grace {
 			t.Errorf("delay %v: terminationGracePeriodSeconds %v, want %d", c.delay, g, c.grace)
 		}
+	}
+}
+
+// TestNetworkPolicy (security review N15): with a metrics selector the
+// issuer's Pods admit their http port from anywhere and their metrics port
+// only from the selected namespaces, by the port names the Deployment
+// declares; without one, none is rendered.
+func TestNetworkPolicy(t *testing.T) {
+	w := Workload{TenantName: "acme", Namespace: "identity", Replicas: 2}
+	if w.NetworkPolicy(nil) != nil {
+		t.Fatal("a NetworkPolicy without --issuer-metrics-from")
+	}
+	from := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}}
+	np := w.NetworkPolicy(from)
+	if np.Name != "acme-issuer" || np.Namespace != "identity" || !reflect.DeepEqual(np.Spec.PodSelector.MatchLabels, w.Deployment().Spec.Selector.MatchLabels) {
+		t.Fatalf("NetworkPolicy %s/%s selects %v, want the issuer's Pods", np.Namespace, np.Name, np.Spec.PodSelector.MatchLabels)
+	}
+	declared := map[string]bool{}
+	for _, p := range w.Deployment().Spec.Template.Spec.Containers[0].Ports {
+		declared[p.Name] = true
+	}
+	if len(np.Spec.Ingress) != 2 {
+		t.Fatalf("ingress rules %+v", np.Spec.Ingress)
+	}
+	httpRule, metricsRule := np.Spec.Ingress[0], np.Spec.Ingress[1]
+	if httpRule.Ports[0].Port.StrVal != "http" || len(httpRule.From) != 0 || !declared["http"] {
+		t.Errorf("http rule %+v: want the http port from anywhere", httpRule)
+	}
+	if metricsRule.Ports[0].Port.StrVal != "metrics" || !declared["metrics"] || len(metricsRule.From) != 1 ||
+		!reflect.DeepEqual(metricsRule.From[0].NamespaceSelector, from) {
+		t.Errorf("metrics rule %+v: want the metrics port from the selected namespaces only", metricsRule)
+	}
+	if len(np.Spec.PolicyTypes) != 1 || np.Spec.PolicyTypes[0] != "Ingress" {
+		t.Errorf("policy types %v: want Ingress only (egress reaches the API server and upstreams)", np.Spec.PolicyTypes)
 	}
 }

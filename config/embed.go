@@ -15,6 +15,12 @@ var CRDs embed.FS
 //go:embed samples/*.yaml
 var Samples embed.FS
 
+// AdmissionPolicies holds config/admission/*.yaml: the installation's
+// cluster-scoped ValidatingAdmissionPolicies and their bindings.
+//
+//go:embed admission/*.yaml
+var AdmissionPolicies embed.FS
+
 // ManagerRole holds config/rbac/role.yaml, the ClusterRole controller-gen
 // derives from the reconcilers' RBAC markers: what the manager needs in
 // every namespace.

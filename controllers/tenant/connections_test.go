@@ -1,11 +1,16 @@
 package tenant
 
 import (
+	"bytes"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
@@ -43,5 +48,34 @@ func TestUnrestrictedPublicConnections(t *testing.T) {
 	c := meta.FindStatusCondition(conds, v1alpha1.ConditionConnectionsReady)
 	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != v1alpha1.ReasonUnrestricted || !strings.Contains(c.Message, "Connection google is unrestricted") {
 		t.Errorf("ConnectionsReady with an unrestricted connection: %+v", c)
+	}
+}
+
+// TestAdmissionWarningKnowsThePublicIssuers: the admission policy that
+// warns about unrestricted connections (config/admission) lists exactly the
+// providers status calls Unrestricted.
+func TestAdmissionWarningKnowsThePublicIssuers(t *testing.T) {
+	data, err := os.ReadFile("../../config/admission/unrestricted_connections.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policy struct {
+		Spec struct {
+			Variables []struct{ Name, Expression string } `json:"variables"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(bytes.SplitN(data, []byte("\n---"), 2)[0], &policy); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, v := range policy.Spec.Variables {
+		if v.Name == "publicIssuers" {
+			for _, m := range regexp.MustCompile(`'([^']+)'`).FindAllStringSubmatch(v.Expression, -1) {
+				listed = append(listed, m[1])
+			}
+		}
+	}
+	if !slices.Equal(listed, publicIssuers) {
+		t.Errorf("the admission policy lists %v, status knows %v", listed, publicIssuers)
 	}
 }

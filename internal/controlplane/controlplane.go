@@ -6,6 +6,7 @@ package controlplane
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,12 +14,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
@@ -85,6 +89,10 @@ func Start(binDir string) (*ControlPlane, error) {
 	// Reconcilers issue many small requests; the client-go default of 5 qps
 	// would dominate every test and the dev loop.
 	cfg.QPS, cfg.Burst = 200, 400
+	if err := installAdmissionPolicies(cfg); err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
 	return &ControlPlane{env: env, Config: cfg}, nil
 }
 
@@ -154,4 +162,36 @@ var namespaceCounter atomic.Int32
 // (tests of one process do not).
 func UniqueNamespace(prefix string) string {
 	return fmt.Sprintf("%s%d-%d", prefix, time.Now().UnixNano()%100000, namespaceCounter.Add(1))
+}
+
+// installAdmissionPolicies creates the installation's admission policies
+// (config/admission), as kubectl apply -k config/default would.
+func installAdmissionPolicies(cfg *rest.Config) error {
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return err
+	}
+	return fs.WalkDir(config.AdmissionPolicies, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, "kustomization.yaml") {
+			return err
+		}
+		data, err := config.AdmissionPolicies.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		docs, err := SplitYAML(data)
+		if err != nil {
+			return err
+		}
+		for _, doc := range docs {
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(doc, &obj.Object); err != nil {
+				return fmt.Errorf("decoding %s: %w", path, err)
+			}
+			if err := c.Create(context.Background(), obj); err != nil {
+				return fmt.Errorf("installing %s %s: %w", obj.GetKind(), obj.GetName(), err)
+			}
+		}
+		return nil
+	})
 }

@@ -74,7 +74,7 @@ sources:
 - https://github.com/idtenant/idtenant
 `, version, version)),
 	}
-	var rbac []string
+	var rbac, admission []string
 	for _, o := range objs {
 		kind := o.GetKind()
 		switch {
@@ -97,12 +97,20 @@ sources:
 				doc = "{{ if not .Values.tenantNamespaces -}}\n" + doc + "{{- end }}\n"
 			}
 			rbac = append(rbac, doc)
+		case strings.HasPrefix(o.GetAPIVersion(), "admissionregistration.k8s.io/"):
+			data, err := yaml.Marshal(o.Object)
+			if err != nil {
+				return nil, err
+			}
+			admission = append(admission, string(data))
 		default:
 			return nil, fmt.Errorf("%s %s in dist/install.yaml: the chart has no place for this kind; add a template to dist/chart or teach internal/release/chart.go", kind, o.GetName())
 		}
 	}
 	sort.Strings(rbac) // stable whatever the kustomize order
 	files["templates/rbac.yaml"] = []byte(generatedHeader + strings.Join(rbac, "---\n"))
+	sort.Strings(admission)
+	files["templates/admission.yaml"] = []byte(generatedHeader + strings.Join(admission, "---\n"))
 	return files, nil
 }
 

@@ -2,11 +2,9 @@ package issuer
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -43,14 +41,8 @@ func (t busySessionTable) Update(ctx context.Context, r store.Record[store.Sessi
 // exchange still succeeds (the family ends with the session at every use)
 // and the miss is logged and counted, not silent.
 func TestBindingToABusySessionIsCounted(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := issuertest.Doc(t, "http://"+ln.Addr().String())
-	mem := memory.New()
 	var busy atomic.Bool
-	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, busySessions{mem, &busy})
+	e := newEnvOver(t, nil, func(mem *memory.Store) store.Store { return busySessions{mem, &busy} })
 	code, verifier := e.codeFor(e.browser(), "web.shop", webCB, "openid", "read:orders")
 	busy.Store(true)
 	status, body := e.postForm(PathToken, redeemForm(code, verifier, webCB), "web.shop", issuertest.Secrets["web.shop"])

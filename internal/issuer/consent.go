@@ -133,14 +133,8 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 		s.renderConsent(w, consentView{Status: http.StatusBadRequest, Error: errLinkExpired})
 		return
 	}
-	ls, err := s.sessionFromHeader(r.Context(), c, r.Header, now)
-	switch {
-	case err != nil:
-		_ = s.unavailable("read session", err)
-		s.renderConsent(w, consentView{Status: http.StatusServiceUnavailable, Error: errTryAgain})
-		return
-	case ls == nil || ls.SID != flow.ConsentSID:
-		s.renderConsent(w, consentView{Status: http.StatusBadRequest, Error: errLinkExpired})
+	ls := s.consentSession(w, r, c, flow, now)
+	if ls == nil {
 		return
 	}
 	csrf := c.csrfFor(sealed)
@@ -170,14 +164,8 @@ func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
 			Error: "The answer was not submitted from this page. Go back to the application and sign in again."})
 		return
 	}
-	ls, err := s.sessionFromHeader(ctx, c, r.Header, now)
-	switch {
-	case err != nil:
-		_ = s.unavailable("read session", err)
-		s.renderConsent(w, consentView{Status: http.StatusServiceUnavailable, Error: errTryAgain})
-		return
-	case ls == nil || ls.SID != flow.ConsentSID:
-		s.renderConsent(w, consentView{Status: http.StatusBadRequest, Error: errLinkExpired})
+	ls := s.consentSession(w, r, c, flow, now)
+	if ls == nil {
 		return
 	}
 	http.SetCookie(w, csrfCookieFor(c, "", -1))
@@ -200,6 +188,23 @@ func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Redirect(w, r, redirect.URL, http.StatusSeeOther)
+}
+
+// consentSession is the live session a consent page was shown to, or nil
+// after answering the browser: a consent request counts only from the
+// session it was sealed for.
+func (s *Server) consentSession(w http.ResponseWriter, r *http.Request, c *config, flow *authFlow, now time.Time) *liveSession {
+	ls, err := s.sessionFromHeader(r.Context(), c, r.Header, now)
+	switch {
+	case err != nil:
+		_ = s.unavailable("read session", err)
+		s.renderConsent(w, consentView{Status: http.StatusServiceUnavailable, Error: errTryAgain})
+		return nil
+	case ls == nil || ls.SID != flow.ConsentSID:
+		s.renderConsent(w, consentView{Status: http.StatusBadRequest, Error: errLinkExpired})
+		return nil
+	}
+	return ls
 }
 
 // errorRedirect turns an error completing flow into the redirect that

@@ -3,17 +3,14 @@ package issuer
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
-	"github.com/idtenant/idtenant/internal/issuer/issuertest"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
@@ -177,14 +174,8 @@ func (q quotaOnConsents) Consents() store.Table[store.Consent] {
 // TestConsentFailsClosed: when the answer cannot be stored, nothing is
 // issued and the user is told to try again.
 func TestConsentFailsClosed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := issuertest.Doc(t, "http://"+ln.Addr().String())
-	thirdParty(doc)
-	mem := memory.New()
-	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, quotaOnConsents{mem})
+	e := newEnvOver(t, thirdParty, func(mem *memory.Store) store.Store { return quotaOnConsents{mem} })
+	mem := e.store
 	b := e.browser()
 	resp, page := b.authorize(e.oauth2Config("web.shop", webCB, "openid", "email").AuthCodeURL("st"), "alice", "correct horse")
 	if !isConsentPage(resp, page) {

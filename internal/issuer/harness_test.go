@@ -96,6 +96,22 @@ func newEnv(t testing.TB, mutate func(*issuerconfig.Document)) *env {
 	return startEnv(t, ln, doc, clk, memory.New(), nil)
 }
 
+// newEnvOver is newEnv with the issuer's store wrapped by wrap (an outage,
+// a full table, contention) around the memory store env.store reads.
+func newEnvOver(t testing.TB, mutate func(*issuerconfig.Document), wrap func(*memory.Store) store.Store) *env {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := issuertest.Doc(t, "http://"+ln.Addr().String())
+	if mutate != nil {
+		mutate(doc)
+	}
+	mem := memory.New()
+	return startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, wrap(mem))
+}
+
 func startEnv(t testing.TB, ln net.Listener, doc *issuerconfig.Document, clk *fakeClock, mem *memory.Store, st store.Store) *env {
 	t.Helper()
 	if st == nil {

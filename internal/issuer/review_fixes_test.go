@@ -102,11 +102,8 @@ func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
 // TestForgedSecretsCostNoStoreRead: cookies, codes and refresh tokens the
 // issuer did not make fail their tag before any store read.
 func TestForgedSecretsCostNoStoreRead(t *testing.T) {
-	ln := listen(t)
-	doc := issuertest.Doc(t, "http://"+ln.Addr().String())
-	mem := memory.New()
-	cs := &probeStore{Store: mem}
-	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, cs)
+	var cs *probeStore
+	e := newEnvOver(t, nil, func(mem *memory.Store) store.Store { cs = &probeStore{Store: mem}; return cs })
 	cfg := e.oauth2Config("web.shop", webCB, "openid")
 	for range 50 {
 		req, _ := http.NewRequest(http.MethodGet, cfg.AuthCodeURL("s"), nil)

@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -419,14 +418,8 @@ func (p *probeStore) Consents() store.Table[store.Consent] {
 // TestStoreOutage: user flows answer 503 with Retry-After and issue
 // nothing; client_credentials keeps working; nothing is lost after.
 func TestStoreOutage(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := issuertest.Doc(t, "http://"+ln.Addr().String())
-	mem := memory.New()
-	flaky := &probeStore{Store: mem}
-	e := startEnv(t, ln, doc, &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, mem, flaky)
+	var flaky *probeStore
+	e := newEnvOver(t, nil, func(mem *memory.Store) store.Store { flaky = &probeStore{Store: mem}; return flaky })
 	b := e.browser()
 	tok, err := e.loginFlow(b, "web.shop", webCB)
 	if err != nil {

@@ -32,19 +32,7 @@ const chartDir = "../../dist/chart"
 // objects by kind/name.
 func render(t *testing.T, values ...string) map[string]*unstructured.Unstructured {
 	t.Helper()
-	args := []string{"template", "idtenant", chartDir, "--namespace", InstallNamespace, "--include-crds"}
-	for _, v := range values {
-		args = append(args, "--set", v)
-	}
-	out, err := exec.Command(helm(t), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	objs, err := Objects(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return byKindName(objs)
+	return byKindName(helmTemplate(t, true, values...))
 }
 
 func byKindName(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {

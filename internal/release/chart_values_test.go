@@ -10,11 +10,22 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// renderAll runs `helm template` with values and returns every object, in
-// order (several may share a kind and name in different namespaces).
+// renderAll runs `helm template` with values and returns every object but
+// the CRDs, in order (several may share a kind and name in different
+// namespaces).
 func renderAll(t *testing.T, values ...string) []*unstructured.Unstructured {
 	t.Helper()
+	return helmTemplate(t, false, values...)
+}
+
+// helmTemplate runs `helm template` on dist/chart in the install namespace
+// with values (and the CRDs when crds) and returns the objects.
+func helmTemplate(t *testing.T, crds bool, values ...string) []*unstructured.Unstructured {
+	t.Helper()
 	args := []string{"template", "idtenant", chartDir, "--namespace", InstallNamespace}
+	if crds {
+		args = append(args, "--include-crds")
+	}
 	for _, v := range values {
 		args = append(args, "--set", v)
 	}

@@ -43,6 +43,7 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
 verify: manifests generate build-installer ## Fail if generated files are out of date.
 	@git diff --exit-code -- api config dist || { echo "generated files are stale: run 'make manifests generate build-installer' and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- api config dist)" || { git ls-files --others --exclude-standard -- api config dist; echo "untracked generated files: commit them"; exit 1; }
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "not gofmt-ed: run 'make fmt'"; exit 1; }
 
 .PHONY: fmt
 fmt:

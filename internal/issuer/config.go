@@ -58,8 +58,8 @@ type config struct {
 	stateKey []byte
 	// sealing is the sealing ring, current key first.
 	sealing []sealingKey
-	keys     *signing.KeySet
-	origins  map[string]bool // union of allowedOrigins, for CORS
+	keys    *signing.KeySet
+	origins map[string]bool // union of allowedOrigins, for CORS
 	// trustedProxies decide which client address the login limits count.
 	trustedProxies trustedProxies
 	discovery      []byte

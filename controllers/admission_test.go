@@ -2,9 +2,12 @@ package controllers_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	. "github.com/onsi/gomega"
 
@@ -367,8 +370,24 @@ func TestAdmissionRejects(t *testing.T) {
 					t.Errorf("error does not mention %q:\n%v", w, err)
 				}
 			}
+			// The refusal names the field below spec (kubectl prints it
+			// first; editors and Argo CD point at it), never spec itself.
+			if fields := refusedFields(err); !slices.ContainsFunc(fields, func(f string) bool { return strings.HasPrefix(f, "spec.") }) {
+				t.Errorf("the refusal names fields %q, want one below spec:\n%v", fields, err)
+			}
 		})
 	}
+}
+
+// refusedFields are the field paths of an API server refusal's causes.
+func refusedFields(err error) []string {
+	var fields []string
+	if status, ok := err.(apierrors.APIStatus); ok && status.Status().Details != nil {
+		for _, c := range status.Status().Details.Causes {
+			fields = append(fields, c.Field)
+		}
+	}
+	return fields
 }
 
 // TestAdmissionRejectsMalformedDurations sends duration strings that

@@ -15,7 +15,7 @@ const (
 
 // APISpec declares a resource server: the audience of access tokens and how
 // long those tokens live.
-// +kubebuilder:validation:XValidation:rule="!has(self.tokenLifetimeForBrowserFlows) || !self.tokenLifetimeForBrowserFlows.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.tokenLifetime) ? (!self.tokenLifetime.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.tokenLifetimeForBrowserFlows) <= duration(self.tokenLifetime)) : duration(self.tokenLifetimeForBrowserFlows) <= duration('24h'))",message="spec.tokenLifetimeForBrowserFlows must not exceed spec.tokenLifetime (default 24h): browser flows get the shorter lifetime"
+// +kubebuilder:validation:XValidation:rule="!has(self.tokenLifetimeForBrowserFlows) || !self.tokenLifetimeForBrowserFlows.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.tokenLifetime) ? (!self.tokenLifetime.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.tokenLifetimeForBrowserFlows) <= duration(self.tokenLifetime)) : duration(self.tokenLifetimeForBrowserFlows) <= duration('24h'))",message="spec.tokenLifetimeForBrowserFlows must not exceed spec.tokenLifetime (default 24h): browser flows get the shorter lifetime",fieldPath=".tokenLifetimeForBrowserFlows",reason=FieldValueInvalid
 type APISpec struct {
 	// tenantRef names the Tenant (issuer) that issues tokens for this API.
 	// +required
@@ -132,8 +132,8 @@ const (
 
 // ApplicationNamespaces picks namespaces by name or by label; the API's own
 // namespace is always allowed.
-// +kubebuilder:validation:XValidation:rule="self.from == 'Names' ? (has(self.names) && size(self.names) > 0) : !has(self.names)",message="spec.allowedApplications.namespaces.names must list at least one namespace when from is Names, and only then"
-// +kubebuilder:validation:XValidation:rule="self.from == 'Selector' ? has(self.selector) : !has(self.selector)",message="spec.allowedApplications.namespaces.selector must be set when from is Selector, and only then"
+// +kubebuilder:validation:XValidation:rule="self.from == 'Names' ? (has(self.names) && size(self.names) > 0) : !has(self.names)",message="spec.allowedApplications.namespaces.names must list at least one namespace when from is Names, and only then",fieldPath=".names",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="self.from == 'Selector' ? has(self.selector) : !has(self.selector)",message="spec.allowedApplications.namespaces.selector must be set when from is Selector, and only then",fieldPath=".selector",reason=FieldValueInvalid
 type ApplicationNamespaces struct {
 	// from is Same (this API's namespace only), Names (also the namespaces
 	// in names), Selector (also namespaces whose labels match selector) or

@@ -10,7 +10,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // tenant: the session's inactivity and absolute timeouts are this Tenant's
 // spec.session, whatever the upstream's own session does, and the tokens
 // applications get are this tenant's.
-// +kubebuilder:validation:XValidation:rule="self.oidc.issuerURL == oldSelf.oidc.issuerURL",message="spec.connections[].oidc.issuerURL cannot change in place: its users' subjects derive from the connection's name and their upstream subject, so another provider's user 42 would become the old provider's user 42 at every application. Add the new provider under a new name; to keep subjects for the same users at a moved issuer, remove the connection and add it back in a second change"
+// +kubebuilder:validation:XValidation:rule="self.oidc.issuerURL == oldSelf.oidc.issuerURL",message="spec.connections[].oidc.issuerURL cannot change in place: its users' subjects derive from the connection's name and their upstream subject, so another provider's user 42 would become the old provider's user 42 at every application. Add the new provider under a new name; to keep subjects for the same users at a moved issuer, remove the connection and add it back in a second change",fieldPath=".oidc.issuerURL",reason=FieldValueForbidden
 type Connection struct {
 	// name identifies the connection on the login page's links, in the
 	// federated_claims.connector_id claim of its users' tokens, and in

@@ -7,10 +7,10 @@ import (
 // TenantSpec declares one OpenID Connect issuer: where it is reached, how it
 // signs, how long user sessions last, and what the Applications and APIs
 // attached to it may ask for.
-// +kubebuilder:validation:XValidation:rule="!has(self.exposure) || self.issuerURL.startsWith('https://')",message="spec.exposure publishes the issuer through a Gateway or Ingress, which terminate TLS: spec.issuerURL must be an https URL"
-// +kubebuilder:validation:XValidation:rule="!has(self.exposure) || self.issuerURL.matches('^https://[a-zA-Z0-9.-]*[a-zA-Z-][a-zA-Z0-9.-]*(/.*)?$')",message="spec.exposure routes a DNS host name on the Gateway's or ingress controller's port: spec.issuerURL must name a host (not an IP address) and no port"
-// +kubebuilder:validation:XValidation:rule="!has(self.state) || !has(self.state.type) || self.state.type != 'Memory' || !has(self.replicas) || self.replicas <= 1",message="spec.state.type Memory allows spec.replicas of 1 only: each replica would keep its own sessions, codes and refresh tokens, so a code issued by one could not be redeemed at another; use spec.state.type Kubernetes (the default) to run more replicas"
-// +kubebuilder:validation:XValidation:rule="!has(self.session) || !has(self.session.inactivityTimeout) || !self.session.inactivityTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.session.absoluteTimeout) ? (!self.session.absoluteTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.session.inactivityTimeout) <= duration(self.session.absoluteTimeout)) : duration(self.session.inactivityTimeout) <= duration('168h'))",message="spec.session.inactivityTimeout must not exceed spec.session.absoluteTimeout (default 168h): a session cannot stay idle longer than it may live"
+// +kubebuilder:validation:XValidation:rule="!has(self.exposure) || self.issuerURL.startsWith('https://')",message="spec.exposure publishes the issuer through a Gateway or Ingress, which terminate TLS: spec.issuerURL must be an https URL",fieldPath=".issuerURL",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.exposure) || self.issuerURL.matches('^https://[a-zA-Z0-9.-]*[a-zA-Z-][a-zA-Z0-9.-]*(/.*)?$')",message="spec.exposure routes a DNS host name on the Gateway's or ingress controller's port: spec.issuerURL must name a host (not an IP address) and no port",fieldPath=".issuerURL",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.state) || !has(self.state.type) || self.state.type != 'Memory' || !has(self.replicas) || self.replicas <= 1",message="spec.state.type Memory allows spec.replicas of 1 only: each replica would keep its own sessions, codes and refresh tokens, so a code issued by one could not be redeemed at another; use spec.state.type Kubernetes (the default) to run more replicas",fieldPath=".replicas",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.session) || !has(self.session.inactivityTimeout) || !self.session.inactivityTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (has(self.session.absoluteTimeout) ? (!self.session.absoluteTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.session.inactivityTimeout) <= duration(self.session.absoluteTimeout)) : duration(self.session.inactivityTimeout) <= duration('168h'))",message="spec.session.inactivityTimeout must not exceed spec.session.absoluteTimeout (default 168h): a session cannot stay idle longer than it may live",fieldPath=".session.inactivityTimeout",reason=FieldValueInvalid
 type TenantSpec struct {
 	// issuerURL is the public URL of this tenant's issuer: the "iss" claim of
 	// every token and the base of the discovery document
@@ -316,7 +316,7 @@ const (
 )
 
 // AllowedNamespaces follows the Gateway API model of allowedRoutes.namespaces.
-// +kubebuilder:validation:XValidation:rule="self.from == 'Selector' ? has(self.selector) : !has(self.selector)",message="spec.allowedNamespaces.selector must be set when from is Selector, and only then"
+// +kubebuilder:validation:XValidation:rule="self.from == 'Selector' ? has(self.selector) : !has(self.selector)",message="spec.allowedNamespaces.selector must be set when from is Selector, and only then",fieldPath=".selector",reason=FieldValueInvalid
 type AllowedNamespaces struct {
 	// from is Same (default: the Tenant's namespace only), All, or Selector
 	// (namespaces whose labels match selector; the Tenant's own namespace is

@@ -4,7 +4,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /idtenant .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/idtenant/idtenant/internal/version.Version=${VERSION}" -o /idtenant .
 
 FROM gcr.io/distroless/static:nonroot
 COPY --from=build /idtenant /idtenant

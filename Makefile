@@ -55,7 +55,7 @@ vet:
 
 .PHONY: build
 build: ## Build the idtenant binary (manager and issuer modes), the kubectl plugin kubectl-idtenant and idtenant-dev (make dev's local control plane).
-	go build -o $(BIN)/idtenant .
+	go build -ldflags "-X github.com/idtenant/idtenant/internal/version.Version=v$(VERSION)" -o $(BIN)/idtenant .
 	cp $(BIN)/idtenant $(BIN)/kubectl-idtenant
 	go build -o $(BIN)/idtenant-dev ./cmd/idtenant-dev
 

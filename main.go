@@ -4,6 +4,7 @@
 //	idtenant issuer [flags]      the token issuer of one Tenant
 //	idtenant explain application NAME -n NS    an Application's lifetimes and what decided them
 //	idtenant timeline application NAME -n NS   what happens to a user who logs in now
+//	idtenant version                           the release, source revision and Go version
 //
 // Named kubectl-idtenant, it is a kubectl plugin for the two commands. The
 // local control plane for a laptop is a separate command, cmd/idtenant-dev
@@ -26,11 +27,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/cli"
 	"github.com/idtenant/idtenant/internal/issuer/command"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
+	"github.com/idtenant/idtenant/internal/version"
 )
 
 func main() {
@@ -42,7 +45,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: kubectl idtenant explain|timeline application NAME [-n NAMESPACE]")
 		os.Exit(2)
 	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(false), zap.Level(zapcore.InfoLevel)))
+	if mode != "manager" {
+		// The manager sets its logger from its --zap-* flags.
+		ctrl.SetLogger(zap.New(zap.UseDevMode(false), zap.Level(zapcore.InfoLevel)))
+	}
 	ctx := ctrl.SetupSignalHandler()
 
 	var err error
@@ -56,7 +62,10 @@ func main() {
 	case "explain", "timeline":
 		err = cli.Run(ctx, mode, args, os.Stdout, os.Stderr, cli.Options{})
 	case "help", "-h", "--help":
-		fmt.Println("usage: idtenant [manager|issuer] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant explain|timeline application NAME [-n NAMESPACE]")
+		fmt.Println("usage: idtenant [manager|issuer] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant explain|timeline application NAME [-n NAMESPACE]\n       idtenant version")
+		return
+	case "version", "--version":
+		fmt.Println(version.Get())
 		return
 	default:
 		err = fmt.Errorf("unknown mode %q: want manager, issuer, explain or timeline", mode)
@@ -84,8 +93,15 @@ func runManager(ctx context.Context, args []string) error {
 	allowedClusterIssuers := fl.String("allowed-cluster-issuers", "", "comma-separated cert-manager ClusterIssuers (and other cluster-scoped issuers) a Tenant's spec.exposure.ingress.certManager may name; a cluster-scoped issuer signs for any host. Empty: any")
 	allowedIngressAnnotations := fl.String("allowed-ingress-annotations", "", "comma-separated annotation keys a Tenant's spec.exposure.ingress.annotations may set, exact or a prefix ending in * (e.g. nginx.ingress.kubernetes.io/proxy-*); the ingress controller serves every Ingress of the cluster. Empty: any but *-snippet")
 	issuerMetricsFrom := fl.String("issuer-metrics-from", "", "label selector of the namespaces that may scrape issuers' metrics port (e.g. kubernetes.io/metadata.name=monitoring); set, every Tenant's issuer gets a NetworkPolicy admitting its http port from anywhere and its metrics port only from those namespaces. Empty: no NetworkPolicy")
+	logOpts := zap.Options{TimeEncoder: zapcore.ISO8601TimeEncoder}
+	logOpts.BindFlags(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
+	ctrl.Log.WithName("setup").Info("starting", "version", version.Get().Version, "revision", version.Get().Revision)
+	if err := ctrlmetrics.Registry.Register(version.Collector()); err != nil {
+		return fmt.Errorf("registering idtenant_build_info: %w", err)
 	}
 	opts.TenantNamespaces = commaList(*tenantNamespaces)
 	opts.AllowedClusterIssuers = commaList(*allowedClusterIssuers)

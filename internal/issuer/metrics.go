@@ -2,6 +2,8 @@ package issuer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/idtenant/idtenant/internal/version"
 )
 
 // metrics live on the issuer's own registry, so an issuer embedded in a
@@ -79,6 +81,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "idtenant_issuer_unbound_refresh_families_total",
 		Help: "Session-bound refresh families not recorded on their session because it kept changing (8 attempts): a logout does not delete them at once; they still end with the session and are collected at its absolute deadline.",
 	})
-	reg.MustRegister(m.unboundFamilies, m.consents, m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.quotaRefusals, m.storeLatency)
+	reg.MustRegister(version.Collector(), m.unboundFamilies, m.consents, m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.quotaRefusals, m.storeLatency)
 	return m
 }

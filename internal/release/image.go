@@ -29,7 +29,8 @@ const NonRoot = "65532:65532"
 type ImageOptions struct {
 	// Source is the module root (where main.go is).
 	Source string
-	// Version is stamped into the image's labels.
+	// Version is stamped into the image's labels and the binary
+	// (idtenant version, idtenant_build_info).
 	Version string
 	// Arch is the GOARCH of the image; the machine's when empty.
 	Arch string
@@ -39,6 +40,9 @@ type ImageOptions struct {
 	// reach upstream identity providers; the manager uses the cluster's CA.
 	CACertificates string
 }
+
+// VersionVariable is the variable a release build stamps its version into.
+const VersionVariable = "github.com/idtenant/idtenant/internal/version.Version"
 
 // BuildImage compiles idtenant statically and puts it, alone, on an empty
 // base: no shell, no package manager, nothing to exec but /idtenant. This is
@@ -56,7 +60,7 @@ func BuildImage(opts ImageOptions) (v1.Image, error) {
 	}
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "idtenant")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X "+VersionVariable+"="+opts.Version, "-o", bin, ".")
 	build.Dir = opts.Source
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if out, err := build.CombinedOutput(); err != nil {

@@ -124,4 +124,7 @@ func TestImageRunsAsNonRootWithNothingButTheBinary(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "usage: idtenant [manager|issuer]") {
 		t.Errorf("the binary from the image does not run: %s", out)
 	}
+	if out, err := exec.Command(binary, "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "idtenant v0.0.0-test, revision ") {
+		t.Errorf("idtenant version of the image's binary: %s", out)
+	}
 }

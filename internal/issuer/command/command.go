@@ -39,6 +39,8 @@ func Run(ctx context.Context, args []string) error {
 	metricsListen := fs.String(issuerconfig.FlagMetricsListen, "127.0.0.1:9090", "address of /metrics (empty: disabled)")
 	poll := fs.Duration("reload-interval", 5*time.Second, "how often to check the config file for changes")
 	logJSON := fs.Bool("log-json", true, "log JSON lines (false: text)")
+	var logLevel slog.Level
+	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "least severe level logged: DEBUG, INFO, WARN or ERROR")
 	configSecret := fs.String(issuerconfig.FlagConfigSecret, "", "follow this config Secret through the Kubernetes API instead of --config (namespace from $POD_NAMESPACE)")
 	storeType := fs.String(issuerconfig.FlagStore, issuerconfig.StoreMemory, "where sessions, codes and refresh tokens live: "+issuerconfig.StoreKubernetes+" (records in the pod's namespace, shared by replicas; needs --config-secret) or "+issuerconfig.StoreMemory+" (this process only, lost on restart)")
 	shutdownDelay := fs.Duration(issuerconfig.FlagShutdownDelay, issuerconfig.DefaultShutdownDelay, "after SIGTERM, keep serving this long with readiness failing, so that endpoints and load balancers stop sending new connections here; then close the listeners")
@@ -56,9 +58,10 @@ func Run(ctx context.Context, args []string) error {
 	if *storeType == issuerconfig.StoreKubernetes && *configSecret == "" {
 		return errors.New("--store=kubernetes needs --config-secret (the pod's namespace and ServiceAccount)")
 	}
-	var handler slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
+	logOpts := &slog.HandlerOptions{Level: logLevel}
+	var handler slog.Handler = slog.NewJSONHandler(os.Stderr, logOpts)
 	if !*logJSON {
-		handler = slog.NewTextHandler(os.Stderr, nil)
+		handler = slog.NewTextHandler(os.Stderr, logOpts)
 	}
 	log := slog.New(handler).With("component", "issuer")
 	// The op library logs through the default logger: same format, and

@@ -181,7 +181,6 @@ func IssuerRuntimeEnv() []corev1.EnvVar {
 func (w Workload) Deployment() *appsv1.Deployment {
 	f := false
 	t := true
-	uid := int64(65532)
 	maxSurge, maxUnavailable := intstr.FromInt32(1), intstr.FromInt32(0)
 	grace := int64(issuerconfig.TerminationGracePeriod(w.shutdownDelay()) / time.Second)
 	fieldEnv := func(name, path string) corev1.EnvVar {
@@ -205,10 +204,19 @@ func (w Workload) Deployment() *appsv1.Deployment {
 					TerminationGracePeriodSeconds: &grace,
 					ServiceAccountName:            issuerconfig.IssuerName(w.TenantName),
 					AutomountServiceAccountToken:  &t,
+					// No UID: the image's numeric non-root USER serves, and
+					// platforms that assign one per namespace (OpenShift's
+					// restricted SCC) may.
 					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid,
+						RunAsNonRoot:   &t,
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
+					// Replicas on different nodes when the cluster can: a
+					// node's loss takes one replica, not the Tenant's logins.
+					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+						MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
+						LabelSelector: &metav1.LabelSelector{MatchLabels: w.selector()},
+					}},
 					Containers: []corev1.Container{{
 						Name:  "issuer",
 						Image: w.Image,

@@ -53,6 +53,14 @@ func TestWorkload(t *testing.T) {
 		*sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
 		t.Errorf("pod is not locked down: %+v %+v", pod.SecurityContext, sc)
 	}
+	if pod.SecurityContext.RunAsUser != nil || pod.SecurityContext.RunAsGroup != nil || sc.RunAsUser != nil {
+		t.Errorf("a fixed UID (OpenShift's restricted SCC assigns its own): %+v %+v", pod.SecurityContext, sc)
+	}
+	if spread := pod.TopologySpreadConstraints; len(spread) != 1 || spread[0].TopologyKey != corev1.LabelHostname ||
+		spread[0].WhenUnsatisfiable != corev1.ScheduleAnyway ||
+		!labels.SelectorFromSet(spread[0].LabelSelector.MatchLabels).Matches(labels.Set(d.Spec.Template.Labels)) {
+		t.Errorf("replicas not spread over nodes (softly): %+v", spread)
+	}
 	if c.ReadinessProbe == nil || c.LivenessProbe == nil || c.Resources.Requests.Cpu().IsZero() {
 		t.Error("probes and resource requests are required")
 	}

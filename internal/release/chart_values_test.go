@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -151,6 +152,89 @@ func TestChartMetricsTLSAndNetworkPolicy(t *testing.T) {
 			if endpoints[0].(map[string]any)["tlsConfig"].(map[string]any)["insecureSkipVerify"] != true {
 				t.Errorf("default ServiceMonitor %v", endpoints)
 			}
+		}
+	}
+}
+
+// TestChartPodSettings (issue 22): the manager Pod's scheduling, registry,
+// metadata and extra flags come from values, each where Kubernetes reads it.
+func TestChartPodSettings(t *testing.T) {
+	objs := renderAll(t, "imagePullSecrets[0].name=regcred", "nodeSelector.zone=a", "tolerations[0].key=dedicated",
+		"tolerations[0].operator=Exists", "priorityClassName=system-cluster-critical", "podAnnotations.owner=platform",
+		"podLabels.team=identity", "extraArgs[0]=--zap-log-level=debug", "extraEnv[0].name=HTTPS_PROXY",
+		"extraEnv[0].value=http://proxy.internal:3128", "topologySpreadConstraints[0].maxSkew=1",
+		"topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone", "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+		"affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=arch",
+		"affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists")
+	var dep *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			dep = o
+		}
+	}
+	pod, _, _ := unstructured.NestedMap(dep.Object, "spec", "template")
+	get := func(...string) any { return pod }
+	for path, want := range map[string]any{
+		"spec.imagePullSecrets.0.name":                 "regcred",
+		"spec.nodeSelector.zone":                       "a",
+		"spec.tolerations.0.key":                       "dedicated",
+		"spec.priorityClassName":                       "system-cluster-critical",
+		"metadata.annotations.owner":                   "platform",
+		"metadata.labels.team":                         "identity",
+		"metadata.labels.app.kubernetes.io/name":       "idtenant",
+		"spec.topologySpreadConstraints.0.topologyKey": "topology.kubernetes.io/zone",
+		"spec.affinity.nodeAffinity":                   "present",
+		"spec.containers.0.env.2.name":                 "HTTPS_PROXY",
+		"spec.containers.0.args.-1":                    "--zap-log-level=debug",
+	} {
+		if got := pathValue(get, path); got != want && !(want == "present" && got != nil) {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	// The selector stays the chart's: extra Pod labels never orphan Pods.
+	if sel, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "selector", "matchLabels"); sel["team"] != "" {
+		t.Errorf("podLabels reached the selector: %v", sel)
+	}
+}
+
+// pathValue reads a dotted path (list indexes as numbers, -1 the last; a
+// label key's own dots and slashes kept whole) through get.
+func pathValue(get func(...string) any, path string) any {
+	parts := strings.Split(path, ".")
+	if len(parts) > 2 && (parts[1] == "labels" || parts[1] == "annotations") {
+		parts = []string{parts[0], parts[1], strings.Join(parts[2:], ".")}
+	}
+	var cur any = get()
+	for _, p := range parts {
+		switch v := cur.(type) {
+		case map[string]any:
+			cur = v[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || len(v) == 0 {
+				return nil
+			}
+			if i < 0 {
+				i = len(v) + i
+			}
+			if i >= len(v) {
+				return nil
+			}
+			cur = v[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// TestChartRefusesUnknownValues (issue 22): values.schema.json refuses a
+// misspelt or wrongly typed value instead of ignoring it.
+func TestChartRefusesUnknownValues(t *testing.T) {
+	for _, v := range []string{"replica=2", "metrics.serviceMonitor.enable=true", "replicas=two", "extraArgs[0]=zap-log-level=debug", "tenantNamespaces[0]=Identity"} {
+		out, err := exec.Command(helm(t), "template", "idtenant", chartDir, "--set", v).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "schema") {
+			t.Errorf("--set %s: %v\n%s", v, err, out)
 		}
 	}
 }

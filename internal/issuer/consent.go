@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuer/store"
 )
 
@@ -33,22 +34,58 @@ const (
 	purposeConsent = "consent"
 )
 
-// consentScopes are what a flow asks a user to release: every scope but
-// openid (which releases nothing beyond the subject), an API's scopes
-// qualified by its audience so that allowing orders:read at one API is not
-// allowing it at another.
-func consentScopes(flow *authFlow) []string {
-	var out []string
-	for _, sc := range flow.Scopes {
+// consentScopes are what a grant of scopes for audience releases, as a
+// consent record holds them: openid always (signing in at all releases the
+// user's subject and, for a connection's user, their upstream account), the
+// audience itself when there is one (the API receives the user's
+// attributes its userClaims name, whatever the scopes), identity scopes as
+// they are, and an API's scopes qualified by its audience, so that
+// allowing orders:read at one API is not allowing it at another.
+func consentScopes(scopes []string, audience string) []string {
+	out := []string{oidc.ScopeOpenID}
+	if audience != "" {
+		out = append(out, audience)
+	}
+	for _, sc := range scopes {
 		switch {
 		case sc == oidc.ScopeOpenID:
 		case slices.Contains(userScopes, sc):
 			out = append(out, sc)
 		default:
-			out = append(out, flow.Audience+" "+sc)
+			out = append(out, audience+" "+sc)
 		}
 	}
 	return out
+}
+
+// consentCovers reports whether the user's answer rec, at now, allows
+// every scope of want.
+func consentCovers(rec store.Consent, want []string, now time.Time) bool {
+	if !now.Before(rec.ExpiresAt) {
+		return false
+	}
+	for _, sc := range want {
+		if !slices.Contains(rec.Scopes, sc) {
+			return false
+		}
+	}
+	return true
+}
+
+// consentAllows reports whether subject's answer to cl allows what a grant
+// of scopes for audience releases (true for applications that do not ask).
+func (s *Server) consentAllows(ctx context.Context, c *config, cl *client, subject string, scopes []string, audience string, now time.Time) (bool, error) {
+	if !cl.asksConsent {
+		return true, nil
+	}
+	rec, err := s.store.Consents().Get(ctx, c.consentKey(subject, cl.id))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return consentCovers(rec.Value, consentScopes(scopes, audience), now), nil
 }
 
 // consentKey names a user's answer to one application.
@@ -66,25 +103,8 @@ func (s *Server) needsConsent(ctx context.Context, c *config, cl *client, flow *
 	if slices.Contains(flow.Prompt, oidc.PromptConsent) {
 		return true, nil
 	}
-	want := consentScopes(flow)
-	if len(want) == 0 {
-		return false, nil
-	}
-	rec, err := s.store.Consents().Get(ctx, c.consentKey(ls.Subject, cl.id))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return true, nil
-	case err != nil:
-		return false, err
-	case !now.Before(rec.Value.ExpiresAt):
-		return true, nil
-	}
-	for _, sc := range want {
-		if !slices.Contains(rec.Value.Scopes, sc) {
-			return true, nil
-		}
-	}
-	return false, nil
+	allowed, err := s.consentAllows(ctx, c, cl, ls.Subject, flow.Scopes, flow.Audience, now)
+	return !allowed, err
 }
 
 // toConsent sends the browser to the consent page with the request sealed
@@ -137,11 +157,16 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 	if ls == nil {
 		return
 	}
+	cl, ok := c.clients[flow.ClientID]
+	if !ok {
+		s.renderConsent(w, consentView{Status: http.StatusBadRequest, Error: "The application no longer exists."})
+		return
+	}
 	csrf := c.csrfFor(sealed)
 	http.SetCookie(w, csrfCookieFor(c, csrf, 0))
 	s.renderConsent(w, consentView{Status: http.StatusOK, Request: sealed, CSRF: csrf,
 		App: c.appName(flow.ClientID), Provider: c.displayName, User: displayUser(ls),
-		Items: consentItems(flow), FormTarget: cspSource(flow.RedirectURI)})
+		Items: c.consentItems(cl, flow), FormTarget: cspSource(flow.RedirectURI)})
 }
 
 // consentSubmit records the user's answer and completes the request: a
@@ -168,12 +193,24 @@ func (s *Server) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	if ls == nil {
 		return
 	}
+	// Either answer redirects: only to a URI still registered (a sealed
+	// request may be minutes old).
+	if cl, ok := c.clients[flow.ClientID]; !ok || op.ValidateAuthReqRedirectURI(cl, flow.RedirectURI, oidc.ResponseType(flow.ResponseType)) != nil {
+		s.renderConsent(w, consentView{Status: http.StatusBadRequest, Error: "The application's request can no longer be completed."})
+		return
+	}
 	http.SetCookie(w, csrfCookieFor(c, "", -1))
 	var redirect *op.Redirect
 	if r.PostForm.Get("decision") != "allow" {
 		s.metrics.consents.WithLabelValues("denied").Inc()
 		s.log.Info("consent denied", "client", flow.ClientID, "sid", ls.SID)
-		err = oidc.ErrAccessDenied().WithDescription("the user denied the application's request")
+		// A "Deny" withdraws what was allowed before: the application's
+		// refresh tokens stop at their next use.
+		if werr := s.withdrawConsent(ctx, c, flow.ClientID, ls.Subject, now); werr != nil {
+			err = s.unavailable("withdraw consent", werr)
+		} else {
+			err = oidc.ErrAccessDenied().WithDescription("the user denied the application's request")
+		}
 	} else if err = s.rememberConsent(ctx, c, flow, ls, now); err == nil {
 		s.metrics.consents.WithLabelValues("allowed").Inc()
 		s.log.Info("consent given", "client", flow.ClientID, "sid", ls.SID)
@@ -240,13 +277,13 @@ func (s *Server) rememberConsent(ctx context.Context, c *config, flow *authFlow,
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			_, err = s.store.Consents().Create(ctx, key, store.Consent{ClientID: flow.ClientID, Subject: ls.Subject,
-				Scopes: consentScopes(flow), GrantedAt: now, ExpiresAt: now.Add(consentLifetime)})
+				Scopes: consentScopes(flow.Scopes, flow.Audience), GrantedAt: now, ExpiresAt: now.Add(consentLifetime)})
 		case err == nil:
 			scopes := rec.Value.Scopes
 			if !now.Before(rec.Value.ExpiresAt) {
 				scopes = nil // an expired answer is not widened, it is replaced
 			}
-			for _, sc := range consentScopes(flow) {
+			for _, sc := range consentScopes(flow.Scopes, flow.Audience) {
 				if !slices.Contains(scopes, sc) {
 					scopes = append(scopes, sc)
 				}
@@ -261,9 +298,40 @@ func (s *Server) rememberConsent(ctx context.Context, c *config, flow *authFlow,
 	return store.ErrConflict
 }
 
-// consentItems describes what flow asks for, in words a user reads.
-func consentItems(flow *authFlow) []string {
-	var items []string
+// withdrawConsent empties subject's answer to clientID (the issuer may not
+// delete consents; the collector removes the expired record).
+func (s *Server) withdrawConsent(ctx context.Context, c *config, clientID, subject string, now time.Time) error {
+	rec, err := s.store.Consents().Get(ctx, c.consentKey(subject, clientID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	rec.Value.Scopes, rec.Value.GrantedAt, rec.Value.ExpiresAt = nil, now, now
+	_, err = s.store.Consents().Update(ctx, rec)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return nil // changed meanwhile by another answer, which stands
+	}
+	return err
+}
+
+// consentItems describes what flow asks of cl, in words a user reads.
+func (c *config) consentItems(cl *client, flow *authFlow) []string {
+	items := []string{"Know who you are: a stable id of your " + c.displayName + " account"}
+	if flow.Audience != "" {
+		item := "Call " + flow.Audience + " as you"
+		if a, ok := cl.apiByAudience(flow.Audience); ok {
+			for _, uc := range a.api.userClaims {
+				switch uc {
+				case v1alpha1.UserClaimEmail:
+					item += ", which receives your email address"
+				case v1alpha1.UserClaimGroups:
+					item += ", which receives the groups you belong to"
+				}
+			}
+		}
+		items = append(items, item)
+	}
 	for _, sc := range flow.Scopes {
 		switch sc {
 		case oidc.ScopeOpenID:
@@ -276,11 +344,8 @@ func consentItems(flow *authFlow) []string {
 		case oidc.ScopeOfflineAccess:
 			items = append(items, "Access while you are signed out, until you revoke it or it expires")
 		default:
-			items = append(items, "Call "+flow.Audience+" on your behalf with permission "+sc)
+			items = append(items, "Permission "+sc+" at "+flow.Audience)
 		}
-	}
-	if len(items) == 0 {
-		items = append(items, "Know that you are signed in (no details about you)")
 	}
 	return items
 }

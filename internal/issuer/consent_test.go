@@ -158,6 +158,79 @@ func TestTenantConsentPolicy(t *testing.T) {
 	}
 }
 
+// TestConsentCoversSignInAndAPIs (review of N8): consent covers what a
+// grant releases, not only the scopes named: signing in at all (the
+// subject, a connection user's upstream account) and an API audience,
+// whose access tokens carry the user attributes its userClaims name
+// whatever the scopes. A third-party application asking only for openid
+// and an API that reads email and groups is asked, and the page says so.
+func TestConsentCoversSignInAndAPIs(t *testing.T) {
+	e := newEnv(t, func(d *issuerconfig.Document) {
+		thirdParty(d)
+		for i := range d.APIs {
+			if d.APIs[i].Name == "orders" {
+				d.APIs[i].Spec.UserClaims = []v1alpha1.UserClaim{v1alpha1.UserClaimEmail, v1alpha1.UserClaimGroups}
+			}
+		}
+	})
+	b := e.browser()
+	resp, page := b.authorize(e.oauth2Config("web.shop", webCB, "openid").AuthCodeURL("st", oauth2.SetAuthURLParam("audience", "https://orders.acme.test")), "alice", "correct horse")
+	if !isConsentPage(resp, page) {
+		t.Fatalf("openid and an API reading email and groups, without consent: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, want := range []string{"Call https://orders.acme.test as you, which receives your email address, which receives the groups you belong to", "a stable id of your"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("consent page does not say %q", want)
+		}
+	}
+	if r, body := b.get(e.oauth2Config("web.shop", webCB, "openid").AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none"))); callback(t, r, body).Get("error") != "consent_required" {
+		t.Errorf("signing in with openid alone, silently, before any answer: %v", callback(t, r, body))
+	}
+}
+
+// TestConsentGovernsRefresh (review of N8): refresh tokens of a
+// third-party application keep working only while the user's answer covers
+// what their grant releases: a Tenant that starts asking stops the
+// refresh tokens issued before; "Allow" lets them work again; "Deny"
+// withdraws the answer and stops them.
+func TestConsentGovernsRefresh(t *testing.T) {
+	e := newEnv(t, directoryDoc)
+	b := e.browser()
+	tok, err := e.loginFlow(b, "web.shop", webCB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := *e.doc
+	doc.Applications = append([]issuerconfig.Application(nil), doc.Applications...)
+	thirdParty(&doc)
+	doc.Generation++
+	if err := e.srv.Swap(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := e.refresh("web.shop", tok.RefreshToken); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("refresh of a grant the user never allowed, once the application asks: %d %v", status, body)
+	}
+	cfg := e.oauth2Config("web.shop", webCB, "openid", "read:orders")
+	audience := oauth2.SetAuthURLParam("audience", "https://orders.acme.test")
+	resp, page := b.get(cfg.AuthCodeURL("st", audience))
+	if !isConsentPage(resp, page) {
+		t.Fatalf("no consent page: %d", resp.StatusCode)
+	}
+	b.answer(page, "allow")
+	status, body := e.refresh("web.shop", tok.RefreshToken)
+	if status != http.StatusOK {
+		t.Fatalf("refresh once allowed: %d %v", status, body)
+	}
+	resp, page = b.get(cfg.AuthCodeURL("st", audience, oauth2.SetAuthURLParam("prompt", "consent")))
+	if !isConsentPage(resp, page) {
+		t.Fatalf("prompt=consent: %d", resp.StatusCode)
+	}
+	b.answer(page, "deny")
+	if status, body := e.refresh("web.shop", body["refresh_token"].(string)); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("refresh after the user denied: %d %v", status, body)
+	}
+}
+
 // refusingConsents is a store whose consents table is full.
 type refusingConsents struct{ store.Table[store.Consent] }
 

@@ -128,6 +128,9 @@ func (s *Server) liveRefresh(ctx context.Context, c *config, raw, clientID strin
 	if _, reason := familyEnded(c, cl, fam, now); reason != "" {
 		return nil, nil
 	}
+	if allowed, err := s.consentAllows(ctx, c, cl, fam.Subject, fam.Scopes, fam.Audience, now); err != nil || !allowed {
+		return nil, err
+	}
 	if fam.SessionKey != "" {
 		ls, err := s.sessionByKey(ctx, c, fam.SessionKey, now)
 		if err != nil || ls == nil {

@@ -133,6 +133,13 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 			// destroy a family the others honour.
 			return nil, oidc.ErrInvalidGrant().WithDescription("%s", reason)
 		}
+		// A third-party application keeps releasing only what the user
+		// still allows (a Tenant may start asking, a user may deny).
+		if allowed, err := s.consentAllows(ctx, c, cl, fam.Subject, fam.Scopes, fam.Audience, now); err != nil {
+			return nil, s.unavailable("read consent", err)
+		} else if !allowed {
+			return nil, oidc.ErrInvalidGrant().WithDescription("the user has not allowed this application what this grant releases, or withdrew it; sign in again")
+		}
 		var ls *liveSession
 		if fam.SessionKey != "" {
 			if ls, err = s.sessionByKey(ctx, c, fam.SessionKey, now); err != nil {

@@ -31,10 +31,11 @@ func ringIDs(ring []issuerconfig.SealingKey) []string {
 
 // TestSealingKeyRing (security review N16): a Tenant gets a sealing key
 // ring in its signing-keys Secret and its issuer configuration; a new
-// value of the rotation annotation puts a new key first and keeps the
-// replaced one, superseded; a Secret from before rings (no ring, an
-// existing state key) keeps the state key's entry so nothing sealed
-// before is lost. The keys never appear in status.
+// value of the rotation annotation puts a new key first, pending (it opens,
+// the current one still seals, until every replica has it:
+// internal/keys TestPlanSealing makes it current); a Secret from before
+// rings (no ring, an existing state key) keeps the state key's entry,
+// sealing, so nothing sealed before is lost. The keys never appear in status.
 func TestSealingKeyRing(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, nil)
@@ -54,10 +55,12 @@ func TestSealingKeyRing(t *testing.T) {
 	eventually(t, func(g Gomega) {
 		ring := sealingRing(g, ns)
 		g.Expect(ringIDs(ring)).To(HaveLen(2))
-		g.Expect(ring[1].ID).To(Equal(first[0].ID))
-		g.Expect(ring[1].SupersededAt).NotTo(BeNil())
-		g.Expect(ring[0].SupersededAt).To(BeNil())
+		// The new key reaches every replica before it seals: pending,
+		// and the one before still current.
+		g.Expect(ring[0].Pending).To(BeTrue())
 		g.Expect(ring[0].Key).NotTo(Equal(first[0].Key))
+		g.Expect(ring[1].ID).To(Equal(first[0].ID))
+		g.Expect(ring[1].SupersededAt).To(BeNil())
 		g.Expect(readConfig(g, ns, "acme").SealingKeys).To(Equal(ring))
 	})
 	// The same annotation value again (any reconcile) rotates nothing.
@@ -75,9 +78,9 @@ func TestSealingKeyRing(t *testing.T) {
 	eventually(t, func(g Gomega) {
 		ring := sealingRing(g, ns)
 		g.Expect(ringIDs(ring)).To(HaveLen(2))
+		g.Expect(ring[0].Pending).To(BeTrue(), "the state key seals until the new key has reached every replica")
 		g.Expect(ring[1].ID).To(BeEmpty(), "the state key's entry")
 		g.Expect(ring[1].Key).To(BeEmpty())
-		g.Expect(ring[1].SupersededAt).NotTo(BeNil())
 	})
 
 	raw := &v1alpha1.Tenant{}

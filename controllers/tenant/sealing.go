@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
 // sealingKeysSecretKey holds the Tenant's sealing key ring
@@ -24,10 +25,14 @@ const annotationSealingRotation = "idtenant.dev/sealing-key-rotation"
 const pendingSealedLifetime = 10 * time.Minute
 
 // sealedRetention is how long a superseded sealing key must still open
-// what it sealed: the longest a session or refresh family holding a sealed
-// identity may live, and at least a pending sign-in's lifetime.
+// what it sealed: an identity sealed at a login is copied into refresh
+// families created as long as the session lives, and each lives its
+// refresh absolute lifetime from then. The refresh part is never below the
+// default, so that an Application missing for a moment (the longest
+// lifetime computed from fewer of them) cannot retire a key for good.
 func sealedRetention(obs *tenantObservation) time.Duration {
-	return max(obs.effective.Session.Absolute.Duration, obs.served.longestRefresh, pendingSealedLifetime) + verificationMargin
+	refresh := max(obs.served.longestRefresh, lifetime.DefaultRefreshAbsoluteLifetime)
+	return obs.effective.Session.Absolute.Duration + refresh + pendingSealedLifetime + verificationMargin
 }
 
 // sealingAnnotations records on the signing-keys Secret the rotation value

@@ -40,8 +40,10 @@ type sealed[T any] struct {
 type sealingKey struct {
 	id  string
 	key []byte
-	// supersededAt is zero for the current key.
+	// supersededAt is zero for the current key (and a pending one).
 	supersededAt time.Time
+	// pending: opens, does not seal yet.
+	pending bool
 }
 
 // compileSealingKeys turns the document's ring into the issuer's; without
@@ -52,7 +54,7 @@ func compileSealingKeys(ring []issuerconfig.SealingKey, stateKey []byte) []seali
 	}
 	out := make([]sealingKey, 0, len(ring))
 	for _, k := range ring {
-		sk := sealingKey{id: k.ID, key: k.Key}
+		sk := sealingKey{id: k.ID, key: k.Key, pending: k.Pending}
 		if k.ID == "" {
 			sk.key = stateKey
 		}
@@ -62,6 +64,15 @@ func compileSealingKeys(ring []issuerconfig.SealingKey, stateKey []byte) []seali
 		out = append(out, sk)
 	}
 	return out
+}
+
+// sealingKey is the key that seals: the ring's first, or the one after a
+// pending key.
+func (c *config) sealingKey() sealingKey {
+	if c.sealing[0].pending && len(c.sealing) > 1 {
+		return c.sealing[1]
+	}
+	return c.sealing[0]
 }
 
 // sealingKeyFor finds the key a sealed value names ("<id>." before the
@@ -125,7 +136,7 @@ func (c *config) sealJSON(purpose string, v any, expires int64) (string, error) 
 		return "", err
 	}
 	plain := buf.Bytes()
-	current := c.sealing[0]
+	current := c.sealingKey()
 	aead, err := aeadFor(current.key, purpose)
 	if err != nil {
 		return "", err
@@ -189,7 +200,7 @@ func (c *config) unsealJSONAt(purpose, value string, v any, now time.Time) error
 func (c *config) csrfFor(sealed string) string {
 	key, _, ok := c.sealingKeyFor(sealed)
 	if !ok {
-		key = c.sealing[0] // the request will not open anyway
+		key = c.sealingKey() // the request will not open anyway
 	}
 	return base64.RawURLEncoding.EncodeToString(derive(key.key, purposeCSRF, sealed)[:24])
 }

@@ -87,11 +87,29 @@ func TestSealingKeyRotation(t *testing.T) {
 		t.Errorf("an unknown key id opened")
 	}
 
+	// A pending key (on its way to every replica) opens, but the key
+	// before it still seals.
+	pendingKey := ringKey("k3", 3, nil)
+	pendingKey.Pending = true
+	next := compileRing(t, pendingKey, ringKey("k2", 2, nil), ringKey("k1", 1, &rotatedAt))
+	if v, _ := next.seal(flow, rotatedAt.Add(time.Hour)); !strings.HasPrefix(v, "k2.") {
+		t.Errorf("sealed behind a pending key: %q, want the current k2", v[:4])
+	}
+	promoted := compileRing(t, ringKey("k3", 3, nil), ringKey("k2", 2, &rotatedAt))
+	fromK3, _ := promoted.seal(flow, rotatedAt.Add(time.Hour))
+	if _, err := next.unseal(fromK3, rotatedAt); err != nil {
+		t.Errorf("a replica with the key still pending cannot open what it seals once current: %v", err)
+	}
+
 	legacy := compileRing(t)
 	old, _ := legacy.sealIdentity(&person{Username: "bob"})
 	oldPending, _ := legacy.seal(flow, rotatedAt.Add(pendingLifetime))
 	if strings.Contains(old, ".") {
 		t.Fatalf("without a ring the state key seals unprefixed, as before: %q", old[:8])
+	}
+	upgradedPending := compileRing(t, func() issuerconfig.SealingKey { k := ringKey("k1", 1, nil); k.Pending = true; return k }(), issuerconfig.SealingKey{})
+	if v, _ := upgradedPending.seal(flow, rotatedAt.Add(time.Hour)); strings.Contains(v, ".") {
+		t.Errorf("right after an upgrade the state key still seals (older replicas open only that): %q", v[:4])
 	}
 	upgraded := compileRing(t, ringKey("k1", 1, nil), issuerconfig.SealingKey{ID: "", SupersededAt: &rotatedAt})
 	if p, err := upgraded.openIdentity(old); err != nil || p.Username != "bob" {

@@ -68,7 +68,8 @@ type Document struct {
 	// SealingKeys encrypt what the issuer seals (pending sign-in requests,
 	// the state sent to upstreams, upstream users' attributes in records)
 	// and key the sign-in forms' CSRF tokens; unlike the state key they
-	// rotate. The first is current and seals; the others, superseded,
+	// rotate. The first that is not Pending is current and seals; those
+	// after it, superseded,
 	// still open what they sealed: short-lived values (pending requests)
 	// for a few minutes after they were superseded, sealed identities in
 	// records until the operator retires the key. Empty (documents of
@@ -111,6 +112,11 @@ type SealingKey struct {
 	// SupersededAt is when a newer key took over sealing; unset for the
 	// current key.
 	SupersededAt *time.Time `json:"supersededAt,omitempty"`
+	// Pending: a new key on its way to every replica. It opens what it
+	// sealed but does not seal yet (the next key does), so that no replica
+	// still without it is handed a value it cannot open; the operator makes
+	// it current once every replica has had time to load it.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // StateKeySize is the length of Document.StateKey in bytes.
@@ -304,6 +310,13 @@ func (d *Document) Validate() error {
 func ValidateSealingKeys(ring []SealingKey) error {
 	var errs []error
 	seen := map[string]bool{}
+	current := 0 // the key that seals: the first, or the second behind a pending one
+	if len(ring) > 0 && ring[0].Pending {
+		current = 1
+		if len(ring) == 1 {
+			errs = append(errs, errors.New("sealingKeys: a pending key needs a current one after it"))
+		}
+	}
 	for i, k := range ring {
 		switch {
 		case seen[k.ID]:
@@ -314,10 +327,14 @@ func ValidateSealingKeys(ring []SealingKey) error {
 			errs = append(errs, fmt.Errorf("sealingKeys[%d]: id %q must be 1 to 8 of [a-z0-9]", i, k.ID))
 		case k.ID != "" && len(k.Key) != StateKeySize:
 			errs = append(errs, fmt.Errorf("sealingKeys[%d] (%s): %d bytes, want %d", i, k.ID, len(k.Key), StateKeySize))
-		case i == 0 && (k.SupersededAt != nil || k.ID == ""):
-			errs = append(errs, errors.New("sealingKeys[0] must be a current key (a generated key, not superseded)"))
-		case i > 0 && k.SupersededAt == nil:
-			errs = append(errs, fmt.Errorf("sealingKeys[%d] (%s): only the first key is current; the others need supersededAt", i, k.ID))
+		case k.Pending && (i != 0 || k.ID == "" || k.SupersededAt != nil):
+			errs = append(errs, fmt.Errorf("sealingKeys[%d] (%s): only the first key may be pending, a generated one not superseded", i, k.ID))
+		case i == current && k.SupersededAt != nil:
+			errs = append(errs, fmt.Errorf("sealingKeys[%d] (%s) is the current key: it needs no supersededAt", i, k.ID))
+		case i == current && k.ID == "" && current == 0:
+			errs = append(errs, errors.New("sealingKeys[0]: the state key's entry (empty id) is current only behind a pending key"))
+		case i > current && k.SupersededAt == nil:
+			errs = append(errs, fmt.Errorf("sealingKeys[%d] (%s): only one key is current; those after it need supersededAt", i, k.ID))
 		}
 		seen[k.ID] = true
 	}

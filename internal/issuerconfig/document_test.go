@@ -102,7 +102,10 @@ func TestValidateSealingKeys(t *testing.T) {
 		{"duplicate id", []SealingKey{key("k2", 2, nil), key("k2", 1, &at)}, "appears twice"},
 		{"bad id", []SealingKey{key("K-2", 2, nil)}, "1 to 8 of [a-z0-9]"},
 		{"short key", []SealingKey{{ID: "k1", Key: []byte{1, 2, 3}}}, "3 bytes, want 32"},
-		{"state key entry first", []SealingKey{{}}, "must be a current key"},
+		{"state key entry first", []SealingKey{{}}, "current only behind a pending key"},
+		{"pending behind the state key", []SealingKey{{ID: "k1", Key: bytes.Repeat([]byte{1}, StateKeySize), Pending: true}, {}}, ""},
+		{"pending alone", []SealingKey{{ID: "k1", Key: bytes.Repeat([]byte{1}, StateKeySize), Pending: true}}, "needs a current one"},
+		{"pending not first", []SealingKey{key("k2", 2, nil), {ID: "k1", Key: bytes.Repeat([]byte{1}, StateKeySize), Pending: true, SupersededAt: &at}}, "only the first key may be pending"},
 		{"state key entry with bytes", []SealingKey{key("k2", 2, nil), key("", 9, &at)}, "carries no key"},
 		{"two current keys", []SealingKey{key("k2", 2, nil), key("k1", 1, nil)}, "need supersededAt"},
 	} {

@@ -27,23 +27,43 @@ type SealingPolicy struct {
 	Legacy bool
 }
 
-// PlanSealing steps ring at now: a first key when there is none, a new
-// current key when the current one is Period old or a rotation is asked
-// for, and superseded keys dropped once Retention has passed. It is pure
+// SealingActivation is how long a new sealing key is pending — in every
+// replica's configuration, opening but not sealing — before it seals:
+// replicas follow their configuration Secret within seconds, so none is
+// then handed a value it cannot open.
+const SealingActivation = 2 * time.Minute
+
+// PlanSealing steps ring at now: a first key when there is none (pending
+// behind the state key when that sealed before, Legacy); a new pending key
+// when the current one is Period old or a rotation is asked for; a pending
+// key made current SealingActivation after it was added, superseding the
+// one before; superseded keys dropped once Retention has passed. It is pure
 // apart from gen; changed says the ring must be written.
 func PlanSealing(ring []issuerconfig.SealingKey, now time.Time, p SealingPolicy, gen func() (issuerconfig.SealingKey, error)) (out []issuerconfig.SealingKey, changed bool, err error) {
 	out = slices.Clone(ring)
-	rotate := len(out) == 0 || p.Rotate || (p.Period > 0 && !now.Before(out[0].CreatedAt.Add(p.Period)))
-	if rotate {
+	switch {
+	case len(out) > 0 && out[0].Pending:
+		if !now.Before(out[0].CreatedAt.Add(SealingActivation)) {
+			out[0].Pending = false
+			if len(out) > 1 {
+				out[1].SupersededAt = &now
+			}
+			changed = true
+		}
+	case len(out) == 0 || p.Rotate || (p.Period > 0 && !now.Before(out[0].CreatedAt.Add(p.Period))):
 		k, err := gen()
 		if err != nil {
 			return nil, false, err
 		}
 		k.CreatedAt = now
-		if len(out) == 0 && p.Legacy {
-			out = append(out, issuerconfig.SealingKey{SupersededAt: &now})
-		} else if len(out) > 0 {
-			out[0].SupersededAt = &now
+		switch {
+		case len(out) == 0 && p.Legacy:
+			// Replicas still seal with the state key: it stays current
+			// until the new key has reached them.
+			k.Pending = true
+			out = append(out, issuerconfig.SealingKey{})
+		case len(out) > 0:
+			k.Pending = true
 		}
 		out = append([]issuerconfig.SealingKey{k}, out...)
 		changed = true
@@ -70,6 +90,8 @@ func NextSealingStep(ring []issuerconfig.SealingKey, p SealingPolicy) time.Time 
 	}
 	for i, k := range ring {
 		switch {
+		case i == 0 && k.Pending:
+			soonest(k.CreatedAt.Add(SealingActivation))
 		case i == 0 && p.Period > 0:
 			soonest(k.CreatedAt.Add(p.Period))
 		case k.SupersededAt != nil:

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -22,11 +23,14 @@ func TestPlanSealing(t *testing.T) {
 	old := func(id string, superseded time.Duration) issuerconfig.SealingKey {
 		return issuerconfig.SealingKey{ID: id, SupersededAt: at(superseded)}
 	}
-	ids := func(ring []issuerconfig.SealingKey) (out []string) {
-		for _, k := range ring {
-			out = append(out, k.ID)
-		}
-		return out
+	pending := func(id string, created time.Duration) issuerconfig.SealingKey {
+		return issuerconfig.SealingKey{ID: id, CreatedAt: t0.Add(created), Pending: true}
+	}
+	type want struct {
+		ids     []string // "N": the generated key
+		pending bool     // the first key is pending
+		// superseded: the key after the first was superseded now
+		superseded bool
 	}
 	for _, c := range []struct {
 		name    string
@@ -34,41 +38,55 @@ func TestPlanSealing(t *testing.T) {
 		now     time.Duration
 		rotate  bool
 		legacy  bool
-		want    []string
+		want    want
 		changed bool
 	}{
-		{name: "first key of a new tenant", now: 0, want: []string{"N"}, changed: true},
-		{name: "first key of a tenant that sealed with its state key", now: 0, legacy: true, want: []string{"N", ""}, changed: true},
-		{name: "young current key", ring: []issuerconfig.SealingKey{cur("k1", 0)}, now: 29 * 24 * time.Hour, want: []string{"k1"}},
-		{name: "period reached", ring: []issuerconfig.SealingKey{cur("k1", 0)}, now: 30 * 24 * time.Hour, want: []string{"N", "k1"}, changed: true},
-		{name: "rotation asked", ring: []issuerconfig.SealingKey{cur("k1", 0)}, now: time.Hour, rotate: true, want: []string{"N", "k1"}, changed: true},
-		{name: "superseded key kept through retention", ring: []issuerconfig.SealingKey{cur("k2", 0), old("k1", 0)}, now: 7*24*time.Hour - time.Second, want: []string{"k2", "k1"}},
-		{name: "superseded key retired", ring: []issuerconfig.SealingKey{cur("k2", 0), old("k1", 0), old("", -time.Hour)}, now: 7 * 24 * time.Hour, want: []string{"k2"}, changed: true},
+		{name: "first key of a new tenant seals at once", want: want{ids: []string{"N"}}, changed: true},
+		{name: "first key of a tenant that sealed with its state key waits behind it", legacy: true,
+			want: want{ids: []string{"N", ""}, pending: true}, changed: true},
+		{name: "young current key", ring: []issuerconfig.SealingKey{cur("k1", 0)}, now: 29 * 24 * time.Hour, want: want{ids: []string{"k1"}}},
+		{name: "period reached: a pending key", ring: []issuerconfig.SealingKey{cur("k1", 0)}, now: 30 * 24 * time.Hour,
+			want: want{ids: []string{"N", "k1"}, pending: true}, changed: true},
+		{name: "rotation asked: a pending key", ring: []issuerconfig.SealingKey{cur("k1", 0)}, now: time.Hour, rotate: true,
+			want: want{ids: []string{"N", "k1"}, pending: true}, changed: true},
+		{name: "pending key not yet everywhere", ring: []issuerconfig.SealingKey{pending("k2", 0), cur("k1", -time.Hour)},
+			now: SealingActivation - time.Second, rotate: true, want: want{ids: []string{"k2", "k1"}, pending: true}},
+		{name: "pending key made current", ring: []issuerconfig.SealingKey{pending("k2", 0), cur("k1", -time.Hour)},
+			now: SealingActivation, want: want{ids: []string{"k2", "k1"}, superseded: true}, changed: true},
+		{name: "superseded key kept through retention", ring: []issuerconfig.SealingKey{cur("k2", 0), old("k1", 0)}, now: 7*24*time.Hour - time.Second,
+			want: want{ids: []string{"k2", "k1"}}},
+		{name: "superseded key retired", ring: []issuerconfig.SealingKey{cur("k2", 0), old("k1", 0), old("", -time.Hour)}, now: 7 * 24 * time.Hour,
+			want: want{ids: []string{"k2"}}, changed: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := policy
 			p.Rotate, p.Legacy = c.rotate, c.legacy
-			got, changed, err := PlanSealing(c.ring, t0.Add(c.now), p, gen)
+			now := t0.Add(c.now)
+			got, changed, err := PlanSealing(c.ring, now, p, gen)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := append([]string(nil), c.want...)
-			if want[0] == "N" {
-				want[0] = got[0].ID // generated
-				if got[0].CreatedAt != t0.Add(c.now) || got[0].SupersededAt != nil {
-					t.Errorf("new key %+v: want created now, current", got[0])
-				}
-				if len(got) > 1 && (got[1].SupersededAt == nil || !got[1].SupersededAt.Equal(t0.Add(c.now))) {
-					t.Errorf("previous key %+v: want superseded now", got[1])
+			ids := append([]string(nil), c.want.ids...)
+			if ids[0] == "N" {
+				ids[0] = got[0].ID
+				if got[0].CreatedAt != now || got[0].SupersededAt != nil {
+					t.Errorf("new key %+v: want created now, not superseded", got[0])
 				}
 			}
-			if g := ids(got); len(g) != len(want) || changed != c.changed {
-				t.Fatalf("ring %q changed %v, want %q changed %v", g, changed, want, c.changed)
+			if g := idsOf(got); !slices.Equal(g, ids) || changed != c.changed {
+				t.Fatalf("ring %q changed %v, want %q changed %v", g, changed, ids, c.changed)
 			}
-			for i := range want {
-				if got[i].ID != want[i] {
-					t.Errorf("ring %q, want %q", ids(got), want)
-				}
+			if got[0].Pending != c.want.pending {
+				t.Errorf("first key pending %v, want %v", got[0].Pending, c.want.pending)
+			}
+			if c.want.superseded && (got[1].SupersededAt == nil || !got[1].SupersededAt.Equal(now)) {
+				t.Errorf("the key before %+v: want superseded now", got[1])
+			}
+			if !c.want.superseded && len(got) > 1 && c.want.pending && got[1].SupersededAt != nil {
+				t.Errorf("the current key %+v was superseded while the new one is pending", got[1])
+			}
+			if err := issuerconfig.ValidateSealingKeys(withKeyBytes(got)); err != nil {
+				t.Errorf("planned ring does not validate: %v", err)
 			}
 		})
 	}
@@ -76,4 +94,23 @@ func TestPlanSealing(t *testing.T) {
 	if !next.Equal(t0.Add(7 * 24 * time.Hour)) {
 		t.Errorf("next step %v, want the retirement of k1", next)
 	}
+}
+
+func idsOf(ring []issuerconfig.SealingKey) (out []string) {
+	for _, k := range ring {
+		out = append(out, k.ID)
+	}
+	return out
+}
+
+// withKeyBytes gives the test ring's generated keys their 32 bytes (the
+// planner copies whatever gen returns).
+func withKeyBytes(ring []issuerconfig.SealingKey) []issuerconfig.SealingKey {
+	out := slices.Clone(ring)
+	for i := range out {
+		if out[i].ID != "" {
+			out[i].Key = make([]byte, issuerconfig.StateKeySize)
+		}
+	}
+	return out
 }

@@ -81,6 +81,8 @@ type Server struct {
 	exchangeLimits sync.Map
 	exchangeRate   rate.Limit
 	exchangeBurst  int
+	// exchangeAddrBudget is each client address's share of them.
+	exchangeAddrBudget *limiter.Budget
 	// upstreams caches the connections' upstream providers.
 	upstreams *upstreams
 	handler   http.Handler
@@ -118,6 +120,7 @@ func New(doc *issuerconfig.Document, opts Options) (*Server, error) {
 	s.codeBudget = limiter.NewBudget(codesPerSessionPerMinute, time.Minute)
 	s.revokeBudget = limiter.NewBudget(revocationsPerClientPerMinute, time.Minute)
 	s.exchangeRate, s.exchangeBurst = upstreamExchangesPerSecond, upstreamExchangeBurst
+	s.exchangeAddrBudget = limiter.NewBudget(upstreamExchangesPerAddressPerMinute, time.Minute)
 	s.upstreams = newUpstreams(s.clock.Now)
 	if err := s.Swap(doc); err != nil {
 		return nil, err

@@ -211,10 +211,12 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The answer from %s was incomplete. Go back to the application and sign in again.", conn.displayName))
 		return
 	}
-	if !s.exchangeLimit(conn.name).Allow() {
-		// Bogus callbacks, each of its own pending login, would otherwise
-		// make the issuer call the upstream's token endpoint with the
-		// Tenant's client secret as fast as they come.
+	// Bogus callbacks, each of its own pending login, would otherwise make
+	// the issuer call the upstream's token endpoint with the Tenant's
+	// client secret as fast as they come. Each address has its share first,
+	// so that one address cannot drain the connection's rate for everyone.
+	addr := c.trustedProxies.clientAddress(r)
+	if !s.exchangeAddrBudget.Allow(conn.name+"\x00"+addr, now) || !s.exchangeLimit(conn.name).Allow() {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		s.upstreamFailed(w, conn, upstreamThrottled, errors.New("too many token requests to the upstream"), http.StatusServiceUnavailable,
 			fmt.Sprintf("Too many people are signing in with %s right now. Try again in a few seconds.", conn.displayName))
@@ -404,11 +406,14 @@ func exchangeError(err error) error {
 
 // Token requests the issuer makes at one connection's upstream, per
 // replica: far above an organisation's sign-in rate, far below what would
-// make an upstream throttle or lock the Tenant's client. Not per address:
-// a flood must hold this rate to delay anyone (security review N4).
+// make an upstream throttle or lock the Tenant's client. One address gets
+// at most upstreamExchangesPerAddressPerMinute of them (an office behind one
+// NAT signs in far less often), so it takes many addresses holding the
+// connection's rate to delay anyone (security review N4).
 const (
-	upstreamExchangesPerSecond = 50
-	upstreamExchangeBurst      = 200
+	upstreamExchangesPerSecond           = 200
+	upstreamExchangeBurst                = 400
+	upstreamExchangesPerAddressPerMinute = 300
 )
 
 // exchangeLimit is connection's token-request limiter.

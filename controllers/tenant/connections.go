@@ -61,7 +61,11 @@ func (r *TenantReconciler) readConnections(ctx context.Context, tenant *v1alpha1
 		if warning := unrestricted(conn); st.Ready && warning != "" {
 			st.Reason, st.Message = v1alpha1.ReasonUnrestricted, warning
 		}
-		if !check.pending {
+		if check.pending {
+			// Woken when the check ends; asked again should it not have
+			// started (the queue was full).
+			obs.connectionsRecheck = minPositive(obs.connectionsRecheck, connectionFailedRecheck)
+		} else {
 			obs.connectionsRecheck = minPositive(obs.connectionsRecheck, check.interval()-now.Sub(check.at))
 		}
 		if ref := conn.OIDC.ClientSecretRef; ref != nil {

@@ -29,8 +29,15 @@ const (
 	connectionFailedRecheck = 30 * time.Second
 	connectionCheckTimeout  = 5 * time.Second
 	// concurrentDiscoveryChecks bounds the checks in flight for the whole
-	// operator, whatever the number of Tenants and connections.
+	// operator, whatever the number of Tenants and connections;
+	// queuedDiscoveryChecks the checks started or waiting for a slot, and
+	// queuedPerTenant those one Tenant may have asked for, so that an
+	// editor re-pointing connections at slow hosts cannot grow the queue
+	// or hold up other Tenants' checks. A check not started for lack of
+	// room is asked for again at the Tenant's next recheck.
 	concurrentDiscoveryChecks = 8
+	queuedDiscoveryChecks     = 256
+	queuedPerTenant           = 16
 )
 
 // discoveryChecks runs each upstream's live discovery check in the
@@ -97,16 +104,30 @@ func (d *discoveryChecks) lookup(tenant types.NamespacedName, connections []v1al
 		if ok && now.Sub(last.at) < last.interval() {
 			continue
 		}
+		if !d.running[issuer] {
+			if len(d.running) >= queuedDiscoveryChecks || d.queuedFor(tenant) >= queuedPerTenant {
+				continue
+			}
+			d.running[issuer] = true
+			go d.run(issuer)
+		}
 		if d.askers[issuer] == nil {
 			d.askers[issuer] = map[types.NamespacedName]bool{}
 		}
 		d.askers[issuer][tenant] = true
-		if !d.running[issuer] {
-			d.running[issuer] = true
-			go d.run(issuer)
-		}
 	}
 	return out
+}
+
+// queuedFor counts the checks under way that tenant asked for (d.mu held).
+func (d *discoveryChecks) queuedFor(tenant types.NamespacedName) int {
+	n := 0
+	for issuer := range d.running {
+		if d.askers[issuer][tenant] {
+			n++
+		}
+	}
+	return n
 }
 
 // run checks issuer once a slot is free, records the result and wakes the

@@ -82,7 +82,8 @@ func TestDiscoveryRunsOffTheReconcilePath(t *testing.T) {
 	}
 	most.Store(0)
 	var many []string
-	for i := range 3 * concurrentDiscoveryChecks {
+	for i := range queuedPerTenant { // twice the slots
+
 		many = append(many, fmt.Sprintf("https://up%d.example", i))
 	}
 	wg.Add(len(many))
@@ -92,5 +93,41 @@ func TestDiscoveryRunsOffTheReconcilePath(t *testing.T) {
 	wg.Wait()
 	if m := most.Load(); m > concurrentDiscoveryChecks || m == 0 {
 		t.Errorf("%d checks in flight at once, want 1 to %d", m, concurrentDiscoveryChecks)
+	}
+}
+
+// TestDiscoveryQueueIsBounded (review of N9): one Tenant asking for ever
+// new issuers (an editor re-pointing connections at slow hosts) holds at
+// most queuedPerTenant checks, and another Tenant's check still starts.
+func TestDiscoveryQueueIsBounded(t *testing.T) {
+	d := newDiscoveryChecks(time.Now)
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	var started atomic.Int32
+	d.fetch = func(ctx context.Context, issuer string) (string, string) {
+		started.Add(1)
+		<-block
+		return "", "ok"
+	}
+	editor, other := types.NamespacedName{Namespace: "a", Name: "a"}, types.NamespacedName{Namespace: "b", Name: "b"}
+	for round := range 50 {
+		var issuers []string
+		for i := range 16 {
+			issuers = append(issuers, fmt.Sprintf("https://blackhole-%d-%d.example", round, i))
+		}
+		d.lookup(editor, connectionsTo(issuers...), time.Now())
+	}
+	d.mu.Lock()
+	queued, editorQueued := len(d.running), d.queuedFor(editor)
+	d.mu.Unlock()
+	if editorQueued > queuedPerTenant || queued > queuedPerTenant {
+		t.Errorf("one Tenant queued %d checks (%d in all), want at most %d", editorQueued, queued, queuedPerTenant)
+	}
+	d.lookup(other, connectionsTo("https://login.other.example"), time.Now())
+	d.mu.Lock()
+	otherQueued := d.queuedFor(other)
+	d.mu.Unlock()
+	if otherQueued != 1 {
+		t.Errorf("another Tenant's check was not queued beside the editor's")
 	}
 }

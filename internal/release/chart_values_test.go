@@ -144,6 +144,13 @@ func TestChartMetricsTLSAndNetworkPolicy(t *testing.T) {
 		t.Errorf("NetworkPolicy from %v", rule["from"])
 	}
 
+	// Without namespaces to admit metrics from, the chart refuses rather
+	// than leave the issuers without a NetworkPolicy.
+	if out, err := exec.Command(helm(t), "template", "idtenant", chartDir, "--set", "networkPolicy.enabled=true",
+		"--set", "networkPolicy.metricsFrom.matchLabels=null").CombinedOutput(); err == nil || !strings.Contains(string(out), "needs networkPolicy.metricsFrom.matchLabels") {
+		t.Errorf("networkPolicy without matchLabels: %v\n%s", err, out)
+	}
+
 	// Without a Secret, nothing is verified (the certificate is
 	// self-signed) and the chart says so.
 	for _, o := range renderAll(t, "metrics.serviceMonitor.enabled=true") {

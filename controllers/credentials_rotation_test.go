@@ -40,8 +40,25 @@ func TestClientSecretRotation(t *testing.T) {
 	original := secret.Data["client-secret"]
 	g.Expect(secret.Data).NotTo(HaveKey("previous-client-secret"), "a new Application's annotation asks for no rotation of a fresh secret")
 
-	before := time.Now()
 	update(t, app, func(a *v1alpha1.Application) { a.Annotations[v1alpha1.AnnotationRotateClientSecret] = "2026-12-07" })
+	// First the issuer learns the new secret, which applications do not
+	// read yet (the suite hands it out after 3 s).
+	eventually(t, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, key, secret)).To(Succeed())
+		next := secret.Data["next-client-secret"]
+		if next == nil {
+			g.Expect(secret.Data["previous-client-secret"]).To(Equal(original), "handed out already")
+			return
+		}
+		g.Expect(secret.Data["client-secret"]).To(Equal(original), "handed out before the issuer knew it")
+		for _, a := range readConfig(g, ns, "acme").Applications {
+			if a.ClientID == "shopfront."+ns {
+				g.Expect(a.NextSecretSHA256).To(Equal(digest(next)))
+				g.Expect(a.SecretSHA256).To(Equal(digest(original)))
+			}
+		}
+	})
+	before := time.Now()
 	var rotated []byte
 	eventually(t, func(g Gomega) {
 		g.Expect(k8s.Get(ctx, key, secret)).To(Succeed())
@@ -52,7 +69,7 @@ func TestClientSecretRotation(t *testing.T) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(app), app)).To(Succeed())
 		until := app.Status.PreviousClientSecretValidUntil
 		g.Expect(until).NotTo(BeNil())
-		g.Expect(until.Time).To(BeTemporally("~", before.Add(24*time.Hour), time.Minute))
+		g.Expect(until.Time).To(BeTemporally("~", before.Add(24*time.Hour), 2*time.Minute))
 		doc := readConfig(g, ns, "acme")
 		var served *issuerconfig.Application
 		for i := range doc.Applications {
@@ -65,6 +82,7 @@ func TestClientSecretRotation(t *testing.T) {
 		g.Expect(served.PreviousSecret).NotTo(BeNil())
 		g.Expect(served.PreviousSecret.SHA256).To(Equal(digest(original)))
 		g.Expect(served.PreviousSecret.ValidUntil).To(BeTemporally("~", until.Time, time.Second))
+		g.Expect(served.NextSecretSHA256).To(BeEmpty())
 	})
 	eventually(t, func(g Gomega) {
 		var list eventsv1.EventList

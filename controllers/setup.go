@@ -36,6 +36,10 @@ type Options struct {
 	// IssuerMetricsFrom selects the namespaces that may scrape issuers;
 	// set, every issuer gets a NetworkPolicy.
 	IssuerMetricsFrom *metav1.LabelSelector
+	// ClientSecretActivation overrides how long a rotated client secret
+	// waits in next-client-secret (tests; default
+	// serving.ClientSecretActivation).
+	ClientSecretActivation time.Duration
 	// Now is the clock of key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// StateCollection tunes the collection of expired issuer state
@@ -84,6 +88,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&applicationcontroller.ApplicationReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-application"), Rendered: rendered,
+		ClientSecretActivation: opts.ClientSecretActivation,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Application controller: %w", err)
 	}

@@ -94,7 +94,9 @@ func run(m *testing.M) int {
 		AllowedClusterIssuers:     []string{"letsencrypt"},
 		AllowedIngressAnnotations: []string{"cert-manager.io/*", "nginx.ingress.kubernetes.io/proxy-read-timeout"},
 		// Prometheus runs in "monitoring": issuers get NetworkPolicies.
-		IssuerMetricsFrom: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}}})
+		IssuerMetricsFrom: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}},
+		// A rotated client secret is handed out after 3 s, not 2 minutes.
+		ClientSecretActivation: 3 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 1

@@ -31,6 +31,16 @@ type ApplicationReconciler struct {
 	// keeps only Secrets labelled as managed by idtenant.
 	APIReader client.Reader
 	Recorder  events.EventRecorder
+	// ClientSecretActivation overrides serving.ClientSecretActivation
+	// (tests).
+	ClientSecretActivation time.Duration
+}
+
+func (r *ApplicationReconciler) activation() time.Duration {
+	if r.ClientSecretActivation > 0 {
+		return r.ClientSecretActivation
+	}
+	return serving.ClientSecretActivation
 }
 
 // +kubebuilder:rbac:groups=idtenant.dev,resources=applications,verbs=get;list;watch
@@ -69,9 +79,13 @@ func (r *ApplicationReconciler) finish(ctx context.Context, app *v1alpha1.Applic
 	if held == 0 && err == nil && obs.credentialsProblem != nil {
 		result.RequeueAfter = serving.CredentialsRecheck
 	}
-	if until := obs.previousSecretValidUntil; held == 0 && err == nil && !until.IsZero() {
-		// Back when the replaced secret's overlap ends, to remove it.
-		if wait := until.Sub(time.Now()) + time.Second; result.RequeueAfter == 0 || wait < result.RequeueAfter {
+	for _, at := range []time.Time{obs.previousSecretValidUntil, obs.nextSecretDue} {
+		// Back when the replaced secret's overlap ends (to remove it) or
+		// the new one is due (to hand it out).
+		if held != 0 || err != nil || at.IsZero() {
+			continue
+		}
+		if wait := max(time.Until(at), 0) + time.Second; result.RequeueAfter == 0 || wait < result.RequeueAfter {
 			result.RequeueAfter = wait
 		}
 	}

@@ -77,6 +77,7 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 		return err
 	}
 	obs.previousSecretValidUntil = previousSecretValidUntil(existing)
+	obs.nextSecretDue = nextSecretDue(existing, r.activation())
 	if why := serving.WeakClientSecret(existing.Data[serving.SecretKeyClientSecret]); why != "" {
 		// Never the secret itself, only how it falls short.
 		obs.credentialsProblem = &status.Problem{Reason: v1alpha1.ReasonWeakClientSecret, Stalls: true,
@@ -157,7 +158,7 @@ func (r *ApplicationReconciler) refreshCredentials(ctx context.Context, app *v1a
 		changed = true
 	}
 	before := string(s.Data[serving.SecretKeyClientSecret])
-	rotated, err := rotateClientSecret(app, s, obs.now)
+	rotated, err := rotateClientSecret(app, s, obs.now, r.activation())
 	if err != nil {
 		return err
 	}
@@ -183,26 +184,39 @@ func (r *ApplicationReconciler) refreshCredentials(ctx context.Context, app *v1a
 }
 
 // rotateClientSecret applies the Application's rotation annotation to its
-// credentials Secret s at now: a value not yet honoured moves the secret to
-// previous-client-secret, valid for serving.ClientSecretOverlap, and
-// generates a new one; a previous secret past its overlap (or without a
-// readable deadline) is removed. It reports whether s changed, and says in
-// s's annotations until when a previous secret works.
-func rotateClientSecret(app *v1alpha1.Application, s *corev1.Secret, now time.Time) (bool, error) {
+// credentials Secret s at now, in two steps so that neither side is ever
+// ahead of the issuer: a value not yet honoured puts a new secret in
+// next-client-secret (the issuer accepts it from its next configuration;
+// applications do not read that key); activation later it becomes
+// client-secret, and the one it replaces previous-client-secret, valid for
+// serving.ClientSecretOverlap. A previous secret past its overlap (or
+// without a readable deadline) is removed. It reports whether s changed.
+func rotateClientSecret(app *v1alpha1.Application, s *corev1.Secret, now time.Time, activation time.Duration) (bool, error) {
 	changed := false
-	if want := app.Annotations[v1alpha1.AnnotationRotateClientSecret]; want != "" && want != s.Annotations[serving.AnnotationRotation] {
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	if want := app.Annotations[v1alpha1.AnnotationRotateClientSecret]; want != "" && want != s.Annotations[serving.AnnotationRotation] &&
+		len(s.Data[serving.SecretKeyNextClientSecret]) == 0 {
 		secret, err := newClientSecret()
 		if err != nil {
 			return false, err
 		}
-		if s.Annotations == nil {
-			s.Annotations = map[string]string{}
-		}
-		s.Data[serving.SecretKeyPreviousClientSecret] = s.Data[serving.SecretKeyClientSecret]
-		s.Data[serving.SecretKeyClientSecret] = []byte(secret)
+		s.Data[serving.SecretKeyNextClientSecret] = []byte(secret)
 		s.Annotations[serving.AnnotationRotation] = want
-		s.Annotations[serving.AnnotationPreviousValidUntil] = now.Add(serving.ClientSecretOverlap).UTC().Format(time.RFC3339)
+		s.Annotations[serving.AnnotationNextSince] = now.UTC().Format(time.RFC3339)
 		changed = true
+	}
+	if next := s.Data[serving.SecretKeyNextClientSecret]; len(next) > 0 {
+		since, err := time.Parse(time.RFC3339, s.Annotations[serving.AnnotationNextSince])
+		if err != nil || !now.Before(since.Add(activation)) {
+			s.Data[serving.SecretKeyPreviousClientSecret] = s.Data[serving.SecretKeyClientSecret]
+			s.Data[serving.SecretKeyClientSecret] = next
+			delete(s.Data, serving.SecretKeyNextClientSecret)
+			delete(s.Annotations, serving.AnnotationNextSince)
+			s.Annotations[serving.AnnotationPreviousValidUntil] = now.Add(serving.ClientSecretOverlap).UTC().Format(time.RFC3339)
+			changed = true
+		}
 	}
 	_, hasPrevious := s.Data[serving.SecretKeyPreviousClientSecret]
 	until, err := time.Parse(time.RFC3339, s.Annotations[serving.AnnotationPreviousValidUntil])
@@ -215,6 +229,16 @@ func rotateClientSecret(app *v1alpha1.Application, s *corev1.Secret, now time.Ti
 		changed = true
 	}
 	return changed, nil
+}
+
+// nextSecretDue is when s's next client secret becomes client-secret;
+// zero without one.
+func nextSecretDue(s *corev1.Secret, activation time.Duration) time.Time {
+	if len(s.Data[serving.SecretKeyNextClientSecret]) == 0 {
+		return time.Time{}
+	}
+	since, _ := time.Parse(time.RFC3339, s.Annotations[serving.AnnotationNextSince])
+	return since.Add(activation)
 }
 
 // previousSecretValidUntil is when s's previous client secret stops

@@ -24,34 +24,49 @@ func TestGeneratedSecretsPass(t *testing.T) {
 	}
 }
 
-// TestRotateClientSecret: the rotation annotation's new value moves the
-// secret aside for serving.ClientSecretOverlap; the same value again does
-// nothing; a previous secret is removed at its deadline, or at once when the
-// deadline cannot be read.
+// TestRotateClientSecret: the rotation annotation's new value first puts a
+// new secret in next-client-secret (the issuer learns it, applications do
+// not read it); activation later it becomes client-secret and the old one
+// previous-client-secret for serving.ClientSecretOverlap; the same value
+// again does nothing; a previous secret is removed at its deadline, or at
+// once when the deadline cannot be read.
 func TestRotateClientSecret(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	const activation = 2 * time.Minute
 	app := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{v1alpha1.AnnotationRotateClientSecret: "r1"}}}
 	s := &corev1.Secret{Data: map[string][]byte{serving.SecretKeyClientSecret: []byte("first")}}
-	if changed, err := rotateClientSecret(app, s, now); err != nil || !changed {
-		t.Fatalf("first rotation: changed %v, %v", changed, err)
+	if changed, err := rotateClientSecret(app, s, now, activation); err != nil || !changed {
+		t.Fatalf("rotation asked: changed %v, %v", changed, err)
 	}
-	if string(s.Data[serving.SecretKeyPreviousClientSecret]) != "first" || string(s.Data[serving.SecretKeyClientSecret]) == "first" {
-		t.Fatalf("after rotation: %v", s.Data)
+	next := string(s.Data[serving.SecretKeyNextClientSecret])
+	if next == "" || string(s.Data[serving.SecretKeyClientSecret]) != "first" || s.Data[serving.SecretKeyPreviousClientSecret] != nil {
+		t.Fatalf("first step: %v, want the new secret in next-client-secret only", s.Data)
 	}
-	if got := previousSecretValidUntil(s); !got.Equal(now.Add(serving.ClientSecretOverlap)) {
-		t.Errorf("previous valid until %v, want %v", got, now.Add(serving.ClientSecretOverlap))
+	if got := nextSecretDue(s, activation); !got.Equal(now.Add(activation)) {
+		t.Errorf("next secret due %v, want %v", got, now.Add(activation))
 	}
-	second := string(s.Data[serving.SecretKeyClientSecret])
-	if changed, _ := rotateClientSecret(app, s, now.Add(time.Hour)); changed || string(s.Data[serving.SecretKeyClientSecret]) != second {
+	if changed, _ := rotateClientSecret(app, s, now.Add(activation-time.Second), activation); changed {
+		t.Errorf("handed out before its activation")
+	}
+	if changed, _ := rotateClientSecret(app, s, now.Add(activation), activation); !changed ||
+		string(s.Data[serving.SecretKeyClientSecret]) != next || string(s.Data[serving.SecretKeyPreviousClientSecret]) != "first" ||
+		s.Data[serving.SecretKeyNextClientSecret] != nil {
+		t.Fatalf("second step: %v", s.Data)
+	}
+	promoted := now.Add(activation)
+	if got := previousSecretValidUntil(s); !got.Equal(promoted.Add(serving.ClientSecretOverlap)) {
+		t.Errorf("previous valid until %v, want %v", got, promoted.Add(serving.ClientSecretOverlap))
+	}
+	if changed, _ := rotateClientSecret(app, s, promoted.Add(time.Hour), activation); changed || string(s.Data[serving.SecretKeyClientSecret]) != next {
 		t.Errorf("the same annotation value rotated again")
 	}
-	if changed, _ := rotateClientSecret(app, s, now.Add(serving.ClientSecretOverlap)); !changed || s.Data[serving.SecretKeyPreviousClientSecret] != nil ||
+	if changed, _ := rotateClientSecret(app, s, promoted.Add(serving.ClientSecretOverlap), activation); !changed || s.Data[serving.SecretKeyPreviousClientSecret] != nil ||
 		s.Annotations[serving.AnnotationPreviousValidUntil] != "" || !previousSecretValidUntil(s).IsZero() {
 		t.Errorf("at the deadline the previous secret stays: %v %v", s.Data, s.Annotations)
 	}
 	s.Data[serving.SecretKeyPreviousClientSecret] = []byte("stray")
 	s.Annotations[serving.AnnotationPreviousValidUntil] = "tomorrow"
-	if changed, _ := rotateClientSecret(app, s, now); !changed || s.Data[serving.SecretKeyPreviousClientSecret] != nil {
+	if changed, _ := rotateClientSecret(app, s, now, activation); !changed || s.Data[serving.SecretKeyPreviousClientSecret] != nil {
 		t.Errorf("a previous secret without a readable deadline stays: %v", s.Data)
 	}
 }

@@ -33,6 +33,9 @@ type ApplicationObservation struct {
 	// previousSecretValidUntil is when the client secret the last rotation
 	// replaced stops working; zero without one.
 	previousSecretValidUntil time.Time
+	// nextSecretDue is when a rotation's new secret becomes client-secret;
+	// zero without one.
+	nextSecretDue time.Time
 	// ServedProblem is set while the issuer replicas do not serve this
 	// generation of the Application yet.
 	servedProblem *status.Problem

@@ -82,6 +82,9 @@ type Options struct {
 	// NetworkPolicy admitting its metrics port only from the namespaces it
 	// selects (--issuer-metrics-from).
 	IssuerMetricsFrom *metav1.LabelSelector
+	// ClientSecretActivation overrides how long a rotated client secret
+	// waits before applications are handed it (tests).
+	ClientSecretActivation time.Duration
 	// Now is the clock of key rotation; time.Now when nil (tests move it).
 	Now func() time.Time
 	// Restartable lets a process build the manager more than once (tests
@@ -247,7 +250,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, Now: opts.Now,
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, ClientSecretActivation: opts.ClientSecretActivation, Now: opts.Now,
 		StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces,
 		GatewayAPI: gatewayAPI, CertManager: certManager}); err != nil {
 		return nil, err

@@ -14,6 +14,9 @@ const (
 	// SecretKeyPreviousClientSecret holds, after a rotation, the secret
 	// it replaced, accepted until AnnotationPreviousValidUntil.
 	SecretKeyPreviousClientSecret = "previous-client-secret"
+	// SecretKeyNextClientSecret holds, during a rotation, the new secret
+	// the issuer already accepts, until it becomes client-secret.
+	SecretKeyNextClientSecret = "next-client-secret"
 
 	// AnnotationRotation on the credentials Secret is the value of the
 	// Application's v1alpha1.AnnotationRotateClientSecret last honoured.
@@ -21,6 +24,9 @@ const (
 	// AnnotationPreviousValidUntil on the credentials Secret is when the
 	// previous secret stops working (RFC 3339).
 	AnnotationPreviousValidUntil = "idtenant.dev/previous-client-secret-valid-until"
+	// AnnotationNextSince on the credentials Secret is when its
+	// next-client-secret was generated (RFC 3339).
+	AnnotationNextSince = "idtenant.dev/next-client-secret-since"
 
 	LabelManagedBy   = "app.kubernetes.io/managed-by"
 	LabelApplication = "idtenant.dev/application"
@@ -43,6 +49,13 @@ func IsConfidential(t v1alpha1.ApplicationType) bool {
 // to read the new one from the Secret (a mounted Secret is refreshed
 // within a minute or two; an environment variable needs a restart).
 const ClientSecretOverlap = 24 * time.Hour
+
+// ClientSecretActivation is how long a rotation's new secret waits in
+// next-client-secret — already in the issuer's configuration, not yet
+// where applications read it — before it becomes client-secret: issuer
+// replicas follow their configuration within seconds, so no application
+// presents a secret the issuer does not know yet.
+const ClientSecretActivation = 2 * time.Minute
 
 // CredentialsRecheck is how often an Application blocked by a foreign Secret
 // in its credentials' place looks again.

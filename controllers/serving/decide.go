@@ -48,6 +48,9 @@ type Credential struct {
 	// PreviousValidUntil; empty without one.
 	Previous           []byte
 	PreviousValidUntil time.Time
+	// Next is a rotation's new secret before it becomes Secret; empty
+	// without one.
+	Next []byte
 	// Controlled: the Application controls the Secret (a Secret of the
 	// same name somebody else made is never served).
 	Controlled bool
@@ -111,6 +114,9 @@ type ApplicationVerdict struct {
 	// PreviousSecret is the replaced secret a rotation still accepts,
 	// while it may be served.
 	PreviousSecret *issuerconfig.PreviousSecret
+	// NextSecretDigest is the hex SHA-256 of a rotation's new secret, which
+	// the issuer accepts before applications are handed it.
+	NextSecretDigest string
 	// Served: the issuer serves it. Digest is the digest of its effective
 	// lifetimes as status reports them.
 	Served bool
@@ -208,6 +214,10 @@ func Decide(in Input, now time.Time) Plan {
 			if len(cred.Previous) > 0 && now.Before(cred.PreviousValidUntil) && WeakClientSecret(cred.Previous) == "" {
 				prev := sha256.Sum256(cred.Previous)
 				v.PreviousSecret = &issuerconfig.PreviousSecret{SHA256: hex.EncodeToString(prev[:]), ValidUntil: cred.PreviousValidUntil}
+			}
+			if len(cred.Next) > 0 && WeakClientSecret(cred.Next) == "" {
+				next := sha256.Sum256(cred.Next)
+				v.NextSecretDigest = hex.EncodeToString(next[:])
 			}
 		}
 		v.Served = true

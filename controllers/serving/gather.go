@@ -55,6 +55,7 @@ func Gather(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant) (Inpu
 		if until, err := time.Parse(time.RFC3339, s.Annotations[AnnotationPreviousValidUntil]); err == nil && len(s.Data[SecretKeyPreviousClientSecret]) > 0 {
 			cred.Previous, cred.PreviousValidUntil = s.Data[SecretKeyPreviousClientSecret], until
 		}
+		cred.Next = s.Data[SecretKeyNextClientSecret]
 		in.Credentials[ClientID(app)] = cred
 	}
 	return in, nil

@@ -35,7 +35,7 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		return nil
 	}
 	doc := render.ConfigDocument(render.ConfigInputs{
-		Tenant: tenant, Applications: obs.served.apps, SecretDigests: obs.served.digests, PreviousSecrets: obs.served.previous,
+		Tenant: tenant, Applications: obs.served.apps, SecretDigests: obs.served.digests, PreviousSecrets: obs.served.previous, NextSecrets: obs.served.next,
 		APIs: obs.served.apis, Users: obs.users, Keys: keys.ConfigKeys(obs.keys),
 		EffectiveDigests: obs.served.effective, StateKey: obs.stateKey, SealingKeys: obs.sealingKeys,
 	}, 0, serving.ClientID)

@@ -20,6 +20,8 @@ type servedObjects struct {
 	digests map[string]string // client ID -> hex SHA-256 of the client secret
 	// previous are the replaced client secrets still accepted, by client ID.
 	previous map[string]*issuerconfig.PreviousSecret
+	// next are rotations' new client secrets' digests, by client ID.
+	next map[string]string
 	// effective maps "Application ns/name" / "API ns/name" to the digest of
 	// the object's effective lifetimes.
 	effective map[string]string
@@ -45,7 +47,7 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 	plan := serving.Decide(in, r.now())
 	obs.apis, obs.applications = plan.AdmittedAPIs, plan.AdmittedApplications
 	obs.audienceClaims = plan.Audiences.Claims
-	served := servedObjects{digests: map[string]string{}, previous: map[string]*issuerconfig.PreviousSecret{}, effective: map[string]string{}}
+	served := servedObjects{digests: map[string]string{}, previous: map[string]*issuerconfig.PreviousSecret{}, next: map[string]string{}, effective: map[string]string{}}
 	served.apps, served.apis = plan.Served(in)
 	for _, api := range served.apis {
 		v := plan.APIs[client.ObjectKeyFromObject(api)]
@@ -59,6 +61,9 @@ func (r *TenantReconciler) gatherServed(ctx context.Context, tenant *v1alpha1.Te
 		}
 		if v.PreviousSecret != nil {
 			served.previous[serving.ClientID(app)] = v.PreviousSecret
+		}
+		if v.NextSecretDigest != "" {
+			served.next[serving.ClientID(app)] = v.NextSecretDigest
 		}
 		if v.Effective.IDToken != nil {
 			served.longest = max(served.longest, v.Effective.IDToken.Duration)

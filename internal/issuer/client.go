@@ -31,8 +31,12 @@ type client struct {
 	secret [sha256.Size]byte
 	// previous is the digest of the secret a rotation replaced, accepted
 	// before previousUntil (zero: none).
-	previous       [sha256.Size]byte
-	previousUntil  time.Time
+	previous      [sha256.Size]byte
+	previousUntil time.Time
+	// next is the digest of a rotation's new secret (hasNext), accepted
+	// before the application is handed it.
+	next           [sha256.Size]byte
+	hasNext        bool
 	apis           []allowedAPI
 	redirectURIs   []string
 	postLogoutURIs []string
@@ -43,12 +47,14 @@ type client struct {
 var _ op.Client = (*client)(nil)
 
 // secretMatches reports whether secret is this client's secret at now:
-// the current one, or the one a rotation replaced during its overlap.
+// the current one, the one a rotation replaced during its overlap, or the
+// one a rotation is about to hand out.
 func (c *client) secretMatches(secret string, now time.Time) bool {
 	sum := sha256.Sum256([]byte(secret))
 	current := subtle.ConstantTimeCompare(sum[:], c.secret[:]) == 1
 	previous := subtle.ConstantTimeCompare(sum[:], c.previous[:]) == 1 && now.Before(c.previousUntil)
-	return current || previous
+	next := subtle.ConstantTimeCompare(sum[:], c.next[:]) == 1 && c.hasNext
+	return current || previous || next
 }
 
 func (c *client) GetID() string                    { return c.id }

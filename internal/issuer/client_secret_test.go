@@ -14,9 +14,11 @@ import (
 
 // TestClientSecretOverlap (security review N16): during a rotation the
 // replaced client secret keeps working beside the new one until its
-// ValidUntil, and not a second longer.
+// ValidUntil, and not a second longer; the next one works before any
+// application is handed it.
 func TestClientSecretOverlap(t *testing.T) {
 	const old = "b2xkLXNlY3JldC1vZi1tMm0uc2hvcC0tLS0tLS0tLS0tLS0"
+	const next = "bmV4dC1zZWNyZXQtb2YtbTJtLnNob3AtLS0tLS0tLS0tLS0"
 	var until time.Time
 	e := newEnv(t, func(d *issuerconfig.Document) {
 		until = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC) // the clock starts at 9:00
@@ -24,6 +26,8 @@ func TestClientSecretOverlap(t *testing.T) {
 		for i := range d.Applications {
 			if d.Applications[i].ClientID == "m2m.shop" {
 				d.Applications[i].PreviousSecret = &issuerconfig.PreviousSecret{SHA256: hex.EncodeToString(sum[:]), ValidUntil: until}
+				n := sha256.Sum256([]byte(next))
+				d.Applications[i].NextSecretSHA256 = hex.EncodeToString(n[:])
 			}
 		}
 	})
@@ -37,6 +41,9 @@ func TestClientSecretOverlap(t *testing.T) {
 	}
 	if s := grant(current); s != http.StatusOK {
 		t.Errorf("the new secret during the overlap: %d, want 200", s)
+	}
+	if s := grant(next); s != http.StatusOK {
+		t.Errorf("the next secret, before applications are handed it: %d, want 200", s)
 	}
 	e.clock.Advance(until.Sub(e.clock.Now()))
 	if s := grant(old); s != http.StatusUnauthorized {

@@ -259,6 +259,14 @@ func (c *config) compileClient(a *issuerconfig.Application) (*client, error) {
 			copy(cl.previous[:], d)
 			cl.previousUntil = p.ValidUntil
 		}
+		if a.NextSecretSHA256 != "" {
+			d, err := hex.DecodeString(a.NextSecretSHA256)
+			if err != nil || len(d) != len(cl.next) {
+				return nil, fmt.Errorf("applications %s: nextSecretSHA256 must be 64 hex digits", a.Ref())
+			}
+			copy(cl.next[:], d)
+			cl.hasNext = true
+		}
 	}
 	for _, u := range spec.RedirectURIs {
 		cl.redirectURIs = append(cl.redirectURIs, string(u))

@@ -159,6 +159,9 @@ type Application struct {
 	// accepted until its ValidUntil so that the application's replicas
 	// move to the new one without an outage.
 	PreviousSecret *PreviousSecret `json:"previousSecret,omitempty"`
+	// NextSecretSHA256 is the hex SHA-256 digest of a rotation's new
+	// client secret, accepted before the application is handed it.
+	NextSecretSHA256 string `json:"nextSecretSHA256,omitempty"`
 }
 
 // PreviousSecret is a replaced client secret during its overlap.

@@ -19,6 +19,8 @@ type ConfigInputs struct {
 	// PreviousSecrets maps client ID to the replaced secret a rotation
 	// still accepts.
 	PreviousSecrets map[string]*issuerconfig.PreviousSecret
+	// NextSecrets maps client ID to a rotation's new secret's digest.
+	NextSecrets map[string]string
 	// APIs are the resource servers the issuer serves.
 	APIs  []*v1alpha1.API
 	Users []issuerconfig.User
@@ -52,9 +54,10 @@ func ConfigDocument(in ConfigInputs, generation int64, clientID func(*v1alpha1.A
 		doc.Applications = append(doc.Applications, issuerconfig.Application{
 			Object: issuerconfig.Object[v1alpha1.ApplicationSpec]{Name: a.Name, Namespace: a.Namespace, Generation: a.Generation,
 				EffectiveDigest: in.EffectiveDigests["Application "+a.Namespace+"/"+a.Name], Spec: a.Spec},
-			ClientID:       id,
-			SecretSHA256:   in.SecretDigests[id],
-			PreviousSecret: in.PreviousSecrets[id],
+			ClientID:         id,
+			SecretSHA256:     in.SecretDigests[id],
+			PreviousSecret:   in.PreviousSecrets[id],
+			NextSecretSHA256: in.NextSecrets[id],
 		})
 	}
 	slices.SortFunc(doc.Applications, func(a, b issuerconfig.Application) int { return cmp.Compare(a.Ref(), b.Ref()) })

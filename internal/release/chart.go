@@ -17,7 +17,7 @@ const InstallNamespace = "idtenant-system"
 // handWritten are the objects dist/chart templates by hand, because values
 // change them (image, replicas, leader election, resources, metrics); the
 // chart test renders them and compares with the kustomize output.
-var handWritten = map[string]bool{"Namespace": true, "Deployment": true, "Service": true}
+var handWritten = map[string]bool{"Namespace": true, "Deployment": true, "Service": true, "PodDisruptionBudget": true}
 
 // tenantsBinding grants the manager its rights for Tenants in every
 // namespace; the chart's tenantNamespaces value replaces it.

@@ -245,3 +245,24 @@ func TestChartRefusesUnknownValues(t *testing.T) {
 		}
 	}
 }
+
+// TestChartManagerDisruptionBudget: with two manager replicas (the
+// default) a drain keeps one; a single replica gets no budget, which would
+// block every drain of its node.
+func TestChartManagerDisruptionBudget(t *testing.T) {
+	count := func(values ...string) int {
+		n := 0
+		for _, o := range renderAll(t, values...) {
+			if o.GetKind() == "PodDisruptionBudget" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Errorf("two replicas: %d PodDisruptionBudgets, want 1", n)
+	}
+	if n := count("replicas=1", "leaderElection=false"); n != 0 {
+		t.Errorf("one replica: %d PodDisruptionBudgets, want none", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	serving "github.com/idtenant/idtenant/controllers/serving"
@@ -99,6 +100,11 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 	}
 	obs.config = configRendered{generation: doc.Generation, secrets: names(secrets), bytes: totalBytes(secrets)}
 	r.Rendered.Put(tenant, &doc)
+	// What changed for users, never what the configuration holds (keys,
+	// hashes, secrets).
+	log.FromContext(ctx).Info("issuer configuration rendered", "generation", doc.Generation,
+		"applications", len(doc.Applications), "apis", len(doc.APIs), "users", len(doc.Users),
+		"connections", len(doc.Tenant.Spec.Connections), "secrets", len(secrets))
 	return r.deleteStaleShards(ctx, tenant, len(secrets))
 }
 

@@ -319,6 +319,10 @@ func (c *Collector) collectPage(ctx context.Context, tenant *v1alpha1.Tenant, ki
 func (c *Collector) publish(ctx context.Context, tenant *v1alpha1.Tenant, found tally, st v1alpha1.StateStatus) {
 	key := client.ObjectKeyFromObject(tenant)
 	now := c.now()
+	if st.Collected > 0 || st.AwaitingCollection > 0 {
+		log.FromContext(ctx).Info("issuer state collected", "tenant", klog.KObj(tenant), "collected", st.Collected,
+			"awaiting", st.AwaitingCollection, "sessions", st.Sessions, "refreshFamilies", st.RefreshFamilies)
+	}
 	c.exporting(tenant)
 	exportStateMetrics(tenant, found, st)
 	if c.Observations != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,6 +35,10 @@ var k8s client.Client
 // restConfig reaches the control plane as an administrator.
 var restConfig *rest.Config
 
+// adminKubeconfig is a kubeconfig file for an administrator, for tests
+// that run kubectl as a user would.
+var adminKubeconfig string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -55,6 +60,22 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	restConfig = cp.Config
+	kubeconfig, err := cp.Kubeconfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kubeconfig:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "idtenant-controllers-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	adminKubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(adminKubeconfig, kubeconfig, 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	k8s, err = client.New(cp.Config, client.Options{Scheme: manager.NewScheme()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)

@@ -99,7 +99,8 @@ func runManager(ctx context.Context, args []string) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
-	ctrl.Log.WithName("setup").Info("starting", "version", version.Get().Version, "revision", version.Get().Revision)
+	build := version.Get()
+	ctrl.Log.WithName("setup").Info("starting", "version", build.Version, "revision", build.Revision)
 	if err := ctrlmetrics.Registry.Register(version.Collector()); err != nil {
 		return fmt.Errorf("registering idtenant_build_info: %w", err)
 	}

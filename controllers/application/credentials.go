@@ -76,7 +76,7 @@ func (r *ApplicationReconciler) reconcileCredentials(ctx context.Context, app *v
 	if err := r.refreshCredentials(ctx, app, obs, existing); err != nil {
 		return err
 	}
-	obs.previousSecretValidUntil = previousSecretValidUntil(existing)
+	obs.previousSecretValidUntil = serving.PreviousSecretValidUntil(existing)
 	obs.nextSecretDue = nextSecretDue(existing, r.activation())
 	if why := serving.WeakClientSecret(existing.Data[serving.SecretKeyClientSecret]); why != "" {
 		// Never the secret itself, only how it falls short.
@@ -219,8 +219,7 @@ func rotateClientSecret(app *v1alpha1.Application, s *corev1.Secret, now time.Ti
 		}
 	}
 	_, hasPrevious := s.Data[serving.SecretKeyPreviousClientSecret]
-	until, err := time.Parse(time.RFC3339, s.Annotations[serving.AnnotationPreviousValidUntil])
-	if hasPrevious && (err != nil || !now.Before(until)) {
+	if until := serving.PreviousSecretValidUntil(s); hasPrevious && !now.Before(until) {
 		delete(s.Data, serving.SecretKeyPreviousClientSecret)
 		hasPrevious, changed = false, true
 	}
@@ -239,14 +238,4 @@ func nextSecretDue(s *corev1.Secret, activation time.Duration) time.Time {
 	}
 	since, _ := time.Parse(time.RFC3339, s.Annotations[serving.AnnotationNextSince])
 	return since.Add(activation)
-}
-
-// previousSecretValidUntil is when s's previous client secret stops
-// working; zero without one.
-func previousSecretValidUntil(s *corev1.Secret) time.Time {
-	if len(s.Data[serving.SecretKeyPreviousClientSecret]) == 0 {
-		return time.Time{}
-	}
-	until, _ := time.Parse(time.RFC3339, s.Annotations[serving.AnnotationPreviousValidUntil])
-	return until
 }

@@ -54,14 +54,14 @@ func TestRotateClientSecret(t *testing.T) {
 		t.Fatalf("second step: %v", s.Data)
 	}
 	promoted := now.Add(activation)
-	if got := previousSecretValidUntil(s); !got.Equal(promoted.Add(serving.ClientSecretOverlap)) {
+	if got := serving.PreviousSecretValidUntil(s); !got.Equal(promoted.Add(serving.ClientSecretOverlap)) {
 		t.Errorf("previous valid until %v, want %v", got, promoted.Add(serving.ClientSecretOverlap))
 	}
 	if changed, _ := rotateClientSecret(app, s, promoted.Add(time.Hour), activation); changed || string(s.Data[serving.SecretKeyClientSecret]) != next {
 		t.Errorf("the same annotation value rotated again")
 	}
 	if changed, _ := rotateClientSecret(app, s, promoted.Add(serving.ClientSecretOverlap), activation); !changed || s.Data[serving.SecretKeyPreviousClientSecret] != nil ||
-		s.Annotations[serving.AnnotationPreviousValidUntil] != "" || !previousSecretValidUntil(s).IsZero() {
+		s.Annotations[serving.AnnotationPreviousValidUntil] != "" || !serving.PreviousSecretValidUntil(s).IsZero() {
 		t.Errorf("at the deadline the previous secret stays: %v %v", s.Data, s.Annotations)
 	}
 	s.Data[serving.SecretKeyPreviousClientSecret] = []byte("stray")

@@ -3,6 +3,8 @@ package serving
 import (
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
@@ -42,6 +44,17 @@ func CredentialsSecretName(app *v1alpha1.Application) string {
 // IsConfidential reports whether the type keeps a client secret.
 func IsConfidential(t v1alpha1.ApplicationType) bool {
 	return t == v1alpha1.RegularWeb || t == v1alpha1.MachineToMachine
+}
+
+// PreviousSecretValidUntil is when the previous client secret of a
+// credentials Secret stops working; zero without one (or without a
+// readable deadline, which ends it at once).
+func PreviousSecretValidUntil(s *corev1.Secret) time.Time {
+	if len(s.Data[SecretKeyPreviousClientSecret]) == 0 {
+		return time.Time{}
+	}
+	until, _ := time.Parse(time.RFC3339, s.Annotations[AnnotationPreviousValidUntil])
+	return until
 }
 
 // ClientSecretOverlap is how long a rotated-out client secret keeps

@@ -3,7 +3,6 @@ package serving
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -52,7 +51,7 @@ func Gather(ctx context.Context, c client.Reader, tenant *v1alpha1.Tenant) (Inpu
 			return in, fmt.Errorf("getting credentials of Application %s/%s: %w", app.Namespace, app.Name, err)
 		}
 		cred := Credential{Secret: s.Data[SecretKeyClientSecret], Controlled: metav1.IsControlledBy(s, app)}
-		if until, err := time.Parse(time.RFC3339, s.Annotations[AnnotationPreviousValidUntil]); err == nil && len(s.Data[SecretKeyPreviousClientSecret]) > 0 {
+		if until := PreviousSecretValidUntil(s); !until.IsZero() {
 			cred.Previous, cred.PreviousValidUntil = s.Data[SecretKeyPreviousClientSecret], until
 		}
 		cred.Next = s.Data[SecretKeyNextClientSecret]

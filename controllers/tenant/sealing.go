@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/lifetime"
 )
 
@@ -20,10 +21,6 @@ const sealingKeysSecretKey = "sealing-keys.json"
 // Tenant's v1alpha1.AnnotationRotateSealingKey last honoured.
 const annotationSealingRotation = "idtenant.dev/sealing-key-rotation"
 
-// pendingSealedLifetime is how long the issuer's short-lived sealed values
-// live (a pending sign-in, internal/issuer's pendingLifetime).
-const pendingSealedLifetime = 10 * time.Minute
-
 // sealedRetention is how long a superseded sealing key must still open
 // what it sealed: an identity sealed at a login is copied into refresh
 // families created as long as the session lives, and each lives its
@@ -32,7 +29,7 @@ const pendingSealedLifetime = 10 * time.Minute
 // lifetime computed from fewer of them) cannot retire a key for good.
 func sealedRetention(obs *tenantObservation) time.Duration {
 	refresh := max(obs.served.longestRefresh, lifetime.DefaultRefreshAbsoluteLifetime)
-	return obs.effective.Session.Absolute.Duration + refresh + pendingSealedLifetime + verificationMargin
+	return obs.effective.Session.Absolute.Duration + refresh + issuerconfig.PendingLifetime + verificationMargin
 }
 
 // sealingAnnotations records on the signing-keys Secret the rotation value

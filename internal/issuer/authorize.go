@@ -15,6 +15,7 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // Fixed protocol lifetimes that are not user settings: an authorization
@@ -22,7 +23,7 @@ import (
 // and a login page left open longer starts over.
 const (
 	codeLifetime    = time.Minute
-	pendingLifetime = 10 * time.Minute
+	pendingLifetime = issuerconfig.PendingLifetime
 )
 
 // Length limits on the parameters an authorization request carries through

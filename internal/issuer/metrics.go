@@ -72,15 +72,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 				"and result (ok, not_found, conflict, quota, error): with the Kubernetes store, each is one API server request.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"table", "operation", "result"}),
+		unboundFamilies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idtenant_issuer_unbound_refresh_families_total",
+			Help: "Session-bound refresh families not recorded on their session because it kept changing (8 attempts): a logout does not delete them at once; they still end with the session and are collected at its absolute deadline.",
+		}),
 		consents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idtenant_issuer_consents_total",
 			Help: "Answers on the consent page of third-party Applications (spec.thirdParty), by result: allowed or denied.",
 		}, []string{"result"}),
 	}
-	m.unboundFamilies = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "idtenant_issuer_unbound_refresh_families_total",
-		Help: "Session-bound refresh families not recorded on their session because it kept changing (8 attempts): a logout does not delete them at once; they still end with the session and are collected at its absolute deadline.",
-	})
 	reg.MustRegister(version.Collector(), m.unboundFamilies, m.consents, m.tokens, m.sessionsStart, m.sessionsEnd, m.latency, m.loginFailures, m.upstreamLogins, m.generation, m.storeErrors, m.quotaRefusals, m.storeLatency)
 	return m
 }

@@ -56,3 +56,9 @@ func StoreFlag(t v1alpha1.StateType) string {
 	}
 	return StoreKubernetes
 }
+
+// PendingLifetime is how long the issuer's short-lived sealed values live
+// (a sign-in waiting at the login or consent page, the state sent to an
+// upstream): the issuer seals them for it, and the operator keeps a
+// superseded sealing key at least that long.
+const PendingLifetime = 10 * time.Minute

@@ -64,9 +64,13 @@ k8s-tools: ## Build kube-apiserver, etcd, kubectl and kube-controller-manager fr
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s-tools.sh
 
 .PHONY: test
-test: k8s-tools $(HELM) $(OAUTH2_PROXY) ## Run every test: unit and envtest (real kube-apiserver + etcd).
+test: k8s-tools $(HELM) $(OAUTH2_PROXY) postgres ## Run every test: unit, envtest (real kube-apiserver + etcd) and a real PostgreSQL.
 	go vet ./...
 	HELM=$(HELM) OAUTH2_PROXY=$(OAUTH2_PROXY) go test ./... -count=1
+
+.PHONY: postgres
+postgres: ## Install PostgreSQL's server binaries when missing (the state store tests start their own server).
+	hack/postgres.sh
 
 .PHONY: bench
 bench: k8s-tools ## Run the benchmarks and print a table (see docs/benchmarks.md).

@@ -1,0 +1,159 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/idtenant/idtenant/internal/issuer/store"
+	"github.com/idtenant/idtenant/internal/issuer/store/postgres/pgtest"
+	"github.com/idtenant/idtenant/internal/issuer/store/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// open returns a store on a fresh, migrated schema of a fresh database.
+func open(t *testing.T) *Store {
+	t.Helper()
+	cfg := Config{URL: pgtest.Database(t), Schema: DefaultSchema("team-a", "acme")}
+	if _, err := Migrate(t.Context(), cfg, "uid-1", "acme"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestConformance runs the shared table every backend passes, on a real
+// PostgreSQL server; every case shares one schema, as replicas do.
+func TestConformance(t *testing.T) {
+	s := open(t)
+	storetest.Run(t, func(*testing.T) store.Store { return s })
+}
+
+// TestMigrateUpgradesWithoutLosingASession builds a schema at the previous
+// version, stores a session and a refresh family through the store, and
+// migrates: both are still there, at the same version, and the new
+// version is recorded.
+func TestMigrateUpgradesWithoutLosingASession(t *testing.T) {
+	cfg := Config{URL: pgtest.Database(t), Schema: "idtenant_upgrade"}
+	pc, err := PoolConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(t.Context(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(t.Context(), "CREATE SCHEMA idtenant_upgrade"); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(t.Context(), pool, SchemaVersion-1); err != nil {
+		t.Fatal(err)
+	}
+	old := newStore(pool, 0)
+	if v, err := old.Version(t.Context()); err != nil || v != SchemaVersion-1 {
+		t.Fatalf("version before the upgrade: %d, %v; want %d", v, err, SchemaVersion-1)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	sessionKey := store.Key([]byte("k"), store.KindSession, "cookie")
+	sess, err := old.Sessions().Create(t.Context(), sessionKey, store.Session{SID: "sid", Subject: "alice", AuthTime: now, LastActivity: now, UserFingerprint: "fp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	familyKey := store.Key([]byte("k"), store.KindFamily, "family")
+	fam, err := old.Families().Create(t.Context(), familyKey, store.RefreshFamily{ClientID: "web", Subject: "alice", SessionKey: sessionKey,
+		AuthTime: now, GrantedAt: now, LastUsed: now, Current: "digest", ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	m, err := Migrate(t.Context(), cfg, "uid-1", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.From != SchemaVersion-1 || m.To != SchemaVersion {
+		t.Fatalf("migration %+v, want from %d to %d", m, SchemaVersion-1, SchemaVersion)
+	}
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Sessions().Get(t.Context(), sessionKey)
+	if err != nil || got.Version != sess.Version || got.Value.Subject != "alice" {
+		t.Fatalf("session after the upgrade: %+v, %v; want the one stored at version %s", got, err, sess.Version)
+	}
+	// The session still works: it can be touched at the version read.
+	got.Value.LastActivity = now.Add(time.Minute)
+	if _, err := s.Sessions().Update(t.Context(), got); err != nil {
+		t.Fatalf("touching the session after the upgrade: %v", err)
+	}
+	if f, err := s.Families().Get(t.Context(), familyKey); err != nil || f.Version != fam.Version {
+		t.Fatalf("refresh family after the upgrade: %+v, %v", f, err)
+	}
+	// Migrating again changes nothing.
+	if m, err := Migrate(t.Context(), cfg, "uid-1", "acme"); err != nil || m.From != SchemaVersion || m.To != SchemaVersion {
+		t.Fatalf("second migration: %+v, %v", m, err)
+	}
+}
+
+// TestSchemaBelongsToOneTenant: a second Tenant pointed at a schema that
+// holds another's state is refused, naming the owner.
+func TestSchemaBelongsToOneTenant(t *testing.T) {
+	cfg := Config{URL: pgtest.Database(t), Schema: "shared"}
+	if _, err := Migrate(t.Context(), cfg, "uid-1", "team-a/acme"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Migrate(t.Context(), cfg, "uid-2", "team-b/shop")
+	if !errors.Is(err, ErrSchemaOwned) {
+		t.Fatalf("second Tenant on one schema: %v, want ErrSchemaOwned", err)
+	}
+	t.Log(err)
+}
+
+// TestUnmigratedSchemaIsAnOutage: a store whose schema was never migrated
+// answers with an error the protocol treats as unavailable (503), naming
+// the cause.
+func TestUnmigratedSchemaIsAnOutage(t *testing.T) {
+	s, err := Open(Config{URL: pgtest.Database(t), Schema: "never_migrated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Sessions().Get(t.Context(), store.Key([]byte("k"), store.KindSession, "x"))
+	if !store.IsUnavailable(err) {
+		t.Fatalf("Get on an unmigrated schema: %v, want an outage", err)
+	}
+	t.Log(err)
+}
+
+// TestDatabaseDownIsAnOutageNotAHang: a database that is not there
+// answers within the statement timeout with an outage.
+func TestDatabaseDownIsAnOutageNotAHang(t *testing.T) {
+	s, err := Open(Config{URL: "postgres://idtenant:secret-password@127.0.0.1:1/db?sslmode=disable", Schema: "x", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err = s.Codes().Create(ctx, store.Key([]byte("k"), store.KindCode, "x"), store.Code{})
+	if !store.IsUnavailable(err) {
+		t.Fatalf("Create with the database down: %v, want an outage", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Create hung past the statement timeout")
+	}
+	if msg := err.Error(); strings.Contains(msg, "secret-password") {
+		t.Fatalf("the error carries the password: %s", msg)
+	}
+}

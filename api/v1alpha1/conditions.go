@@ -23,6 +23,28 @@ const (
 	// ConditionConnectionsReady: every upstream connection answered its
 	// live discovery check (absent without spec.connections).
 	ConditionConnectionsReady = "ConnectionsReady"
+	// ConditionStateReady: the Tenant's PostgreSQL state store is
+	// reachable and its schema migrated to the version the issuer needs
+	// (absent with the Kubernetes and Memory stores).
+	ConditionStateReady = "StateReady"
+)
+
+// StateReady reasons.
+const (
+	// ReasonStateReady: reachable, schema at the version the issuer needs.
+	ReasonStateReady = "Ready"
+	// ReasonStateChecking: the first check of this database is under way.
+	ReasonStateChecking = "Checking"
+	// ReasonStateSecretMissing: spec.state.postgreSQL.secretRef names a
+	// Secret or key that does not exist, or a URL that does not parse.
+	ReasonStateSecretMissing = "SecretMissing"
+	// ReasonStateUnreachable: the database refused or did not answer.
+	ReasonStateUnreachable = "Unreachable"
+	// ReasonStateMigrationFailed: the schema could not be created or
+	// migrated (privileges, a schema of another application).
+	ReasonStateMigrationFailed = "MigrationFailed"
+	// ReasonStateSchemaInUse: the schema holds another Tenant's state.
+	ReasonStateSchemaInUse = "SchemaInUse"
 )
 
 // Condition reasons, CamelCase as metav1.Condition requires.

@@ -61,15 +61,16 @@ type TenantStatus struct {
 	AudienceClaims []AudienceClaim `json:"audienceClaims,omitempty"`
 
 	// state counts the issuer's stored state and reports its garbage
-	// collection. Present with the Kubernetes state store only (the
-	// operator cannot see into an issuer's memory), once the operator
-	// has counted the tenant's records. The operator counts them and
+	// collection. Present with the Kubernetes and PostgreSQL state stores
+	// (the operator cannot see into an issuer's memory), once the
+	// operator has counted the tenant's records. The operator counts them and
 	// deletes the expired ones every 30s (by default) and refreshes this
 	// when the numbers change, at most about once a minute; the
 	// idtenant_state_* metrics follow every pass. A large backlog is
 	// deleted at most 2000 records per round, rounds a few seconds apart,
 	// so that the API server is never flooded; awaitingCollection shows
-	// what is left meanwhile.
+	// what is left meanwhile. With PostgreSQL, expired rows are deleted by
+	// index range in batches of 1000, at most 20000 per Tenant and round.
 	// +optional
 	State *StateStatus `json:"state,omitempty"`
 
@@ -108,9 +109,21 @@ type AudienceClaim struct {
 	UnusedSince *metav1.Time `json:"unusedSince,omitempty"`
 }
 
-// StateStatus is what the operator found in a tenant's Kubernetes state
-// store on its last pass over the tenant's records.
+// StateStatus is what the operator found in a tenant's state store on its
+// last pass over the tenant's records.
 type StateStatus struct {
+	// backend is the store these numbers come from: Kubernetes or
+	// PostgreSQL.
+	// +optional
+	Backend StateType `json:"backend,omitempty"`
+
+	// schema and schemaVersion are the PostgreSQL store's schema and the
+	// version of it the operator migrated to.
+	// +optional
+	Schema string `json:"schema,omitempty"`
+	// +optional
+	SchemaVersion int64 `json:"schemaVersion,omitempty"`
+
 	// sessions counts live single-sign-on sessions: users who can get
 	// tokens without typing a password, under the session timeouts in
 	// force now.

@@ -207,7 +207,32 @@ func TestAdmissionRejects(t *testing.T) {
 			t := validTenant(ns)
 			t.Spec.State = &v1alpha1.StateSpec{Type: "Postgres"}
 			return t
-		}(), []string{"spec.state.type", `supported values: "Kubernetes", "Memory"`}},
+		}(), []string{"spec.state.type", `supported values: "Kubernetes", "Memory", "PostgreSQL"`}},
+		{"PostgreSQL store without a database", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StatePostgreSQL}
+			return t
+		}(), []string{"spec.state.postgreSQL", "required with type PostgreSQL"}},
+		{"a database for the Kubernetes store", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.State = &v1alpha1.StateSpec{PostgreSQL: &v1alpha1.PostgreSQLState{SecretRef: v1alpha1.SecretKeyReference{Name: "db"}}}
+			return t
+		}(), []string{"spec.state.postgreSQL", "allowed only with it"}},
+		{"PostgreSQL schema of PostgreSQL's own", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StatePostgreSQL, PostgreSQL: &v1alpha1.PostgreSQLState{SecretRef: v1alpha1.SecretKeyReference{Name: "db"}, Schema: "pg_catalog"}}
+			return t
+		}(), []string{"spec.state.postgreSQL.schema", "reserved by PostgreSQL"}},
+		{"PostgreSQL schema needing quotes", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StatePostgreSQL, PostgreSQL: &v1alpha1.PostgreSQLState{SecretRef: v1alpha1.SecretKeyReference{Name: "db"}, Schema: "Team-A"}}
+			return t
+		}(), []string{"spec.state.postgreSQL.schema", "should match"}},
+		{"more idle PostgreSQL connections than the pool holds", func() client.Object {
+			t := validTenant(ns)
+			t.Spec.State = &v1alpha1.StateSpec{Type: v1alpha1.StatePostgreSQL, PostgreSQL: &v1alpha1.PostgreSQLState{SecretRef: v1alpha1.SecretKeyReference{Name: "db"}, MinConnections: new(int32(11))}}
+			return t
+		}(), []string{"spec.state.postgreSQL.minConnections", "must not exceed maxConnections (default 10)"}},
 		{"key rotation period below a day", func() client.Object {
 			t := validTenant(ns)
 			t.Spec.KeyRotationPeriod = d("1h")

@@ -16,6 +16,7 @@ import (
 	serving "github.com/idtenant/idtenant/controllers/serving"
 	tenantcontroller "github.com/idtenant/idtenant/controllers/tenant"
 	"github.com/idtenant/idtenant/internal/statecollector"
+	"github.com/idtenant/idtenant/internal/statedb"
 )
 
 // Options configures the reconcilers.
@@ -74,14 +75,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	// reconciler reports them.
 	state := &statecollector.Observations{}
 	stateChanged := make(chan event.TypedGenericEvent[client.Object])
+	// Tenants' PostgreSQL state stores: checked and migrated for the
+	// Tenant reconciler, collected by the state collector.
+	databases := statedb.New(opts.Now)
 	if err := mgr.Add(&statecollector.Collector{API: mgr.GetAPIReader(), Writer: mgr.GetClient(), Tenants: mgr.GetCache(), Now: opts.Now,
-		Options: opts.StateCollection, Observations: state, Wake: stateChanged, Namespaces: opts.TenantNamespaces}); err != nil {
+		Options: opts.StateCollection, Observations: state, Wake: stateChanged, Namespaces: opts.TenantNamespaces, Databases: databases}); err != nil {
 		return fmt.Errorf("setting up the state collector: %w", err)
 	}
 	if err := (&tenantcontroller.TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
 		IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
-		State: state, StateChanged: stateChanged,
+		State: state, StateChanged: stateChanged, Databases: databases,
 		GatewayAPI: opts.GatewayAPI, CertManager: opts.CertManager,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Tenant controller: %w", err)

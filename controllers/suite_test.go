@@ -25,6 +25,7 @@ import (
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/controlplane"
+	"github.com/idtenant/idtenant/internal/issuer/store/postgres/pgtest"
 	"github.com/idtenant/idtenant/internal/statecollector"
 )
 
@@ -133,6 +134,7 @@ func run(m *testing.M) int {
 	code := m.Run()
 	cancel()
 	<-done
+	pgtest.StopShared()
 	return code
 }
 

@@ -124,7 +124,8 @@ func NormalizedIssuerURL(raw string) string {
 }
 
 // IndexUsersSecret keys Tenants by "<namespace>/<name>" of the Secrets
-// they read: spec.usersSecretRef and every connection's clientSecretRef.
+// they read: spec.usersSecretRef, every connection's clientSecretRef and
+// the PostgreSQL state store's secretRef.
 const IndexUsersSecret = ".spec.usersSecretRef"
 
 func indexTenantsByUsersSecret(ctx context.Context, mgr manager.Manager) error {
@@ -138,6 +139,9 @@ func indexTenantsByUsersSecret(ctx context.Context, mgr manager.Manager) error {
 			if ref := c.OIDC.ClientSecretRef; ref != nil {
 				keys = append(keys, types.NamespacedName{Namespace: t.Namespace, Name: ref.Name}.String())
 			}
+		}
+		if st := t.Spec.State; st != nil && st.PostgreSQL != nil {
+			keys = append(keys, types.NamespacedName{Namespace: t.Namespace, Name: st.PostgreSQL.SecretRef.Name}.String())
 		}
 		return keys
 	})

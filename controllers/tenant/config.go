@@ -41,6 +41,9 @@ func (r *TenantReconciler) renderConfig(ctx context.Context, tenant *v1alpha1.Te
 		EffectiveDigests: obs.served.effective, StateKey: obs.stateKey, SealingKeys: obs.sealingKeys,
 	}, 0, serving.ClientID)
 	doc.ConnectionSecrets, doc.ConnectionEpochs = obs.connectionSecrets, obs.connectionEpochs
+	if obs.stateDB != nil {
+		doc.StateDatabase = obs.stateDB.database
+	}
 	content, err := json.Marshal(doc)
 	if err != nil {
 		return fmt.Errorf("encoding issuer config: %w", err)

@@ -34,6 +34,7 @@ import (
 	"github.com/idtenant/idtenant/internal/keys"
 	"github.com/idtenant/idtenant/internal/lifetime"
 	"github.com/idtenant/idtenant/internal/statecollector"
+	"github.com/idtenant/idtenant/internal/statedb"
 )
 
 // TenantReconciler reports a Tenant's effective session settings and how
@@ -75,7 +76,11 @@ type TenantReconciler struct {
 	passes tenantPasses
 	// State holds the state collector's latest numbers per Tenant, and
 	// StateChanged says when a Tenant's changed (both from Setup).
-	State        *statecollector.Observations
+	State *statecollector.Observations
+	// Databases checks and migrates Tenants' PostgreSQL state stores in
+	// the background (shared with the state collector); one is made when
+	// nil.
+	Databases    *statedb.Databases
 	StateChanged <-chan event.TypedGenericEvent[client.Object]
 	// users follows the users Secrets and connection client secrets the
 	// Tenants name.
@@ -140,6 +145,7 @@ func (r *TenantReconciler) start(_ context.Context, tenant *v1alpha1.Tenant) (*t
 		r.checkIssuerURL,
 		r.readUsers,
 		r.readConnections,
+		r.readStateDatabase,
 		r.gatherServed,
 		r.recordAudienceClaims,
 		r.reconcileKeys,
@@ -191,6 +197,9 @@ func (r *TenantReconciler) finish(ctx context.Context, tenant *v1alpha1.Tenant, 
 		soonest(serving.CredentialsRecheck)
 	}
 	soonest(obs.connectionsRecheck)
+	if obs.stateDB != nil {
+		soonest(obs.stateDB.recheck)
+	}
 	if next := keys.NextStep(obs.keys, obs.keyPolicy); !next.IsZero() {
 		soonest(max(next.Sub(r.now()), time.Second))
 	}
@@ -257,6 +266,9 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(&staleLeases{cache: mgr.GetCache(), now: r.now, events: stale}); err != nil {
 		return err
 	}
+	if r.Databases == nil {
+		r.Databases = statedb.New(r.Now)
+	}
 	if r.discovery == nil {
 		r.discovery = newDiscoveryChecks(r.now)
 	}
@@ -311,6 +323,8 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(stale, &handler.EnqueueRequestForObject{})).
 		// An upstream's discovery check, run in the background, ended.
 		WatchesRawSource(source.Channel(r.discovery.wake, &handler.EnqueueRequestForObject{})).
+		// A PostgreSQL state store's check, run in the background, ended.
+		WatchesRawSource(source.Channel(r.Databases.Wake(), &handler.EnqueueRequestForObject{})).
 		// A users Secret's edit reaches the next configuration.
 		WatchesRawSource(r.users.source(mgr.GetClient())).
 		Named("tenant").

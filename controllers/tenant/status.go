@@ -73,6 +73,9 @@ type tenantObservation struct {
 	connectionSecrets  map[string]string
 	connectionEpochs   map[string]int64
 	connectionsRecheck time.Duration
+	// stateDB is the PostgreSQL state store's database (statedb.go); nil
+	// with the other stores.
+	stateDB *stateObservation
 }
 
 // DiscoveryURL is where OpenID Provider metadata lives for issuerURL.
@@ -120,13 +123,24 @@ func tenantStatus(tenant *v1alpha1.Tenant, obs tenantObservation) v1alpha1.Tenan
 	} else {
 		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionConnectionsReady)
 	}
+	if db := obs.stateDB; db != nil {
+		cond := metav1.ConditionFalse
+		if db.check.Ready() {
+			cond = metav1.ConditionTrue
+		} else if db.check.Reason == v1alpha1.ReasonStateChecking {
+			cond = metav1.ConditionUnknown
+		}
+		status.SetCondition(&st.Conditions, gen, v1alpha1.ConditionStateReady, cond, db.check.Reason, db.check.Message)
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionStateReady)
+	}
 	if e := obs.exposure; e != nil {
 		status.SetCondition(&st.Conditions, gen, v1alpha1.ConditionExposed, e.status, e.reason, e.message)
 	} else {
 		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionExposed)
 	}
 	r := status.ReadyWith(fmt.Sprintf("%s %d Applications and %d APIs attached.", obs.effective.Summary(), obs.applications, obs.apis))
-	for _, p := range []*status.Problem{obs.namespaceProblem, obs.issuerURLProblem, obs.ownershipProblem, obs.usersProblem, obs.keysProblem, issuerProblem(obs)} {
+	for _, p := range []*status.Problem{obs.namespaceProblem, obs.issuerURLProblem, obs.ownershipProblem, obs.usersProblem, obs.keysProblem, stateProblem(obs), issuerProblem(obs)} {
 		if p != nil {
 			r = status.FromProblem(p)
 			break
@@ -152,15 +166,33 @@ func issuerProblem(obs tenantObservation) *status.Problem {
 }
 
 // stateStatus is status.state: the collector's latest count with the
-// Kubernetes store, else the last one published (a new leader has not
-// counted yet); nothing with the Memory store, which the operator cannot
-// see into.
+// Kubernetes or PostgreSQL store, else the last one published (a new
+// leader has not counted yet); nothing with the Memory store, which the
+// operator cannot see into.
 func stateStatus(tenant *v1alpha1.Tenant, obs tenantObservation) *v1alpha1.StateStatus {
+	var st *v1alpha1.StateStatus
 	switch {
-	case obs.effective.StateType != v1alpha1.StateKubernetes:
+	case obs.effective.StateType == v1alpha1.StateMemory:
 		return nil
 	case obs.state != nil:
-		return obs.state
+		st = obs.state
+	case tenant.Status.State != nil && tenant.Status.State.Backend == obs.effective.StateType:
+		st = tenant.Status.State.DeepCopy()
+	case tenant.Status.State != nil && tenant.Status.State.Backend == "" && obs.effective.StateType == v1alpha1.StateKubernetes:
+		st = tenant.Status.State.DeepCopy() // published by an operator before backends were named
+	case obs.stateDB != nil:
+		st = &v1alpha1.StateStatus{}
+	default:
+		return nil
 	}
-	return tenant.Status.State.DeepCopy()
+	st.Backend = obs.effective.StateType
+	if db := obs.stateDB; db != nil {
+		if db.database != nil {
+			st.Schema = db.database.Schema
+		}
+		if db.check.Ready() {
+			st.SchemaVersion = db.check.Migration.To
+		}
+	}
+	return st
 }

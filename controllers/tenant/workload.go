@@ -101,6 +101,9 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 		Replicas: obs.effective.Replicas, ConfigSecrets: obs.config.secrets, State: obs.effective.StateType,
 		ShutdownDelay: r.IssuerShutdownDelay,
 	}
+	if obs.stateDB != nil {
+		w.StateDatabase = stateDatabaseDigest(obs.stateDB.database, obs.stateKey)
+	}
 	for _, obj := range []client.Object{w.ServiceAccount(), w.Role(), w.RoleBinding(), w.Service(), w.Deployment()} {
 		obj.SetLabels(mergeLabels(obj.GetLabels(), ownedLabels(tenant)))
 		if err := r.apply(ctx, tenant, obj); err != nil {

@@ -86,6 +86,22 @@ type Document struct {
 	// sessions carry: a connection removed and added back starts a new
 	// epoch, so the sessions it had stay ended.
 	ConnectionEpochs map[string]int64 `json:"connectionEpochs,omitempty"`
+	// StateDatabase is where a Tenant with the PostgreSQL state store
+	// keeps its records (--store=postgresql), read by the operator from
+	// the Secret spec.state.postgreSQL.secretRef names. Secret: its URL
+	// carries the password.
+	StateDatabase *StateDatabase `json:"stateDatabase,omitempty"`
+}
+
+// StateDatabase is a Tenant's PostgreSQL state store.
+type StateDatabase struct {
+	// URL is the connection URL. Secret.
+	URL string `json:"url"`
+	// Schema holds the Tenant's tables (migrated by the operator).
+	Schema string `json:"schema"`
+	// MaxConnections and MinConnections bound each replica's pool.
+	MaxConnections int32 `json:"maxConnections,omitempty"`
+	MinConnections int32 `json:"minConnections,omitempty"`
 }
 
 // ConnectionCallbackPath is where, under the issuer URL, upstream

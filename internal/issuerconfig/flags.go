@@ -13,7 +13,8 @@ const (
 	FlagConfigSecret = "config-secret"
 	// FlagLeaseSlots is the prefix of the Lease slots (IssuerName).
 	FlagLeaseSlots = "lease-slots"
-	// FlagStore is where state lives: StoreKubernetes or StoreMemory.
+	// FlagStore is where state lives: StoreKubernetes, StoreMemory or
+	// StorePostgreSQL.
 	FlagStore = "store"
 	// FlagListen and FlagMetricsListen are the listen addresses.
 	FlagListen        = "listen"
@@ -47,12 +48,16 @@ func TerminationGracePeriod(shutdownDelay time.Duration) time.Duration {
 const (
 	StoreKubernetes = "kubernetes"
 	StoreMemory     = "memory"
+	StorePostgreSQL = "postgresql"
 )
 
 // StoreFlag is the FlagStore value for a Tenant's state type.
 func StoreFlag(t v1alpha1.StateType) string {
-	if t == v1alpha1.StateMemory {
+	switch t {
+	case v1alpha1.StateMemory:
 		return StoreMemory
+	case v1alpha1.StatePostgreSQL:
+		return StorePostgreSQL
 	}
 	return StoreKubernetes
 }

@@ -35,6 +35,10 @@ type Workload struct {
 	ConfigSecrets []string
 	// State is the issuer's state store; Kubernetes when empty.
 	State v1alpha1.StateType
+	// StateDatabase identifies the PostgreSQL store's database and schema
+	// (a keyed digest, never the URL): a new one rolls the issuer pods,
+	// which open their pool once, at start.
+	StateDatabase string
 	// ShutdownDelay is how long a stopping issuer keeps serving, not
 	// ready, before it drains (issuerconfig.FlagShutdownDelay);
 	// issuerconfig.DefaultShutdownDelay when zero.
@@ -175,6 +179,17 @@ func IssuerRuntimeEnv() []corev1.EnvVar {
 	}
 }
 
+// AnnotationStateDatabase on the issuer's pod template is Workload's
+// StateDatabase.
+const AnnotationStateDatabase = "idtenant.dev/state-database"
+
+func (w Workload) templateAnnotations() map[string]string {
+	if w.StateDatabase == "" {
+		return nil
+	}
+	return map[string]string{AnnotationStateDatabase: w.StateDatabase}
+}
+
 // Deployment runs the issuer. The configuration is not in the pod template:
 // the issuer follows its Secrets live, so a configuration change never
 // restarts pods or drops sessions.
@@ -199,7 +214,7 @@ func (w Workload) Deployment() *appsv1.Deployment {
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &maxSurge, MaxUnavailable: &maxUnavailable}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: w.labels()},
+				ObjectMeta: metav1.ObjectMeta{Labels: w.labels(), Annotations: w.templateAnnotations()},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: &grace,
 					ServiceAccountName:            issuerconfig.IssuerName(w.TenantName),

@@ -1,6 +1,6 @@
 // Package statecollector deletes expired issuer state records of every
-// Tenant that uses the Kubernetes store, and counts what remains, for Tenant
-// status and metrics. It runs in the manager as a leader-elected Runnable:
+// Tenant that uses the Kubernetes or PostgreSQL store, and counts what
+// remains, for Tenant status and metrics. It runs in the manager as a leader-elected Runnable:
 // issuers hold no list rights on their records, so the operator collects
 // for them. When a record expires is not decided here: the Kubernetes
 // backend says so for each of its kinds (internal/issuer/store/kube,
@@ -30,6 +30,7 @@ import (
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/kube"
 	"github.com/idtenant/idtenant/internal/lifetime"
+	"github.com/idtenant/idtenant/internal/statedb"
 )
 
 // The collector deletes expired records, so it must hold delete and list;
@@ -39,7 +40,10 @@ import (
 // live in Tenant namespaces only.
 
 // Collector deletes expired issuer state records of every Tenant with
-// the Kubernetes store and counts what remains. It runs on the leader only.
+// the Kubernetes or PostgreSQL store and counts what remains. It runs on
+// the leader only. What follows describes the Kubernetes store; a
+// PostgreSQL store is collected in one bounded pass per round
+// (postgres.go).
 //
 // Every Period, a pass starts over each such Tenant's records (unless one
 // is still in progress): it lists them from the API server, a page at a time, never through the manager's
@@ -82,6 +86,9 @@ type Collector struct {
 	// Namespaces, when set, are the only namespaces whose Tenants are
 	// served (and where the operator may list records).
 	Namespaces []string
+	// Databases holds the connections to Tenants' PostgreSQL stores (nil:
+	// none are collected).
+	Databases *statedb.Databases
 
 	// rotation picks the Tenant that spends the budgets first.
 	rotation int
@@ -151,7 +158,8 @@ func (c *Collector) round(ctx context.Context, full bool) (busy bool, err error)
 	present := map[types.NamespacedName]bool{}
 	for i := range list.Items {
 		t := &list.Items[i]
-		if !t.DeletionTimestamp.IsZero() || lifetime.ForTenant(t.Name, t.Spec).StateType != v1alpha1.StateKubernetes || !(len(c.Namespaces) == 0 || slices.Contains(c.Namespaces, t.Namespace)) {
+		backend := lifetime.ForTenant(t.Name, t.Spec).StateType
+		if !t.DeletionTimestamp.IsZero() || backend == v1alpha1.StateMemory || !(len(c.Namespaces) == 0 || slices.Contains(c.Namespaces, t.Namespace)) {
 			continue
 		}
 		key := client.ObjectKeyFromObject(t)
@@ -170,6 +178,9 @@ func (c *Collector) round(ctx context.Context, full bool) (busy bool, err error)
 		}
 	}
 	c.forgetAllBut(present)
+	if c.Databases != nil {
+		c.Databases.Retain(present)
+	}
 	if len(tenants) == 0 {
 		return false, nil
 	}
@@ -182,7 +193,12 @@ func (c *Collector) round(ctx context.Context, full bool) (busy bool, err error)
 	b := budgets{list: c.Options.ListBudget, deletes: c.Options.Budget}
 	for _, t := range tenants {
 		p := c.progress[client.ObjectKeyFromObject(t)]
-		done, err := c.advance(ctx, t, p.pass, &b)
+		var done bool
+		if lifetime.ForTenant(t.Name, t.Spec).StateType == v1alpha1.StatePostgreSQL {
+			done, err = c.collectPostgres(ctx, t, p.pass)
+		} else {
+			done, err = c.advance(ctx, t, p.pass, &b)
+		}
 		if p.failed = err != nil; p.failed {
 			// The pass keeps its place and this tenant its last numbers;
 			// the others go on.

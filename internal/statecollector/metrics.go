@@ -38,7 +38,7 @@ func init() {
 
 func exportStateMetrics(tenant *v1alpha1.Tenant, found tally, st v1alpha1.StateStatus) {
 	for i, k := range found {
-		name := kube.Kinds[i].Name
+		name := metricKind(i)
 		stateRecords.WithLabelValues(tenant.Namespace, tenant.Name, name, "live").Set(float64(k.live))
 		stateRecords.WithLabelValues(tenant.Namespace, tenant.Name, name, "expired").Set(float64(k.awaiting))
 	}
@@ -58,3 +58,7 @@ func deleteStateMetrics(key types.NamespacedName) {
 func Metrics() []prometheus.Collector {
 	return []prometheus.Collector{stateRecords, stateCollectedTotal, stateListedTotal, stateOldestExpired}
 }
+
+// metricKind is the kind label of the i-th of store.Kinds: the Kubernetes
+// store's resource kind, whatever the backend, so dashboards read both.
+func metricKind(i int) string { return kube.Kinds[i].Name }

@@ -42,7 +42,7 @@ func Run(ctx context.Context, args []string) error {
 	var logLevel slog.Level
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "least severe level logged: DEBUG, INFO, WARN or ERROR")
 	configSecret := fs.String(issuerconfig.FlagConfigSecret, "", "follow this config Secret through the Kubernetes API instead of --config (namespace from $POD_NAMESPACE)")
-	storeType := fs.String(issuerconfig.FlagStore, issuerconfig.StoreMemory, "where sessions, codes and refresh tokens live: "+issuerconfig.StoreKubernetes+" (records in the pod's namespace, shared by replicas; needs --config-secret) or "+issuerconfig.StoreMemory+" (this process only, lost on restart)")
+	storeType := fs.String(issuerconfig.FlagStore, issuerconfig.StoreMemory, "where sessions, codes and refresh tokens live: "+issuerconfig.StoreKubernetes+" (records in the pod's namespace, shared by replicas; needs --config-secret), "+issuerconfig.StorePostgreSQL+" (the database the configuration's stateDatabase names, migrated by the operator) or "+issuerconfig.StoreMemory+" (this process only, lost on restart)")
 	shutdownDelay := fs.Duration(issuerconfig.FlagShutdownDelay, issuerconfig.DefaultShutdownDelay, "after SIGTERM, keep serving this long with readiness failing, so that endpoints and load balancers stop sending new connections here; then close the listeners")
 	drainTimeout := fs.Duration(issuerconfig.FlagDrainTimeout, issuerconfig.DefaultDrainTimeout, "after the listeners close, how long requests in flight (and their state writes) may take to finish")
 	leaseSlots := fs.String(issuerconfig.FlagLeaseSlots, "", "PREFIX of the Lease slots (PREFIX-0, PREFIX-1, …) to report the served generation through (with --config-secret); PREFIX:COUNT limits the slots tried")
@@ -52,8 +52,8 @@ func Run(ctx context.Context, args []string) error {
 	if (*configPath == "") == (*configSecret == "") {
 		return errors.New("exactly one of --config and --config-secret is required")
 	}
-	if *storeType != issuerconfig.StoreMemory && *storeType != issuerconfig.StoreKubernetes {
-		return fmt.Errorf("--store %q: want %s or %s", *storeType, issuerconfig.StoreKubernetes, issuerconfig.StoreMemory)
+	if *storeType != issuerconfig.StoreMemory && *storeType != issuerconfig.StoreKubernetes && *storeType != issuerconfig.StorePostgreSQL {
+		return fmt.Errorf("--store %q: want %s, %s or %s", *storeType, issuerconfig.StoreKubernetes, issuerconfig.StorePostgreSQL, issuerconfig.StoreMemory)
 	}
 	if *storeType == issuerconfig.StoreKubernetes && *configSecret == "" {
 		return errors.New("--store=kubernetes needs --config-secret (the pod's namespace and ServiceAccount)")
@@ -84,10 +84,18 @@ func Run(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var st store.Store
-	if *storeType == issuerconfig.StoreKubernetes {
+	switch *storeType {
+	case issuerconfig.StoreKubernetes:
 		if st, err = kube.openStore(doc); err != nil {
 			return err
 		}
+	case issuerconfig.StorePostgreSQL:
+		pg, err := openPostgres(ctx, doc, log)
+		if err != nil {
+			return err
+		}
+		defer pg.Close()
+		st = pg
 	}
 	srv, err := issuer.New(doc, issuer.Options{Logger: log, Registry: reg, Store: st})
 	if err != nil {

@@ -59,10 +59,16 @@ type Server struct {
 // Main runs the tests of a package and stops the server they started.
 func Main(m *testing.M) {
 	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
+// StopShared stops the server Shared started, if any (for a TestMain that
+// does more than Main).
+func StopShared() {
 	if shared != nil && shared.cmd != nil {
 		shared.Stop()
 	}
-	os.Exit(code)
 }
 
 // Shared returns the package's server, starting it on first use; it skips

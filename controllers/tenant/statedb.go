@@ -1,0 +1,109 @@
+package tenant
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
+	status "github.com/idtenant/idtenant/controllers/status"
+	"github.com/idtenant/idtenant/internal/issuer/store/postgres"
+	"github.com/idtenant/idtenant/internal/issuerconfig"
+	"github.com/idtenant/idtenant/internal/statedb"
+)
+
+// stateObservation is what the Tenant's PostgreSQL state store looks like
+// to this pass; nil with the other stores.
+type stateObservation struct {
+	// database goes into the issuer configuration (nil while the Secret
+	// is missing or unusable).
+	database *issuerconfig.StateDatabase
+	// check is the last background check's outcome (the StateReady
+	// condition); recheck when the next is due.
+	check   statedb.Check
+	recheck time.Duration
+}
+
+// readStateDatabase reads the PostgreSQL store's Secret and the last check
+// of its database (statedb: connecting and migrating happen in the
+// background, never in a reconcile).
+func (r *TenantReconciler) readStateDatabase(ctx context.Context, tenant *v1alpha1.Tenant, obs *tenantObservation) error {
+	key := client.ObjectKeyFromObject(tenant)
+	spec := tenant.Spec.State
+	if obs.effective.StateType != v1alpha1.StatePostgreSQL || spec == nil || spec.PostgreSQL == nil {
+		r.Databases.Forget(key)
+		return nil
+	}
+	pg := spec.PostgreSQL
+	obs.stateDB = &stateObservation{}
+	fail := func(format string, args ...any) error {
+		r.Databases.Forget(key)
+		obs.stateDB.check = statedb.Check{Reason: v1alpha1.ReasonStateSecretMissing, Message: fmt.Sprintf(format, args...)}
+		obs.stateDB.recheck = statedb.FailedRecheck
+		return nil
+	}
+	secretKey := client.ObjectKey{Namespace: tenant.Namespace, Name: pg.SecretRef.Name}
+	dataKey := pg.SecretRef.Key
+	if dataKey == "" {
+		dataKey = v1alpha1.DefaultPostgreSQLURLKey
+	}
+	read, err := r.users.readData(ctx, r.APIReader, secretKey)
+	switch {
+	case apierrors.IsNotFound(err):
+		return fail("Secret %s named in spec.state.postgreSQL.secretRef does not exist.", secretKey)
+	case err != nil:
+		return fmt.Errorf("getting the state database Secret %s: %w", secretKey, err)
+	case read.labels[issuerconfig.LabelManagedBy] == issuerconfig.ManagedByValue:
+		return fail("Secret %s is one of idtenant's own (%s=%s); the database URL must be in a Secret of yours.", secretKey, issuerconfig.LabelManagedBy, issuerconfig.ManagedByValue)
+	case len(read.data[dataKey]) == 0:
+		return fail("Secret %s has no key %q (spec.state.postgreSQL.secretRef.key).", secretKey, dataKey)
+	}
+	cfg := postgres.Config{URL: strings.TrimSpace(string(read.data[dataKey])), Schema: pg.Schema,
+		MaxConns: v1alpha1.DefaultPostgreSQLMaxConnections}
+	if cfg.Schema == "" {
+		cfg.Schema = postgres.DefaultSchema(tenant.Namespace, tenant.Name)
+	}
+	if pg.MaxConnections != nil {
+		cfg.MaxConns = *pg.MaxConnections
+	}
+	if pg.MinConnections != nil {
+		cfg.MinConns = *pg.MinConnections
+	}
+	if _, err := postgres.PoolConfig(cfg); err != nil {
+		// The message never quotes the URL: it carries a password.
+		return fail("The value of key %q in Secret %s is not a PostgreSQL connection URL (postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full).", dataKey, secretKey)
+	}
+	obs.stateDB.database = &issuerconfig.StateDatabase{URL: cfg.URL, Schema: cfg.Schema, MaxConnections: cfg.MaxConns, MinConnections: cfg.MinConns}
+	obs.stateDB.check = r.Databases.Observe(tenant, cfg)
+	obs.stateDB.recheck = r.Databases.NextCheck(obs.stateDB.check)
+	return nil
+}
+
+// stateDatabaseDigest identifies the database and schema the issuers use,
+// for their pod template: keyed with the Tenant's state key, so that the
+// digest of a URL tells nothing about its password.
+func stateDatabaseDigest(db *issuerconfig.StateDatabase, stateKey []byte) string {
+	if db == nil {
+		return ""
+	}
+	mac := hmac.New(sha256.New, stateKey)
+	fmt.Fprintf(mac, "%s\x00%s\x00%d\x00%d", db.URL, db.Schema, db.MaxConnections, db.MinConnections)
+	return hex.EncodeToString(mac.Sum(nil))[:16]
+}
+
+// stateProblem keeps the Tenant from Ready while its PostgreSQL store is
+// not usable: the issuer would answer every login with 503.
+func stateProblem(obs tenantObservation) *status.Problem {
+	if obs.stateDB == nil || obs.stateDB.check.Ready() {
+		return nil
+	}
+	c := obs.stateDB.check
+	return &status.Problem{Reason: "State" + c.Reason, Message: c.Message}
+}

@@ -171,8 +171,8 @@ var (
 
 // table is one kind's statements, built once.
 type table[T any] struct {
-	s   *Store
-	def tableDef[T]
+	s                                                *Store
+	def                                              tableDef[T]
 	get, exists, insert, update, deleteAny, deleteAt string
 }
 

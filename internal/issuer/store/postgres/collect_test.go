@@ -29,7 +29,7 @@ func TestCollect(t *testing.T) {
 		return k
 	}
 	live := session(2*time.Hour, time.Minute)
-	idle := session(2*time.Hour, time.Hour)                   // idle deadline exactly now: over
+	idle := session(2*time.Hour, time.Hour)                    // idle deadline exactly now: over
 	absolute := session(12*time.Hour+time.Second, time.Minute) // past the absolute timeout though active
 	family := func(expires time.Duration, revoked bool) string {
 		k := key(store.KindFamily)

@@ -38,10 +38,20 @@ const (
 // newTenant creates a namespace with a Tenant whose issuer listens on a free
 // loopback port (the Kubelet binds the first replica there) and a user.
 func newTenant(t testing.TB, mutate func(*v1alpha1.TenantSpec)) (ns, issuer string) {
+	return newTenantWith(t, mutate)
+}
+
+// newTenantWith is newTenant that first creates extra objects (Secrets
+// the Tenant names) in the Tenant's namespace.
+func newTenantWith(t testing.TB, mutate func(*v1alpha1.TenantSpec), extra ...client.Object) (ns, issuer string) {
 	t.Helper()
 	ctx := context.Background()
 	ns = controlplane.UniqueNamespace("e")
 	must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	for _, o := range extra {
+		o.SetNamespace(ns)
+		must(t, k8s.Create(ctx, o))
+	}
 	issuer = "http://127.0.0.1:" + freePort(t)
 	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "users", Namespace: ns},
 		StringData: map[string]string{"htpasswd": "alice@acme.test:" + aliceHash + "\n"}}))

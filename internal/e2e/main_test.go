@@ -25,6 +25,7 @@ import (
 	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/controlplane"
 	"github.com/idtenant/idtenant/internal/dev"
+	"github.com/idtenant/idtenant/internal/issuer/store/postgres/pgtest"
 )
 
 var k8s client.Client
@@ -137,6 +138,7 @@ func run(m *testing.M) int {
 	cancel()
 	<-kubeletDone
 	stopManager()
+	pgtest.StopShared()
 	return code
 }
 

@@ -95,7 +95,11 @@ func (c *refreshChains) halt() { close(c.stop); c.wg.Wait() }
 // and eight refresh tokens of the back office, half with offline access
 // and half bound to their sessions; before are the issuer Pods.
 func refreshShop(t testing.TB) (s *shop, tokens []string, before []corev1.Pod) {
-	s = newShop(t)
+	return refreshShopOf(t, newShop(t))
+}
+
+// refreshShopOf is refreshShop of the shop s.
+func refreshShopOf(t testing.TB, s *shop) (_ *shop, tokens []string, before []corev1.Pod) {
 	g := NewWithT(t)
 	patch(t, s.web, func(a *v1alpha1.Application) {
 		a.Spec.RefreshToken = &v1alpha1.RefreshTokenSpec{AllowOfflineAccess: true}

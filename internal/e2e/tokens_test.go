@@ -36,10 +36,14 @@ type shop struct {
 
 // newShop declares a tenant with two APIs and three applications and waits
 // until the issuer serves them all.
-func newShop(t testing.TB) *shop {
+func newShop(t testing.TB) *shop { return newShopWith(t, nil) }
+
+// newShopWith is newShop whose Tenant spec mutate changes, with extra
+// objects created first in its namespace.
+func newShopWith(t testing.TB, mutate func(*v1alpha1.TenantSpec), extra ...client.Object) *shop {
 	t.Helper()
 	s := &shop{}
-	s.ns, s.issuer = newTenant(t, nil)
+	s.ns, s.issuer = newTenantWith(t, mutate, extra...)
 	ref := v1alpha1.TenantReference{Name: "acme"}
 	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: s.ns} }
 	s.tenant = &v1alpha1.Tenant{ObjectMeta: meta("acme")}

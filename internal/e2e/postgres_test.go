@@ -64,12 +64,31 @@ func TestPostgreSQLTenant(t *testing.T) {
 	g.Expect(chains.lost.Load()).To(BeZero(), "a chain was lost: %v", chains.firstLoss.Load())
 	g.Expect(chains.recovered.Load()).To(Equal(chains.inTransit.Load()))
 
+	// While the database is down: what needs stored state answers 503
+	// with Retry-After and changes nothing; client_credentials, which
+	// stores nothing, keeps working.
+	must(t, server.Down())
+	upAgain := false
+	defer func() {
+		if !upAgain {
+			_ = server.Up()
+		}
+	}()
+	status, body, header := s.post(t, s.issuer, "/oauth/token", refreshForm(tok.RefreshToken))
+	g.Expect(status).To(Equal(http.StatusServiceUnavailable), "refresh with the database down: %v", body)
+	g.Expect(body["error"]).To(Equal("temporarily_unavailable"))
+	g.Expect(header.Get("Retry-After")).NotTo(BeEmpty())
+	_, err := s.clientCredentials(t, s.bills.Spec.Audience)
+	g.Expect(err).NotTo(HaveOccurred(), "client_credentials with the database down")
+	must(t, server.Up())
+	upAgain = true
+
 	// The session from before both restarts still signs in silently, and
 	// its refresh token (bound to it) still works.
 	silent, back := s.webLogin(t, b, "none")
 	g.Expect(back.Get("error")).To(BeEmpty(), "prompt=none after the restarts")
 	g.Expect(silent).NotTo(BeNil())
-	status, body, _ := s.post(t, s.issuer, "/oauth/token", refreshForm(silent.RefreshToken))
+	status, body, _ = s.post(t, s.issuer, "/oauth/token", refreshForm(silent.RefreshToken))
 	g.Expect(status).To(Equal(http.StatusOK), "refresh after the restarts: %v", body)
 
 	// The user is removed: the session and its refresh token end.

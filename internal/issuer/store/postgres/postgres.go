@@ -203,7 +203,7 @@ func (t *table[T]) Get(ctx context.Context, key string) (store.Record[T], error)
 		version int64
 		raw     []byte
 	)
-	err := t.s.pool.QueryRow(ctx, t.get, key).Scan(&version, &raw)
+	err := t.s.read(ctx, func() error { return t.s.pool.QueryRow(ctx, t.get, key).Scan(&version, &raw) })
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Record[T]{}, store.ErrNotFound
 	}
@@ -228,7 +228,7 @@ func (t *table[T]) Create(ctx context.Context, key string, value T) (store.Recor
 	ctx, cancel := context.WithTimeout(ctx, t.s.timeout)
 	defer cancel()
 	version := newVersion()
-	tag, err := t.s.pool.Exec(ctx, t.insert, append([]any{key, version, raw}, t.def.values(value)...)...)
+	tag, err := t.s.write(ctx, t.insert, append([]any{key, version, raw}, t.def.values(value)...)...)
 	if err != nil {
 		return store.Record[T]{}, t.fail("create", err)
 	}
@@ -253,7 +253,7 @@ func (t *table[T]) Update(ctx context.Context, rec store.Record[T]) (store.Recor
 	ctx, cancel := context.WithTimeout(ctx, t.s.timeout)
 	defer cancel()
 	version := newVersion()
-	tag, err := t.s.pool.Exec(ctx, t.update, append([]any{rec.Key, read, version, raw}, t.def.values(rec.Value)...)...)
+	tag, err := t.s.write(ctx, t.update, append([]any{rec.Key, read, version, raw}, t.def.values(rec.Value)...)...)
 	if err != nil {
 		return store.Record[T]{}, t.fail("update", err)
 	}
@@ -270,7 +270,7 @@ func (t *table[T]) Delete(ctx context.Context, key, version string) error {
 	ctx, cancel := context.WithTimeout(ctx, t.s.timeout)
 	defer cancel()
 	if version == "" {
-		if _, err := t.s.pool.Exec(ctx, t.deleteAny, key); err != nil {
+		if _, err := t.s.write(ctx, t.deleteAny, key); err != nil {
 			return t.fail("delete", err)
 		}
 		return nil
@@ -279,7 +279,7 @@ func (t *table[T]) Delete(ctx context.Context, key, version string) error {
 	if !ok {
 		return fmt.Errorf("postgres store: delete %s: version %q is not one this store returned", t.def.name, version)
 	}
-	tag, err := t.s.pool.Exec(ctx, t.deleteAt, key, read)
+	tag, err := t.s.write(ctx, t.deleteAt, key, read)
 	if err != nil {
 		return t.fail("delete", err)
 	}
@@ -294,7 +294,7 @@ func (t *table[T]) Delete(ctx context.Context, key, version string) error {
 // as ErrNotFound and Delete as success).
 func (t *table[T]) lost(ctx context.Context, key string, missing error) error {
 	var version int64
-	err := t.s.pool.QueryRow(ctx, t.exists, key).Scan(&version)
+	err := t.s.read(ctx, func() error { return t.s.pool.QueryRow(ctx, t.exists, key).Scan(&version) })
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return missing

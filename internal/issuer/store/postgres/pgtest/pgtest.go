@@ -54,6 +54,8 @@ type Server struct {
 	cmd      *exec.Cmd
 	cred     *syscall.Credential
 	logFile  string
+	// stoppedArgs are the command line of a server Down stopped.
+	stoppedArgs []string
 }
 
 // Main runs the tests of a package and stops the server they started.
@@ -66,7 +68,7 @@ func Main(m *testing.M) {
 // StopShared stops the server Shared started, if any (for a TestMain that
 // does more than Main).
 func StopShared() {
-	if shared != nil && shared.cmd != nil {
+	if shared != nil {
 		shared.Stop()
 	}
 }
@@ -183,6 +185,9 @@ func Start(parent string, opts Options) (*Server, error) {
 // Stop stops a server started here (fast shutdown) and removes its files.
 func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
+		if s.Dir != "" {
+			_ = os.RemoveAll(s.Dir)
+		}
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
@@ -199,21 +204,38 @@ func (s *Server) Stop() {
 }
 
 // Restart stops the server (fast shutdown: connections are cut) and
-// starts it again on the same port and data, as a database restart in
-// production; it returns once the server accepts connections again.
+// starts it again on the same port and data after down, as a database
+// restart in production; it returns once the server accepts connections.
 func (s *Server) Restart(down time.Duration) error {
-	if s.cmd == nil {
-		return errors.New("pgtest: only a server started here can be restarted")
+	if err := s.Down(); err != nil {
+		return err
 	}
-	args := s.cmd.Args[1:]
+	time.Sleep(down)
+	return s.Up()
+}
+
+// Down stops a server started here, keeping its data (Up starts it again).
+func (s *Server) Down() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return errors.New("pgtest: only a server started here can be stopped")
+	}
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
 	_ = s.cmd.Wait()
-	time.Sleep(down)
+	s.stoppedArgs, s.cmd = s.cmd.Args, nil
+	return nil
+}
+
+// Up starts a server Down stopped and waits until it accepts connections.
+func (s *Server) Up() error {
+	if s.stoppedArgs == nil {
+		return errors.New("pgtest: the server is not down")
+	}
 	logf, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	s.cmd = exec.Command(s.cmd.Path, args...)
+	s.cmd = exec.Command(s.stoppedArgs[0], s.stoppedArgs[1:]...)
+	s.stoppedArgs = nil
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

@@ -84,6 +84,13 @@ func TestTenantOnPostgreSQL(t *testing.T) {
 	g := NewWithT(t)
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, dep)).To(Succeed())
 	rolled := dep.Spec.Template.Annotations[render.AnnotationStateDatabase]
+	eventually(t, func(g Gomega) {
+		var reasons []string
+		for _, e := range events(t, ns) {
+			reasons = append(reasons, e.Reason+": "+e.Note)
+		}
+		g.Expect(reasons).To(ContainElement(ContainSubstring("StateSchemaMigrated: PostgreSQL schema "+schema+" migrated from version 0 to 2")))
+	})
 	for what, obj := range map[string]any{"status": tn.Status, "pod template": dep.Spec.Template, "events": events(t, ns)} {
 		raw, _ := json.Marshal(obj)
 		g.Expect(string(raw)).NotTo(ContainSubstring(password), "the database password in the Tenant's %s", what)

@@ -38,9 +38,10 @@ echo "$out" | awk '/^Benchmark/ {
 }'
 
 # Issuer state: the memory store against the Kubernetes store (a real
-# kube-apiserver and etcd on this machine), in one run.
+# kube-apiserver and etcd on this machine) and the PostgreSQL store (a real
+# server on this machine, fsync and synchronous commit on), in one run.
 echo
-echo "issuer state (memory vs Kubernetes store, API server on this machine):"
+echo "issuer state (memory vs Kubernetes vs PostgreSQL store, API server and database on this machine):"
 printf '%-46s %12s %14s %14s %14s\n' benchmark refresh/s µs/roundtrip objects/session bytes/session
 state_out="$(cd internal/issuer && "$bin" -test.run '^$' -test.bench 'BenchmarkState' -test.benchtime "$BENCHTIME")"
 echo "$state_out" | awk '/^Benchmark/ {

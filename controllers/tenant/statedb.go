@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -81,7 +82,12 @@ func (r *TenantReconciler) readStateDatabase(ctx context.Context, tenant *v1alph
 		return fail("The value of key %q in Secret %s is not a PostgreSQL connection URL (postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full).", dataKey, secretKey)
 	}
 	obs.stateDB.database = &issuerconfig.StateDatabase{URL: cfg.URL, Schema: cfg.Schema, MaxConnections: cfg.MaxConns, MinConnections: cfg.MinConns}
-	obs.stateDB.check = r.Databases.Observe(tenant, cfg)
+	check, migrated := r.Databases.ObserveNews(tenant, cfg)
+	obs.stateDB.check = check
+	if migrated {
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, "StateSchemaMigrated", "Migrate",
+			"PostgreSQL schema %s migrated from version %d to %d", cfg.Schema, check.Migration.From, check.Migration.To)
+	}
 	obs.stateDB.recheck = r.Databases.NextCheck(obs.stateDB.check)
 	return nil
 }

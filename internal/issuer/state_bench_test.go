@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,11 +29,14 @@ import (
 	"github.com/idtenant/idtenant/internal/issuer/store"
 	"github.com/idtenant/idtenant/internal/issuer/store/kube"
 	"github.com/idtenant/idtenant/internal/issuer/store/memory"
+	"github.com/idtenant/idtenant/internal/issuer/store/postgres"
+	"github.com/idtenant/idtenant/internal/issuer/store/postgres/pgtest"
 )
 
 // The state benchmarks compare the memory store with the Kubernetes store
-// on a real kube-apiserver and etcd (started once, on this machine, so the
-// API server's CPU is part of the cost, as in a small cluster).
+// on a real kube-apiserver and etcd and the PostgreSQL store on a real
+// server (each started once, on this machine, so the API server's or the
+// database's CPU is part of the cost, as in a small cluster).
 
 var (
 	benchCPOnce sync.Once
@@ -52,6 +57,31 @@ func stopBenchControlPlane() {
 	if benchCP != nil {
 		_ = benchCP.Stop()
 	}
+	if benchPG != nil {
+		benchPG.Stop()
+	}
+}
+
+var (
+	benchPGOnce sync.Once
+	benchPG     *pgtest.Server
+	benchPGErr  error
+)
+
+// benchPostgres is a PostgreSQL server on this machine with its durable
+// defaults (fsync, synchronous commit), as a deployment runs it.
+func benchPostgres(b *testing.B) *pgtest.Server {
+	benchPGOnce.Do(func() {
+		if u := os.Getenv(pgtest.EnvURL); u != "" {
+			benchPG = &pgtest.Server{URL: u}
+			return
+		}
+		benchPG, benchPGErr = pgtest.Start(filepath.Join(os.TempDir(), "idtenant-pg"), pgtest.Options{Durable: true})
+	})
+	if benchPGErr != nil {
+		b.Skipf("no PostgreSQL: %v", benchPGErr)
+	}
+	return benchPG
 }
 
 // benchStores runs f against a memory store and a Kubernetes store (a
@@ -83,6 +113,35 @@ func benchStores(b *testing.B, f func(b *testing.B, st store.Store, count func()
 					data, _ := json.Marshal(item.Object)
 					objects, size = objects+1, size+len(data)
 				}
+			}
+			return objects, size
+		})
+	})
+	b.Run("postgresql", func(b *testing.B) {
+		srv := benchPostgres(b)
+		dbURL, err := srv.CreateDatabase(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = srv.DropDatabase(context.Background(), dbURL) }()
+		cfg := postgres.Config{URL: dbURL, Schema: "idtenant_bench_acme", MaxConns: 10}
+		if _, err := postgres.Migrate(context.Background(), cfg, "uid", "acme"); err != nil {
+			b.Fatal(err)
+		}
+		st, err := postgres.Open(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		f(b, st, func() (objects, size int) {
+			// The rows' bytes as stored (pg_column_size), without the
+			// per-row and index overhead the fill benchmark measures.
+			for _, table := range []string{"sessions", "authorization_codes", "refresh_families", "revoked_tokens", "consents"} {
+				var n, bytes int
+				if err := st.Pool().QueryRow(context.Background(), "SELECT count(*), coalesce(sum(pg_column_size(t.*)), 0) FROM "+table+" t").Scan(&n, &bytes); err != nil {
+					b.Fatal(err)
+				}
+				objects, size = objects+n, size+bytes
 			}
 			return objects, size
 		})

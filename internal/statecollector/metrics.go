@@ -15,7 +15,7 @@ import (
 var (
 	stateRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "idtenant_state_records",
-		Help: "Issuer state records of a Tenant with the Kubernetes store, by kind (Session, AuthorizationCode, RefreshFamily, RevokedToken, Consent) " +
+		Help: "Issuer state records of a Tenant with the Kubernetes or PostgreSQL store, by kind (Session, AuthorizationCode, RefreshFamily, RevokedToken, Consent) " +
 			"and state: live (still in force; includes revoked refresh families and redeemed codes, kept until they expire) or expired (awaiting collection).",
 	}, []string{"namespace", "tenant", "kind", "state"})
 	stateCollectedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -24,7 +24,7 @@ var (
 	}, []string{"namespace", "tenant", "kind"})
 	stateListedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "idtenant_state_listed_total",
-		Help: "Issuer state records the collector listed from the API server, by kind: the read load collection puts on the API server.",
+		Help: "Issuer state records the collector listed from the API server (Kubernetes store), by kind: the read load collection puts on the API server.",
 	}, []string{"namespace", "tenant", "kind"})
 	stateOldestExpired = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "idtenant_state_oldest_expired_seconds",

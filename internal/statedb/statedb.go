@@ -76,6 +76,8 @@ type database struct {
 	cfg     postgres.Config
 	last    Check
 	running bool
+	// announced: Observe has returned the last check's migration once.
+	announced bool
 	// store is open once a check succeeded, for the collector.
 	store *postgres.Store
 }
@@ -98,6 +100,13 @@ func (d *Databases) Wake() <-chan event.TypedGenericEvent[client.Object] { retur
 // configuration (another URL, schema or pool size) forgets the old one's
 // outcome: the first check of it is Checking.
 func (d *Databases) Observe(tenant *v1alpha1.Tenant, cfg postgres.Config) Check {
+	c, _ := d.ObserveNews(tenant, cfg)
+	return c
+}
+
+// ObserveNews is Observe that also says, once per migration, that the last
+// check migrated the schema (for an Event).
+func (d *Databases) ObserveNews(tenant *v1alpha1.Tenant, cfg postgres.Config) (c Check, migrated bool) {
 	key := client.ObjectKeyFromObject(tenant)
 	digest := configDigest(cfg)
 	d.mu.Lock()
@@ -116,7 +125,10 @@ func (d *Databases) Observe(tenant *v1alpha1.Tenant, cfg postgres.Config) Check 
 		db.running = true
 		go d.check(key, tenant.Name, db)
 	}
-	return db.last
+	if db.last.Ready() && db.last.Migration.From != db.last.Migration.To && !db.announced {
+		db.announced, migrated = true, true
+	}
+	return db.last, migrated
 }
 
 // NextCheck is how long until Observe would check c's database again.
@@ -203,6 +215,7 @@ func (d *Databases) check(key types.NamespacedName, name string, db *database) {
 	current := d.m[key] == db
 	if current {
 		db.last, db.running = c, false
+		db.announced = false
 		if open != nil {
 			db.store, open = open, nil
 		}

@@ -89,7 +89,7 @@ func TestTenantOnPostgreSQL(t *testing.T) {
 		for _, e := range events(t, ns) {
 			reasons = append(reasons, e.Reason+": "+e.Note)
 		}
-		g.Expect(reasons).To(ContainElement(ContainSubstring("StateSchemaMigrated: PostgreSQL schema "+schema+" migrated from version 0 to 2")))
+		g.Expect(reasons).To(ContainElement(ContainSubstring("StateSchemaMigrated: PostgreSQL schema " + schema + " migrated from version 0 to 2")))
 	})
 	for what, obj := range map[string]any{"status": tn.Status, "pod template": dep.Spec.Template, "events": events(t, ns)} {
 		raw, _ := json.Marshal(obj)

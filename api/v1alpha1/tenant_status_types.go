@@ -117,10 +117,13 @@ type StateStatus struct {
 	// +optional
 	Backend StateType `json:"backend,omitempty"`
 
-	// schema and schemaVersion are the PostgreSQL store's schema and the
-	// version of it the operator migrated to.
+	// schema is the PostgreSQL store's schema in its database.
 	// +optional
 	Schema string `json:"schema,omitempty"`
+
+	// schemaVersion is the version the operator migrated the PostgreSQL
+	// store's schema to (the issuer needs the version its release
+	// ships); it moves when an upgraded operator migrates.
 	// +optional
 	SchemaVersion int64 `json:"schemaVersion,omitempty"`
 

@@ -35,9 +35,12 @@ func run(install, out, version string) error {
 	if err != nil {
 		return err
 	}
-	// crds/ holds only generated files: a CRD removed from config/ leaves.
-	if err := os.RemoveAll(filepath.Join(out, "crds")); err != nil {
-		return err
+	// templates/crds/ holds only generated files: a CRD removed from
+	// config/ leaves. crds/ is where older charts kept them.
+	for _, dir := range []string{"crds", "templates/crds"} {
+		if err := os.RemoveAll(filepath.Join(out, dir)); err != nil {
+			return err
+		}
 	}
 	for name, content := range files {
 		path := filepath.Join(out, name)

@@ -53,10 +53,12 @@ func stripComments(doc string) string {
 }
 
 // ChartFiles returns the generated files of the Helm chart (paths relative
-// to the chart) from dist/install.yaml: Chart.yaml, the CRDs under crds/
-// (Helm installs them first and never templates them), and the
-// ServiceAccount and RBAC in templates/rbac.yaml with the install namespace
-// replaced by the release's.
+// to the chart) from dist/install.yaml: Chart.yaml, the CRDs as templates
+// under templates/crds/ (not crds/, which Helm installs once and never
+// upgrades; crds.enabled and crds.keep govern them), and the ServiceAccount
+// and RBAC in templates/rbac.yaml with the install namespace replaced by
+// the release's. Every object gets the chart's standard labels
+// (idtenant.helmLabels).
 func ChartFiles(install []byte, version string) (map[string][]byte, error) {
 	objs, err := Objects(install)
 	if err != nil {
@@ -81,11 +83,19 @@ sources:
 		case handWritten[kind]:
 			continue
 		case kind == "CustomResourceDefinition":
-			data, err := yaml.Marshal(o.Object)
+			o = o.DeepCopy()
+			annotations := o.GetAnnotations()
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[crdAnnotationsPlaceholder] = "x"
+			o.SetAnnotations(annotations)
+			data, err := yaml.Marshal(withHelmLabels(o).Object)
 			if err != nil {
 				return nil, err
 			}
-			files["crds/"+o.GetName()+".yaml"] = append([]byte(generatedHeader), data...)
+			doc := helmLabelsTemplated(templated(string(data), crdAnnotationsPlaceholder, `include "idtenant.crdAnnotations" .`))
+			files["templates/crds/"+o.GetName()+".yaml"] = []byte(generatedHeader + "{{- if .Values.crds.enabled }}\n" + doc + "{{- end }}\n")
 		case kind == "ServiceAccount" || strings.HasPrefix(o.GetAPIVersion(), "rbac.authorization.k8s.io/"):
 			doc, err := releaseNamespaced(o)
 			if err != nil {
@@ -98,11 +108,11 @@ sources:
 			}
 			rbac = append(rbac, doc)
 		case strings.HasPrefix(o.GetAPIVersion(), "admissionregistration.k8s.io/"):
-			data, err := yaml.Marshal(o.Object)
+			data, err := yaml.Marshal(withHelmLabels(o).Object)
 			if err != nil {
 				return nil, err
 			}
-			admission = append(admission, string(data))
+			admission = append(admission, helmLabelsTemplated(string(data)))
 		default:
 			return nil, fmt.Errorf("%s %s in dist/install.yaml: the chart has no place for this kind; add a template to dist/chart or teach internal/release/chart.go", kind, o.GetName())
 		}
@@ -119,7 +129,7 @@ const namespacePlaceholder = "RELEASE-NAMESPACE-PLACEHOLDER"
 // releaseNamespaced renders o with every reference to the install namespace
 // (its own, its subjects') templated as the release namespace.
 func releaseNamespaced(o *unstructured.Unstructured) (string, error) {
-	o = o.DeepCopy()
+	o = withHelmLabels(o)
 	if o.GetNamespace() == InstallNamespace {
 		o.SetNamespace(namespacePlaceholder)
 	}
@@ -137,5 +147,43 @@ func releaseNamespaced(o *unstructured.Unstructured) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return string(bytes.ReplaceAll(data, []byte(namespacePlaceholder), []byte("{{ .Release.Namespace }}"))), nil
+	return helmLabelsTemplated(string(bytes.ReplaceAll(data, []byte(namespacePlaceholder), []byte("{{ .Release.Namespace }}")))), nil
+}
+
+// Placeholders set as a label or annotation key in generated objects and
+// replaced, after marshalling, by the template that renders them.
+const (
+	helmLabelsPlaceholder     = "idtenant-chart-helm-labels"
+	crdAnnotationsPlaceholder = "idtenant-chart-crd-annotations"
+)
+
+// HelmLabels are the labels the chart adds to every object (template
+// idtenant.helmLabels) beyond what dist/install.yaml sets.
+var HelmLabels = []string{"app.kubernetes.io/instance", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of", "app.kubernetes.io/version", "helm.sh/chart"}
+
+// withHelmLabels returns a copy of o whose labels hold the placeholder of
+// the chart's standard labels.
+func withHelmLabels(o *unstructured.Unstructured) *unstructured.Unstructured {
+	o = o.DeepCopy()
+	labels := o.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[helmLabelsPlaceholder] = "x"
+	o.SetLabels(labels)
+	return o
+}
+
+func helmLabelsTemplated(doc string) string {
+	return templated(doc, helmLabelsPlaceholder, `include "idtenant.helmLabels" .`)
+}
+
+// templated replaces the line "<indent><placeholder>: x" of doc with a
+// template action whose output is indented as that line was.
+func templated(doc, placeholder, action string) string {
+	re := regexp.MustCompile(`(?m)^( *)` + regexp.QuoteMeta(placeholder) + `: x$`)
+	return re.ReplaceAllStringFunc(doc, func(line string) string {
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		return fmt.Sprintf("%s{{- %s | nindent %d }}", strings.Repeat(" ", indent), action, indent)
+	})
 }

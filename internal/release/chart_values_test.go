@@ -78,8 +78,8 @@ func TestChartTenantNamespaces(t *testing.T) {
 			bound = append(bound, o.GetNamespace())
 			w := wantObjs[0].DeepCopy()
 			w.SetNamespace(o.GetNamespace())
-			if !reflect.DeepEqual(o.Object, w.Object) {
-				t.Errorf("RoleBinding in %s:\n%v\nwant as config/tenant-namespaces:\n%v", o.GetNamespace(), o.Object, w.Object)
+			if got := withoutHelmMetadata(t, o); !reflect.DeepEqual(got.Object, w.Object) {
+				t.Errorf("RoleBinding in %s:\n%v\nwant as config/tenant-namespaces:\n%v", o.GetNamespace(), got.Object, w.Object)
 			}
 		}
 	}
@@ -264,5 +264,47 @@ func TestChartManagerDisruptionBudget(t *testing.T) {
 	}
 	if n := count("replicas=1", "leaderElection=false"); n != 0 {
 		t.Errorf("one replica: %d PodDisruptionBudgets, want none", n)
+	}
+}
+
+// TestChartCRDs: the CRDs are templates, so `helm upgrade` updates them (a
+// chart's crds/ directory is installed once and never upgraded); they are
+// kept on uninstall unless crds.keep is false, and left out entirely with
+// crds.enabled false (managed some other way).
+func TestChartCRDs(t *testing.T) {
+	crds := func(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+		out := map[string]*unstructured.Unstructured{}
+		for _, o := range objs {
+			if o.GetKind() == "CustomResourceDefinition" {
+				out[o.GetName()] = o
+			}
+		}
+		return out
+	}
+	want := 0
+	for key := range installed(t) {
+		if strings.HasPrefix(key, "CustomResourceDefinition/") {
+			want++
+		}
+	}
+	def := crds(renderAll(t))
+	if len(def) != want || want == 0 {
+		t.Fatalf("%d CRDs rendered by default, dist/install.yaml has %d", len(def), want)
+	}
+	for name, o := range def {
+		if o.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("CRD %s is deleted by helm uninstall (and every object of its kind with it): no keep annotation", name)
+		}
+		if o.GetLabels()["app.kubernetes.io/managed-by"] != "Helm" || o.GetLabels()["helm.sh/chart"] == "" {
+			t.Errorf("CRD %s labels %v: want the chart's standard labels", name, o.GetLabels())
+		}
+	}
+	for name, o := range crds(renderAll(t, "crds.keep=false")) {
+		if _, ok := o.GetAnnotations()["helm.sh/resource-policy"]; ok {
+			t.Errorf("CRD %s kept with crds.keep=false", name)
+		}
+	}
+	if got := crds(renderAll(t, "crds.enabled=false")); len(got) != 0 {
+		t.Errorf("%d CRDs rendered with crds.enabled=false", len(got))
 	}
 }

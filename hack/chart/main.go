@@ -14,16 +14,17 @@ import (
 
 func main() {
 	install := flag.String("install", "dist/install.yaml", "the kustomize output")
+	rules := flag.String("rules", "config/prometheus/rules.yaml", "the example alerts (PrometheusRule)")
 	out := flag.String("out", "dist/chart", "the chart directory")
 	version := flag.String("version", "", "chart version (semver, no v)")
 	flag.Parse()
-	if err := run(*install, *out, *version); err != nil {
+	if err := run(*install, *rules, *out, *version); err != nil {
 		fmt.Fprintln(os.Stderr, "chart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(install, out, version string) error {
+func run(install, rules, out, version string) error {
 	if version == "" {
 		return fmt.Errorf("-version is required")
 	}
@@ -31,7 +32,11 @@ func run(install, out, version string) error {
 	if err != nil {
 		return err
 	}
-	files, err := release.ChartFiles(data, version)
+	ruleData, err := os.ReadFile(rules)
+	if err != nil {
+		return err
+	}
+	files, err := release.ChartFiles(data, ruleData, version)
 	if err != nil {
 		return err
 	}
@@ -41,6 +46,13 @@ func run(install, out, version string) error {
 		if err := os.RemoveAll(filepath.Join(out, dir)); err != nil {
 			return err
 		}
+	}
+	values, err := os.ReadFile(filepath.Join(out, "values.yaml"))
+	if err != nil {
+		return err
+	}
+	if files["README.md"], err = release.ChartReadme(values); err != nil {
+		return err
 	}
 	for name, content := range files {
 		path := filepath.Join(out, name)

@@ -59,7 +59,11 @@ func stripComments(doc string) string {
 // and RBAC in templates/rbac.yaml with the install namespace replaced by
 // the release's. Every object gets the chart's standard labels
 // (idtenant.helmLabels).
-func ChartFiles(install []byte, version string) (map[string][]byte, error) {
+//
+// rules is config/prometheus/rules.yaml: the example alerts become
+// templates/prometheusrule.yaml (value prometheusRule.enabled), their
+// Prometheus templates ({{ $labels.x }}) escaped from Helm's.
+func ChartFiles(install, rules []byte, version string) (map[string][]byte, error) {
 	objs, err := Objects(install)
 	if err != nil {
 		return nil, err
@@ -121,7 +125,41 @@ sources:
 	files["templates/rbac.yaml"] = []byte(generatedHeader + strings.Join(rbac, "---\n"))
 	sort.Strings(admission)
 	files["templates/admission.yaml"] = []byte(generatedHeader + strings.Join(admission, "---\n"))
+	rule, err := prometheusRuleTemplate(rules)
+	if err != nil {
+		return nil, err
+	}
+	files["templates/prometheusrule.yaml"] = rule
 	return files, nil
+}
+
+// prometheusRuleTemplate renders config/prometheus/rules.yaml as the
+// chart's PrometheusRule: in the release namespace, with the chart's
+// labels and prometheusRule.labels (the label your Prometheus selects).
+func prometheusRuleTemplate(rules []byte) ([]byte, error) {
+	objs, err := Objects(rules)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) != 1 || objs[0].GetKind() != "PrometheusRule" {
+		return nil, fmt.Errorf("config/prometheus/rules.yaml: want one PrometheusRule, got %d objects", len(objs))
+	}
+	o := withHelmLabels(objs[0])
+	labels := o.GetLabels()
+	labels[ruleLabelsPlaceholder] = "x"
+	o.SetLabels(labels)
+	o.SetNamespace(namespacePlaceholder)
+	data, err := yaml.Marshal(o.Object)
+	if err != nil {
+		return nil, err
+	}
+	// Prometheus' own templates, {{ $labels.namespace }}, are text to Helm.
+	doc := regexp.MustCompile(`\{\{|\}\}`).ReplaceAllStringFunc(string(data), func(m string) string { return "{{`" + m + "`}}" })
+	doc = strings.ReplaceAll(doc, namespacePlaceholder, "{{ .Release.Namespace }}")
+	doc = replaceLine(helmLabelsTemplated(doc), ruleLabelsPlaceholder, func(indent int) string {
+		return fmt.Sprintf("{{- with .Values.prometheusRule.labels }}{{ toYaml . | nindent %d }}{{ end }}", indent)
+	})
+	return []byte(generatedHeader + "{{- if .Values.prometheusRule.enabled }}\n" + doc + "{{- end }}\n"), nil
 }
 
 const namespacePlaceholder = "RELEASE-NAMESPACE-PLACEHOLDER"
@@ -155,6 +193,7 @@ func releaseNamespaced(o *unstructured.Unstructured) (string, error) {
 const (
 	helmLabelsPlaceholder     = "idtenant-chart-helm-labels"
 	crdAnnotationsPlaceholder = "idtenant-chart-crd-annotations"
+	ruleLabelsPlaceholder     = "idtenant-chart-rule-labels"
 )
 
 // HelmLabels are the labels the chart adds to every object (template
@@ -181,9 +220,18 @@ func helmLabelsTemplated(doc string) string {
 // templated replaces the line "<indent><placeholder>: x" of doc with a
 // template action whose output is indented as that line was.
 func templated(doc, placeholder, action string) string {
+	return replaceLine(doc, placeholder, func(indent int) string {
+		return fmt.Sprintf("{{- %s | nindent %d }}", action, indent)
+	})
+}
+
+// replaceLine replaces the line "<indent><placeholder>: x" of doc with what
+// with returns for its indentation (the line's own indentation kept before
+// it: a leading "{{-" trims it with the line break before).
+func replaceLine(doc, placeholder string, with func(indent int) string) string {
 	re := regexp.MustCompile(`(?m)^( *)` + regexp.QuoteMeta(placeholder) + `: x$`)
 	return re.ReplaceAllStringFunc(doc, func(line string) string {
 		indent := len(line) - len(strings.TrimLeft(line, " "))
-		return fmt.Sprintf("%s{{- %s | nindent %d }}", strings.Repeat(" ", indent), action, indent)
+		return strings.Repeat(" ", indent) + with(indent)
 	})
 }

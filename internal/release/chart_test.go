@@ -201,8 +201,19 @@ func TestChartIsUpToDate(t *testing.T) {
 	if err := yaml.Unmarshal(chart, &meta); err != nil {
 		t.Fatal(err)
 	}
-	files, err := ChartFiles(data, meta.Version)
+	rules, err := os.ReadFile("../../config/prometheus/rules.yaml")
 	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := ChartFiles(data, rules, meta.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files["README.md"], err = ChartReadme(values); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range files {
@@ -219,4 +230,25 @@ func toStrings(v any) []string {
 		out = append(out, s.(string))
 	}
 	return out
+}
+
+// TestChartValuesAreDocumented: every value in values.yaml has a comment,
+// which the generated README shows beside its default.
+func TestChartValuesAreDocumented(t *testing.T) {
+	values, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := valueRows(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 30 {
+		t.Fatalf("%d values read from values.yaml: the parser lost some", len(rows))
+	}
+	for _, r := range rows {
+		if r.doc == "" {
+			t.Errorf("value %s has no comment in values.yaml", r.path)
+		}
+	}
 }

@@ -308,3 +308,79 @@ func TestChartCRDs(t *testing.T) {
 		t.Errorf("%d CRDs rendered with crds.enabled=false", len(got))
 	}
 }
+
+// TestChartMonitoring: the ServiceMonitor authenticates with the scraper
+// ServiceAccount's token (authorization, not a token file of Prometheus'
+// own), which may get /metrics and nothing else, and verifies the
+// certificate when one is given; the issuers' PodMonitor and the example
+// alerts are switches, the alerts the very rules of
+// config/prometheus/rules.yaml.
+func TestChartMonitoring(t *testing.T) {
+	if got := byKindName(renderAll(t)); got["ServiceMonitor/idtenant-manager"] != nil || got["PodMonitor/idtenant-issuers"] != nil || got["PrometheusRule/idtenant"] != nil || got["ServiceAccount/idtenant-metrics-scraper"] != nil {
+		t.Fatal("monitoring objects rendered by default: they need the Prometheus Operator's CRDs")
+	}
+	objs := byKindName(renderAll(t, "metrics.serviceMonitor.enabled=true", "metrics.tls.secretName=metrics-tls",
+		"metrics.podMonitor.enabled=true", "metrics.podMonitor.labels.release=kp", "prometheusRule.enabled=true", "prometheusRule.labels.release=kp"))
+	sm := objs["ServiceMonitor/idtenant-manager"]
+	if sm == nil {
+		t.Fatal("no ServiceMonitor")
+	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	ep := endpoints[0].(map[string]any)
+	if _, ok := ep["bearerTokenFile"]; ok {
+		t.Error("the ServiceMonitor still reads Prometheus' own token file")
+	}
+	if name, _, _ := unstructured.NestedString(ep, "authorization", "credentials", "name"); name != "idtenant-metrics-scraper-token" {
+		t.Errorf("authorization %v: want the scraper's token Secret", ep["authorization"])
+	}
+	if skip, _, _ := unstructured.NestedBool(ep, "tlsConfig", "insecureSkipVerify"); skip {
+		t.Error("the certificate is not verified though metrics.tls.secretName is set")
+	}
+	if ca, _, _ := unstructured.NestedString(ep, "tlsConfig", "ca", "secret", "name"); ca != "metrics-tls" {
+		t.Errorf("tlsConfig %v: want the CA of metrics-tls", ep["tlsConfig"])
+	}
+	secret := objs["Secret/idtenant-metrics-scraper-token"]
+	if secret == nil || secret.Object["type"] != "kubernetes.io/service-account-token" || secret.GetAnnotations()["kubernetes.io/service-account.name"] != "idtenant-metrics-scraper" {
+		t.Errorf("scraper token Secret %v", secret)
+	}
+	binding := objs["ClusterRoleBinding/idtenant-metrics-scraper-"+InstallNamespace]
+	if role, _, _ := unstructured.NestedString(binding.Object, "roleRef", "name"); role != "idtenant-metrics-reader" {
+		t.Errorf("the scraper is bound to %q, want idtenant-metrics-reader only", role)
+	}
+	pm := objs["PodMonitor/idtenant-issuers"]
+	if pm == nil || pm.GetLabels()["release"] != "kp" {
+		t.Fatalf("PodMonitor %v", pm)
+	}
+	if sel, _, _ := unstructured.NestedString(pm.Object, "spec", "selector", "matchLabels", "app.kubernetes.io/name"); sel != "idtenant-issuer" {
+		t.Errorf("PodMonitor selects %q, want the issuer Pods", sel)
+	}
+	rule := objs["PrometheusRule/idtenant"]
+	if rule == nil || rule.GetLabels()["release"] != "kp" || rule.GetNamespace() != InstallNamespace {
+		t.Fatalf("PrometheusRule %v", rule)
+	}
+	data, err := os.ReadFile("../../config/prometheus/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Objects(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rule.Object["spec"], want[0].Object["spec"]) {
+		t.Error("the chart's alerts differ from config/prometheus/rules.yaml (Prometheus templates mangled by Helm?)")
+	}
+}
+
+// TestChartNotesRender: NOTES.txt renders (helm lint renders it) with each
+// of its branches taken.
+func TestChartNotesRender(t *testing.T) {
+	for _, set := range [][]string{nil, {"tenantNamespaces={identity}", "crds.enabled=false", "crds.keep=false", "metrics.serviceMonitor.enabled=true"}} {
+		args := []string{"lint", "--strict", chartDir}
+		for _, s := range set {
+			args = append(args, "--set", s)
+		}
+		if out, err := exec.Command(helm(t), args...).CombinedOutput(); err != nil {
+			t.Errorf("helm lint with %v: %v\n%s", set, err, out)
+		}
+	}
+}

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers/manager"
 	"github.com/idtenant/idtenant/internal/cli"
 	"github.com/idtenant/idtenant/internal/issuer/command"
@@ -93,9 +95,11 @@ func runManager(ctx context.Context, args []string) error {
 	allowedClusterIssuers := fl.String("allowed-cluster-issuers", "", "comma-separated cert-manager ClusterIssuers (and other cluster-scoped issuers) a Tenant's spec.exposure.ingress.certManager may name; a cluster-scoped issuer signs for any host. Empty: any")
 	allowedIngressAnnotations := fl.String("allowed-ingress-annotations", "", "comma-separated annotation keys a Tenant's spec.exposure.ingress.annotations may set, exact or a prefix ending in * (e.g. nginx.ingress.kubernetes.io/proxy-*); the ingress controller serves every Ingress of the cluster. Empty: any but *-snippet")
 	issuerMetricsFrom := fl.String("issuer-metrics-from", "", "label selector of the namespaces that may scrape issuers' metrics port (e.g. kubernetes.io/metadata.name=monitoring); set, every Tenant's issuer gets a NetworkPolicy admitting its http port from anywhere and its metrics port only from those namespaces. Empty: no NetworkPolicy")
+	issuerPodDefaults := fl.String("issuer-pod-defaults", "", `JSON of the issuer Pods' defaults, the fields of a Tenant's spec.issuer (resources, imagePullSecrets, nodeSelector, tolerations, affinity, topologySpreadConstraints, priorityClassName, podAnnotations), e.g. {"nodeSelector":{"pool":"identity"}}; a Tenant's own spec.issuer fields replace them`)
 	logOpts := zap.Options{TimeEncoder: zapcore.ISO8601TimeEncoder}
 	logOpts.BindFlags(fl)
-	if err := fl.Parse(args); err != nil {
+	err := fl.Parse(args)
+	if err != nil {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
@@ -113,6 +117,9 @@ func runManager(ctx context.Context, args []string) error {
 			return fmt.Errorf("--issuer-metrics-from: %w", err)
 		}
 		opts.IssuerMetricsFrom = sel
+	}
+	if opts.IssuerPodDefaults, err = parseIssuerPodDefaults(*issuerPodDefaults); err != nil {
+		return err
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -144,4 +151,20 @@ func commaList(v string) []string {
 		}
 	}
 	return out
+}
+
+// parseIssuerPodDefaults reads --issuer-pod-defaults: a JSON object with
+// the fields of a Tenant's spec.issuer, refusing unknown ones (a typo
+// would otherwise be silently ignored).
+func parseIssuerPodDefaults(v string) (v1alpha1.IssuerPodSpec, error) {
+	var spec v1alpha1.IssuerPodSpec
+	if strings.TrimSpace(v) == "" {
+		return spec, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return spec, fmt.Errorf("--issuer-pod-defaults: want a JSON object with the fields of a Tenant's spec.issuer: %w", err)
+	}
+	return spec, nil
 }

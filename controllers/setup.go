@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
+	"github.com/idtenant/idtenant/api/v1alpha1"
 	apicontroller "github.com/idtenant/idtenant/controllers/api"
 	applicationcontroller "github.com/idtenant/idtenant/controllers/application"
 	serving "github.com/idtenant/idtenant/controllers/serving"
@@ -37,6 +38,9 @@ type Options struct {
 	// IssuerMetricsFrom selects the namespaces that may scrape issuers;
 	// set, every issuer gets a NetworkPolicy.
 	IssuerMetricsFrom *metav1.LabelSelector
+	// IssuerPodDefaults are the issuer Pods' defaults (a Tenant's
+	// spec.issuer overrides them field by field).
+	IssuerPodDefaults v1alpha1.IssuerPodSpec
 	// ClientSecretActivation overrides how long a rotated client secret
 	// waits in next-client-secret (tests; default
 	// serving.ClientSecretActivation).
@@ -84,7 +88,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&tenantcontroller.TenantReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("idtenant-tenant"),
-		IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
+		IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, IssuerPodDefaults: opts.IssuerPodDefaults, Now: opts.Now, TenantNamespaces: opts.TenantNamespaces, Rendered: rendered,
 		State: state, StateChanged: stateChanged, Databases: databases,
 		GatewayAPI: opts.GatewayAPI, CertManager: opts.CertManager,
 	}).SetupWithManager(mgr); err != nil {

@@ -133,6 +133,13 @@ type TenantSpec struct {
 	// +kubebuilder:validation:Maximum=20
 	Replicas *int32 `json:"replicas,omitempty"`
 
+	// issuer adjusts the issuer's Pods: resources, image pull secrets,
+	// scheduling (nodeSelector, tolerations, affinity, topology spread,
+	// priority class) and extra annotations. Each field set replaces the
+	// operator's default for it. Changing it rolls the Pods gracefully.
+	// +optional
+	Issuer *IssuerPodSpec `json:"issuer,omitempty"`
+
 	// state says where the issuer keeps what it must remember between
 	// requests: users' single-sign-on sessions, authorization codes until
 	// they expire (so a replayed code is recognised), refresh-token

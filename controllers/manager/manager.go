@@ -40,6 +40,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	statev1alpha1 "github.com/idtenant/idtenant/api/state/v1alpha1"
+	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers"
 	"github.com/idtenant/idtenant/internal/kubescheme"
 	"github.com/idtenant/idtenant/internal/render"
@@ -82,6 +83,9 @@ type Options struct {
 	// NetworkPolicy admitting its metrics port only from the namespaces it
 	// selects (--issuer-metrics-from).
 	IssuerMetricsFrom *metav1.LabelSelector
+	// IssuerPodDefaults are the issuer Pods' defaults, which a Tenant's
+	// spec.issuer overrides field by field (--issuer-pod-defaults).
+	IssuerPodDefaults v1alpha1.IssuerPodSpec
 	// ClientSecretActivation overrides how long a rotated client secret
 	// waits before applications are handed it (tests).
 	ClientSecretActivation time.Duration
@@ -250,7 +254,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, ClientSecretActivation: opts.ClientSecretActivation, Now: opts.Now,
+	if err := controllers.Setup(ctx, mgr, controllers.Options{IssuerImage: opts.IssuerImage, IssuerShutdownDelay: opts.IssuerShutdownDelay, AllowedClusterIssuers: opts.AllowedClusterIssuers, AllowedIngressAnnotations: opts.AllowedIngressAnnotations, IssuerMetricsFrom: opts.IssuerMetricsFrom, IssuerPodDefaults: opts.IssuerPodDefaults, ClientSecretActivation: opts.ClientSecretActivation, Now: opts.Now,
 		StateCollection: opts.StateCollection, TenantNamespaces: opts.TenantNamespaces,
 		GatewayAPI: gatewayAPI, CertManager: certManager}); err != nil {
 		return nil, err

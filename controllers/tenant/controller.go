@@ -63,6 +63,9 @@ type TenantReconciler struct {
 	// issuers' metrics port; every issuer then gets a NetworkPolicy
 	// (render.Workload.NetworkPolicy). Nil: none is rendered.
 	IssuerMetricsFrom *metav1.LabelSelector
+	// IssuerPodDefaults are the issuer Pods' defaults; a Tenant's
+	// spec.issuer replaces them field by field.
+	IssuerPodDefaults v1alpha1.IssuerPodSpec
 	// Now is the clock for key rotation and state expiry; time.Now when nil.
 	Now func() time.Time
 	// TenantNamespaces, when set, are the only namespaces whose Tenants

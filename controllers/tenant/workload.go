@@ -100,6 +100,7 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 		TenantName: tenant.Name, Namespace: tenant.Namespace, Image: r.IssuerImage,
 		Replicas: obs.effective.Replicas, ConfigSecrets: obs.config.secrets, State: obs.effective.StateType,
 		ShutdownDelay: r.IssuerShutdownDelay,
+		Pod:           render.IssuerPod(r.IssuerPodDefaults, tenant.Spec.Issuer),
 	}
 	if obs.stateDB != nil {
 		w.StateDatabase = stateDatabaseDigest(obs.stateDB.database, obs.stateKey)

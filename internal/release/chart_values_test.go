@@ -384,3 +384,21 @@ func TestChartNotesRender(t *testing.T) {
 		}
 	}
 }
+
+// TestChartIssuerPods: issuerPods reaches the manager as
+// --issuer-pod-defaults, JSON the manager parses into a Tenant's
+// spec.issuer fields; an unknown key is refused by the schema.
+func TestChartIssuerPods(t *testing.T) {
+	args := managerArgs(t, renderAll(t, "issuerPods.nodeSelector.pool=identity", "issuerPods.imagePullSecrets[0].name=regcred"))
+	want := `--issuer-pod-defaults={"imagePullSecrets":[{"name":"regcred"}],"nodeSelector":{"pool":"identity"}}`
+	if !strings.Contains(args, want) {
+		t.Errorf("manager args %s: want %s", args, want)
+	}
+	if strings.Contains(managerArgs(t, renderAll(t)), "--issuer-pod-defaults") {
+		t.Error("--issuer-pod-defaults rendered without issuerPods")
+	}
+	out, err := exec.Command(helm(t), "template", "idtenant", chartDir, "--set", "issuerPods.nodeSelectr.pool=x").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "nodeSelectr") {
+		t.Errorf("a misspelt issuerPods key was accepted: %v\n%s", err, out)
+	}
+}

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -39,6 +40,9 @@ type Workload struct {
 	// (a keyed digest, never the URL): a new one rolls the issuer pods,
 	// which open their pool once, at start.
 	StateDatabase string
+	// Pod adjusts the Pods (IssuerPod: the Tenant's spec.issuer over the
+	// install's defaults).
+	Pod v1alpha1.IssuerPodSpec
 	// ShutdownDelay is how long a stopping issuer keeps serving, not
 	// ready, before it drains (issuerconfig.FlagShutdownDelay);
 	// issuerconfig.DefaultShutdownDelay when zero.
@@ -184,10 +188,95 @@ func IssuerRuntimeEnv() []corev1.EnvVar {
 const AnnotationStateDatabase = "idtenant.dev/state-database"
 
 func (w Workload) templateAnnotations() map[string]string {
-	if w.StateDatabase == "" {
+	out := map[string]string{}
+	for k, v := range w.Pod.PodAnnotations {
+		if !strings.HasPrefix(k, "idtenant.dev/") {
+			out[k] = v
+		}
+	}
+	if w.StateDatabase != "" {
+		out[AnnotationStateDatabase] = w.StateDatabase
+	}
+	if len(out) == 0 {
 		return nil
 	}
-	return map[string]string{AnnotationStateDatabase: w.StateDatabase}
+	return out
+}
+
+// IssuerPod is what a Tenant's issuer Pods get: each field of the Tenant's
+// spec.issuer that is set, else the install's default for it.
+func IssuerPod(defaults v1alpha1.IssuerPodSpec, tenant *v1alpha1.IssuerPodSpec) v1alpha1.IssuerPodSpec {
+	out := *defaults.DeepCopy()
+	if tenant == nil {
+		return out
+	}
+	t := tenant.DeepCopy()
+	if t.Resources != nil {
+		out.Resources = t.Resources
+	}
+	if t.ImagePullSecrets != nil {
+		out.ImagePullSecrets = t.ImagePullSecrets
+	}
+	if t.NodeSelector != nil {
+		out.NodeSelector = t.NodeSelector
+	}
+	if t.Tolerations != nil {
+		out.Tolerations = t.Tolerations
+	}
+	if t.Affinity != nil {
+		out.Affinity = t.Affinity
+	}
+	if t.TopologySpreadConstraints != nil {
+		out.TopologySpreadConstraints = t.TopologySpreadConstraints
+	}
+	if t.PriorityClassName != "" {
+		out.PriorityClassName = t.PriorityClassName
+	}
+	if t.PodAnnotations != nil {
+		out.PodAnnotations = t.PodAnnotations
+	}
+	return out
+}
+
+// resources are the issuer container's: the Pod's override, else the
+// defaults below.
+func (w Workload) resources() corev1.ResourceRequirements {
+	if w.Pod.Resources != nil {
+		return *w.Pod.Resources.DeepCopy()
+	}
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(issuerMemoryLimit)},
+	}
+}
+
+// runtimeEnv is IssuerRuntimeEnv with GOMEMLIMIT at 90% of the container's
+// memory limit, and without it when there is no limit.
+func (w Workload) runtimeEnv() []corev1.EnvVar {
+	limit, ok := w.resources().Limits[corev1.ResourceMemory]
+	var env []corev1.EnvVar
+	for _, e := range IssuerRuntimeEnv() {
+		if e.Name != "GOMEMLIMIT" {
+			env = append(env, e)
+		}
+	}
+	if ok && !limit.IsZero() {
+		env = append(env, corev1.EnvVar{Name: "GOMEMLIMIT", Value: fmt.Sprintf("%dMiB", limit.Value()*9/10>>20)})
+	}
+	return env
+}
+
+// topologySpread is the Pod's override, else replicas on different nodes
+// when the cluster can: a node's loss takes one replica, not the Tenant's
+// logins.
+func (w Workload) topologySpread() []corev1.TopologySpreadConstraint {
+	if w.Pod.TopologySpreadConstraints != nil {
+		return w.Pod.TopologySpreadConstraints
+	}
+	return []corev1.TopologySpreadConstraint{{
+		MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: w.selector()},
+	}}
 }
 
 // Deployment runs the issuer. The configuration is not in the pod template:
@@ -226,12 +315,12 @@ func (w Workload) Deployment() *appsv1.Deployment {
 						RunAsNonRoot:   &t,
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
-					// Replicas on different nodes when the cluster can: a
-					// node's loss takes one replica, not the Tenant's logins.
-					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
-						MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
-						LabelSelector: &metav1.LabelSelector{MatchLabels: w.selector()},
-					}},
+					TopologySpreadConstraints: w.topologySpread(),
+					ImagePullSecrets:          w.Pod.ImagePullSecrets,
+					NodeSelector:              w.Pod.NodeSelector,
+					Tolerations:               w.Pod.Tolerations,
+					Affinity:                  w.Pod.Affinity,
+					PriorityClassName:         w.Pod.PriorityClassName,
 					Containers: []corev1.Container{{
 						Name:  "issuer",
 						Image: w.Image,
@@ -256,17 +345,14 @@ func (w Workload) Deployment() *appsv1.Deployment {
 							"--" + issuerconfig.FlagShutdownDelay + "=" + w.shutdownDelay().String(),
 						},
 						Env: append([]corev1.EnvVar{fieldEnv("POD_NAME", "metadata.name"), fieldEnv("POD_NAMESPACE", "metadata.namespace")},
-							IssuerRuntimeEnv()...),
+							w.runtimeEnv()...),
 						Ports: []corev1.ContainerPort{
 							{Name: "http", ContainerPort: IssuerHTTPPort, Protocol: corev1.ProtocolTCP},
 							{Name: "metrics", ContainerPort: IssuerMetricsPort, Protocol: corev1.ProtocolTCP},
 						},
 						ReadinessProbe: probe("/ready"),
 						LivenessProbe:  probe("/healthz"),
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(issuerMemoryLimit)},
-						},
+						Resources:      w.resources(),
 						SecurityContext: &corev1.SecurityContext{
 							AllowPrivilegeEscalation: &f,
 							ReadOnlyRootFilesystem:   &t,

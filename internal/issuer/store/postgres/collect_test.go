@@ -106,28 +106,62 @@ func TestCollect(t *testing.T) {
 	}
 }
 
-// TestCollectKeepsASessionTouchedMeanwhile: a session whose last activity
-// moved after the pass computed its cut-off is not deleted, because the
-// DELETE re-checks the row.
+// TestCollectKeepsASessionTouchedMeanwhile: an issuer touches a session
+// while collection is deleting it (the touch holds the row when the
+// DELETE reaches it, and commits after): the DELETE waits, re-checks the
+// row as committed, and keeps the session, now active.
 func TestCollectKeepsASessionTouchedMeanwhile(t *testing.T) {
 	s := open(t)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Second)
 	k := store.Key([]byte("k"), store.KindSession, "touched")
-	rec, err := s.Sessions().Create(ctx, k, store.Session{SID: "s", Subject: "u", AuthTime: now.Add(-2 * time.Hour), LastActivity: now.Add(-2 * time.Hour), UserFingerprint: "f"})
+	if _, err := s.Sessions().Create(ctx, k, store.Session{SID: "s", Subject: "u", AuthTime: now.Add(-2 * time.Hour), LastActivity: now.Add(-2 * time.Hour), UserFingerprint: "f"}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Touched by an issuer: active now.
-	rec.Value.LastActivity = now
-	if _, err := s.Sessions().Update(ctx, rec); err != nil {
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "UPDATE sessions SET last_activity = $2, version = version + 1 WHERE key = $1", k, now); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Collect(ctx, now, SessionLimits{Inactivity: time.Hour, Absolute: 12 * time.Hour}, CollectLimits{Batch: 10, Max: 10})
-	if err != nil {
+	type result struct {
+		tallies [len(store.Kinds)]KindTally
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		tallies, err := s.Collect(ctx, now, SessionLimits{Inactivity: time.Hour, Absolute: 12 * time.Hour}, CollectLimits{Batch: 10, Max: 10})
+		done <- result{tallies, err}
+	}()
+	// The DELETE found the session ended in its snapshot and waits on the
+	// row the touch holds.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM sessions%'").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the collection's DELETE never waited on the touched session")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got[0].Collected != 0 || got[0].Live != 1 {
-		t.Fatalf("sessions: %+v, want the touched one live", got[0])
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := s.Sessions().Get(ctx, k); err != nil {
+		t.Fatalf("the session touched during collection was deleted: %v", err)
+	}
+	if r.tallies[0].Collected != 0 || r.tallies[0].Live != 1 {
+		t.Errorf("sessions: %+v, want the touched one live", r.tallies[0])
 	}
 }

@@ -27,7 +27,7 @@ var migrations embed.FS
 
 // SchemaVersion is the schema version this binary migrates to and its
 // issuer needs.
-const SchemaVersion int64 = 2
+const SchemaVersion int64 = 3
 
 // ErrSchemaOwned is returned when a schema already holds another Tenant's
 // state.
@@ -36,14 +36,14 @@ var ErrSchemaOwned = errors.New("the schema holds another Tenant's state")
 // DefaultSchema is the schema of the Tenant name in namespace: one schema
 // per Tenant, "idtenant_<namespace>_<name>" with dashes as underscores,
 // shortened with a digest to PostgreSQL's 63-byte identifier limit.
+//
+// The readable part alone could collide (team-a/x and team/a-x both read
+// team_a_x), so a digest of the namespace and name always ends it.
 func DefaultSchema(namespace, name string) string {
-	s := strings.ReplaceAll("idtenant_"+namespace+"_"+name, "-", "_")
-	s = strings.ReplaceAll(s, ".", "_")
-	if len(s) <= 63 {
-		return s
-	}
 	sum := sha256.Sum256([]byte(namespace + "/" + name))
-	return s[:50] + "_" + hex.EncodeToString(sum[:])[:12]
+	suffix := "_" + hex.EncodeToString(sum[:])[:8]
+	s := strings.NewReplacer("-", "_", ".", "_").Replace("idtenant_" + namespace + "_" + name)
+	return s[:min(len(s), 63-len(suffix))] + suffix
 }
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -57,6 +57,9 @@ func ValidSchema(s string) bool { return schemaName.MatchString(s) && !strings.H
 type Migration struct {
 	// From is the schema version before (0: a new schema), To after.
 	From, To int64
+	// Adopted: the schema was claimed by a deleted Tenant of the same
+	// namespace and name, and now is this one's.
+	Adopted bool
 }
 
 // Migrate brings the schema cfg names to SchemaVersion, creating it if
@@ -94,6 +97,7 @@ func Migrate(ctx context.Context, cfg Config, tenantUID, tenant string) (Migrati
 	if err != nil {
 		return Migration{}, err
 	}
+	defer p.Close() // its database/sql handle; the pool is closed above
 	from, err := p.GetDBVersion(ctx)
 	if err != nil {
 		return Migration{}, fmt.Errorf("reading the schema version: %w", err)
@@ -112,10 +116,29 @@ func Migrate(ctx context.Context, cfg Config, tenantUID, tenant string) (Migrati
 	if err := pool.QueryRow(ctx, "SELECT tenant_uid, tenant FROM owner").Scan(&ownerUID, &owner); err != nil {
 		return Migration{From: from, To: to}, fmt.Errorf("reading schema %s's owner: %w", cfg.Schema, err)
 	}
-	if ownerUID != tenantUID {
-		return Migration{From: from, To: to}, fmt.Errorf("%w: schema %s belongs to Tenant %s (uid %s); give this Tenant its own schema", ErrSchemaOwned, cfg.Schema, owner, ownerUID)
+	m := Migration{From: from, To: to}
+	switch {
+	case ownerUID == tenantUID:
+	case owner == tenant:
+		// A Tenant of this namespace and name claimed it, and this one has
+		// another uid: that Tenant was deleted (names are unique), and this
+		// one (recreated by GitOps, restored from a backup) takes over. Its
+		// records stay unreachable (another state key) and are collected
+		// as they expire.
+		tag, err := pool.Exec(ctx, "UPDATE owner SET tenant_uid = $1, claimed_at = now() WHERE tenant_uid = $2", tenantUID, ownerUID)
+		if err != nil {
+			return m, fmt.Errorf("taking over schema %s: %w", cfg.Schema, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return m, fmt.Errorf("taking over schema %s: claimed meanwhile; try again", cfg.Schema)
+		}
+		m.Adopted = true
+	default:
+		// Not naming the other Tenant: its namespace is none of this
+		// one's editors' business.
+		return m, fmt.Errorf("%w: schema %s holds another Tenant's state; give this Tenant its own schema", ErrSchemaOwned, cfg.Schema)
 	}
-	return Migration{From: from, To: to}, nil
+	return m, nil
 }
 
 // migrateTo applies migrations up to version only (tests of upgrades).
@@ -124,20 +147,29 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, version int64) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	_, err = p.UpTo(ctx, version)
 	return err
 }
 
 // Version reads the schema version of the store's schema (0 before any
-// migration).
+// migration) without changing anything: unlike goose's own reading, it
+// creates no version table.
 func (s *Store) Version(ctx context.Context) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	p, err := provider(s.pool)
-	if err != nil {
+	var table *string
+	if err := s.pool.QueryRow(ctx, "SELECT to_regclass('goose_db_version')::text").Scan(&table); err != nil {
 		return 0, err
 	}
-	return p.GetDBVersion(ctx)
+	if table == nil {
+		return 0, nil
+	}
+	var v *int64
+	if err := s.pool.QueryRow(ctx, "SELECT max(version_id) FROM goose_db_version WHERE is_applied").Scan(&v); err != nil || v == nil {
+		return 0, err
+	}
+	return *v, nil
 }
 
 func provider(pool *pgxpool.Pool) (*goose.Provider, error) {

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +63,9 @@ type Config struct {
 	ApplicationName string
 }
 
+// AllowedURLKeys are the parameters a connection URL may carry.
+var AllowedURLKeys = []string{"host", "port", "user", "password", "dbname", "sslmode", "connect_timeout", "application_name", "target_session_attrs"}
+
 // Store is a Tenant's issuer state in PostgreSQL. It is safe for
 // concurrent use.
 type Store struct {
@@ -83,10 +87,17 @@ func PoolConfig(cfg Config) (*pgxpool.Config, error) {
 	if cfg.Schema == "" {
 		return nil, errors.New("postgres store: no schema")
 	}
+	// The URL comes from a Tenant editor's Secret and is parsed by the
+	// operator too: only keys that name where and how to connect, none
+	// that makes the parser read a file (sslrootcert, sslcert, sslkey,
+	// passfile, servicefile) or a service definition.
+	if _, err := pgconn.ParseConfigWithOptions(cfg.URL, pgconn.ParseConfigOptions{ConnStringAllowedKeys: AllowedURLKeys}); err != nil {
+		// pgx's parse errors may quote the URL, password included.
+		return nil, fmt.Errorf("postgres store: the connection URL does not parse or uses a parameter other than %s (want postgres://user:password@host:port/database?sslmode=verify-full)", strings.Join(AllowedURLKeys, ", "))
+	}
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
-		// pgx's parse errors may quote the URL, password included.
-		return nil, errors.New("postgres store: the connection URL does not parse (want postgres://user:password@host:port/database?sslmode=…)")
+		return nil, errors.New("postgres store: the connection URL does not parse (want postgres://user:password@host:port/database?sslmode=verify-full)")
 	}
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,6 +122,89 @@ func TestSchemaBelongsToOneTenant(t *testing.T) {
 		t.Fatalf("second Tenant on one schema: %v, want ErrSchemaOwned", err)
 	}
 	t.Log(err)
+}
+
+// TestRecreatedTenantTakesOverItsSchema: a Tenant deleted and created
+// again (GitOps, a restore) has a new uid but the same namespace and name:
+// it takes its schema over instead of being locked out of it.
+func TestRecreatedTenantTakesOverItsSchema(t *testing.T) {
+	cfg := Config{URL: pgtest.Database(t), Schema: "acme"}
+	if m, err := Migrate(t.Context(), cfg, "uid-1", "team-a/acme"); err != nil || m.Adopted {
+		t.Fatalf("first claim: %+v, %v", m, err)
+	}
+	m, err := Migrate(t.Context(), cfg, "uid-2", "team-a/acme")
+	if err != nil || !m.Adopted {
+		t.Fatalf("the recreated Tenant: %+v, %v; want it to take the schema over", m, err)
+	}
+	// And now the old uid is the stranger.
+	if _, err := Migrate(t.Context(), cfg, "uid-1", "team-a/other"); !errors.Is(err, ErrSchemaOwned) {
+		t.Fatalf("another Tenant after the takeover: %v", err)
+	}
+}
+
+// TestMigrateLeavesNothingRunning: a check runs every few minutes per
+// Tenant for the operator's lifetime; none may leave a goroutine behind.
+func TestMigrateLeavesNothingRunning(t *testing.T) {
+	cfg := Config{URL: pgtest.Database(t), Schema: "leak"}
+	if _, err := Migrate(t.Context(), cfg, "uid", "a/b"); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	for range 20 {
+		if _, err := Migrate(t.Context(), cfg, "uid", "a/b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Errorf("%d goroutines after 20 checks, %d before", n, before)
+	}
+}
+
+// TestDefaultSchema: one schema per Tenant, never the same for two, within
+// PostgreSQL's 63-byte names.
+func TestDefaultSchema(t *testing.T) {
+	a, b := DefaultSchema("team-a", "x"), DefaultSchema("team", "a-x")
+	if a == b {
+		t.Errorf("team-a/x and team/a-x share schema %s", a)
+	}
+	long := DefaultSchema(strings.Repeat("n", 63), strings.Repeat("t", 253))
+	for _, s := range []string{a, b, long} {
+		if !ValidSchema(s) {
+			t.Errorf("%q is not a valid schema name", s)
+		}
+	}
+	if !strings.HasPrefix(a, "idtenant_team_a_x_") {
+		t.Errorf("%q: want it readable", a)
+	}
+}
+
+// TestURLParametersAreAllowListed: a connection URL may only say where and
+// how to connect; parameters that make the parser read files are refused
+// (the operator, too, parses what a Tenant editor wrote), and the error
+// does not quote the URL.
+func TestURLParametersAreAllowListed(t *testing.T) {
+	for _, u := range []string{
+		"postgres://u:pw-secret@db:5432/idp?sslmode=verify-full&sslrootcert=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+		"postgres://u:pw-secret@db:5432/idp?passfile=/etc/shadow",
+		"postgres://u:pw-secret@db:5432/idp?servicefile=/tmp/x&service=a",
+		"host=db user=u password=pw-secret sslkey=/etc/ssl/private/key",
+	} {
+		_, err := PoolConfig(Config{URL: u, Schema: "s"})
+		if err == nil {
+			t.Errorf("%s: accepted", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "pw-secret") {
+			t.Errorf("the error quotes the password: %v", err)
+		}
+	}
+	if _, err := PoolConfig(Config{URL: "postgresql://u:p@db.internal:5432/idp?sslmode=verify-full&connect_timeout=3&application_name=x&target_session_attrs=read-write", Schema: "s"}); err != nil {
+		t.Errorf("a URL with the allowed parameters: %v", err)
+	}
 }
 
 // TestUnmigratedSchemaIsAnOutage: a store whose schema was never migrated

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -89,7 +90,7 @@ func TestTenantOnPostgreSQL(t *testing.T) {
 		for _, e := range events(t, ns) {
 			reasons = append(reasons, e.Reason+": "+e.Note)
 		}
-		g.Expect(reasons).To(ContainElement(ContainSubstring("StateSchemaMigrated: PostgreSQL schema " + schema + " migrated from version 0 to 2")))
+		g.Expect(reasons).To(ContainElement(ContainSubstring(fmt.Sprintf("StateSchemaMigrated: PostgreSQL schema %s migrated from version 0 to %d", schema, postgres.SchemaVersion))))
 	})
 	for what, obj := range map[string]any{"status": tn.Status, "pod template": dep.Spec.Template, "events": events(t, ns)} {
 		raw, _ := json.Marshal(obj)
@@ -134,10 +135,15 @@ func TestTenantOnPostgreSQL(t *testing.T) {
 		c := condition(g, shop, v1alpha1.ConditionStateReady)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonStateSchemaInUse))
-		g.Expect(c.Message).To(ContainSubstring(ns + "/acme"))
+		g.Expect(c.Message).To(ContainSubstring("another Tenant"))
+		g.Expect(c.Message).NotTo(ContainSubstring(ns), "another namespace's Tenant named to this one's editors")
 		r := condition(g, shop, v1alpha1.ConditionReady)
 		g.Expect(r.Status).To(Equal(metav1.ConditionFalse))
 		g.Expect(r.Reason).To(Equal("State" + v1alpha1.ReasonStateSchemaInUse))
+		// Its issuer is never started on acme's tables, nor told where
+		// they are.
+		g.Expect(readConfig(g, ns2, "shop").StateDatabase).To(BeNil())
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns2, Name: "shop-issuer"}, &appsv1.Deployment{})).NotTo(Succeed())
 	})
 
 	// A new password (the Secret rotated) rolls the issuers: they open
@@ -151,6 +157,19 @@ func TestTenantOnPostgreSQL(t *testing.T) {
 		g.Expect(dep.Spec.Template.Annotations[render.AnnotationStateDatabase]).NotTo(Equal(rolled))
 		g.Expect(readConfig(g, ns, "acme").StateDatabase.URL).To(Equal(u.String()))
 	})
+	rolled = dep.Spec.Template.Annotations[render.AnnotationStateDatabase]
+
+	// The Secret goes away (a GitOps prune, a rotation by delete and
+	// create): StateReady says so, and the issuers keep the database they
+	// have; no rollout to Pods that could not start.
+	g.Expect(k8s.Delete(ctx, secret)).To(Succeed())
+	eventually(t, func(g Gomega) {
+		c := condition(g, tn, v1alpha1.ConditionStateReady)
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonStateSecretMissing))
+	})
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, dep)).To(Succeed())
+	g.Expect(dep.Spec.Template.Annotations[render.AnnotationStateDatabase]).To(Equal(rolled))
+	eventually(t, func(g Gomega) { g.Expect(readConfig(g, ns, "acme").StateDatabase.URL).To(Equal(u.String())) })
 }
 
 // TestTenantPostgreSQLProblems: every way the database can be unusable
@@ -186,6 +205,10 @@ func TestTenantPostgreSQLProblems(t *testing.T) {
 		s.Data = map[string][]byte{"url": []byte("postgres://idtenant:" + password + "@127.0.0.1:1/db?sslmode=disable&connect_timeout=2")}
 	})
 	expectState(v1alpha1.ReasonStateUnreachable, "did not answer")
+	// Never vetted: no issuer was started on it.
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "acme-issuer"}, &appsv1.Deployment{}); err == nil {
+		t.Error("an issuer Deployment exists though no database was ever usable")
+	}
 	events := events(t, ns)
 	raw, _ := json.Marshal(events)
 	if strings.Contains(string(raw), password) {

@@ -44,8 +44,14 @@ func (r *TenantReconciler) readStateDatabase(ctx context.Context, tenant *v1alph
 	}
 	pg := spec.PostgreSQL
 	obs.stateDB = &stateObservation{}
+	// The issuers use the last configuration whose check was Ready, never
+	// one the operator has not vetted: a Secret that goes missing, a typo,
+	// a schema of another Tenant leave them where they are (or, for a new
+	// Tenant, not started) while StateReady says why.
+	if usable, ok := r.Databases.Usable(key, tenant.UID); ok {
+		obs.stateDB.database = &issuerconfig.StateDatabase{URL: usable.URL, Schema: usable.Schema, MaxConnections: usable.MaxConns, MinConnections: usable.MinConns}
+	}
 	fail := func(format string, args ...any) error {
-		r.Databases.Forget(key)
 		obs.stateDB.check = statedb.Check{Reason: v1alpha1.ReasonStateSecretMissing, Message: fmt.Sprintf(format, args...)}
 		obs.stateDB.recheck = statedb.FailedRecheck
 		return nil
@@ -81,12 +87,14 @@ func (r *TenantReconciler) readStateDatabase(ctx context.Context, tenant *v1alph
 		// The message never quotes the URL: it carries a password.
 		return fail("The value of key %q in Secret %s is not a PostgreSQL connection URL (postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full).", dataKey, secretKey)
 	}
-	obs.stateDB.database = &issuerconfig.StateDatabase{URL: cfg.URL, Schema: cfg.Schema, MaxConnections: cfg.MaxConns, MinConnections: cfg.MinConns}
-	check, migrated := r.Databases.ObserveNews(tenant, cfg)
+	check, news := r.Databases.ObserveNews(tenant, cfg)
 	obs.stateDB.check = check
-	if migrated {
-		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, "StateSchemaMigrated", "Migrate",
-			"PostgreSQL schema %s migrated from version %d to %d", cfg.Schema, check.Migration.From, check.Migration.To)
+	if news != nil {
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, news.Reason, "Migrate", "%s", news.Message)
+	}
+	if check.Ready() {
+		// Usable now (Observe returned a Ready check, so it was recorded).
+		obs.stateDB.database = &issuerconfig.StateDatabase{URL: cfg.URL, Schema: cfg.Schema, MaxConnections: cfg.MaxConns, MinConnections: cfg.MinConns}
 	}
 	obs.stateDB.recheck = r.Databases.NextCheck(obs.stateDB.check)
 	return nil

@@ -174,7 +174,7 @@ func stateStatus(tenant *v1alpha1.Tenant, obs tenantObservation) *v1alpha1.State
 	switch {
 	case obs.effective.StateType == v1alpha1.StateMemory:
 		return nil
-	case obs.state != nil:
+	case obs.state != nil && (obs.state.Backend == obs.effective.StateType || obs.state.Backend == ""):
 		st = obs.state
 	case tenant.Status.State != nil && tenant.Status.State.Backend == obs.effective.StateType:
 		st = tenant.Status.State.DeepCopy()

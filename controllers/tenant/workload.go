@@ -96,6 +96,12 @@ func (r *TenantReconciler) applyWorkload(ctx context.Context, tenant *v1alpha1.T
 	if obs.config.generation == 0 {
 		return nil // nothing to serve yet
 	}
+	if obs.stateDB != nil && obs.stateDB.database == nil {
+		// No PostgreSQL database the operator has vetted yet: the issuer
+		// is not started, or keeps the store it has (its Role too), until
+		// StateReady.
+		return nil
+	}
 	w := render.Workload{
 		TenantName: tenant.Name, Namespace: tenant.Namespace, Image: r.IssuerImage,
 		Replicas: obs.effective.Replicas, ConfigSecrets: obs.config.secrets, State: obs.effective.StateType,

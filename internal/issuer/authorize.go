@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -45,6 +47,11 @@ func checkLengths(req *oidc.AuthRequest) error {
 		return oidc.ErrInvalidRequest().WithDescription("state is longer than %d characters", maxState)
 	case len(req.Nonce) > maxNonce:
 		return oidc.ErrInvalidRequest().WithDescription("nonce is longer than %d characters", maxNonce)
+	case strings.ContainsFunc(req.Nonce, unicode.IsControl) || !utf8.ValidString(req.Nonce):
+		// It is stored with the code and echoed in the ID token: a control
+		// character (NUL, which no JSON store takes) or broken UTF-8 is no
+		// client's nonce.
+		return oidc.ErrInvalidRequest().WithDescription("nonce must be printable UTF-8 text")
 	case req.CodeChallenge != "" && (len(req.CodeChallenge) < minCodeChallenge || len(req.CodeChallenge) > maxCodeChallenge ||
 		strings.Trim(req.CodeChallenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") != ""):
 		return oidc.ErrInvalidRequest().WithDescription("code_challenge must be %d to %d characters of [A-Za-z0-9-._~] (RFC 7636)", minCodeChallenge, maxCodeChallenge)

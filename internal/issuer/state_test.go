@@ -211,7 +211,8 @@ func TestCodeConsumedOnlyByARightfulRedemption(t *testing.T) {
 }
 
 // TestOversizedParametersRefused: state, nonce and code_challenge beyond
-// their limits are invalid_request, sent back to the registered redirect.
+// their limits (a nonce also with a control character) are
+// invalid_request, sent back to the registered redirect.
 func TestOversizedParametersRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	cfg := e.oauth2Config("web.shop", webCB, "openid")
@@ -220,6 +221,9 @@ func TestOversizedParametersRefused(t *testing.T) {
 		"nonce":                  cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("nonce", strings.Repeat("n", maxNonce+1))),
 		"code_challenge":         cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("code_challenge", "short"), oauth2.SetAuthURLParam("code_challenge_method", "S256")),
 		"code_challenge charset": cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("code_challenge", strings.Repeat("<", 50)), oauth2.SetAuthURLParam("code_challenge_method", "S256")),
+		// NUL is no JSON store's (PostgreSQL's jsonb refuses it): before
+		// this check it made code creation an outage, 503.
+		"nonce NUL": cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("nonce", "n\x00n")),
 	} {
 		resp, body := e.browser().get(u)
 		cb := callback(t, resp, body)

@@ -148,6 +148,7 @@ func (c *Collector) Start(ctx context.Context) error {
 // a pass is unfinished or left a backlog for lack of delete budget.
 func (c *Collector) round(ctx context.Context, full bool) (busy bool, err error) {
 	var list v1alpha1.TenantList
+	listedAt := c.now()
 	if err := c.Tenants.List(ctx, &list); err != nil {
 		return false, fmt.Errorf("listing Tenants: %w", err)
 	}
@@ -165,10 +166,20 @@ func (c *Collector) round(ctx context.Context, full bool) (busy bool, err error)
 		key := client.ObjectKeyFromObject(t)
 		present[key] = true
 		p := c.progress[key]
-		if p == nil || p.uid != t.UID {
-			// New, or deleted and created again: nothing carries over.
-			p = &tenantProgress{uid: t.UID}
+		if p == nil || p.uid != t.UID || p.backend != backend {
+			// New, deleted and created again, or moved to another store:
+			// nothing carries over.
+			p = &tenantProgress{uid: t.UID, backend: backend}
 			c.progress[key] = p
+			if c.Observations != nil {
+				c.Observations.Forget(key)
+			}
+		}
+		if backend == v1alpha1.StatePostgreSQL && !c.canCollectPostgres(t) {
+			// Not checked yet, or its database unusable (StateReady says
+			// why): nothing to count, and no hurry to look again.
+			p.pass, p.again = nil, false
+			continue
 		}
 		if p.pass == nil && (full || p.again) {
 			p.pass, p.again = &pass{}, false
@@ -179,7 +190,7 @@ func (c *Collector) round(ctx context.Context, full bool) (busy bool, err error)
 	}
 	c.forgetAllBut(present)
 	if c.Databases != nil {
-		c.Databases.Retain(present)
+		c.Databases.Retain(present, listedAt)
 	}
 	if len(tenants) == 0 {
 		return false, nil
@@ -339,6 +350,7 @@ func (c *Collector) publish(ctx context.Context, tenant *v1alpha1.Tenant, found 
 		log.FromContext(ctx).Info("issuer state collected", "tenant", klog.KObj(tenant), "collected", st.Collected,
 			"awaiting", st.AwaitingCollection, "sessions", st.Sessions, "refreshFamilies", st.RefreshFamilies)
 	}
+	st.Backend = lifetime.ForTenant(tenant.Name, tenant.Spec).StateType
 	c.exporting(tenant)
 	exportStateMetrics(tenant, found, st)
 	if c.Observations != nil {

@@ -110,6 +110,8 @@ func (p *pass) expired(err error) {
 // tenantProgress is what the collector keeps of one Tenant between rounds.
 type tenantProgress struct {
 	uid types.UID
+	// backend is the store the pass and numbers are of.
+	backend v1alpha1.StateType
 	// pass is in progress, nil between passes.
 	pass *pass
 	// last is what the last complete pass found, and when it ended; nil

@@ -21,10 +21,19 @@ const (
 	PostgresMax   = 20000
 )
 
-// collectPostgres runs one pass over tenant's PostgreSQL store; ok is false
-// while the operator has no usable connection to it yet (its StateReady
-// condition says why), and the pass is tried again next round.
-func (c *Collector) collectPostgres(ctx context.Context, tenant *v1alpha1.Tenant, p *pass) (ok bool, err error) {
+// canCollectPostgres says whether the operator has a usable connection to
+// tenant's PostgreSQL store (its StateReady condition says why not).
+func (c *Collector) canCollectPostgres(tenant *v1alpha1.Tenant) bool {
+	if c.Databases == nil {
+		return false
+	}
+	st, check := c.Databases.Store(client.ObjectKeyFromObject(tenant), tenant.UID)
+	return st != nil && check.Ready()
+}
+
+// collectPostgres runs one pass over tenant's PostgreSQL store; done is
+// false when the store became unusable since the round began.
+func (c *Collector) collectPostgres(ctx context.Context, tenant *v1alpha1.Tenant, p *pass) (done bool, err error) {
 	if c.Databases == nil {
 		return false, nil
 	}

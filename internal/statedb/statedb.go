@@ -34,9 +34,12 @@ import (
 // checkTimeout; concurrentChecks bound the checks in flight for the whole
 // operator.
 const (
-	Recheck          = 5 * time.Minute
-	FailedRecheck    = 30 * time.Second
-	checkTimeout     = 30 * time.Second
+	Recheck       = 5 * time.Minute
+	FailedRecheck = 30 * time.Second
+	// checkTimeout bounds a whole check, migrations included (an index
+	// built over millions of rows takes minutes); connecting is bounded
+	// by the URL's connect_timeout (5 s by default).
+	checkTimeout     = 10 * time.Minute
 	concurrentChecks = 4
 	// collectorConns is the collector's pool size per Tenant.
 	collectorConns = 2
@@ -61,6 +64,11 @@ func (c Check) Ready() bool { return c.Reason == v1alpha1.ReasonStateReady }
 type Databases struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]*database
+	// good is each Tenant's last configuration whose check was Ready: what
+	// its issuers keep using while a newer one is being checked or fails
+	// (a rotated Secret, a typo), so that no issuer is pointed at a
+	// database, or a schema, the operator has not vetted.
+	good map[types.NamespacedName]goodConfig
 	// slots bounds the checks in flight.
 	slots chan struct{}
 	// wake tells the Tenant reconciler a check ended; sends never block.
@@ -70,7 +78,15 @@ type Databases struct {
 	migrate func(ctx context.Context, cfg postgres.Config, tenantUID, tenant string) (postgres.Migration, error)
 }
 
+type goodConfig struct {
+	uid types.UID
+	cfg postgres.Config
+}
+
 type database struct {
+	// created is when the reconciler first asked about this
+	// configuration (Retain keeps what is newer than its Tenant list).
+	created time.Time
 	uid     types.UID
 	digest  string
 	cfg     postgres.Config
@@ -87,7 +103,7 @@ func New(now func() time.Time) *Databases {
 	if now == nil {
 		now = time.Now
 	}
-	return &Databases{m: map[types.NamespacedName]*database{}, slots: make(chan struct{}, concurrentChecks),
+	return &Databases{m: map[types.NamespacedName]*database{}, good: map[types.NamespacedName]goodConfig{}, slots: make(chan struct{}, concurrentChecks),
 		wake: make(chan event.TypedGenericEvent[client.Object], 256), now: now, migrate: postgres.Migrate}
 }
 
@@ -104,31 +120,63 @@ func (d *Databases) Observe(tenant *v1alpha1.Tenant, cfg postgres.Config) Check 
 	return c
 }
 
-// ObserveNews is Observe that also says, once per migration, that the last
-// check migrated the schema (for an Event).
-func (d *Databases) ObserveNews(tenant *v1alpha1.Tenant, cfg postgres.Config) (c Check, migrated bool) {
+// News is what a check did that deserves an Event, once.
+type News struct {
+	Reason, Message string
+}
+
+// ObserveNews is Observe that also returns, once per check, what the
+// check did to the schema (migrated it, took it over), for an Event.
+func (d *Databases) ObserveNews(tenant *v1alpha1.Tenant, cfg postgres.Config) (Check, *News) {
 	key := client.ObjectKeyFromObject(tenant)
 	digest := configDigest(cfg)
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	db := d.m[key]
+	var stale *postgres.Store
 	if db == nil || db.uid != tenant.UID || db.digest != digest {
-		if db != nil && db.store != nil {
-			db.store.Close()
+		if db != nil {
+			stale = db.store
 		}
-		db = &database{uid: tenant.UID, digest: digest, cfg: cfg,
+		if g, ok := d.good[key]; ok && g.uid != tenant.UID {
+			delete(d.good, key) // a predecessor's
+		}
+		db = &database{created: d.now(), uid: tenant.UID, digest: digest, cfg: cfg,
 			last: Check{Reason: v1alpha1.ReasonStateChecking, Message: fmt.Sprintf("Checking the PostgreSQL database and migrating schema %s.", cfg.Schema)}}
 		d.m[key] = db
 	}
 	due := db.last.At.IsZero() || d.now().Sub(db.last.At) >= d.recheck(db.last)
 	if due && !db.running {
 		db.running = true
-		go d.check(key, tenant.Name, db)
+		go d.check(key, db)
 	}
-	if db.last.Ready() && db.last.Migration.From != db.last.Migration.To && !db.announced {
-		db.announced, migrated = true, true
+	var news *News
+	if m := db.last.Migration; db.last.Ready() && !db.announced {
+		switch {
+		case m.Adopted:
+			news = &News{Reason: "StateSchemaAdopted", Message: fmt.Sprintf("PostgreSQL schema %s was claimed by a deleted Tenant of this name and is now this Tenant's; the old records are collected as they expire", cfg.Schema)}
+		case m.From != m.To:
+			news = &News{Reason: "StateSchemaMigrated", Message: fmt.Sprintf("PostgreSQL schema %s migrated from version %d to %d", cfg.Schema, m.From, m.To)}
+		}
+		db.announced = true
 	}
-	return db.last, migrated
+	last := db.last
+	d.mu.Unlock()
+	if stale != nil {
+		stale.Close() // outside the lock: it waits for statements in flight
+	}
+	return last, news
+}
+
+// Usable is the configuration tenant's issuers should use: the last one
+// whose check was Ready (the current one once it is), none before any was.
+func (d *Databases) Usable(key types.NamespacedName, uid types.UID) (postgres.Config, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g, ok := d.good[key]
+	if !ok || g.uid != uid {
+		return postgres.Config{}, false
+	}
+	return g.cfg, true
 }
 
 // NextCheck is how long until Observe would check c's database again.
@@ -162,22 +210,24 @@ func (d *Databases) Store(key types.NamespacedName, uid types.UID) (*postgres.St
 // longer on PostgreSQL).
 func (d *Databases) Forget(key types.NamespacedName) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if db := d.m[key]; db != nil {
-		if db.store != nil {
-			db.store.Close()
-		}
-		delete(d.m, key)
+	db := d.m[key]
+	delete(d.m, key)
+	delete(d.good, key)
+	d.mu.Unlock()
+	if db != nil && db.store != nil {
+		db.store.Close() // outside the lock: it waits for statements in flight
 	}
 }
 
-// Retain forgets every Tenant not in present (deleted Tenants: their
-// reconciler never runs again to say so).
-func (d *Databases) Retain(present map[types.NamespacedName]bool) {
+// Retain forgets every Tenant not in present, a list of Tenants taken at
+// listedAt (deleted Tenants: their reconciler never runs again to say so).
+// What the reconciler asked about after listedAt is kept: its Tenant may
+// be too new for the list.
+func (d *Databases) Retain(present map[types.NamespacedName]bool, listedAt time.Time) {
 	d.mu.Lock()
 	var gone []types.NamespacedName
-	for key := range d.m {
-		if !present[key] {
+	for key, db := range d.m {
+		if !present[key] && db.created.Before(listedAt) {
 			gone = append(gone, key)
 		}
 	}
@@ -187,7 +237,7 @@ func (d *Databases) Retain(present map[types.NamespacedName]bool) {
 	}
 }
 
-func (d *Databases) check(key types.NamespacedName, name string, db *database) {
+func (d *Databases) check(key types.NamespacedName, db *database) {
 	d.slots <- struct{}{}
 	defer func() { <-d.slots }()
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
@@ -219,6 +269,9 @@ func (d *Databases) check(key types.NamespacedName, name string, db *database) {
 		if open != nil {
 			db.store, open = open, nil
 		}
+		if c.Ready() {
+			d.good[key] = goodConfig{uid: db.uid, cfg: db.cfg}
+		}
 	}
 	d.mu.Unlock()
 	if open != nil {
@@ -246,8 +299,10 @@ func classify(cfg postgres.Config, err error) (reason, message string) {
 		return v1alpha1.ReasonStateSchemaInUse, msg + " (spec.state.postgreSQL.schema)."
 	case errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000"):
 		return v1alpha1.ReasonStateUnreachable, "PostgreSQL refused the credentials in the Secret: " + msg
-	case errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded):
-		return v1alpha1.ReasonStateUnreachable, "PostgreSQL did not answer: " + msg + ". Requests that need stored state get 503 until it does."
+	case errors.As(err, &connectErr) || (errors.As(err, &netErr) && !netErr.Timeout()):
+		return v1alpha1.ReasonStateUnreachable, "PostgreSQL did not answer: " + msg + "."
+	case errors.Is(err, context.DeadlineExceeded):
+		return v1alpha1.ReasonStateMigrationFailed, fmt.Sprintf("Migrating the schema did not finish within %s (a lock held by another session?): %s", checkTimeout, msg)
 	}
 	return v1alpha1.ReasonStateMigrationFailed, "Creating or migrating the schema failed: " + msg
 }

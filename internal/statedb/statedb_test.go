@@ -38,7 +38,7 @@ func TestClassify(t *testing.T) {
 		{"schema of another Tenant", fmt.Errorf("%w: schema s belongs to Tenant a/b", postgres.ErrSchemaOwned), v1alpha1.ReasonStateSchemaInUse, "belongs to Tenant a/b"},
 		{"wrong password", &pgconn.PgError{Code: "28P01", Message: "password authentication failed for user \"idtenant\""}, v1alpha1.ReasonStateUnreachable, "refused the credentials"},
 		{"refused", refused(t), v1alpha1.ReasonStateUnreachable, "did not answer"},
-		{"timeout", fmt.Errorf("reading the schema version: %w", context.DeadlineExceeded), v1alpha1.ReasonStateUnreachable, "did not answer"},
+		{"a migration past the bound", fmt.Errorf("migrating schema s from version 2: %w", context.DeadlineExceeded), v1alpha1.ReasonStateMigrationFailed, "did not finish within"},
 		{"no privilege", &pgconn.PgError{Code: "42501", Message: "permission denied for database idp"}, v1alpha1.ReasonStateMigrationFailed, "permission denied"},
 		{"a driver quoting the password", errors.New("cannot parse host=db password=very-secret-pw"), v1alpha1.ReasonStateMigrationFailed, "<redacted>"},
 	} {
@@ -85,9 +85,13 @@ func TestObserve(t *testing.T) {
 	}
 	tenant := &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "acme", UID: "u1"}}
 	cfg := postgres.Config{URL: url, Schema: "idtenant_team_a_acme"}
-	c, migrated := d.ObserveNews(tenant, cfg)
-	if c.Reason != v1alpha1.ReasonStateChecking || migrated {
-		t.Fatalf("first look: %+v %v, want Checking", c, migrated)
+	c, news := d.ObserveNews(tenant, cfg)
+	if c.Reason != v1alpha1.ReasonStateChecking || news != nil {
+		t.Fatalf("first look: %+v %v, want Checking", c, news)
+	}
+	key := types.NamespacedName{Namespace: "team-a", Name: "acme"}
+	if _, ok := d.Usable(key, "u1"); ok {
+		t.Fatal("a configuration is usable before its first check")
 	}
 	select {
 	case ev := <-d.Wake():
@@ -97,12 +101,15 @@ func TestObserve(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the check never woke the Tenant")
 	}
-	c, migrated = d.ObserveNews(tenant, cfg)
-	if !c.Ready() || !migrated || !strings.Contains(c.Message, "migrated from version 0 to 2") {
-		t.Fatalf("after the check: %+v %v", c, migrated)
+	c, news = d.ObserveNews(tenant, cfg)
+	if !c.Ready() || news == nil || news.Reason != "StateSchemaMigrated" || !strings.Contains(c.Message, fmt.Sprintf("migrated from version 0 to %d", postgres.SchemaVersion)) {
+		t.Fatalf("after the check: %+v %+v", c, news)
 	}
-	if _, migrated = d.ObserveNews(tenant, cfg); migrated {
+	if _, news = d.ObserveNews(tenant, cfg); news != nil {
 		t.Fatal("a migration announced twice")
+	}
+	if got, ok := d.Usable(key, "u1"); !ok || got.Schema != cfg.Schema {
+		t.Fatalf("usable after a Ready check: %+v %v", got, ok)
 	}
 	if d.NextCheck(c) != Recheck {
 		t.Errorf("next check in %s, want %s", d.NextCheck(c), Recheck)
@@ -124,13 +131,29 @@ func TestObserve(t *testing.T) {
 	if c.Reason != v1alpha1.ReasonStateUnreachable || d.NextCheck(c) != FailedRecheck {
 		t.Fatalf("after a failed check: %+v, next in %s", c, d.NextCheck(c))
 	}
-	// Another schema: a new database to check.
+	// Another schema: a new database to check; until it is Ready (here it
+	// fails), the issuers keep the last one that was.
+	good := cfg
 	cfg.Schema = "other"
 	if c := d.Observe(tenant, cfg); c.Reason != v1alpha1.ReasonStateChecking {
 		t.Fatalf("a new configuration: %+v, want Checking", c)
 	}
 	<-d.Wake()
-	key := types.NamespacedName{Namespace: "team-a", Name: "acme"}
+	if c := d.Observe(tenant, cfg); c.Ready() {
+		t.Fatalf("the failing configuration: %+v", c)
+	}
+	if got, ok := d.Usable(key, "u1"); !ok || got.Schema != good.Schema {
+		t.Fatalf("usable while the new configuration fails: %+v %v, want the last good one", got, ok)
+	}
+	// Retain keeps what was asked about after the Tenant list was taken.
+	d.Retain(map[types.NamespacedName]bool{}, clock.Now().Add(-time.Hour))
+	if _, ok := d.Usable(key, "u1"); !ok {
+		t.Fatal("Retain forgot a Tenant newer than its list")
+	}
+	d.Retain(map[types.NamespacedName]bool{}, clock.Now().Add(time.Hour))
+	if _, ok := d.Usable(key, "u1"); ok {
+		t.Fatal("Retain kept a Tenant missing from a newer list")
+	}
 	d.Forget(key)
 	if st, _ := d.Store(key, "u1"); st != nil {
 		t.Fatal("a forgotten Tenant still has a store")

@@ -62,17 +62,24 @@ func BinaryDir() (string, error) {
 	return "", fmt.Errorf("kube-apiserver not found under bin/k8s/%s: run `make k8s-tools` (builds it from the Go module proxy) or set KUBEBUILDER_ASSETS", KubernetesVersion)
 }
 
-// Start runs a control plane from the binaries in binDir ("" = BinaryDir).
+// Start runs a control plane from the binaries in binDir ("" = BinaryDir)
+// with this tree's CRDs.
 func Start(binDir string) (*ControlPlane, error) {
+	crds, err := CRDs()
+	if err != nil {
+		return nil, err
+	}
+	return StartWithCRDs(binDir, crds)
+}
+
+// StartWithCRDs runs a control plane with the given CRDs installed (an
+// older release's, for upgrade tests).
+func StartWithCRDs(binDir string, crds []*apiextensionsv1.CustomResourceDefinition) (*ControlPlane, error) {
 	if binDir == "" {
 		var err error
 		if binDir, err = BinaryDir(); err != nil {
 			return nil, err
 		}
-	}
-	crds, err := CRDs()
-	if err != nil {
-		return nil, err
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: binDir,

@@ -8,13 +8,15 @@ K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 BIN := $(CURDIR)/bin
 K8S_BIN := $(BIN)/k8s/$(K8S_VERSION)
-CONTROLLER_GEN := $(BIN)/controller-gen
+# Tools carry their version in their file name, so that a version bump
+# builds the new one instead of reusing the old.
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 HELM_VERSION ?= v3.22.0
-HELM := $(BIN)/helm
+HELM := $(BIN)/helm-$(HELM_VERSION)
 # oauth2-proxy, unmodified, protects a static site in an end-to-end test
 # (internal/e2e TestConnections).
 OAUTH2_PROXY_VERSION ?= v7.15.6
-OAUTH2_PROXY := $(BIN)/oauth2-proxy
+OAUTH2_PROXY := $(BIN)/oauth2-proxy-$(OAUTH2_PROXY_VERSION)
 KUBECTL := $(K8S_BIN)/kubectl
 # The release: dist/install.yaml, dist/chart and the image carry these.
 VERSION ?= 0.1.0
@@ -80,18 +82,46 @@ bench: k8s-tools ## Run the benchmarks and print a table (see docs/benchmarks.md
 fuzz: ## Run every fuzz target for a short, bounded time (FUZZTIME, default 15s).
 	bash hack/fuzz.sh
 
+.PHONY: run
+run: build ## Run the manager on this machine against the cluster of the current kubeconfig (CRDs installed: make install).
+	$(BIN)/idtenant manager --metrics-bind-address=0 --issuer-image=$(IMG)
+
+.PHONY: install
+install: k8s-tools ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -f config/crd/bases
+
+.PHONY: uninstall
+uninstall: k8s-tools ## Delete the CRDs from the cluster of the current kubeconfig, and with them every Tenant, Application, API and state record.
+	$(KUBECTL) delete --ignore-not-found -f config/crd/bases
+
+.PHONY: deploy
+deploy: k8s-tools build-installer ## Install CRDs, RBAC and the manager (dist/install.yaml, image IMG) into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -f dist/install.yaml
+
+.PHONY: undeploy
+undeploy: k8s-tools ## Remove what make deploy installed (the CRDs, and with them every idtenant object, included).
+	$(KUBECTL) delete --ignore-not-found -f dist/install.yaml
+
 .PHONY: dev
 dev: k8s-tools build ## Run a local control plane with the operator and the samples.
 	$(BIN)/idtenant-dev --control-plane-binaries=$(K8S_BIN) --kubeconfig-out=$(BIN)/dev/kubeconfig
 
+# go-install-tool installs package $(2) as $(1): into a scratch GOBIN, then
+# renamed to its versioned path.
+define go-install-tool
+	@rm -rf $(BIN)/.install && mkdir -p $(BIN)/.install
+	GOBIN=$(BIN)/.install go install $(2)
+	mv $(BIN)/.install/$$(ls $(BIN)/.install) $(1) && rm -rf $(BIN)/.install
+endef
+
 $(CONTROLLER_GEN):
-	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	$(call go-install-tool,$@,sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION))
 
 $(HELM):
-	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	$(call go-install-tool,$@,helm.sh/helm/v3/cmd/helm@$(HELM_VERSION))
 
 $(OAUTH2_PROXY):
-	GOBIN=$(BIN) go install github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION)
+	$(call go-install-tool,$@,github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION))
 
 ##@ Release
 

@@ -6,8 +6,12 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/idtenant/idtenant/api/v1alpha1"
 )
 
 // Conditioned is an idtenant object with status conditions.
@@ -37,7 +41,28 @@ func PatchStatus[T Conditioned](ctx context.Context, c client.Client, rec events
 		return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	recordReadyTransition(rec, obj, before.GetConditions(), obj.GetConditions())
+	logDecisions(ctx, before.GetConditions(), obj.GetConditions())
 	return nil
+}
+
+// logDecisions logs at Info what a reconcile decided that a user would
+// want to read, once, when it changes: whether the object is Ready (served)
+// or why not (rejected by policy, a missing reference, ...), and whether
+// its lifetimes were clamped. The object is in the logger's context
+// (controller-runtime's "Tenant", "Application", "API" keys); the keys
+// here, "ready", "reason", "message", are the same for every kind.
+func logDecisions(ctx context.Context, before, after []metav1.Condition) {
+	logger := log.FromContext(ctx)
+	for _, typ := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionLifetimesClamped} {
+		was, now := meta.FindStatusCondition(before, typ), meta.FindStatusCondition(after, typ)
+		if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
+			continue
+		}
+		if typ == v1alpha1.ConditionReady && waiting(now) {
+			continue // progress, not a decision (see recordReadyTransition)
+		}
+		logger.Info("decided", "condition", typ, "status", string(now.Status), "reason", now.Reason, "message", Truncate(now.Message, 512))
+	}
 }
 
 // PatchTransient records a failed reconcile without touching what was

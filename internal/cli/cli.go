@@ -16,11 +16,11 @@ import (
 )
 
 const usage = `usage:
-  idtenant explain application NAME [-n NAMESPACE] [--live=true]
+  idtenant explain application NAME [-n NAMESPACE] [--live=true] [-o json|yaml]
       the Tenant → Application → APIs tree: every effective lifetime and the
       setting that decided it, clamps, advisories, which issuer replicas serve
       which generation, and a live check of discovery and JWKS
-  idtenant timeline application NAME [-n NAMESPACE] [--width 48] [--svg FILE]
+  idtenant timeline application NAME [-n NAMESPACE] [--width 48] [--svg FILE] [-o json|yaml]
       what happens to a user who logs in now: when the ID token, each API's
       access token and the refresh token expire, when the session ends
 
@@ -51,6 +51,8 @@ func Run(ctx context.Context, command string, args []string, stdout, stderr io.W
 	live := fl.Bool("live", true, "explain: fetch the issuer's discovery document and JWKS")
 	width := fl.Int("width", 48, "timeline: width of the longest bar, in characters")
 	svg := fl.String("svg", "", "timeline: also write the picture as SVG to this file")
+	output := fl.String("o", outputText, "output format: json or yaml (default: text for people)")
+	fl.StringVar(output, "output", outputText, "output format: json or yaml (default: text for people)")
 	// Flags may follow the positional arguments, as kubectl allows.
 	var positional []string
 	for rest := args; ; {
@@ -68,6 +70,9 @@ func Run(ctx context.Context, command string, args []string, stdout, stderr io.W
 		return fmt.Errorf("%s: want `application NAME`", command)
 	}
 	name := positional[1]
+	if *output != outputText && *output != outputJSON && *output != outputYAML {
+		return fmt.Errorf("-o %q: want json or yaml", *output)
+	}
 	if *width < 10 || *width > 400 {
 		return fmt.Errorf("--width %d: want 10 to 400 characters", *width)
 	}
@@ -112,9 +117,19 @@ func Run(ctx context.Context, command string, args []string, stdout, stderr io.W
 			}
 			v.live = checkLive(ctx, hc, v.tenant.Spec.IssuerURL)
 		}
+		if *output != outputText {
+			return write(stdout, *output, v.report())
+		}
 		explain(stdout, v)
 		return nil
 	case "timeline":
+		if *output != outputText {
+			r, err := timelineOf(v.app, now())
+			if err != nil {
+				return err
+			}
+			return write(stdout, *output, r)
+		}
 		if err := timeline(stdout, v.app, now(), *width); err != nil {
 			return err
 		}

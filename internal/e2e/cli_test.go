@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/internal/cli"
@@ -107,5 +109,52 @@ func TestCLIExplainsAndDraws(t *testing.T) {
 	}
 	if got := fmt.Sprint(len(doc.Rects)); got == "0" {
 		t.Errorf("the SVG has no bars")
+	}
+
+	// The same facts for scripts: -o json (and yaml).
+	var report struct {
+		Application struct{ Ready string }
+		Effective   v1alpha1.ApplicationEffective
+		Tenant      struct {
+			IssuerURL string
+			Ready     string
+		}
+		APIs []struct {
+			Audience string
+			Ready    string
+		}
+		Replicas []struct{ Live bool }
+		Live     struct {
+			Issuer string
+			KeyIDs []string
+		}
+	}
+	if err := json.Unmarshal([]byte(run("explain", "application", "backoffice", "-n", ns, "-o", "json")), &report); err != nil {
+		t.Fatalf("explain -o json does not parse: %v", err)
+	}
+	if report.Application.Ready != "True" || report.Effective.IDToken == nil || report.Effective.IDToken.Seconds != 47*60 ||
+		report.Effective.IDToken.BoundBy != capped || report.Tenant.IssuerURL != issuer || len(report.APIs) != 1 ||
+		report.APIs[0].Audience != "https://orders.acme.test" || len(report.Replicas) == 0 || !report.Replicas[0].Live ||
+		report.Live.Issuer != issuer || len(report.Live.KeyIDs) == 0 {
+		t.Errorf("explain -o json: %+v", report)
+	}
+	var events struct {
+		LoginAt time.Time
+		Events  []struct {
+			What, After, BoundBy string
+			At                   time.Time
+		}
+	}
+	if err := yaml.Unmarshal([]byte(run("timeline", "application", "backoffice", "-n", ns, "-o", "yaml")), &events); err != nil {
+		t.Fatalf("timeline -o yaml does not parse: %v", err)
+	}
+	found := false
+	for _, e := range events.Events {
+		if e.What == "ID token" {
+			found = e.After == "47m0s" && e.At.Equal(login.Add(47*time.Minute)) && e.BoundBy == capped
+		}
+	}
+	if !events.LoginAt.Equal(login) || !found {
+		t.Errorf("timeline -o yaml: %+v", events)
 	}
 }

@@ -166,17 +166,24 @@ func Start(parent string, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("starting postgres: %w", err)
 	}
 	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	if err := s.waitAccepting(); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitAccepting waits until the server accepts connections (30 s at most).
+func (s *Server) waitAccepting() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		conn, err := pgx.Connect(context.Background(), s.URL)
 		if err == nil {
-			_ = conn.Close(context.Background())
-			return s, nil
+			return conn.Close(context.Background())
 		}
 		if time.Now().After(deadline) {
-			s.Stop()
 			log, _ := os.ReadFile(s.logFile)
-			return nil, fmt.Errorf("postgres did not accept connections within 30s: %v\n%s", err, log)
+			return fmt.Errorf("postgres did not accept connections within 30s: %v\n%s", err, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -241,17 +248,7 @@ func (s *Server) Up() error {
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := pgx.Connect(context.Background(), s.URL)
-		if err == nil {
-			return conn.Close(context.Background())
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres did not come back within 30s: %w", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return s.waitAccepting()
 }
 
 // CreateDatabase creates a database with a random name and returns its URL.

@@ -113,8 +113,9 @@ func (d *Databases) Wake() <-chan event.TypedGenericEvent[client.Object] { retur
 // Observe returns the last check of tenant's database cfg and starts a new
 // one in the background when there is none for this configuration, or the
 // last is older than Recheck (FailedRecheck after a failure). A new
-// configuration (another URL, schema or pool size) forgets the old one's
-// outcome: the first check of it is Checking.
+// database or schema (another URL, credentials included) forgets the old
+// one's outcome: the first check of it is Checking. New pool sizes alone
+// are taken as they are.
 func (d *Databases) Observe(tenant *v1alpha1.Tenant, cfg postgres.Config) Check {
 	c, _ := d.ObserveNews(tenant, cfg)
 	return c
@@ -133,6 +134,13 @@ func (d *Databases) ObserveNews(tenant *v1alpha1.Tenant, cfg postgres.Config) (C
 	d.mu.Lock()
 	db := d.m[key]
 	var stale *postgres.Store
+	if db != nil && db.uid == tenant.UID && db.digest == digest {
+		// The same database and schema: new pool sizes need no check.
+		db.cfg = cfg
+		if g, ok := d.good[key]; ok && g.uid == tenant.UID && configDigest(g.cfg) == digest {
+			d.good[key] = goodConfig{uid: g.uid, cfg: cfg}
+		}
+	}
 	if db == nil || db.uid != tenant.UID || db.digest != digest {
 		if db != nil {
 			stale = db.store
@@ -317,7 +325,9 @@ func scrub(url, msg string) string {
 	return strings.ReplaceAll(msg, cfg.Password, "<redacted>")
 }
 
+// configDigest identifies what a check checks: the database (URL,
+// credentials included) and the schema; not the pool sizes.
 func configDigest(cfg postgres.Config) string {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d", cfg.URL, cfg.Schema, cfg.MaxConns, cfg.MinConns))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s", cfg.URL, cfg.Schema))
 	return hex.EncodeToString(sum[:])
 }

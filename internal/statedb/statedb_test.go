@@ -111,6 +111,16 @@ func TestObserve(t *testing.T) {
 	if got, ok := d.Usable(key, "u1"); !ok || got.Schema != cfg.Schema {
 		t.Fatalf("usable after a Ready check: %+v %v", got, ok)
 	}
+	// Pool sizes alone change nothing to check, and reach the issuers.
+	resized := cfg
+	resized.MaxConns = 25
+	if c := d.Observe(tenant, resized); !c.Ready() {
+		t.Fatalf("new pool sizes: %+v, want the check to stand", c)
+	}
+	if got, _ := d.Usable(key, "u1"); got.MaxConns != 25 {
+		t.Fatalf("usable after new pool sizes: %+v", got)
+	}
+	cfg = resized
 	if d.NextCheck(c) != Recheck {
 		t.Errorf("next check in %s, want %s", d.NextCheck(c), Recheck)
 	}

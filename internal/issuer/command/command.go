@@ -81,6 +81,13 @@ func Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Every line names the Tenant as the manager's do ("tenant":
+	// "<namespace>/<name>"), so one query finds both sides.
+	log = log.With("tenant", doc.Tenant.Namespace+"/"+doc.Tenant.Name)
+	if kube != nil {
+		kube.log = log
+	}
+	slog.SetDefault(slog.Default().With("tenant", doc.Tenant.Namespace+"/"+doc.Tenant.Name))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var st store.Store

@@ -145,6 +145,13 @@ func TestSIGTERMDrainsRequestsInFlight(t *testing.T) {
 	if !strings.Contains(logs.String(), "drained") {
 		t.Errorf("no drain in the log:\n%s", logs.String())
 	}
+	// Every line names the Tenant as the manager's lines do.
+	doc := issuertest.Doc(t, base)
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if !strings.Contains(line, "tenant="+doc.Tenant.Namespace+"/"+doc.Tenant.Name) {
+			t.Errorf("a log line without the Tenant: %s", line)
+		}
+	}
 }
 
 func dial(t *testing.T, addr string) net.Conn {

@@ -54,10 +54,13 @@ func BenchmarkFill(b *testing.B) {
 	familyKey := func(i int) string { return store.Key(stateKey, store.KindFamily, strconv.Itoa(i)) }
 	// Records shaped as the issuer writes them for a local user signed in
 	// to one web application with an API audience.
+	// Every record's times differ, as real users' do (equal keys would let
+	// the indexes deduplicate them and look smaller than they are).
+	apart := func(i int) time.Duration { return time.Duration(i) * 7 * time.Millisecond }
 	session := func(i int, ended bool) store.Session {
-		at := now.Add(-time.Duration(i%3600) * time.Second)
+		at := now.Add(-apart(i))
 		if ended {
-			at = now.Add(-8 * 24 * time.Hour)
+			at = now.Add(-8*24*time.Hour - apart(i))
 		}
 		return store.Session{SID: store.Key(stateKey, "sid", strconv.Itoa(i))[:32], Subject: fmt.Sprintf("user-%08d-0000-4000-8000-000000000000", i),
 			AuthTime: at, LastActivity: at, UserFingerprint: store.Key(stateKey, "fp", strconv.Itoa(i)), Families: []string{familyKey(i)}}
@@ -67,9 +70,9 @@ func BenchmarkFill(b *testing.B) {
 			Scopes: []string{"openid", "email", "orders:read"}, Audience: "https://orders.acme.example", SessionKey: sessionKey(i),
 			SID: store.Key(stateKey, "sid", strconv.Itoa(i))[:32], AuthTime: now, UserFingerprint: store.Key(stateKey, "fp", strconv.Itoa(i)),
 			GrantedAt: now, LastUsed: now, Current: store.Key(stateKey, "rt", strconv.Itoa(i)), Grant: store.Key(stateKey, "grant", strconv.Itoa(i))[:22],
-			ExpiresAt: now.Add(30 * 24 * time.Hour)}
+			ExpiresAt: now.Add(30*24*time.Hour - apart(i))}
 		if ended {
-			f.ExpiresAt = now.Add(-time.Hour)
+			f.ExpiresAt = now.Add(-time.Hour - apart(i))
 		}
 		return f
 	}

@@ -42,20 +42,35 @@ func (r *TenantReconciler) readStateDatabase(ctx context.Context, tenant *v1alph
 		r.Databases.Forget(key)
 		return nil
 	}
-	pg := spec.PostgreSQL
 	obs.stateDB = &stateObservation{}
-	// The issuers use the last configuration whose check was Ready, never
-	// one the operator has not vetted: a Secret that goes missing, a typo,
-	// a schema of another Tenant leave them where they are (or, for a new
-	// Tenant, not started) while StateReady says why.
+	cfg, problem, err := r.stateDatabaseConfig(ctx, tenant, spec.PostgreSQL)
+	switch {
+	case err != nil:
+		return err
+	case problem != "":
+		obs.stateDB.check = statedb.Check{Reason: v1alpha1.ReasonStateSecretMissing, Message: problem}
+		obs.stateDB.recheck = statedb.FailedRecheck
+	default:
+		check, news := r.Databases.ObserveNews(tenant, cfg)
+		if news != nil {
+			r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, news.Reason, "Migrate", "%s", news.Message)
+		}
+		obs.stateDB.check, obs.stateDB.recheck = check, r.Databases.NextCheck(check)
+	}
+	// The issuers use the last configuration whose check was Ready (this
+	// one once it is), never one the operator has not vetted: a Secret
+	// that goes missing, a typo, a schema of another Tenant leave them
+	// where they are (or, for a new Tenant, not started) while StateReady
+	// says why.
 	if usable, ok := r.Databases.Usable(key, tenant.UID); ok {
 		obs.stateDB.database = &issuerconfig.StateDatabase{URL: usable.URL, Schema: usable.Schema, MaxConnections: usable.MaxConns, MinConnections: usable.MinConns}
 	}
-	fail := func(format string, args ...any) error {
-		obs.stateDB.check = statedb.Check{Reason: v1alpha1.ReasonStateSecretMissing, Message: fmt.Sprintf(format, args...)}
-		obs.stateDB.recheck = statedb.FailedRecheck
-		return nil
-	}
+	return nil
+}
+
+// stateDatabaseConfig reads the database configuration spec names; problem
+// says, without the URL (it carries a password), why there is none.
+func (r *TenantReconciler) stateDatabaseConfig(ctx context.Context, tenant *v1alpha1.Tenant, pg *v1alpha1.PostgreSQLState) (cfg postgres.Config, problem string, err error) {
 	secretKey := client.ObjectKey{Namespace: tenant.Namespace, Name: pg.SecretRef.Name}
 	dataKey := pg.SecretRef.Key
 	if dataKey == "" {
@@ -64,15 +79,15 @@ func (r *TenantReconciler) readStateDatabase(ctx context.Context, tenant *v1alph
 	read, err := r.users.readData(ctx, r.APIReader, secretKey)
 	switch {
 	case apierrors.IsNotFound(err):
-		return fail("Secret %s named in spec.state.postgreSQL.secretRef does not exist.", secretKey)
+		return cfg, fmt.Sprintf("Secret %s named in spec.state.postgreSQL.secretRef does not exist.", secretKey), nil
 	case err != nil:
-		return fmt.Errorf("getting the state database Secret %s: %w", secretKey, err)
+		return cfg, "", fmt.Errorf("getting the state database Secret %s: %w", secretKey, err)
 	case read.labels[issuerconfig.LabelManagedBy] == issuerconfig.ManagedByValue:
-		return fail("Secret %s is one of idtenant's own (%s=%s); the database URL must be in a Secret of yours.", secretKey, issuerconfig.LabelManagedBy, issuerconfig.ManagedByValue)
+		return cfg, fmt.Sprintf("Secret %s is one of idtenant's own (%s=%s); the database URL must be in a Secret of yours.", secretKey, issuerconfig.LabelManagedBy, issuerconfig.ManagedByValue), nil
 	case len(read.data[dataKey]) == 0:
-		return fail("Secret %s has no key %q (spec.state.postgreSQL.secretRef.key).", secretKey, dataKey)
+		return cfg, fmt.Sprintf("Secret %s has no key %q (spec.state.postgreSQL.secretRef.key).", secretKey, dataKey), nil
 	}
-	cfg := postgres.Config{URL: strings.TrimSpace(string(read.data[dataKey])), Schema: pg.Schema,
+	cfg = postgres.Config{URL: strings.TrimSpace(string(read.data[dataKey])), Schema: pg.Schema,
 		MaxConns: v1alpha1.DefaultPostgreSQLMaxConnections}
 	if cfg.Schema == "" {
 		cfg.Schema = postgres.DefaultSchema(tenant.Namespace, tenant.Name)
@@ -84,20 +99,9 @@ func (r *TenantReconciler) readStateDatabase(ctx context.Context, tenant *v1alph
 		cfg.MinConns = *pg.MinConnections
 	}
 	if _, err := postgres.PoolConfig(cfg); err != nil {
-		// The message never quotes the URL: it carries a password.
-		return fail("The value of key %q in Secret %s is not a PostgreSQL connection URL (postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full).", dataKey, secretKey)
+		return cfg, fmt.Sprintf("The value of key %q in Secret %s is not a PostgreSQL connection URL (postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full).", dataKey, secretKey), nil
 	}
-	check, news := r.Databases.ObserveNews(tenant, cfg)
-	obs.stateDB.check = check
-	if news != nil {
-		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, news.Reason, "Migrate", "%s", news.Message)
-	}
-	if check.Ready() {
-		// Usable now (Observe returned a Ready check, so it was recorded).
-		obs.stateDB.database = &issuerconfig.StateDatabase{URL: cfg.URL, Schema: cfg.Schema, MaxConnections: cfg.MaxConns, MinConnections: cfg.MinConns}
-	}
-	obs.stateDB.recheck = r.Databases.NextCheck(obs.stateDB.check)
-	return nil
+	return cfg, "", nil
 }
 
 // stateDatabaseDigest identifies the database and schema the issuers use,

@@ -205,7 +205,7 @@ func (c *Collector) round(ctx context.Context, full bool) (busy bool, err error)
 	for _, t := range tenants {
 		p := c.progress[client.ObjectKeyFromObject(t)]
 		var done bool
-		if lifetime.ForTenant(t.Name, t.Spec).StateType == v1alpha1.StatePostgreSQL {
+		if p.backend == v1alpha1.StatePostgreSQL {
 			done, err = c.collectPostgres(ctx, t, p.pass)
 		} else {
 			done, err = c.advance(ctx, t, p.pass, &b)
@@ -350,7 +350,9 @@ func (c *Collector) publish(ctx context.Context, tenant *v1alpha1.Tenant, found 
 		log.FromContext(ctx).Info("issuer state collected", "tenant", klog.KObj(tenant), "collected", st.Collected,
 			"awaiting", st.AwaitingCollection, "sessions", st.Sessions, "refreshFamilies", st.RefreshFamilies)
 	}
-	st.Backend = lifetime.ForTenant(tenant.Name, tenant.Spec).StateType
+	if p := c.progress[key]; p != nil {
+		st.Backend = p.backend
+	}
 	c.exporting(tenant)
 	exportStateMetrics(tenant, found, st)
 	if c.Observations != nil {

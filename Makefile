@@ -23,6 +23,13 @@ VERSION ?= 0.1.0
 IMAGE_REPO ?= ghcr.io/idtenant/idtenant
 IMG ?= $(IMAGE_REPO):v$(VERSION)
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
+# Every build and test uses the flags the image and the Kubernetes tools are
+# built with (static, -trimpath). The Go build cache keys compiled packages by
+# their flags: with one set, a fresh machine compiles each shared package once
+# instead of once per flag set (the image test's own static build made the
+# last fresh CI run compile every dependency a second time).
+export CGO_ENABLED := 0
+export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
 
 .PHONY: all
 all: build

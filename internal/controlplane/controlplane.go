@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -154,12 +153,6 @@ func SplitYAML(data []byte) ([][]byte, error) {
 			docs = append(docs, doc)
 		}
 	}
-}
-
-// RepoRoot is the directory of this module, for tests that need files.
-func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 var namespaceCounter atomic.Int32

@@ -18,6 +18,8 @@ HELM := $(BIN)/helm-$(HELM_VERSION)
 OAUTH2_PROXY_VERSION ?= v7.15.6
 OAUTH2_PROXY := $(BIN)/oauth2-proxy-$(OAUTH2_PROXY_VERSION)
 KUBECTL := $(K8S_BIN)/kubectl
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 # The release: dist/install.yaml, dist/chart and the image carry these.
 VERSION ?= 0.1.0
 IMAGE_REPO ?= ghcr.io/idtenant/idtenant
@@ -61,6 +63,10 @@ fmt:
 .PHONY: vet
 vet:
 	go vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint with the committed configuration (.golangci.yml).
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: build
 build: ## Build the idtenant binary (manager and issuer modes), the kubectl plugin kubectl-idtenant and idtenant-dev (make dev's local control plane).
@@ -126,6 +132,9 @@ $(CONTROLLER_GEN):
 
 $(HELM):
 	$(call go-install-tool,$@,helm.sh/helm/v3/cmd/helm@$(HELM_VERSION))
+
+$(GOLANGCI_LINT):
+	$(call go-install-tool,$@,github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION))
 
 $(OAUTH2_PROXY):
 	$(call go-install-tool,$@,github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION))

@@ -65,7 +65,7 @@ func TestExposureThroughAGateway(t *testing.T) {
 	g.Expect(*rule.Matches[0].Path.Value).To(Equal("/" + ns))
 	g.Expect(*rule.Matches[0].Path.Type).To(Equal(gatewayv1.PathMatchPathPrefix))
 	g.Expect(string(rule.BackendRefs[0].Name)).To(Equal("acme-issuer"))
-	g.Expect(int32(*rule.BackendRefs[0].Port)).To(Equal(int32(80)))
+	g.Expect(*rule.BackendRefs[0].Port).To(Equal(int32(80)))
 
 	// No Gateway controller has answered yet.
 	eventually(t, func(g Gomega) {

@@ -20,7 +20,7 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "idtenant.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the idtenant types with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion} //nolint:staticcheck // the kubebuilder layout; controller-gen and the scheme helpers expect it
 
 	// AddToScheme adds the idtenant types to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme

@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 			}
 		}
 	}
-	gatewayAPI, err := serves(cfg, gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute"))
+	gatewayAPI, err := serves(cfg, schema.GroupVersionKind{Group: gatewayv1.GroupVersion.Group, Version: gatewayv1.GroupVersion.Version, Kind: "HTTPRoute"})
 	if err != nil {
 		return nil, err
 	}

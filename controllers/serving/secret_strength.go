@@ -79,7 +79,7 @@ func secretEntropyBits(s string) (float64, string) {
 func alphabetOf(body string) (int, string) {
 	var digits, lower, upper, hexLower, hexUpper, b32, b64std, b64url, letters bool
 	symbols := map[byte]bool{}
-	hexLower, hexUpper, b32, b64std, b64url = true, true, true, true, true
+	hexLower, hexUpper, b64std, b64url = true, true, true, true
 	b32Lower, b32Upper := true, true
 	for i := 0; i < len(body); i++ {
 		c := body[i]

@@ -77,7 +77,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *v1alpha1.T
 				// identities sealed in records would no longer open.
 				obs.keysProblem = &status.Problem{Reason: v1alpha1.ReasonKeysInvalid, Stalls: true,
 					Message: fmt.Sprintf("Secret %s key %s is not a valid sealing key ring; fix it, or delete that key to generate a new ring (pending sign-ins and connection users' sessions are then lost)", name, sealingKeysSecretKey)}
-				return nil
+				return nil //nolint:nilerr // the problem is reported in status; the reconcile itself succeeded
 			}
 		}
 		var present bool

@@ -99,7 +99,9 @@ func (r *TenantReconciler) stateDatabaseConfig(ctx context.Context, tenant *v1al
 		cfg.MinConns = *pg.MinConnections
 	}
 	if _, err := postgres.PoolConfig(cfg); err != nil {
-		return cfg, fmt.Sprintf("The value of key %q in Secret %s is not a PostgreSQL connection URL (postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full).", dataKey, secretKey), nil
+		// The user's problem, reported in status; the parser's text may
+		// quote the password, so it is not passed on.
+		return cfg, fmt.Sprintf("The value of key %q in Secret %s is not a PostgreSQL connection URL (postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full).", dataKey, secretKey), nil //nolint:nilerr // reported in status, see above
 	}
 	return cfg, "", nil
 }

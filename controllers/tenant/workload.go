@@ -83,7 +83,7 @@ func (r *TenantReconciler) apply(ctx context.Context, tenant *v1alpha1.Tenant, o
 	if err != nil || unchanged {
 		return err
 	}
-	if err := r.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
+	if err := r.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil { //nolint:staticcheck // client.Client.Apply takes generated apply configurations, which the typed objects applied here do not have
 		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
 	}
 	r.applied.remember(obj, digest)

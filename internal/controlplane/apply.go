@@ -60,7 +60,7 @@ func Apply(ctx context.Context, c client.Client, data []byte) ([]*unstructured.U
 		if len(obj.Object) == 0 {
 			continue
 		}
-		if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("idtenant-dev"), client.ForceOwnership); err != nil {
+		if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("idtenant-dev"), client.ForceOwnership); err != nil { //nolint:staticcheck // the same server-side apply as kubectl apply --server-side; client.Client.Apply needs apply configurations
 			return nil, fmt.Errorf("applying %s %s: %w", obj.GetKind(), strings.TrimPrefix(obj.GetNamespace()+"/"+obj.GetName(), "/"), err)
 		}
 		out = append(out, obj)

@@ -98,7 +98,7 @@ func (c *ControlPlane) StartControllerManager(binDir, dir string) (*ControllerMa
 	select {
 	case err := <-m.done:
 		data, _ := os.ReadFile(logPath)
-		return nil, fmt.Errorf("kube-controller-manager exited: %v\n%s", err, tail(string(data), 2000))
+		return nil, fmt.Errorf("kube-controller-manager exited: %w\n%s", err, tail(string(data), 2000))
 	case <-time.After(2 * time.Second):
 	}
 	return m, nil
@@ -111,10 +111,10 @@ func (m *ControllerManager) Stop(ctx context.Context) error {
 	}
 	_ = m.cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-m.done:
+	case <-m.done: //nolint:errcheck // its exit status after an interrupt says nothing
 	case <-ctx.Done():
 		_ = m.cmd.Process.Kill()
-		<-m.done
+		<-m.done //nolint:errcheck // nor after a kill
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ func installCRDs(ctx context.Context, c client.Client, cfg *rest.Config, dir, gr
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the API server does not serve %s %s 30 s after installing its CRD: %v", groupVersion, kind, err)
+			return fmt.Errorf("the API server does not serve %s %s 30 s after installing its CRD: %w", groupVersion, kind, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

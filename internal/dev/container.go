@@ -99,14 +99,3 @@ func downward(e corev1.EnvVar, namespace, podName string) string {
 	}
 	return ""
 }
-
-// override replaces or appends --flag=value in args.
-func override(args []string, flag, value string) []string {
-	for i, a := range args {
-		if a == flag || strings.HasPrefix(a, flag+"=") {
-			args[i] = flag + "=" + value
-			return args
-		}
-	}
-	return append(args, flag+"="+value)
-}

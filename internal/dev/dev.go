@@ -187,7 +187,7 @@ func issuerBinaryPath(flagValue string) (string, error) {
 		path = filepath.Join(filepath.Dir(self), "idtenant")
 	}
 	if info, err := os.Stat(path); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("--issuer-binary %s: not an executable (build it with make build): %v", path, err)
+		return "", fmt.Errorf("--issuer-binary %s: not an executable (build it with make build): %w", path, err)
 	}
 	return path, nil
 }

@@ -2,6 +2,7 @@ package dev
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -293,7 +294,7 @@ func (k *Kubelet) startProcess(ctx context.Context, p *corev1.Pod, lp *pod) erro
 		err := cmd.Wait()
 		logFile.Close()
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			code = ee.ExitCode()
 		}
 		k.mu.Lock()

@@ -7,11 +7,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/idtenant/idtenant/internal/issuerconfig"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/idtenant/idtenant/internal/issuerconfig"
 )
 
 // Report is what a replica says about itself on its Lease.

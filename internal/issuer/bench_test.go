@@ -168,8 +168,12 @@ func procCPU(pid int) time.Duration {
 		return 0
 	}
 	var ut, st int64
-	fmt.Sscan(f[11], &ut)
-	fmt.Sscan(f[12], &st)
+	if _, err := fmt.Sscan(f[11], &ut); err != nil {
+		return 0
+	}
+	if _, err := fmt.Sscan(f[12], &st); err != nil {
+		return 0
+	}
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 

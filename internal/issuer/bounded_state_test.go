@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -213,7 +214,7 @@ func TestCodeReplayInTheSameSecondLeavesNoToken(t *testing.T) {
 	if _, err := e.store.Families().Update(context.Background(), fam); err != nil {
 		t.Fatal(err)
 	}
-	if raw, err := e.srv.startFamily(context.Background(), c, g, ls, familyID, grantID, redeemedAt); err != errCodeInvalid {
+	if raw, err := e.srv.startFamily(context.Background(), c, g, ls, familyID, grantID, redeemedAt); !errors.Is(err, errCodeInvalid) {
 		t.Errorf("the first redemption's family after a replay in the same second: %v (token %v), want refused", err, raw != "")
 	}
 }

@@ -102,7 +102,7 @@ func TestClientCredentialsLifetimeIsTheAPIsStandardLifetime(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("token: %d %v", status, body)
 	}
-	if got := time.Duration(body["expires_in"].(float64)) * time.Second; got != 3*time.Hour {
+	if got := time.Duration(body["expires_in"].(float64) * float64(time.Second)); got != 3*time.Hour {
 		t.Errorf("expires_in = %s, want 3h", got)
 	}
 	if got := lifetimeOf(t, body["access_token"].(string)); got != 3*time.Hour {

@@ -26,9 +26,8 @@ func directoryDoc(d *issuerconfig.Document) {
 // (verified by go-oidc) and at userinfo; without the scopes, nothing.
 func TestStandardClaims(t *testing.T) {
 	e := newEnv(t, directoryDoc)
-	meta := map[string]any{}
 	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/.well-known/openid-configuration", nil)
-	_, meta = e.do(req)
+	_, meta := e.do(req)
 	for _, s := range []string{"email", "profile", "groups"} {
 		if !slices.Contains(meta["scopes_supported"].([]any), any(s)) {
 			t.Errorf("discovery lacks scope %s", s)

@@ -251,10 +251,10 @@ func (s *Server) errorRedirect(ctx context.Context, w http.ResponseWriter, flow 
 	var se op.StatusError
 	if errors.As(err, &se) {
 		status, msg := http.StatusBadRequest, "The application's request can no longer be completed."
-		switch err {
-		case errUnavailable:
+		switch {
+		case errors.Is(err, errUnavailable):
 			status, msg = http.StatusServiceUnavailable, errTryAgain
-		case errQuotaExhausted:
+		case errors.Is(err, errQuotaExhausted):
 			status, msg = http.StatusServiceUnavailable, errCapacity
 		}
 		s.renderLogin(w, loginView{Status: status, Error: msg})

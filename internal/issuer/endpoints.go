@@ -63,7 +63,7 @@ func (s *Server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 			return nil, s.unavailable("check revocation", err)
 		}
 		if err != nil || !c.mayIntrospect(cl.(*client), claims) {
-			return inactive, nil
+			return inactive, nil //nolint:nilerr // RFC 7662: a token that does not verify is inactive, not an error
 		}
 		return op.NewResponse(&oidc.IntrospectionResponse{
 			Active: true, Scope: strings.Fields(claims.Scope), ClientID: claims.ClientID, TokenType: oidc.BearerToken,

@@ -263,7 +263,7 @@ func jwtParts(t testing.TB, tok string) (header, claims map[string]any) {
 func lifetimeOf(t testing.TB, tok string) time.Duration {
 	t.Helper()
 	_, c := jwtParts(t, tok)
-	return time.Duration(c["exp"].(float64)-c["iat"].(float64)) * time.Second
+	return time.Duration((c["exp"].(float64) - c["iat"].(float64)) * float64(time.Second))
 }
 
 // verifyAccess checks an access token with go-oidc against the issuer's

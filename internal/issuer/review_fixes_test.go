@@ -2,7 +2,7 @@ package issuer
 
 import (
 	"context"
-	"net"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -91,7 +91,7 @@ func TestCodeReplayDuringRedemptionRevokes(t *testing.T) {
 	// A now creates F: refused.
 	g := &grant{client: c.clients[web], subject: "alice", scopes: []string{"openid"}}
 	sess, _ := e.store.Sessions().Get(context.Background(), rec.Value.SessionKey)
-	if _, err := e.srv.startFamily(context.Background(), c, g, &liveSession{key: sess.Key, Session: sess.Value}, familyID, grantID, e.clock.Now()); err != errCodeInvalid {
+	if _, err := e.srv.startFamily(context.Background(), c, g, &liveSession{key: sess.Key, Session: sess.Value}, familyID, grantID, e.clock.Now()); !errors.Is(err, errCodeInvalid) {
 		t.Errorf("family create after the replay: %v, want it refused", err)
 	}
 	if _, err := e.store.Revocations().Get(context.Background(), c.key(store.KindRevocation, "jti-a")); err != nil {
@@ -128,14 +128,6 @@ func mustHash(t *testing.T, password string) []byte {
 		t.Fatal(err)
 	}
 	return h
-}
-
-func listen(t *testing.T) net.Listener {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
 }
 
 // TestReuseIntervalSurvivesSecondPrecision: state keeps whole seconds, so

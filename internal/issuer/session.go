@@ -36,7 +36,7 @@ type liveSession struct {
 func (s *Server) sessionFromHeader(ctx context.Context, c *config, h http.Header, now time.Time) (*liveSession, error) {
 	cookie, err := (&http.Request{Header: h}).Cookie(c.cookies.session)
 	if err != nil || !c.genuine(store.KindSession, cookie.Value) {
-		return nil, nil
+		return nil, nil //nolint:nilerr // no cookie, or a forged one, is no session
 	}
 	return s.sessionByKey(ctx, c, c.key(store.KindSession, cookie.Value), now)
 }

@@ -100,7 +100,7 @@ func TestPromptLoginAndMaxAgeAskAgain(t *testing.T) {
 		}
 	}
 	// Logging in again replaces the browser's session.
-	resp, page := b.get(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "login")))
+	_, page := b.get(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "login")))
 	if r, body := b.login(page, "alice", "correct horse"); callback(t, r, body).Get("code") == "" {
 		t.Fatalf("login again: %d", r.StatusCode)
 	}

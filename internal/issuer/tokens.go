@@ -164,7 +164,7 @@ func (c *config) verifyJWT(token, wantTyp string, dst any) error {
 	if len(token) > maxTokenLen || strings.Count(token, ".") != 2 {
 		return errBadToken
 	}
-	jws, err := jose.ParseSigned(token, acceptedAlgs)
+	jws, err := jose.ParseSignedCompact(token, acceptedAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return errBadToken
 	}

@@ -272,7 +272,7 @@ func (s *Server) verifyUpstream(ctx context.Context, conn *connection, prov *goo
 	// key it does not know.
 	idt, err := prov.Verifier(&gooidc.Config{ClientID: conn.clientID, Now: s.clock.Now}).Verify(ctx, raw)
 	if err != nil {
-		return nil, fmt.Errorf("id_token: %s", err)
+		return nil, fmt.Errorf("id_token: %w", err)
 	}
 	var azp struct {
 		AZP string `json:"azp"`
@@ -399,7 +399,7 @@ func exchangeError(err error) error {
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("token endpoint: %s", ue.Err)
+		return fmt.Errorf("token endpoint: %w", ue.Err)
 	}
 	return err
 }

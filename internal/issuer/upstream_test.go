@@ -171,8 +171,7 @@ func TestUpstreamRefusalAndForcedLogin(t *testing.T) {
 // counted, with no session.
 func TestUpstreamBadInput(t *testing.T) {
 	fake := newFakeUpstream(t)
-	var f *federation
-	f = newFederation(t, func(c *v1alpha1.Connection) {
+	f := newFederation(t, func(c *v1alpha1.Connection) {
 		c.OIDC.IssuerURL = fake.srv.URL
 	})
 	now := f.down.clock.Now()

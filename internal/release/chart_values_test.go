@@ -211,7 +211,7 @@ func pathValue(get func(...string) any, path string) any {
 	if len(parts) > 2 && (parts[1] == "labels" || parts[1] == "annotations") {
 		parts = []string{parts[0], parts[1], strings.Join(parts[2:], ".")}
 	}
-	var cur any = get()
+	cur := get()
 	for _, p := range parts {
 		switch v := cur.(type) {
 		case map[string]any:

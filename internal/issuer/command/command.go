@@ -115,7 +115,7 @@ func Run(ctx context.Context, args []string) error {
 	errs := make(chan error, 2)
 	var servers []*http.Server
 	serve := func(addr string, h http.Handler, what string) error {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := (&net.ListenConfig{}).Listen(serving, "tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listening for %s on %s: %w", what, addr, err)
 		}

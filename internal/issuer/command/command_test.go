@@ -73,7 +73,7 @@ func TestRunCommandServesReloadsAndExportsMetrics(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("m2m.shop", issuertest.Secrets["m2m.shop"])
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
+	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("token over the command's listener: %v %v", resp, err)
 	}
 	resp.Body.Close()

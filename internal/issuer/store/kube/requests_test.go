@@ -124,7 +124,7 @@ func TestServerFailuresAreUnavailable(t *testing.T) {
 		// What the API server answers when the CRD is not installed.
 		"missing CRD":         status(404, metav1.StatusReasonNotFound, &metav1.StatusDetails{}),
 		"missing namespace":   status(404, metav1.StatusReasonNotFound, &metav1.StatusDetails{Kind: "namespaces", Name: "ns"}),
-		"not JSON":            func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad gateway", 502) },
+		"not JSON":            func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad gateway", http.StatusBadGateway) },
 		"no answer (hangs)":   hang,
 		"service unavailable": status(503, metav1.StatusReasonServiceUnavailable, nil),
 	} {

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func TestCollectDeletesWhatExpired(t *testing.T) {
 		get(s.Families(), key(store.KindFamily, "old")),
 		get(s.Revocations(), key(store.KindRevocation, "old")),
 	} {
-		if err != store.ErrNotFound {
+		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("collected record: %v, want ErrNotFound", err)
 		}
 	}

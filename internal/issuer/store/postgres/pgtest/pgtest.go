@@ -141,7 +141,7 @@ func Start(parent string, opts Options) (*Server, error) {
 	}
 	data := filepath.Join(dir, "data")
 	if out, err := s.run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 	port, err := freePort()
 	if err != nil {
@@ -183,7 +183,7 @@ func (s *Server) waitAccepting() error {
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(s.logFile)
-			return fmt.Errorf("postgres did not accept connections within 30s: %v\n%s", err, log)
+			return fmt.Errorf("postgres did not accept connections within 30s: %w\n%s", err, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -146,7 +146,7 @@ build-installer: k8s-tools ## Write dist/install.yaml and dist/chart's generated
 	VERSION=$(VERSION) IMAGE_REPO=$(IMAGE_REPO) KUBECTL=$(KUBECTL) hack/build-installer.sh
 
 .PHONY: image
-image: ## Build the OCI image without Docker into bin/image (OCI layout and a tarball for docker/podman load).
+image: ## Build the OCI image index (linux/amd64 + linux/arm64) without Docker into bin/image (OCI layout, and a tarball for docker/podman load).
 	go run ./hack/image -tag $(IMG) -version v$(VERSION) -out $(BIN)/image
 
 .PHONY: help

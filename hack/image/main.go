@@ -1,7 +1,9 @@
-// Command image builds idtenant's OCI image without a container runtime
-// (internal/release.BuildImage) and writes it as an OCI image layout
-// directory and a tarball `docker load` / `podman load` accept. Push either
-// with `crane push`, `skopeo copy oci:DIR docker://REF` or load and push.
+// Command image builds idtenant's OCI images without a container runtime
+// (internal/release.BuildIndex: one image per architecture, listed in an
+// OCI image index) and writes them as an OCI image layout directory, plus a
+// tarball of this machine's architecture that `docker load` / `podman load`
+// accept. Push the index with `crane push bin/image/oci REF` or
+// `skopeo copy --multi-arch all oci:bin/image/oci:REF docker://REF`.
 //
 //	go run ./hack/image -tag ghcr.io/idtenant/idtenant:v0.1.0 -out bin/image
 package main
@@ -11,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -21,23 +25,23 @@ import (
 )
 
 func main() {
-	tag := flag.String("tag", "idtenant:dev", "image reference written into the tarball")
+	tag := flag.String("tag", "idtenant:dev", "image reference written into the layout and the tarball")
 	out := flag.String("out", "bin/image", "output directory: oci/ (OCI image layout) and idtenant.tar")
 	version := flag.String("version", "dev", "version label")
-	arch := flag.String("arch", "", "GOARCH of the image; this machine's when empty")
+	arches := flag.String("arch", strings.Join(release.Architectures, ","), "comma-separated GOARCH list, one image each")
 	flag.Parse()
-	if err := run(*tag, *out, *version, *arch); err != nil {
+	if err := run(*tag, *out, *version, strings.Split(*arches, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
 }
 
-func run(tag, out, version, arch string) error {
+func run(tag, out, version string, arches []string) error {
 	ref, err := name.NewTag(tag)
 	if err != nil {
 		return fmt.Errorf("-tag %q: %w", tag, err)
 	}
-	img, err := release.BuildImage(release.ImageOptions{Source: ".", Version: version, Arch: arch})
+	idx, err := release.BuildIndex(release.ImageOptions{Source: ".", Version: version}, arches)
 	if err != nil {
 		return err
 	}
@@ -48,16 +52,33 @@ func run(tag, out, version, arch string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref.String()})); err != nil {
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref.String()})); err != nil {
 		return err
 	}
-	if err := tarball.WriteToFile(filepath.Join(out, "idtenant.tar"), ref, img); err != nil {
-		return err
-	}
-	digest, err := img.Digest()
+	digest, err := idx.Digest()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s %s\n  %s\n  %s\n", ref, digest, filepath.Join(out, "oci"), filepath.Join(out, "idtenant.tar"))
+	fmt.Printf("%s %s (index: %s)\n  %s\n", ref, digest, strings.Join(arches, ", "), filepath.Join(out, "oci"))
+	// docker load takes one image: this machine's, when it was built.
+	manifest, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	tarPath := filepath.Join(out, "idtenant.tar")
+	_ = os.Remove(tarPath)
+	for _, d := range manifest.Manifests {
+		if d.Platform == nil || d.Platform.Architecture != runtime.GOARCH {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return err
+		}
+		if err := tarball.WriteToFile(tarPath, ref, img); err != nil {
+			return err
+		}
+		fmt.Printf("  %s (linux/%s, for docker load)\n", tarPath, runtime.GOARCH)
+	}
 	return nil
 }

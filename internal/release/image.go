@@ -34,6 +34,9 @@ type ImageOptions struct {
 	Version string
 	// Arch is the GOARCH of the image; the machine's when empty.
 	Arch string
+	// Package is the main package built, relative to Source; "." (idtenant)
+	// when empty.
+	Package string
 	// CACertificates is a PEM bundle copied to
 	// /etc/ssl/certs/ca-certificates.crt, where Go looks for roots; the
 	// build machine's when empty and present. The issuer needs roots to
@@ -54,13 +57,17 @@ func BuildImage(opts ImageOptions) (v1.Image, error) {
 	if arch == "" {
 		arch = runtime.GOARCH
 	}
+	pkg := opts.Package
+	if pkg == "" {
+		pkg = "."
+	}
 	work, err := os.MkdirTemp("", "idtenant-image-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "idtenant")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X "+VersionVariable+"="+opts.Version, "-o", bin, ".") //nolint:noctx // a build runs to its end; make image or the test bounds it
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X "+VersionVariable+"="+opts.Version, "-o", bin, pkg) //nolint:noctx // a build runs to its end; make image or the test bounds it
 	build.Dir = opts.Source
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if out, err := build.CombinedOutput(); err != nil {

@@ -2,11 +2,13 @@
 //
 //	idtenant [manager] [flags]   the Kubernetes operator (default)
 //	idtenant issuer [flags]      the token issuer of one Tenant
-//	idtenant explain application NAME -n NS    an Application's lifetimes and what decided them
-//	idtenant timeline application NAME -n NS   what happens to a user who logs in now
-//	idtenant version                           the release, source revision and Go version
+//	idtenant explain application|tenant|api NAME -n NS   lifetimes and what decided them
+//	idtenant timeline application NAME -n NS             what happens to a user who logs in now
+//	idtenant completion bash|zsh|fish|powershell         shell completion for the commands above
+//	idtenant version                                     the release, source revision and Go version
 //
-// Named kubectl-idtenant, it is a kubectl plugin for the two commands. The
+// Named kubectl-idtenant, it is a kubectl plugin for those commands, and
+// named kubectl_complete-idtenant, kubectl's completion helper for it. The
 // local control plane for a laptop is a separate command, cmd/idtenant-dev
 // (make dev), so that none of it ships in the image.
 package main
@@ -43,9 +45,12 @@ func main() {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		mode, args = args[0], args[1:]
 	}
-	if plugin := filepath.Base(os.Args[0]) == "kubectl-idtenant"; plugin && mode != "explain" && mode != "timeline" {
-		fmt.Fprintln(os.Stderr, "usage: kubectl idtenant explain|timeline application NAME [-n NAMESPACE]")
-		os.Exit(2)
+	switch filepath.Base(os.Args[0]) {
+	case cli.CompletionPluginName:
+		// kubectl completes `kubectl idtenant …` through this name.
+		mode, args = "__complete", os.Args[1:]
+	case cli.PluginName, cli.PluginName + ".exe":
+		mode, args = "cli", os.Args[1:]
 	}
 	if mode != "manager" {
 		// The manager sets its logger from its --zap-* flags.
@@ -61,16 +66,18 @@ func main() {
 		err = command.Run(ctx, args)
 	case "dev":
 		err = errors.New("dev mode is a command of its own: make dev, or bin/idtenant-dev (cmd/idtenant-dev)")
-	case "explain", "timeline":
-		err = cli.Run(ctx, mode, args, os.Stdout, os.Stderr, cli.Options{})
+	case "cli":
+		err = cli.Run(ctx, args, os.Stdout, os.Stderr, cli.Options{})
+	case "explain", "timeline", "completion", "__complete", "__completeNoDesc":
+		err = cli.Run(ctx, append([]string{mode}, args...), os.Stdout, os.Stderr, cli.Options{})
 	case "help", "-h", "--help":
-		fmt.Println("usage: idtenant [manager|issuer] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant explain|timeline application NAME [-n NAMESPACE]\n       idtenant version")
+		fmt.Println("usage: idtenant [manager|issuer] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant explain (tenant|application|api) NAME [-n NAMESPACE] [-o json|yaml]\n       idtenant timeline application NAME [-n NAMESPACE]\n       idtenant completion bash|zsh|fish|powershell\n       idtenant version")
 		return
 	case "version", "--version":
 		fmt.Println(version.Get())
 		return
 	default:
-		err = fmt.Errorf("unknown mode %q: want manager, issuer, explain or timeline", mode)
+		err = fmt.Errorf("unknown mode %q: want manager, issuer, explain, timeline, completion or version", mode)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "idtenant:", err)

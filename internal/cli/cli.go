@@ -2,149 +2,159 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/idtenant/idtenant/internal/kubescheme"
+	"github.com/idtenant/idtenant/internal/version"
 )
-
-const usage = `usage:
-  idtenant explain application NAME [-n NAMESPACE] [--live=true] [-o json|yaml]
-      the Tenant → Application → APIs tree: every effective lifetime and the
-      setting that decided it, clamps, advisories, which issuer replicas serve
-      which generation, and a live check of discovery and JWKS
-  idtenant timeline application NAME [-n NAMESPACE] [--width 48] [--svg FILE] [-o json|yaml]
-      what happens to a user who logs in now: when the ID token, each API's
-      access token and the refresh token expire, when the session ends
-
-Both read status through your kubeconfig (--kubeconfig, --context, KUBECONFIG)
-and write nothing. As a kubectl plugin (the binary named kubectl-idtenant on
-PATH): kubectl idtenant explain application NAME -n NAMESPACE.
-`
 
 // Options lets tests give the CLI a client, an HTTP client and the login
 // time of the timeline.
 type Options struct {
+	// Client reads the cluster; built from the kubeconfig flags when nil.
 	Client client.Reader
 	HTTP   *http.Client
 	// Now is when the timeline's user logs in; time.Now when nil.
 	Now func() time.Time
 }
 
-// Run runs `idtenant explain|timeline …`; args start after the command
-// name.
-func Run(ctx context.Context, command string, args []string, stdout, stderr io.Writer, opts Options) error {
-	fl := flag.NewFlagSet(command, flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() { fmt.Fprint(stderr, usage) }
-	namespace := fl.String("n", "", "namespace (default: the kubeconfig context's)")
-	fl.StringVar(namespace, "namespace", "", "namespace (default: the kubeconfig context's)")
-	kubeconfig := fl.String("kubeconfig", "", "kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
-	kubeContext := fl.String("context", "", "kubeconfig context")
-	live := fl.Bool("live", true, "explain: fetch the issuer's discovery document and JWKS")
-	width := fl.Int("width", 48, "timeline: width of the longest bar, in characters")
-	svg := fl.String("svg", "", "timeline: also write the picture as SVG to this file")
-	output := fl.String("o", outputText, "output format: json or yaml (default: text for people)")
-	fl.StringVar(output, "output", outputText, "output format: json or yaml (default: text for people)")
-	// Flags may follow the positional arguments, as kubectl allows.
-	var positional []string
-	for rest := args; ; {
-		if err := fl.Parse(rest); err != nil {
-			return err
-		}
-		if fl.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fl.Arg(0))
-		rest = fl.Args()[1:]
-	}
-	if len(positional) != 2 || (positional[0] != "application" && positional[0] != "app" && positional[0] != "applications") {
-		fl.Usage()
-		return fmt.Errorf("%s: want `application NAME`", command)
-	}
-	name := positional[1]
-	if *output != outputText && *output != outputJSON && *output != outputYAML {
-		return fmt.Errorf("-o %q: want json or yaml", *output)
-	}
-	if *width < 10 || *width > 400 {
-		return fmt.Errorf("--width %d: want 10 to 400 characters", *width)
-	}
+// PluginName is the file name under which kubectl runs the binary as a
+// plugin, and CompletionPluginName the one kubectl (1.26 and later) runs to
+// complete `kubectl idtenant …` on the command line.
+const (
+	PluginName           = "kubectl-idtenant"
+	CompletionPluginName = "kubectl_complete-idtenant"
+)
 
-	c, ns := opts.Client, *namespace
-	if c == nil {
-		rules := clientcmd.NewDefaultClientConfigLoadingRules()
-		rules.ExplicitPath = *kubeconfig
-		cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: *kubeContext})
-		cfg, err := cc.ClientConfig()
-		if err != nil {
-			return fmt.Errorf("loading kubeconfig: %w", err)
-		}
+// Run runs `idtenant explain|timeline|version|completion …`: args start
+// with the command's name.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, opts Options) error {
+	cmd := NewCommand(genericiooptions.IOStreams{In: os.Stdin, Out: stdout, ErrOut: stderr}, opts)
+	cmd.SetArgs(args)
+	return cmd.ExecuteContext(ctx)
+}
+
+// NewCommand is the CLI's command tree. It takes kubectl's standard
+// connection flags (--kubeconfig, --context, -n/--namespace, --as, …, from
+// k8s.io/cli-runtime), so `idtenant` and `kubectl idtenant` reach the same
+// cluster kubectl would.
+func NewCommand(streams genericiooptions.IOStreams, opts Options) *cobra.Command {
+	kube := genericclioptions.NewConfigFlags(true)
+	root := &cobra.Command{
+		Use:   "idtenant",
+		Short: "Audit idtenant's Tenants, Applications and APIs: every effective lifetime and what decided it",
+		Long: `idtenant explains what status says about Tenants, Applications and APIs:
+every effective lifetime, the setting that decided it, clamps, advisories,
+which issuer replicas serve which configuration, and what a user who logs in
+now lives through. It reads through your kubeconfig and writes nothing.
+
+As a kubectl plugin (the binary named kubectl-idtenant on PATH), the same
+commands run as kubectl idtenant explain application NAME -n NAMESPACE.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations:   map[string]string{},
+	}
+	if isPlugin() {
+		root.Annotations[cobra.CommandDisplayNameAnnotation] = "kubectl idtenant"
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	kube.AddFlags(root.PersistentFlags())
+	r := &runner{kube: kube, opts: opts}
+	_ = root.RegisterFlagCompletionFunc("namespace", r.completeNamespaces)
+	root.AddCommand(r.explainCommand(), r.timelineCommand(), versionCommand())
+	return root
+}
+
+// isPlugin says whether kubectl runs this binary as its plugin.
+func isPlugin() bool {
+	base := filepath.Base(os.Args[0])
+	return base == PluginName || base == CompletionPluginName || strings.HasPrefix(base, PluginName+".")
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the release, the source revision and the Go version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), version.Get())
+		},
+	}
+}
+
+// runner holds what every command needs: the cluster and the options.
+type runner struct {
+	kube *genericclioptions.ConfigFlags
+	opts Options
+}
+
+// client returns the reader and the namespace the flags name (the
+// kubeconfig context's when -n is not given).
+func (r *runner) client() (client.Reader, string, error) {
+	ns := ""
+	if r.kube.Namespace != nil {
+		ns = *r.kube.Namespace
+	}
+	if r.opts.Client != nil {
 		if ns == "" {
-			if ns, _, err = cc.Namespace(); err != nil {
-				return err
-			}
+			ns = "default"
 		}
-		if c, err = client.New(cfg, client.Options{Scheme: kubescheme.New()}); err != nil {
-			return err
-		}
+		return r.opts.Client, ns, nil
 	}
 	if ns == "" {
-		ns = "default"
+		var err error
+		if ns, _, err = r.kube.ToRawKubeConfigLoader().Namespace(); err != nil {
+			return nil, "", fmt.Errorf("reading the kubeconfig's namespace: %w", err)
+		}
 	}
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
-	}
-	// Replica liveness is judged by the real clock, whatever time the
-	// timeline starts at.
-	v, err := gather(ctx, c, ns, name, time.Now())
+	cfg, err := r.kube.ToRESTConfig()
 	if err != nil {
-		return err
+		return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	switch command {
-	case "explain":
-		if *live && v.tenant != nil {
-			hc := opts.HTTP
-			if hc == nil {
-				hc = &http.Client{Timeout: 10 * time.Second}
-			}
-			v.live = checkLive(ctx, hc, v.tenant.Spec.IssuerURL)
-		}
-		if *output != outputText {
-			return write(stdout, *output, v.report())
-		}
-		explain(stdout, v)
-		return nil
-	case "timeline":
-		if *output != outputText {
-			r, err := timelineOf(v.app, now())
-			if err != nil {
-				return err
-			}
-			return write(stdout, *output, r)
-		}
-		if err := timeline(stdout, v.app, now(), *width); err != nil {
-			return err
-		}
-		if *svg != "" {
-			f, err := os.Create(*svg)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := timelineSVG(f, v.app, now()); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "\nwrote %s\n", *svg)
-		}
-		return nil
+	c, err := client.New(cfg, client.Options{Scheme: kubescheme.New()})
+	if err != nil {
+		return nil, "", err
 	}
-	return fmt.Errorf("unknown command %q", command)
+	return c, ns, nil
+}
+
+func (r *runner) httpClient() *http.Client {
+	if r.opts.HTTP != nil {
+		return r.opts.HTTP
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+func (r *runner) now() time.Time {
+	if r.opts.Now != nil {
+		return r.opts.Now()
+	}
+	return time.Now()
+}
+
+// outputFlag adds -o/--output: text for people (default), json or yaml.
+func outputFlag(cmd *cobra.Command) *string {
+	output := cmd.Flags().StringP("output", "o", outputText, "output format: json or yaml (default: text for people)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{outputJSON, outputYAML}, cobra.ShellCompDirectiveNoFileComp))
+	return output
+}
+
+func checkOutput(output string) error {
+	if output != outputText && output != outputJSON && output != outputYAML {
+		return fmt.Errorf("-o %q: want json or yaml", output)
+	}
+	return nil
 }

@@ -48,19 +48,7 @@ func explain(w io.Writer, v *view) {
 	app := v.app
 	var root *node
 	if t := v.tenant; t != nil {
-		root = &node{text: fmt.Sprintf("Tenant %s/%s  %s", t.Namespace, t.Name, readySummary(t.Status.Conditions, t.Generation, t.Status.ObservedGeneration))}
-		root.add("issuer URL %s", t.Spec.IssuerURL)
-		if e := t.Status.Effective; e != nil {
-			s := root.add("session, for every Application of the Tenant")
-			s.add("inactivity  %s", lifetime(e.Session.InactivityTimeout))
-			s.add("absolute    %s", lifetime(e.Session.AbsoluteTimeout))
-			root.add("signing %s, keys rotate every %s, policy mode %s", e.SigningAlgorithm, e.KeyRotationPeriod.Duration, e.PolicyMode)
-		}
-		issuerNode(root, t, v.replicas)
-		connectionsNode(root, t)
-		for _, a := range t.Status.Advisories {
-			root.add("advisory %s: %s", a.Reason, a.Message)
-		}
+		root = tenantNode(t, v.replicas)
 	} else {
 		root = &node{text: fmt.Sprintf("Tenant %s (cannot be read: %v)", tenantRef(app), v.tenantErr)}
 	}
@@ -112,6 +100,25 @@ func explain(w io.Writer, v *view) {
 		a.add("advisory %s: %s", adv.Reason, adv.Message)
 	}
 	root.write(w, "", true, true)
+}
+
+// tenantNode is the root of a tree about a Tenant: its issuer, sessions,
+// signing, issuer replicas, ways to sign in and advisories.
+func tenantNode(t *v1alpha1.Tenant, replicas []replica) *node {
+	root := &node{text: fmt.Sprintf("Tenant %s/%s  %s", t.Namespace, t.Name, readySummary(t.Status.Conditions, t.Generation, t.Status.ObservedGeneration))}
+	root.add("issuer URL %s", t.Spec.IssuerURL)
+	if e := t.Status.Effective; e != nil {
+		s := root.add("session, for every Application of the Tenant")
+		s.add("inactivity  %s", lifetime(e.Session.InactivityTimeout))
+		s.add("absolute    %s", lifetime(e.Session.AbsoluteTimeout))
+		root.add("signing %s, keys rotate every %s, policy mode %s", e.SigningAlgorithm, e.KeyRotationPeriod.Duration, e.PolicyMode)
+	}
+	issuerNode(root, t, replicas)
+	connectionsNode(root, t)
+	for _, a := range t.Status.Advisories {
+		root.add("advisory %s: %s", a.Reason, a.Message)
+	}
+	return root
 }
 
 // connectionsNode lists the ways users sign in: the local directory and

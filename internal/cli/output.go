@@ -92,24 +92,48 @@ func objectOf(namespace, name string, conditions []metav1.Condition) explainObje
 // report is v as explainReport.
 func (v *view) report() explainReport {
 	r := explainReport{Application: objectOf(v.app.Namespace, v.app.Name, v.app.Status.Conditions), Effective: v.app.Status.Effective,
-		MissingAPIs: v.missing}
+		MissingAPIs: v.missing, Replicas: replicasOf(v.replicas), Live: liveOf(v.live)}
 	if t := v.tenant; t != nil {
-		r.Tenant = &explainTenant{explainObject: objectOf(t.Namespace, t.Name, t.Status.Conditions), IssuerURL: t.Spec.IssuerURL,
-			Effective: t.Status.Effective, Issuer: t.Status.Issuer, State: t.Status.State, Policy: t.Spec.Policy, Session: t.Spec.Session}
+		tr := tenantOf(t)
+		r.Tenant = &tr
 	} else if v.tenantErr != nil {
 		r.TenantError = v.tenantErr.Error()
 	}
 	for _, a := range v.apis {
-		r.APIs = append(r.APIs, explainAPI{explainObject: objectOf(a.Namespace, a.Name, a.Status.Conditions), Audience: a.Spec.Audience, Effective: a.Status.Effective})
+		r.APIs = append(r.APIs, apiOf(a))
 	}
-	for _, rep := range v.replicas {
-		r.Replicas = append(r.Replicas, explainReplica{Slot: rep.slot, Holder: rep.holder, Generation: rep.generation, ConfigError: rep.configError, Live: rep.live})
+	return r
+}
+
+func tenantOf(t *v1alpha1.Tenant) explainTenant {
+	return explainTenant{explainObject: objectOf(t.Namespace, t.Name, t.Status.Conditions), IssuerURL: t.Spec.IssuerURL,
+		Effective: t.Status.Effective, Issuer: t.Status.Issuer, State: t.Status.State, Policy: t.Spec.Policy, Session: t.Spec.Session}
+}
+
+func apiOf(a *v1alpha1.API) explainAPI {
+	return explainAPI{explainObject: objectOf(a.Namespace, a.Name, a.Status.Conditions), Audience: a.Spec.Audience, Effective: a.Status.Effective}
+}
+
+func applicationOf(a *v1alpha1.Application) explainApplication {
+	return explainApplication{explainObject: objectOf(a.Namespace, a.Name, a.Status.Conditions), Type: a.Spec.Type,
+		ClientID: a.Status.ClientID, Effective: a.Status.Effective}
+}
+
+func replicasOf(replicas []replica) []explainReplica {
+	var out []explainReplica
+	for _, rep := range replicas {
+		out = append(out, explainReplica{Slot: rep.slot, Holder: rep.holder, Generation: rep.generation, ConfigError: rep.configError, Live: rep.live})
 	}
-	if l := v.live; l != nil {
-		r.Live = &explainLive{DiscoveryURL: l.discoveryURL, Issuer: l.issuer, JWKSURL: l.jwksURL, DiscoveryError: errString(l.discoveryErr), JWKSError: errString(l.jwksErr)}
-		for _, k := range l.keys {
-			r.Live.KeyIDs = append(r.Live.KeyIDs, k.Kid)
-		}
+	return out
+}
+
+func liveOf(l *liveCheck) *explainLive {
+	if l == nil {
+		return nil
+	}
+	r := &explainLive{DiscoveryURL: l.discoveryURL, Issuer: l.issuer, JWKSURL: l.jwksURL, DiscoveryError: errString(l.discoveryErr), JWKSError: errString(l.jwksErr)}
+	for _, k := range l.keys {
+		r.KeyIDs = append(r.KeyIDs, k.Kid)
 	}
 	return r
 }

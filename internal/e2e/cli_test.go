@@ -47,7 +47,7 @@ func TestCLIExplainsAndDraws(t *testing.T) {
 	run := func(command string, args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		if err := cli.Run(context.Background(), command, args, &out, &errOut, cli.Options{Client: k8s, Now: func() time.Time { return login }}); err != nil {
+		if err := cli.Run(context.Background(), append([]string{command}, args...), &out, &errOut, cli.Options{Client: k8s, Now: func() time.Time { return login }}); err != nil {
 			t.Fatalf("idtenant %s %s: %v\n%s", command, strings.Join(args, " "), err, errOut.String())
 		}
 		return out.String()
@@ -156,5 +156,75 @@ func TestCLIExplainsAndDraws(t *testing.T) {
 	}
 	if !events.LoginAt.Equal(login) || !found {
 		t.Errorf("timeline -o yaml: %+v", events)
+	}
+
+	// The Tenant's view: every Application and API attached to it, each
+	// with its effective lifetimes.
+	ofTenant := run("explain", "tenants.idtenant.dev", "acme", "-n", ns, "--live=false")
+	for _, want := range []string{
+		"Tenant " + ns + "/acme  Ready",
+		"Applications  1",
+		ns + "/backoffice (RegularWeb)  Ready",
+		"ID token      47m    ← " + capped + " (configured 2h)",
+		"access " + ns + "/orders Standard  47m    ← " + capped,
+		"APIs  1",
+		ns + "/orders  https://orders.acme.test  Ready",
+		"standard flows  3h     ← API orders/spec.tokenLifetime",
+	} {
+		if !strings.Contains(ofTenant, want) {
+			t.Errorf("explain tenant lacks %q; it printed:\n%s", want, ofTenant)
+		}
+	}
+	// The API's view: who asks for its tokens and what they get.
+	var ofAPI struct {
+		API struct {
+			Audience  string
+			Effective v1alpha1.APIEffective
+		}
+		Applications []struct {
+			Name         string
+			AccessTokens []v1alpha1.EffectiveAccessToken
+		}
+	}
+	if err := json.Unmarshal([]byte(run("explain", "idapi", "orders", "-n", ns, "-o", "json")), &ofAPI); err != nil {
+		t.Fatalf("explain api -o json does not parse: %v", err)
+	}
+	if ofAPI.API.Audience != "https://orders.acme.test" || ofAPI.API.Effective.TokenLifetime.Seconds != 3*3600 || len(ofAPI.Applications) != 1 ||
+		ofAPI.Applications[0].Name != "backoffice" || len(ofAPI.Applications[0].AccessTokens) == 0 ||
+		ofAPI.Applications[0].AccessTokens[0].Lifetime.Seconds != 47*60 {
+		t.Errorf("explain api -o json: %+v", ofAPI)
+	}
+
+	// Shell completion offers the kinds, then the names in the namespace.
+	kinds := run("__complete", "explain", "")
+	names := run("__complete", "explain", "application", "-n", ns, "")
+	if !strings.Contains(kinds, "tenant\napplication\napi\n") || !strings.HasPrefix(names, "backoffice\n") {
+		t.Errorf("completion: kinds %q, names %q", kinds, names)
+	}
+}
+
+// TestCLIReadsTheKubeconfig runs the CLI as a person does: no client given,
+// the cluster and user from a kubeconfig file (--kubeconfig), kubectl's
+// flags, and a missing object reported by name.
+func TestCLIReadsTheKubeconfig(t *testing.T) {
+	t.Parallel()
+	ns, _ := newTenant(t, nil)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	must(t, os.WriteFile(kubeconfig, adminKubeconfig, 0o600))
+	var out, errOut bytes.Buffer
+	err := cli.Run(context.Background(), []string{"explain", "tenant", "acme", "--kubeconfig", kubeconfig, "--namespace", ns, "--live=false", "-o", "yaml"}, &out, &errOut, cli.Options{})
+	if err != nil {
+		t.Fatalf("explain tenant through --kubeconfig: %v\n%s", err, errOut.String())
+	}
+	var report struct {
+		Tenant struct{ Name, Namespace string }
+	}
+	must(t, yaml.Unmarshal(out.Bytes(), &report))
+	if report.Tenant.Name != "acme" || report.Tenant.Namespace != ns {
+		t.Errorf("explain tenant -o yaml through --kubeconfig: %s", out.String())
+	}
+	err = cli.Run(context.Background(), []string{"explain", "application", "nowhere", "--kubeconfig", kubeconfig, "-n", ns}, &out, &errOut, cli.Options{})
+	if err == nil || !strings.Contains(err.Error(), "Application "+ns+"/nowhere") || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("a missing Application: %v", err)
 	}
 }

@@ -40,6 +40,10 @@ var apiServer string
 // impersonate users).
 var k8sConfig *rest.Config
 
+// adminKubeconfig is a kubeconfig file's content for an administrator, for
+// commands that read one, as a person's would.
+var adminKubeconfig []byte
+
 // clockOffset moves the manager's clock (key rotation) forward; the issuer
 // processes keep real time, as verifiers in the wild do.
 var clockOffset atomic.Int64
@@ -124,6 +128,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	apiServer, k8sConfig = cp.Config.Host, cp.Config
+	if adminKubeconfig, err = cp.Kubeconfig(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if !strings.Contains(apiServer, "://") {
 		apiServer = "https://" + apiServer
 	}

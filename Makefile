@@ -18,6 +18,10 @@ HELM := $(BIN)/helm-$(HELM_VERSION)
 OAUTH2_PROXY_VERSION ?= v7.15.6
 OAUTH2_PROXY := $(BIN)/oauth2-proxy-$(OAUTH2_PROXY_VERSION)
 KUBECTL := $(K8S_BIN)/kubectl
+# krew installs the plugin from its release archive in a test
+# (internal/release TestPluginArchiveInstallsWithKrew).
+KREW_VERSION ?= v0.4.3
+KREW := $(BIN)/krew-$(KREW_VERSION)
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 # The release: dist/install.yaml, dist/chart and the image carry these.
@@ -71,17 +75,18 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint with the committed configuration (.g
 .PHONY: build
 build: ## Build the idtenant binary (manager and issuer modes), the kubectl plugin kubectl-idtenant and idtenant-dev (make dev's local control plane).
 	go build -ldflags "-X github.com/idtenant/idtenant/internal/version.Version=v$(VERSION)" -o $(BIN)/idtenant .
-	cp $(BIN)/idtenant $(BIN)/kubectl-idtenant
+	go build -ldflags "-X github.com/idtenant/idtenant/internal/version.Version=v$(VERSION)" -o $(BIN)/kubectl-idtenant ./cmd/kubectl-idtenant
 	go build -o $(BIN)/idtenant-dev ./cmd/idtenant-dev
+	ln -sf kubectl-idtenant $(BIN)/kubectl_complete-idtenant
 
 .PHONY: k8s-tools
 k8s-tools: ## Build kube-apiserver, etcd, kubectl and kube-controller-manager from the Go module proxy.
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s-tools.sh
 
 .PHONY: test
-test: k8s-tools $(HELM) $(OAUTH2_PROXY) postgres ## Run every test: unit, envtest (real kube-apiserver + etcd) and a real PostgreSQL.
+test: k8s-tools $(HELM) $(OAUTH2_PROXY) $(KREW) postgres ## Run every test: unit, envtest (real kube-apiserver + etcd) and a real PostgreSQL.
 	go vet ./...
-	HELM=$(HELM) OAUTH2_PROXY=$(OAUTH2_PROXY) go test ./... -count=1
+	HELM=$(HELM) OAUTH2_PROXY=$(OAUTH2_PROXY) KREW=$(KREW) go test ./... -count=1
 
 .PHONY: postgres
 postgres: ## Install PostgreSQL's server binaries when missing (the state store tests start their own server).
@@ -136,6 +141,9 @@ $(HELM):
 $(GOLANGCI_LINT):
 	$(call go-install-tool,$@,github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION))
 
+$(KREW):
+	$(call go-install-tool,$@,sigs.k8s.io/krew/cmd/krew@$(KREW_VERSION))
+
 $(OAUTH2_PROXY):
 	$(call go-install-tool,$@,github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION))
 
@@ -148,6 +156,10 @@ build-installer: k8s-tools ## Write dist/install.yaml and dist/chart's generated
 .PHONY: image
 image: ## Build the OCI image index (linux/amd64 + linux/arm64) without Docker into bin/image (OCI layout, and a tarball for docker/podman load).
 	go run ./hack/image -tag $(IMG) -version v$(VERSION) -out $(BIN)/image
+
+.PHONY: release-artifacts
+release-artifacts: ## Build the kubectl plugin's archives per platform (PLATFORMS), SHA256SUMS and the krew manifest into bin/release.
+	go run ./hack/release -version v$(VERSION) -out $(BIN)/release $(if $(PLATFORMS),-platforms $(PLATFORMS))
 
 .PHONY: help
 help: ## Show this help.

@@ -52,13 +52,13 @@ func TestPluginArchiveInstallsWithKrew(t *testing.T) {
 	}
 
 	root := filepath.Join(t.TempDir(), "krew")
-	install := exec.Command(krew, "install", "--manifest="+manifestPath, "--archive="+archives[0].Path) //nolint:noctx // bounded by the test's timeout
+	install := exec.Command(krew, "install", "--manifest="+manifestPath, "--archive="+archives[0].Path)
 	install.Env = append(os.Environ(), "KREW_ROOT="+root, "KREW_NO_UPGRADE_CHECK=1", "HOME="+t.TempDir())
 	if msg, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("krew install: %v\n%s", err, msg)
 	}
 	installed := filepath.Join(root, "bin", "kubectl-idtenant")
-	got, err := exec.Command(installed, "version").CombinedOutput() //nolint:noctx // bounded by the test's timeout
+	got, err := exec.Command(installed, "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(got), "idtenant v0.0.0-test, revision ") {
 		t.Errorf("the plugin krew installed: %v: %s", err, got)
 	}
@@ -66,7 +66,7 @@ func TestPluginArchiveInstallsWithKrew(t *testing.T) {
 		t.Errorf("the LICENSE was not installed with the plugin: %v", err)
 	}
 	// As a plugin it says so in its help, and offers the three kinds.
-	help, _ := exec.Command(installed, "explain", "--help").CombinedOutput() //nolint:noctx // bounded by the test's timeout
+	help, _ := exec.Command(installed, "explain", "--help").CombinedOutput()
 	if !strings.Contains(string(help), "kubectl idtenant explain (tenant|application|api) NAME") || !strings.Contains(string(help), "--kubeconfig") {
 		t.Errorf("kubectl idtenant explain --help:\n%s", help)
 	}

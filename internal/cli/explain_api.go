@@ -26,16 +26,7 @@ func gatherAPI(ctx context.Context, c client.Reader, namespace, name string) (*a
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, v.api); err != nil {
 		return nil, fmt.Errorf("reading API %s/%s: %w", namespace, name, err)
 	}
-	tenantNS := v.api.Spec.TenantRef.Namespace
-	if tenantNS == "" {
-		tenantNS = namespace
-	}
-	t := &v1alpha1.Tenant{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: v.api.Spec.TenantRef.Name}, t); err == nil {
-		v.tenant = t
-	} else {
-		v.tenantErr = err
-	}
+	v.tenant, v.tenantErr = readTenant(ctx, c, v.api.Spec.TenantRef, namespace)
 	var apps v1alpha1.ApplicationList
 	if err := listEverywhere(ctx, c, namespace, &apps); err != nil {
 		v.scope = fmt.Sprintf("only namespace %s was searched for Applications: %v", namespace, err)

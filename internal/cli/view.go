@@ -44,16 +44,8 @@ func gather(ctx context.Context, c client.Reader, namespace, name string, now ti
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, v.app); err != nil {
 		return nil, fmt.Errorf("reading Application %s/%s: %w", namespace, name, err)
 	}
-	tenantNS := v.app.Spec.TenantRef.Namespace
-	if tenantNS == "" {
-		tenantNS = namespace
-	}
-	tenant := &v1alpha1.Tenant{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: v.app.Spec.TenantRef.Name}, tenant); err == nil {
-		v.tenant = tenant
-		v.replicas = readReplicas(ctx, c, tenant, now)
-	} else {
-		v.tenantErr = err
+	if v.tenant, v.tenantErr = readTenant(ctx, c, v.app.Spec.TenantRef, namespace); v.tenant != nil {
+		v.replicas = readReplicas(ctx, c, v.tenant, now)
 	}
 	for _, ref := range v.app.Spec.APIs {
 		ns := ref.Namespace
@@ -68,6 +60,18 @@ func gather(ctx context.Context, c client.Reader, namespace, name string, now ti
 		v.apis = append(v.apis, api)
 	}
 	return v, nil
+}
+
+// readTenant reads the Tenant ref names, from an object in namespace.
+func readTenant(ctx context.Context, c client.Reader, ref v1alpha1.TenantReference, namespace string) (*v1alpha1.Tenant, error) {
+	if ref.Namespace != "" {
+		namespace = ref.Namespace
+	}
+	t := &v1alpha1.Tenant{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, t); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // readReplicas lists the Tenant's Lease slots; one that cannot be listed

@@ -1,16 +1,14 @@
-// Command idtenant is one binary with three modes and two commands:
+// Command idtenant is one binary with two modes and a command:
 //
 //	idtenant [manager] [flags]   the Kubernetes operator (default)
 //	idtenant issuer [flags]      the token issuer of one Tenant
-//	idtenant explain application|tenant|api NAME -n NS   lifetimes and what decided them
-//	idtenant timeline application NAME -n NS             what happens to a user who logs in now
-//	idtenant completion bash|zsh|fish|powershell         shell completion for the commands above
-//	idtenant version                                     the release, source revision and Go version
+//	idtenant version             the release, source revision and Go version
 //
-// Named kubectl-idtenant, it is a kubectl plugin for those commands, and
-// named kubectl_complete-idtenant, kubectl's completion helper for it. The
-// local control plane for a laptop is a separate command, cmd/idtenant-dev
-// (make dev), so that none of it ships in the image.
+// The commands for people (explain, timeline) are the kubectl plugin's,
+// cmd/kubectl-idtenant, so that this binary, which the image ships, carries
+// no kubectl client libraries. The local control plane for a laptop is a
+// separate command, cmd/idtenant-dev (make dev), so that none of it ships
+// in the image either.
 package main
 
 import (
@@ -34,23 +32,27 @@ import (
 
 	"github.com/idtenant/idtenant/api/v1alpha1"
 	"github.com/idtenant/idtenant/controllers/manager"
-	"github.com/idtenant/idtenant/internal/cli"
 	"github.com/idtenant/idtenant/internal/issuer/command"
 	"github.com/idtenant/idtenant/internal/issuerconfig"
 	"github.com/idtenant/idtenant/internal/version"
 )
+
+// pluginOnly says where the commands for people are: not in the image that
+// runs the manager and the issuers (which then carries no kubectl client
+// libraries), but in the kubectl plugin.
+const pluginOnly = `explain, timeline and completion are commands of the kubectl plugin, kubectl-idtenant:
+  make build writes bin/kubectl-idtenant; make release-artifacts archives it for krew
+  kubectl idtenant explain (tenant|application|api) NAME -n NAMESPACE`
 
 func main() {
 	mode, args := "manager", os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		mode, args = args[0], args[1:]
 	}
-	switch filepath.Base(os.Args[0]) {
-	case cli.CompletionPluginName:
-		// kubectl completes `kubectl idtenant …` through this name.
-		mode, args = "__complete", os.Args[1:]
-	case cli.PluginName, cli.PluginName + ".exe":
-		mode, args = "cli", os.Args[1:]
+	if strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl") {
+		// A copy of this binary put on PATH as the plugin would start a
+		// manager; the plugin is a build of its own.
+		mode = "explain"
 	}
 	if mode != "manager" {
 		// The manager sets its logger from its --zap-* flags.
@@ -66,18 +68,16 @@ func main() {
 		err = command.Run(ctx, args)
 	case "dev":
 		err = errors.New("dev mode is a command of its own: make dev, or bin/idtenant-dev (cmd/idtenant-dev)")
-	case "cli":
-		err = cli.Run(ctx, args, os.Stdout, os.Stderr, cli.Options{})
-	case "explain", "timeline", "completion", "__complete", "__completeNoDesc":
-		err = cli.Run(ctx, append([]string{mode}, args...), os.Stdout, os.Stderr, cli.Options{})
+	case "explain", "timeline", "completion":
+		err = errors.New(pluginOnly)
 	case "help", "-h", "--help":
-		fmt.Println("usage: idtenant [manager|issuer] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant explain (tenant|application|api) NAME [-n NAMESPACE] [-o json|yaml]\n       idtenant timeline application NAME [-n NAMESPACE]\n       idtenant completion bash|zsh|fish|powershell\n       idtenant version")
+		fmt.Println("usage: idtenant [manager|issuer] [flags]; idtenant <mode> -h lists a mode's flags\n       idtenant version\n" + pluginOnly)
 		return
 	case "version", "--version":
 		fmt.Println(version.Get())
 		return
 	default:
-		err = fmt.Errorf("unknown mode %q: want manager, issuer, explain, timeline, completion or version", mode)
+		err = fmt.Errorf("unknown mode %q: want manager, issuer or version", mode)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "idtenant:", err)

@@ -7,12 +7,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/idtenant/idtenant/internal/cli"
 )
@@ -24,7 +29,10 @@ func main() {
 	if strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe") == cli.CompletionPluginName {
 		args = append([]string{"__complete"}, args...)
 	}
-	if err := cli.Run(ctx, args, os.Stdout, os.Stderr, cli.Options{}); err != nil {
+	// client-go and controller-runtime log through this (warnings the API
+	// server sends, for one); errors reach the user as the command's own.
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.WarnLevel)))
+	if err := cli.Run(ctx, args, os.Stdout, os.Stderr, cli.Options{}); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "kubectl idtenant:", err)
 		os.Exit(1)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -30,7 +31,11 @@ func main() {
 	version := flag.String("version", "dev", "version label")
 	arches := flag.String("arch", strings.Join(release.Architectures, ","), "comma-separated GOARCH list, one image each")
 	flag.Parse()
-	if err := run(*tag, *out, *version, strings.Split(*arches, ",")); err != nil {
+	var list []string
+	for _, a := range strings.Split(*arches, ",") {
+		list = append(list, strings.TrimSpace(a))
+	}
+	if err := run(*tag, *out, *version, list); err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
@@ -67,6 +72,9 @@ func run(tag, out, version string, arches []string) error {
 	}
 	tarPath := filepath.Join(out, "idtenant.tar")
 	_ = os.Remove(tarPath)
+	if !slices.Contains(arches, runtime.GOARCH) {
+		fmt.Printf("  no %s: this machine's architecture, %s, was not built\n", tarPath, runtime.GOARCH)
+	}
 	for _, d := range manifest.Manifests {
 		if d.Platform == nil || d.Platform.Architecture != runtime.GOARCH {
 			continue

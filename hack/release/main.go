@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/idtenant/idtenant/internal/release"
 )
@@ -17,7 +18,11 @@ import (
 func main() {
 	version := flag.String("version", "v0.0.0-dev", "release version (v-prefixed semver, as krew requires)")
 	out := flag.String("out", "bin/release", "output directory")
-	platforms := flag.String("platforms", "linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64", "comma-separated OS/ARCH list")
+	var all []string
+	for _, p := range release.PluginPlatforms {
+		all = append(all, p.String())
+	}
+	platforms := flag.String("platforms", strings.Join(all, ","), "comma-separated OS/ARCH list")
 	urlBase := flag.String("url", "", "where the archives are downloaded from (default: the GitHub release of -version)")
 	flag.Parse()
 	if err := run(*version, *out, *platforms, *urlBase); err != nil {

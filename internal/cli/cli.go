@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,7 +23,8 @@ type Options struct {
 	// Client reads the cluster; built from the kubeconfig flags when nil.
 	Client client.Reader
 	HTTP   *http.Client
-	// Now is when the timeline's user logs in; time.Now when nil.
+	// Now is when the timeline's user logs in; time.Now when nil. Replica
+	// liveness is always judged by the real clock.
 	Now func() time.Time
 }
 
@@ -37,8 +36,8 @@ const (
 	CompletionPluginName = "kubectl_complete-idtenant"
 )
 
-// Run runs `idtenant explain|timeline|version|completion …`: args start
-// with the command's name.
+// Run runs `kubectl idtenant explain|timeline|version …`: args start with
+// the command's name (or __complete, as kubectl's completion calls it).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, opts Options) error {
 	cmd := NewCommand(genericiooptions.IOStreams{In: os.Stdin, Out: stdout, ErrOut: stderr}, opts)
 	cmd.SetArgs(args)
@@ -52,21 +51,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, opts Opti
 func NewCommand(streams genericiooptions.IOStreams, opts Options) *cobra.Command {
 	kube := genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
-		Use:   "idtenant",
+		Use:   PluginName,
 		Short: "Audit idtenant's Tenants, Applications and APIs: every effective lifetime and what decided it",
-		Long: `idtenant explains what status says about Tenants, Applications and APIs:
-every effective lifetime, the setting that decided it, clamps, advisories,
-which issuer replicas serve which configuration, and what a user who logs in
-now lives through. It reads through your kubeconfig and writes nothing.
+		Long: `kubectl idtenant explains what status says about Tenants, Applications and
+APIs: every effective lifetime, the setting that decided it, clamps,
+advisories, which issuer replicas serve which configuration, and what a user
+who logs in now lives through. It reads through your kubeconfig and writes
+nothing.
 
-As a kubectl plugin (the binary named kubectl-idtenant on PATH), the same
-commands run as kubectl idtenant explain application NAME -n NAMESPACE.`,
+kubectl runs it as a plugin when kubectl-idtenant is on PATH, and completes
+its arguments when kubectl_complete-idtenant (a link to it) is too.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Annotations:   map[string]string{},
-	}
-	if isPlugin() {
-		root.Annotations[cobra.CommandDisplayNameAnnotation] = "kubectl idtenant"
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl idtenant"},
+		// kubectl completes its plugins itself, through
+		// kubectl_complete-idtenant; a completion script of this command's
+		// own would complete a command nobody types.
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
@@ -76,12 +77,6 @@ commands run as kubectl idtenant explain application NAME -n NAMESPACE.`,
 	_ = root.RegisterFlagCompletionFunc("namespace", r.completeNamespaces)
 	root.AddCommand(r.explainCommand(), r.timelineCommand(), versionCommand())
 	return root
-}
-
-// isPlugin says whether kubectl runs this binary as its plugin.
-func isPlugin() bool {
-	base := filepath.Base(os.Args[0])
-	return base == PluginName || base == CompletionPluginName || strings.HasPrefix(base, PluginName+".")
 }
 
 func versionCommand() *cobra.Command {

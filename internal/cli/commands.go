@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -63,10 +64,10 @@ func (r *runner) explainCommand() *cobra.Command {
                every Application and API attached to it, one line each
   api          the API's access token lifetimes, and for each Application
                that asks for it the lifetime its tokens get per flow`,
-		Example: `  idtenant explain application backoffice -n shop
-  idtenant explain tenant acme -n identity -o yaml
+		Example: `  kubectl idtenant explain application backoffice -n shop
+  kubectl idtenant explain tenant acme -n identity -o yaml
   kubectl idtenant explain apis.idtenant.dev orders -n shop --live=false`,
-		Args:              cobra.ExactArgs(2),
+		Args:              kindAndName("explain (tenant|application|api) NAME"),
 		ValidArgsFunction: r.completeKindAndName(kindTenant, kindApplication, kindAPI),
 	}
 	output := outputFlag(cmd)
@@ -86,7 +87,7 @@ func (r *runner) explainCommand() *cobra.Command {
 		ctx, out := cmd.Context(), cmd.OutOrStdout()
 		switch k {
 		case kindApplication:
-			v, err := gather(ctx, c, ns, args[1], r.now())
+			v, err := gather(ctx, c, ns, args[1], time.Now())
 			if err != nil {
 				return err
 			}
@@ -98,7 +99,7 @@ func (r *runner) explainCommand() *cobra.Command {
 			}
 			explain(out, v)
 		case kindTenant:
-			v, err := gatherTenant(ctx, c, ns, args[1], r.now())
+			v, err := gatherTenant(ctx, c, ns, args[1], time.Now())
 			if err != nil {
 				return err
 			}
@@ -131,9 +132,9 @@ func (r *runner) timelineCommand() *cobra.Command {
 		Long: `timeline draws, for a user who logs in now and then does nothing, when the
 ID token, each API's access token and the refresh token expire and when the
 session ends, each with the setting that decided it.`,
-		Example: `  idtenant timeline application backoffice -n shop
-  idtenant timeline application backoffice -n shop --svg timeline.svg`,
-		Args:              cobra.ExactArgs(2),
+		Example: `  kubectl idtenant timeline application backoffice -n shop
+  kubectl idtenant timeline application backoffice -n shop --svg timeline.svg`,
+		Args:              kindAndName("timeline application NAME"),
 		ValidArgsFunction: r.completeKindAndName(kindApplication),
 	}
 	output := outputFlag(cmd)
@@ -154,7 +155,9 @@ session ends, each with the setting that decided it.`,
 			return err
 		}
 		ctx, out, login := cmd.Context(), cmd.OutOrStdout(), r.now()
-		v, err := gather(ctx, c, ns, args[1], login)
+		// Replica liveness is judged by the real clock, whatever time the
+		// timeline starts at.
+		v, err := gather(ctx, c, ns, args[1], time.Now())
 		if err != nil {
 			return err
 		}
@@ -186,6 +189,17 @@ session ends, each with the setting that decided it.`,
 		return nil
 	}
 	return cmd
+}
+
+// kindAndName wants two arguments, and says which when it does not get
+// them (the usage itself is a --help away).
+func kindAndName(form string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 2 {
+			return fmt.Errorf("want `%s`, got %d argument(s); see %s --help", form, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
 }
 
 // completeKindAndName completes the kind, then the names of that kind in

@@ -230,9 +230,14 @@ func conditionMessage(conds []metav1.Condition, typ string) string {
 }
 
 func tenantRef(app *v1alpha1.Application) string {
-	ns := app.Spec.TenantRef.Namespace
-	if ns == "" {
-		ns = app.Namespace
+	return refKey(app.Spec.TenantRef, app.Namespace)
+}
+
+// refKey is namespace/name of the Tenant ref names from an object in
+// namespace.
+func refKey(ref v1alpha1.TenantReference, namespace string) string {
+	if ref.Namespace != "" {
+		namespace = ref.Namespace
 	}
-	return ns + "/" + app.Spec.TenantRef.Name
+	return namespace + "/" + ref.Name
 }

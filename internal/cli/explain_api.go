@@ -69,7 +69,7 @@ func writeAPI(w io.Writer, v *apiView) {
 	if t := v.tenant; t != nil {
 		root.add("Tenant %s  %s  %s", key(t), t.Spec.IssuerURL, readySummary(t.Status.Conditions, t.Generation, t.Status.ObservedGeneration))
 	} else {
-		root.add("Tenant %s/%s (cannot be read: %v)", api.Namespace, api.Spec.TenantRef.Name, v.tenantErr)
+		root.add("Tenant %s (cannot be read: %v)", refKey(api.Spec.TenantRef, api.Namespace), v.tenantErr)
 	}
 	if e := api.Status.Effective; e != nil {
 		root.add("standard flows  %s", lifetime(e.TokenLifetime))
@@ -94,11 +94,14 @@ func writeAPI(w io.Writer, v *apiView) {
 
 // apiReport is `idtenant explain api -o json|yaml`.
 type apiReport struct {
-	API          explainAPI     `json:"api"`
-	Tenant       *explainObject `json:"tenant,omitempty"`
-	TenantError  string         `json:"tenantError,omitempty"`
-	Applications []apiUse       `json:"applications"`
-	Scope        string         `json:"scope,omitempty"`
+	API    explainAPI     `json:"api"`
+	Tenant *explainObject `json:"tenant,omitempty"`
+	// TenantRef is the Tenant the API attaches to (namespace/name), and
+	// TenantError why it could not be read.
+	TenantRef    string   `json:"tenantRef"`
+	TenantError  string   `json:"tenantError,omitempty"`
+	Applications []apiUse `json:"applications"`
+	Scope        string   `json:"scope,omitempty"`
 }
 
 // apiUse is one Application's tokens for the API.
@@ -108,7 +111,8 @@ type apiUse struct {
 }
 
 func (v *apiView) report() apiReport {
-	r := apiReport{API: apiOf(v.api), TenantError: errString(v.tenantErr), Applications: []apiUse{}, Scope: v.scope}
+	r := apiReport{API: apiOf(v.api), TenantRef: refKey(v.api.Spec.TenantRef, v.api.Namespace), TenantError: errString(v.tenantErr),
+		Applications: []apiUse{}, Scope: v.scope}
 	if t := v.tenant; t != nil {
 		o := objectOf(t.Namespace, t.Name, t.Status.Conditions)
 		r.Tenant = &o

@@ -1,5 +1,5 @@
-// Package cli is idtenant's command line for auditors: `idtenant explain`
-// and `idtenant timeline` (also a kubectl plugin, kubectl-idtenant). It
+// Package cli is idtenant's command line for auditors, the kubectl plugin
+// kubectl-idtenant: `kubectl idtenant explain` and `timeline`. It
 // reads status, the Tenant's Lease slots and the issuer's discovery
 // document; it writes nothing.
 package cli

@@ -176,6 +176,19 @@ func TestCLIExplainsAndDraws(t *testing.T) {
 		}
 	}
 	// The API's view: who asks for its tokens and what they get.
+	apiText := run("explain", "api", "orders", "-n", ns)
+	for _, want := range []string{
+		"API " + ns + "/orders  https://orders.acme.test  Ready",
+		"Tenant " + ns + "/acme  " + issuer + "  Ready",
+		"browser flows   20m    ← API orders/spec.tokenLifetimeForBrowserFlows",
+		"Applications that ask for its tokens  1",
+		ns + "/backoffice (RegularWeb)  Ready",
+		"Standard access token  47m    ← " + capped + " (configured 3h)",
+	} {
+		if !strings.Contains(apiText, want) {
+			t.Errorf("explain api lacks %q; it printed:\n%s", want, apiText)
+		}
+	}
 	var ofAPI struct {
 		API struct {
 			Audience  string

@@ -2,6 +2,7 @@ package release
 
 import (
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -21,13 +22,19 @@ func BuildIndex(opts ImageOptions, arches []string) (v1.ImageIndex, error) {
 	if len(arches) == 0 {
 		return nil, fmt.Errorf("no architecture to build")
 	}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	// Checked before any build: a mistake costs no minutes.
 	seen := map[string]bool{}
 	for _, arch := range arches {
-		if seen[arch] {
+		switch {
+		case arch == "" || strings.TrimSpace(arch) != arch:
+			return nil, fmt.Errorf("architecture %q: want a GOARCH such as amd64", arch)
+		case seen[arch]:
 			return nil, fmt.Errorf("architecture %s listed twice", arch)
 		}
 		seen[arch] = true
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, arch := range arches {
 		o := opts
 		o.Arch = arch
 		img, err := BuildImage(o)

@@ -69,8 +69,10 @@ func TestImageIndexHasOneImagePerArchitecture(t *testing.T) {
 		}
 	}
 
-	if _, err := BuildIndex(ImageOptions{Source: "../.."}, []string{"amd64", "amd64"}); err == nil {
-		t.Error("an architecture listed twice was accepted")
+	for _, bad := range [][]string{{"amd64", "amd64"}, {"amd64", ""}, {" arm64"}, nil} {
+		if _, err := BuildIndex(ImageOptions{Source: "../..", Package: "./internal/release/testdata/hello"}, bad); err == nil {
+			t.Errorf("architectures %q were accepted", bad)
+		}
 	}
 }
 

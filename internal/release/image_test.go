@@ -120,6 +120,13 @@ func TestImageRunsAsNonRootWithNothingButTheBinary(t *testing.T) {
 			t.Errorf("the image's binary links %s, which is for make dev only (cmd/idtenant-dev)", pkg)
 		}
 	}
+	// Nor the kubectl plugin's client libraries (cli-runtime, kustomize):
+	// the plugin is a binary of its own.
+	for _, pkg := range []string{"k8s.io/cli-runtime/", "sigs.k8s.io/kustomize/"} {
+		if bytes.Contains(raw, []byte(pkg)) {
+			t.Errorf("the image's binary links %s, which only the kubectl plugin (cmd/kubectl-idtenant) needs", pkg)
+		}
+	}
 	out, err := exec.Command(binary, "help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "usage: idtenant [manager|issuer]") {
 		t.Errorf("the binary from the image does not run: %s", out)

@@ -129,21 +129,27 @@ func writeTarGz(path string, files []imageFile) (string, error) {
 	h := sha256.New()
 	zw := gzip.NewWriter(io.MultiWriter(f, h))
 	tw := tar.NewWriter(zw)
-	for _, file := range files {
-		hdr := &tar.Header{Name: file.path, Mode: file.mode, Size: int64(len(file.data)), ModTime: time.Unix(0, 0).UTC(), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err != nil {
-			f.Close()
-			return "", err
+	write := func() error {
+		for _, file := range files {
+			hdr := &tar.Header{Name: file.path, Mode: file.mode, Size: int64(len(file.data)), ModTime: time.Unix(0, 0).UTC(), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+			if _, err := tw.Write(file.data); err != nil {
+				return err
+			}
 		}
-		if _, err := tw.Write(file.data); err != nil {
-			f.Close()
-			return "", err
+		if err := tw.Close(); err != nil {
+			return err
 		}
+		return zw.Close()
 	}
-	for _, c := range []io.Closer{tw, zw, f} {
-		if err := c.Close(); err != nil {
-			return "", err
-		}
+	err = write()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

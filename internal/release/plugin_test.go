@@ -65,10 +65,20 @@ func TestPluginArchiveInstallsWithKrew(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "store", "idtenant", "v0.0.0-test", "LICENSE")); err != nil {
 		t.Errorf("the LICENSE was not installed with the plugin: %v", err)
 	}
-	// As a plugin it says so in its help, and offers the three kinds.
+	// As a plugin it says so in its help.
 	help, _ := exec.Command(installed, "explain", "--help").CombinedOutput()
 	if !strings.Contains(string(help), "kubectl idtenant explain (tenant|application|api) NAME") || !strings.Contains(string(help), "--kubeconfig") {
 		t.Errorf("kubectl idtenant explain --help:\n%s", help)
+	}
+	// The completion helper the README has users link: kubectl runs it
+	// with the words after `kubectl idtenant`, and it offers the kinds.
+	helper := filepath.Join(root, "bin", "kubectl_complete-idtenant")
+	if err := os.Symlink(installed, helper); err != nil {
+		t.Fatal(err)
+	}
+	offered, err := exec.Command(helper, "explain", "").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(offered), "tenant\napplication\napi\n:4\n") {
+		t.Errorf("kubectl_complete-idtenant explain '': %v\n%s", err, offered)
 	}
 }
 

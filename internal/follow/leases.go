@@ -94,7 +94,13 @@ func (l *Leases) Run(ctx context.Context, report func() Report) error {
 	last := report()
 	write := func(r Report) {
 		last = r
-		if err := l.Renew(ctx, r); err != nil && l.OnError != nil && ctx.Err() == nil {
+		// A write under way finishes even when ctx ends meanwhile: cut
+		// short, the request could still land after Release read the
+		// slot, and Renew would have forgotten the slot it holds, leaving
+		// it held by a replica that is gone until it expires.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), period)
+		defer cancel()
+		if err := l.Renew(wctx, r); err != nil && l.OnError != nil && ctx.Err() == nil {
 			l.OnError(err) // retried on the next renewal
 		}
 	}

@@ -1,7 +1,6 @@
 package release
 
 import (
-	"archive/tar"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -119,32 +117,24 @@ func BuildPluginArchives(opts PluginOptions) ([]PluginArchive, error) {
 	return out, nil
 }
 
-// writeTarGz writes files as a gzip-compressed tar (fixed times and
-// owners, so the same build gives the same bytes) and returns its SHA-256.
+// writeTarGz writes files as a gzip-compressed tar (tarOf: fixed times
+// and owners, so the same build gives the same bytes) and returns its
+// SHA-256.
 func writeTarGz(path string, files []imageFile) (string, error) {
+	tarData, err := tarOf(files)
+	if err != nil {
+		return "", err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
 	zw := gzip.NewWriter(io.MultiWriter(f, h))
-	tw := tar.NewWriter(zw)
-	write := func() error {
-		for _, file := range files {
-			hdr := &tar.Header{Name: file.path, Mode: file.mode, Size: int64(len(file.data)), ModTime: time.Unix(0, 0).UTC(), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
-			if err := tw.WriteHeader(hdr); err != nil {
-				return err
-			}
-			if _, err := tw.Write(file.data); err != nil {
-				return err
-			}
-		}
-		if err := tw.Close(); err != nil {
-			return err
-		}
-		return zw.Close()
+	_, err = zw.Write(tarData)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
 	}
-	err = write()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
